@@ -1,0 +1,1 @@
+"""Genotypes bundled with nasfpn (data files, found by name)."""

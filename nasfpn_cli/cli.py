@@ -1,0 +1,94 @@
+"""The ``nasfpn`` command group.
+
+Subcommands live one per module under ``nasfpn_cli.commands`` and are imported only when they
+run, so ``nasfpn --help``, ``validate``, ``fmt``, ``draw`` ... never import torch.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .errors import NasfpnError
+
+# name -> (module under nasfpn_cli.commands, one-line help shown by ``nasfpn --help``)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("list_cmd", "List the bundled genotypes."),
+    "validate": ("validate", "Check genotypes: references, cycles, output levels."),
+    "show": ("show", "Show a genotype's cells as a table."),
+    "fmt": ("fmt", "Format a genotype canonically."),
+    "draw": ("draw", "Draw a genotype as SVG/PNG/PDF/DOT."),
+    "convert": ("convert", "Convert between dsl, block-specs and json."),
+    "flops": ("flops", "Count parameters, MACs and FLOPs (fvcore)."),
+    "export": ("export", "Export a detector to ONNX or TorchScript."),
+    "data": ("data", "Check or synthesise COCO-format datasets."),
+    "train": ("train", "Train a detector on COCO-format data."),
+    "eval": ("eval_cmd", "Evaluate a checkpoint with COCO metrics."),
+    "predict": ("predict", "Run a checkpoint on images; JSON and PNG out."),
+    "plot": ("plot", "Plot training curves of a run directory."),
+    "search": ("search", "Search for new genotypes (controller + proxy task)."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"nasfpn_cli.commands.{COMMANDS[name][0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nasfpn")
+def cli() -> None:
+    """nasfpn: NAS-FPN feature pyramids, from a text genotype to a trained detector."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the group and turns every user error into a message and exit code."""
+    try:
+        result = cli.main(args=argv, prog_name="nasfpn", standalone_mode=False)
+    except click.exceptions.Abort:
+        from .console import print_error
+
+        print_error("aborted")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except NasfpnError as exc:
+        from .console import print_error
+
+        print_error(exc.render())
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        from .console import print_error
+
+        print_error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    except Exception as exc:  # a bug in nasfpn, not the user's fault: short message unless debugging
+        if os.environ.get("NASFPN_DEBUG"):
+            raise
+        from .console import print_error
+
+        print_error(f"internal error: {type(exc).__name__}: {exc}\n"
+                    "hint: set NASFPN_DEBUG=1 for the traceback and please report it")
+        sys.exit(3)
+    # a command may return its exit code (e.g. ``validate`` returns 1 for an invalid genotype)
+    sys.exit(result if isinstance(result, int) else 0)

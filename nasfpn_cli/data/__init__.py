@@ -1,0 +1,1 @@
+"""nasfpn_cli.data"""

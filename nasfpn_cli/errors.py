@@ -1,0 +1,66 @@
+"""One error hierarchy for the whole tool.
+
+Every error a user can cause derives from :class:`NasfpnError`; the CLI turns it into a clear
+message and an exit code instead of a traceback.
+"""
+from __future__ import annotations
+
+
+class NasfpnError(Exception):
+    """A user-facing error: ``str(error)`` is the message, ``exit_code`` what the CLI returns."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int | None = None):
+        super().__init__(message)
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def render(self) -> str:
+        """The message (and hint) as printed after ``error:``."""
+        text = str(self)
+        if self.hint:
+            text += f"\nhint: {self.hint}"
+        return text
+
+
+class UsageError(NasfpnError):
+    """Bad command-line usage (exit code 2)."""
+
+    exit_code = 2
+
+
+class GenotypeError(NasfpnError):
+    """A genotype that cannot be used; carries every located diagnostic found."""
+
+    def __init__(self, diagnostics: list, message: str | None = None):
+        self.diagnostics = list(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        if message is None:
+            message = "\n".join(d.render() for d in errors) or "invalid genotype"
+        super().__init__(message)
+
+
+class GenotypeNotFound(NasfpnError):
+    """Neither a file nor a bundled genotype of that name exists."""
+
+
+class ModelError(NasfpnError):
+    """A model cannot be built from the given options (channels, sizes, weights...)."""
+
+
+class CheckpointError(NasfpnError):
+    """A checkpoint is missing, unreadable or incompatible."""
+
+
+class DatasetError(NasfpnError):
+    """A dataset is missing, unreadable or inconsistent."""
+
+
+class TrainingError(NasfpnError):
+    """Training stopped (e.g. non-finite loss)."""
+
+
+class SearchError(NasfpnError):
+    """Architecture search cannot run with these settings."""

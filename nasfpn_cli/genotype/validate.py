@@ -1,0 +1,150 @@
+"""Semantic checks of a parsed genotype; every problem found is reported, not only the first."""
+from __future__ import annotations
+
+import difflib
+
+import networkx as nx
+
+from .ast import Genotype, Span, level_name
+from .diagnostics import Diagnostic, DiagnosticSink
+from .graph import reaching_outputs, residual_inputs
+from .ops import OPS
+
+
+def _suggest(word: str, choices) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _directive_span(sink: DiagnosticSink, keyword: str) -> Span:
+    """The span of a directive line such as ``outputs ...``, or line 1 when it is implicit."""
+    for number, text in enumerate(sink.lines, start=1):
+        stripped = text.lstrip()
+        if stripped.startswith(keyword + " ") or stripped == keyword:
+            column = len(text) - len(stripped) + 1
+            return sink.span(number, column, column + len(keyword))
+    return sink.span(1, 1)
+
+
+def validate(genotype: Genotype) -> list[Diagnostic]:
+    """Errors and warnings for a genotype, in source order within each kind of check."""
+    sink = DiagnosticSink(genotype.source, genotype.path)
+    inputs = dict(zip(genotype.input_names, genotype.inputs))
+    if not genotype.inputs:
+        sink.error("the genotype has no inputs", _directive_span(sink, "inputs"))
+    low = min(genotype.inputs, default=0)
+    high = max(genotype.inputs, default=0)
+    for level in genotype.outputs:
+        if genotype.inputs and not low <= level <= high:
+            sink.error(f"output level {level_name(level)} is outside the inputs' range "
+                       f"{level_name(low)}-{level_name(high)}", _directive_span(sink, "outputs"))
+
+    index_of: dict[str, int] = {}
+    first_span: dict[str, Span] = {}
+    for index, cell in enumerate(genotype.cells):
+        if cell.name in inputs:
+            sink.error(f"'{cell.name}' is an input and cannot be redefined", cell.span,
+                       hint="give the cell another name")
+        elif cell.name in index_of:
+            sink.error(f"duplicate name '{cell.name}' (first defined on line "
+                       f"{first_span[cell.name].line})", cell.span)
+        else:
+            index_of[cell.name] = index
+            first_span[cell.name] = cell.span
+
+    forward_edges: list[tuple[str, str]] = []
+    for index, cell in enumerate(genotype.cells):
+        spec = OPS.get(cell.op)
+        if spec is None:
+            sink.error(f"unknown op '{cell.op}'; known ops: {', '.join(OPS)}", cell.op_span,
+                       hint=_suggest(cell.op, OPS))
+        elif not spec.accepts(len(cell.inputs)):
+            sink.error(f"'{cell.op}' takes {spec.arity_text()}, got {len(cell.inputs)}", cell.op_span)
+        if cell.level and genotype.inputs and not low <= cell.level <= high:
+            sink.error(f"level {level_name(cell.level)} is outside the inputs' range "
+                       f"{level_name(low)}-{level_name(high)}", cell.level_span)
+        if cell.is_output and cell.level and cell.level not in genotype.outputs:
+            sink.error(f"'{cell.name}' is marked as output at {level_name(cell.level)}, which is "
+                       "not among the outputs", cell.level_span)
+        seen_args: set[str] = set()
+        for ref in cell.inputs:
+            if ref.name in seen_args:
+                sink.error(f"'{ref.name}' is used twice by the same cell", ref.span)
+            seen_args.add(ref.name)
+            if ref.name in inputs:
+                continue
+            if ref.name == cell.name:
+                sink.error(f"cycle: '{cell.name}' uses itself", ref.span)
+            elif ref.name not in index_of:
+                sink.error(f"undefined reference '{ref.name}'", ref.span,
+                           hint=_suggest(ref.name, [*inputs, *index_of]))
+            elif index_of[ref.name] > index:
+                forward_edges.append((ref.name, cell.name))
+
+    if forward_edges:
+        _report_forward_references(genotype, sink, forward_edges, index_of, inputs)
+
+    outputs_at: dict[int, list] = {}
+    for cell in genotype.cells:
+        if cell.is_output and cell.level:
+            outputs_at.setdefault(cell.level, []).append(cell)
+    for level in genotype.outputs:
+        producers = outputs_at.get(level, [])
+        if not producers:
+            sink.error(f"no cell produces output level {level_name(level)}",
+                       _directive_span(sink, "outputs"),
+                       hint=f"mark one cell at {level_name(level)} with '-> out'")
+        for extra in producers[1:]:
+            sink.error(f"output level {level_name(level)} is produced twice (first by "
+                       f"'{producers[0].name}' on line {producers[0].span.line})", extra.span)
+
+    if not sink.has_errors:
+        _warnings(genotype, sink)
+    return sink.items
+
+
+def _report_forward_references(genotype, sink, forward_edges, index_of, inputs) -> None:
+    """Forward references are errors; those that close a loop are reported as cycles."""
+    graph = nx.DiGraph()
+    for cell in genotype.cells:
+        for ref in cell.inputs:
+            if ref.name in index_of and ref.name not in inputs:
+                graph.add_edge(ref.name, cell.name)
+    in_cycle: set[tuple[str, str]] = set()
+    for component in nx.strongly_connected_components(graph):
+        if len(component) < 2:
+            continue
+        cycle = nx.find_cycle(graph.subgraph(component))
+        names = [u for u, _ in cycle] + [cycle[0][0]]
+        first = min(component, key=index_of.get)
+        cell = genotype.cells[index_of[first]]
+        span = next(ref.span for ref in cell.inputs if ref.name in component)
+        sink.error("cycle: " + " -> ".join(names), span)
+        in_cycle.update((u, v) for u, v in graph.subgraph(component).edges)
+    for source, target in forward_edges:
+        if (source, target) in in_cycle:
+            continue
+        cell = genotype.cells[index_of[target]]
+        span = next(ref.span for ref in cell.inputs if ref.name == source)
+        sink.error(f"'{source}' is used before it is defined (line "
+                   f"{genotype.cells[index_of[source]].span.line})", span,
+                   hint="cells may only use inputs and earlier cells")
+
+
+def _warnings(genotype: Genotype, sink: DiagnosticSink) -> None:
+    alive = reaching_outputs(genotype)
+    for cell in genotype.cells:
+        if cell.name not in alive:
+            sink.warning(f"cell '{cell.name}' reaches no output and will be dropped", cell.span)
+    used: set[str] = set()
+    for cell in genotype.cells:
+        used.update(cell.input_names)
+    for names in residual_inputs(genotype).values():
+        used.update(names)
+    for name in genotype.input_names:
+        if name not in used:
+            sink.warning(f"input {name} is not used by any cell", _directive_span(sink, "inputs"))
+
+
+def errors_of(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.is_error]
