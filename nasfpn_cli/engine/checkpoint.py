@@ -1,0 +1,117 @@
+"""Checkpoints: atomic writes, loading with clear errors, RNG state capture, weight transfer.
+
+A checkpoint is a dict ``{"model", "optimizer", "scheduler", "scaler", "epoch", "step", "rng",
+"metrics_history", "best_ap", "config": {"genotype_text", "model", "train", "data"}}``. Only plain
+containers, numbers, strings and tensors go in, so it loads with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+REQUIRED_KEYS = ("model", "config")
+
+
+def atomic_write_bytes(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a torn one:
+    temporary file in the same folder, fsync, ``os.replace``, fsync of the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic there
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def serialize(state: dict[str, Any]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(state: dict[str, Any], *paths: str | Path) -> None:
+    """Serialise once, then write atomically to every path (e.g. last.pt and best.pt)."""
+    data = serialize(state)
+    for path in paths:
+        atomic_write_bytes(data, path)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a nasfpn checkpoint; raises :class:`CheckpointError` saying what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many kinds for truncated/foreign files
+        raise CheckpointError(f"{path}: cannot read checkpoint: {type(exc).__name__}: {exc}",
+                              hint="is it a checkpoint written by 'nasfpn train'?") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a nasfpn checkpoint (top level is "
+                              f"{type(state).__name__}, expected a dict)")
+    missing = [key for key in REQUIRED_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a nasfpn checkpoint (missing {', '.join(missing)})")
+    return state
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, numpy and torch (CPU and CUDA) generator states as plain containers."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys).copy()), int(pos), int(has_gauss),
+                  float(cached)],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def transfer_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
+                     source: str = "checkpoint") -> tuple[int, list[str]]:
+    """Copy every tensor whose name and shape match (``--init-from``); returns how many were
+    loaded and the names that were skipped. Raises when nothing matches at all."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state_dict.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise CheckpointError(f"{source}: no weights match this model",
+                              hint="was it trained with a different backbone or genotype?")
+    model.load_state_dict(usable, strict=False)
+    skipped = sorted(set(own) - set(usable))
+    return len(usable), skipped

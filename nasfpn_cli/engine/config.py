@@ -1,0 +1,181 @@
+"""The training configuration: one dataclass holding every ``nasfpn train`` option.
+
+Torch-free on purpose so the CLI can build and check a configuration before importing torch.
+Defaults suit a CPU run on small data; :data:`RECIPES` holds published presets (``--recipe``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UsageError
+
+SCHEDULES = ("cosine", "step")
+OPTIMIZERS = ("sgd", "adamw")
+DEVICES = ("auto", "cpu", "cuda")
+
+# The paper's COCO recipe (DESIGN.md): batch 64, SGD momentum 0.9, lr 0.08, 50 epochs with x0.1
+# steps at epochs 30 and 40, scale jitter 0.8-1.2, focal loss alpha 0.25 gamma 1.5, R-50 7@256 at
+# 640 px. ``--schedule cosine`` on top of it gives the cosine variant the paper used for stability.
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "backbone": "resnet50",
+        "stack": 7,
+        "channels": 256,
+        "image_size": 640,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "lr": 0.08,
+        "weight_decay": 1e-4,
+        "epochs": 50,
+        "schedule": "step",
+        "milestones": (30, 40),
+        "gamma": 0.1,
+        "warmup": 1000,
+        "scale_range": (0.8, 1.2),
+        "flip_prob": 0.5,
+        "focal_alpha": 0.25,
+        "focal_gamma": 1.5,
+    },
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; ``dataclasses.asdict`` of it is stored in checkpoints.
+
+    ``warmup`` counts optimizer steps; ``milestones`` are epochs (empty: 60% and 80% of
+    ``epochs``). ``recipe`` only records which preset :meth:`from_recipe` started from.
+    ``dropblock`` is DropBlock's final keep probability (None: off), reached linearly over the
+    run. ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at`` for a proxy task).
+    """
+
+    genotype: str = "nasfpn"
+    output_dir: str = "runs/train"
+    # data: data_dir (COCO 2017 layout) and/or explicit paths; no validation pair: no evaluation
+    data_dir: str | None = None
+    train_ann: str | None = None
+    train_images: str | None = None
+    val_ann: str | None = None
+    val_images: str | None = None
+    skip_bad: bool = False
+    # model
+    backbone: str = "resnet18"
+    stack: int = 3
+    channels: int = 64
+    image_size: int = 256
+    deep_supervision: bool = False
+    dropblock: float | None = None
+    dropblock_size: int = 3
+    focal_alpha: float = 0.25
+    focal_gamma: float = 1.5
+    sync_bn: bool = False
+    # optimisation
+    epochs: int = 12
+    batch_size: int = 8
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    warmup_factor: float = 0.001
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    grad_clip: float | None = 10.0
+    amp: bool = False
+    # augmentation
+    scale_range: tuple[float, float] = (0.8, 1.2)
+    flip_prob: float = 0.5
+    # runtime
+    workers: int = 2
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    init_from: str | None = None
+    eval_every: int = 1
+    log_every: int = 10
+    eval_batch_size: int | None = None
+    recipe: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, name: str | None, **overrides: Any) -> "TrainConfig":
+        """A config starting from preset ``name`` (None: the CPU defaults), then ``overrides``."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            if name not in RECIPES:
+                raise UsageError(f"--recipe: unknown recipe {name!r}",
+                                 hint="known recipes: " + ", ".join(RECIPES))
+            values.update(RECIPES[name])
+            values["recipe"] = name
+        values.update(overrides)
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise UsageError("unknown training option(s): " + ", ".join(unknown))
+        return cls(**values).validated()
+
+    def resolved_milestones(self) -> tuple[int, ...]:
+        """Step-schedule milestones in epochs (defaults to 60% and 80% of the run)."""
+        if self.milestones:
+            return tuple(int(m) for m in self.milestones)
+        return (max(1, round(0.6 * self.epochs)), max(1, round(0.8 * self.epochs)))
+
+    def validated(self) -> "TrainConfig":
+        """Check every value; raises :class:`UsageError` naming the option. Returns self."""
+
+        def need(condition: bool, option: str, message: str) -> None:
+            if not condition:
+                raise UsageError(f"--{option.replace('_', '-')}: {message}")
+
+        for name in ("stack", "channels", "image_size", "epochs", "batch_size", "eval_every",
+                     "log_every"):
+            need(int(getattr(self, name)) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        need(self.image_size % 128 == 0, "image_size",
+             f"must be a multiple of 128 (the P7 stride), got {self.image_size}")
+        need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
+        need(self.warmup >= 0, "warmup", f"must be >= 0 steps, got {self.warmup}")
+        need(0 < self.warmup_factor <= 1, "warmup_factor", "must be in (0, 1]")
+        need(self.schedule in SCHEDULES, "schedule",
+             f"must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        need(self.optimizer in OPTIMIZERS, "optimizer",
+             f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        need(self.device in DEVICES, "device",
+             f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        need(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
+        need(self.dropblock is None or 0.0 < self.dropblock <= 1.0, "dropblock",
+             f"is DropBlock's final keep probability in (0, 1] (paper: 0.9), got {self.dropblock}")
+        need(self.dropblock_size >= 1 and self.dropblock_size % 2 == 1, "dropblock_size",
+             f"must be a positive odd number, got {self.dropblock_size}")
+        need(0.0 <= self.flip_prob <= 1.0, "flip_prob", "must be in [0, 1]")
+        need(len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1],
+             "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
+        need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0")
+        need(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
+             "must be >= 1")
+        need(all(int(m) >= 1 for m in self.milestones)
+             and list(self.milestones) == sorted(self.milestones), "milestones",
+             "must be increasing epoch numbers >= 1")
+        if self.resume and self.init_from:
+            raise UsageError("--resume and --init-from exclude each other",
+                             hint="--resume continues OUT/last.pt; --init-from loads weights only")
+        self.scale_range = (float(self.scale_range[0]), float(self.scale_range[1]))
+        self.milestones = tuple(int(m) for m in self.milestones)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (tuples become lists)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        for key in ("scale_range", "milestones"):
+            if key in kwargs and kwargs[key] is not None:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)

@@ -1,0 +1,275 @@
+"""``train(config)``: the whole training run, top to bottom.
+
+Check the data, build datasets, detector, optimizer and schedule, restore a checkpoint when
+resuming, then let the :class:`Trainer` run with logging, evaluation and checkpoint hooks.
+Used by ``nasfpn train`` and by the architecture search's proxy task.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..console import err_console, print_warning
+from ..errors import CheckpointError, DatasetError
+from . import distributed
+from .checkpoint import (atomic_write_bytes, load_checkpoint, restore_rng_state,
+                         transfer_weights)
+from .config import TrainConfig
+from .distributed import DistContext
+from .evaluation import evaluate
+from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
+from .metrics_log import MetricsLog
+from .optim import build_optimizer
+from .schedule import LrSchedule, build_scheduler
+from .trainer import Trainer
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reached: best validation AP (-1 without validation data), the last
+    evaluation's metrics (empty without), where its files are, and the whole history."""
+
+    best_ap: float
+    last_metrics: dict[str, Any]
+    output_dir: Path
+    metrics_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    epochs: int = 0
+    steps: int = 0
+
+
+@dataclass
+class DataBundle:
+    """The datasets of a run and what a checkpoint must remember about their labels."""
+
+    train: Any
+    val: Any | None
+    label_to_category: list[int]
+    category_names: list[str]
+
+
+def resolve_device(name: str, ctx: DistContext | None = None) -> torch.device:
+    """``auto`` is CUDA when available; under torchrun each process takes its local GPU."""
+    from ..errors import UsageError
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    local_rank = ctx.local_rank if ctx is not None else 0
+    return torch.device("cuda", local_rank)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch so model initialisation is reproducible."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def genotype_text(genotype) -> str:
+    """The genotype's own source text (canonical formatting when it has none)."""
+    return genotype.source or genotype.format()
+
+
+def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> dict | None:
+    """Run the dataset checks; refuse bad data (DatasetError with the report) unless
+    ``skip_bad``, where the cleaned annotations are returned instead."""
+    from ..data.checks import check_dataset, clean_dataset
+
+    report = check_dataset(ann, images)
+    if report.ok:
+        return None
+    if not config.skip_bad:
+        raise DatasetError(f"{ann}: the {split} data has problems:\n{report.render()}",
+                           hint="fix them, or pass --skip-bad to drop the bad boxes and images")
+    cleaned = clean_dataset(ann, images, report)
+    print_warning(f"{split} data: {cleaned.summary()}")
+    return cleaned.annotations
+
+
+def build_data(config: TrainConfig, ctx: DistContext) -> DataBundle:
+    """Resolve, check (on rank 0) and open the train and validation datasets."""
+    from ..data.coco import CocoDetection, EvalTransform, TrainTransform, resolve_data_paths
+
+    train_ann, train_images, val_ann, val_images = resolve_data_paths(
+        config.data_dir, config.train_ann, config.train_images, config.val_ann, config.val_images)
+    splits = [("train", train_ann, train_images)]
+    if val_ann is not None:
+        splits.append(("val", val_ann, val_images))
+    cleaned: dict[str, dict | None] = {}
+    failure: str | None = None
+    if ctx.is_main:
+        try:
+            for split, ann, images in splits:
+                cleaned[split] = _check_split(ann, images, config, split)
+        except DatasetError as exc:
+            failure = exc.render()
+            if not ctx.is_distributed:
+                raise
+    cleaned, failure = distributed.broadcast_object((cleaned, failure))
+    if failure is not None:
+        raise DatasetError(failure if ctx.is_main else "the data checks failed on rank 0")
+    transform = TrainTransform(config.image_size, tuple(config.scale_range), config.flip_prob)
+    train = CocoDetection(train_ann, train_images, transform, annotations=cleaned.get("train"),
+                          seed=config.seed)
+    val = None
+    if val_ann is not None:
+        val = CocoDetection(val_ann, val_images, EvalTransform(config.image_size),
+                            annotations=cleaned.get("val"))
+        if val.label_to_category != train.label_to_category:
+            raise DatasetError(f"{val_ann}: its categories {val.label_to_category} differ from "
+                               f"the training categories {train.label_to_category} ({train_ann})")
+    if len(train) < config.batch_size * ctx.world_size:
+        raise DatasetError(f"{train_ann}: {len(train)} training images are fewer than one batch "
+                           f"({config.batch_size} x {ctx.world_size} processes)",
+                           hint="lower --batch-size")
+    return DataBundle(train, val, list(train.label_to_category), list(train.category_names))
+
+
+def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
+    """The detector the config describes (DropBlock and extra options passed through)."""
+    from ..modeling.detector import build_detector
+
+    kwargs: dict[str, Any] = dict(config.model_kwargs)
+    if config.dropblock is not None:
+        kwargs["dropblock"] = {"block_size": config.dropblock_size, "keep_prob": config.dropblock}
+    return build_detector(genotype, num_classes=num_classes, backbone=config.backbone,
+                          channels=config.channels, stack=config.stack,
+                          deep_supervision=config.deep_supervision,
+                          focal_alpha=config.focal_alpha, focal_gamma=config.focal_gamma, **kwargs)
+
+
+def _resumed_config(config: TrainConfig, state: dict[str, Any]) -> TrainConfig:
+    """The run's stored configuration; only where it runs (workers, device) may change."""
+    stored = TrainConfig.from_dict(state["config"]["train"])
+    changed = [f.name for f in dataclasses.fields(TrainConfig)
+               if f.name not in ("resume", "workers", "device", "output_dir", "genotype",
+                                 "init_from")
+               and getattr(config, f.name) != getattr(TrainConfig(), f.name)
+               and getattr(config, f.name) != getattr(stored, f.name)]
+    if changed:
+        print_warning("--resume continues with the stored settings; ignoring "
+                      + ", ".join("--" + name.replace("_", "-") for name in changed))
+    return dataclasses.replace(stored, resume=True, workers=config.workers, device=config.device,
+                               output_dir=config.output_dir)
+
+
+def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+    """Train a detector as ``config`` says; see the module docstring. Under ``torchrun`` every
+    process calls this and rank 0 writes the files."""
+    config = dataclasses.replace(config).validated()
+    started_here = not distributed.is_initialized()
+    ctx = distributed.init_distributed(resolve_device(config.device))
+    try:
+        return _train(config, ctx, progress)
+    finally:
+        if started_here:
+            distributed.shutdown_distributed()
+
+
+def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult:
+    from ..genotype import load_genotype, parse_genotype
+
+    output_dir = Path(config.output_dir)
+    last_path = output_dir / "last.pt"
+    resume_state: dict[str, Any] | None = None
+    if config.resume:
+        if not last_path.is_file():
+            raise CheckpointError(f"{last_path}: nothing to resume",
+                                  hint="start without --resume, or check --output-dir")
+        resume_state = load_checkpoint(last_path)
+        config = _resumed_config(config, resume_state)
+        genotype = parse_genotype(resume_state["config"]["genotype_text"], str(last_path))
+    else:
+        if last_path.exists():
+            raise CheckpointError(f"{last_path}: a run already lives in {output_dir}",
+                                  hint="pass --resume to continue it, or choose another "
+                                       "--output-dir")
+        genotype = load_genotype(config.genotype)
+    device = resolve_device(config.device, ctx)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    seed_everything(config.seed)
+
+    data = build_data(config, ctx)
+    model = build_model(config, genotype, len(data.label_to_category))
+    if config.init_from:
+        state = load_checkpoint(config.init_from)
+        loaded, skipped = transfer_weights(model, state["model"], config.init_from)
+        if ctx.is_main:
+            err_console.print(f"--init-from: loaded {loaded} tensors from {config.init_from}"
+                              + (f", kept {len(skipped)} of this model as built" if skipped else ""))
+    if config.sync_bn and ctx.is_distributed:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(device)
+    wrapped: nn.Module = model
+    if ctx.is_distributed:
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=config.deep_supervision)
+
+    from ..data.coco import build_dataloader
+
+    loader = build_dataloader(data.train, config.batch_size, shuffle=True,
+                              workers=config.workers, seed=config.seed,
+                              distributed=ctx.is_distributed, pin_memory=device.type == "cuda")
+    steps_per_epoch = len(loader)
+    optimizer = build_optimizer(model, config)
+    schedule = LrSchedule(config.schedule, total_steps=config.epochs * steps_per_epoch,
+                          warmup=config.warmup, warmup_factor=config.warmup_factor,
+                          milestones=tuple(m * steps_per_epoch
+                                           for m in config.resolved_milestones()),
+                          gamma=config.gamma)
+    scheduler = build_scheduler(optimizer, schedule)
+
+    log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main else None
+    checkpoint_config = {
+        "genotype_text": genotype_text(genotype),
+        "model": getattr(model, "config", {}),
+        "train": config.to_dict(),
+        "data": {"label_to_category": data.label_to_category,
+                 "category_names": data.category_names},
+    }
+    hooks = []
+    if config.dropblock is not None:
+        hooks.append(DropBlockHook(total_steps=schedule.total_steps))
+    hooks.append(LoggingHook(log, log_every=config.log_every, world_size=ctx.world_size,
+                             progress=progress and ctx.is_main))
+    if data.val is not None:
+        val = data.val
+        hooks.append(EvalHook(
+            lambda trainer: evaluate(trainer.module, val,
+                                     batch_size=config.eval_batch_size or config.batch_size,
+                                     workers=config.workers, device=device,
+                                     progress=progress and ctx.is_main),
+            every=config.eval_every, log=log))
+    hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
+    trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
+                      amp=config.amp, grad_clip=config.grad_clip, hooks=hooks)
+
+    if resume_state is not None:
+        trainer.load_state_dict(resume_state)
+        states = resume_state.get("rng_all_ranks") or [resume_state["rng"]]
+        restore_rng_state(states[ctx.rank] if len(states) == ctx.world_size else states[0])
+        if log is not None:
+            log.truncate_after(trainer.step)
+    elif ctx.is_main:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        if log is not None:
+            log.truncate_after(0)  # a fresh run starts a fresh log
+        atomic_write_bytes((json.dumps(checkpoint_config, indent=2) + "\n").encode(),
+                           output_dir / "config.json")
+    distributed.barrier()
+    trainer.train()
+    history = trainer.metrics_history
+    return TrainResult(best_ap=trainer.best_ap, last_metrics=dict(history[-1]) if history else {},
+                       output_dir=output_dir, metrics_history=list(history),
+                       epochs=trainer.epoch, steps=trainer.step)
