@@ -1,0 +1,123 @@
+"""Backbones by name, ImageNet weight loading with strict key checks, freezing options.
+
+``build_backbone("resnet50", weights="resnet50.pth")`` loads a torchvision-style state dict: the
+classifier keys (``fc.*``, ``classifier.*``) are skipped, every other key must match by name and
+shape, and a mismatch raises a ModelError listing the missing and unexpected keys.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import ModelError
+from .backbone import Backbone
+from .layers import freeze_batchnorm
+from .mobilenet import MobileNetV2
+from .resnet import resnet
+
+MAX_LISTED_KEYS = 8
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build a backbone and what it gives, known without building it."""
+
+    factory: Callable[[], Backbone]
+    out_channels: tuple[int, int, int]
+    skipped_prefixes: tuple[str, ...]  # classifier keys found in ImageNet files
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "resnet10": BackboneSpec(lambda: resnet("resnet10"), (128, 256, 512), ("fc.",)),
+    "resnet18": BackboneSpec(lambda: resnet("resnet18"), (128, 256, 512), ("fc.",)),
+    "resnet34": BackboneSpec(lambda: resnet("resnet34"), (128, 256, 512), ("fc.",)),
+    "resnet50": BackboneSpec(lambda: resnet("resnet50"), (512, 1024, 2048), ("fc.",)),
+    "resnet101": BackboneSpec(lambda: resnet("resnet101"), (512, 1024, 2048), ("fc.",)),
+    "mobilenetv2": BackboneSpec(MobileNetV2, (32, 96, 1280), ("classifier.",)),
+}
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    """The spec of backbone ``name``; ModelError naming the choices if unknown."""
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ModelError(f"unknown backbone {name!r}; choose one of: {', '.join(BACKBONES)}") from None
+
+
+def build_backbone(name: str, *, weights: str | Path | None = None, frozen_stages: int = -1,
+                   frozen_bn: bool = False) -> Backbone:
+    """Backbone ``name`` (see :data:`BACKBONES`), ``forward(x) -> [C3, C4, C5]``.
+
+    ``weights``: a state-dict file to load (strict key check); ``frozen_stages``: freeze the stem
+    (0) and the first stages up to this index (-1: none); ``frozen_bn``: replace every batch norm
+    by a FrozenBatchNorm2d (fixed statistics and affine parameters).
+    """
+    spec = backbone_spec(name)
+    backbone = spec.factory()
+    if weights is not None:
+        load_backbone_weights(backbone, weights, name=name, skipped_prefixes=spec.skipped_prefixes)
+    if frozen_bn:
+        freeze_batchnorm(backbone)
+    backbone.freeze_stages(frozen_stages)
+    return backbone
+
+
+def read_state_dict(path: str | Path) -> dict[str, Tensor]:
+    """The tensors of a weights file (a bare state dict, or one under "state_dict"/"model")."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"backbone weights {path}: no such file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt or foreign file
+        raise ModelError(f"backbone weights {path}: cannot read ({type(exc).__name__}: {exc})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
+            data = data[key]
+    if not isinstance(data, Mapping) or not all(isinstance(v, Tensor) for v in data.values()):
+        raise ModelError(f"backbone weights {path}: not a state dict of tensors")
+    if data and all(key.startswith("module.") for key in data):
+        data = {key[len("module."):]: value for key, value in data.items()}
+    return dict(data)
+
+
+def _listed(keys: list[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED_KEYS])
+    more = len(keys) - MAX_LISTED_KEYS
+    return shown + (f", ... ({more} more)" if more > 0 else "")
+
+
+def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "backbone",
+                          skipped_prefixes: tuple[str, ...] = ()) -> None:
+    """Load ``path`` into ``backbone``; every non-classifier key must match by name and shape.
+
+    ``num_batches_tracked`` counters may be absent from the file. Raises a ModelError that lists
+    missing, unexpected and wrongly shaped keys.
+    """
+    file_state = {key: value for key, value in read_state_dict(path).items()
+                  if not key.startswith(skipped_prefixes)}
+    model_state = backbone.state_dict()
+    optional = {key for key in model_state if key.endswith("num_batches_tracked")}
+    file_state = {key: value for key, value in file_state.items()
+                  if key in model_state or not key.endswith("num_batches_tracked")}
+    missing = sorted(set(model_state) - set(file_state) - optional)
+    unexpected = sorted(set(file_state) - set(model_state))
+    wrong_shape = sorted(f"{key} {tuple(file_state[key].shape)} != {tuple(model_state[key].shape)}"
+                         for key in set(file_state) & set(model_state)
+                         if file_state[key].shape != model_state[key].shape)
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_listed(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_listed(unexpected)}")
+    if wrong_shape:
+        problems.append(f"{len(wrong_shape)} key(s) with another shape: {_listed(wrong_shape)}")
+    if problems:
+        raise ModelError(f"backbone weights {path} do not fit {name}:\n  " + "\n  ".join(problems),
+                         hint="the file must hold a torchvision-style state dict of the same backbone")
+    backbone.load_state_dict(file_state, strict=False)

@@ -1,0 +1,133 @@
+"""The raw RetinaNet network: backbone -> compiled neck -> shared head(s), up to raw head outputs.
+
+This is what ``nasfpn flops`` counts and what ONNX export writes; the detector adds anchors,
+losses and decoding around it. Input normalisation is not part of it (the data pipeline does it).
+
+Input sizes: images whose sides are not a multiple of ``size_divisor`` (128 = the stride of P7 for
+the default pyramid) are zero-padded at the bottom and right before the backbone, so every pyramid
+level has an exact size; outputs then describe the padded image (box coordinates are unchanged
+because padding is only added after the last row and column).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ModelError
+from ..genotype import Genotype
+from .backbone import Backbone
+from .backbones import build_backbone
+from .dropblock import DropBlockConfig
+from .head import RetinaHead
+from .neck import Neck, build_neck, resolve_genotype
+
+HeadOutputs = Tuple[List[Tensor], List[Tensor]]
+
+
+class RetinaNetNetwork(nn.Module):
+    """``forward(images) -> (cls_logits, box_deltas)``, lists over levels P3..P7.
+
+    With deep supervision there is one head per stack (``heads``) and ``forward_exits`` returns
+    the outputs of every stack; otherwise one ``head``. ``exit_at`` (1-based stack, None = last)
+    picks the stack whose outputs ``forward`` returns: later stacks are not computed.
+    """
+
+    def __init__(self, backbone: Backbone, neck: Neck, heads: list[RetinaHead], *,
+                 exit_at: int | None = None):
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        if len(heads) == 1:
+            self.head = heads[0]
+        else:
+            self.heads = nn.ModuleList(heads)
+        self.deep_supervision = len(heads) > 1
+        self.num_classes = heads[0].num_classes
+        self.num_anchors = heads[0].num_anchors
+        self.strides = tuple(neck.strides)
+        self.size_divisor = max(self.strides)
+        self.num_stacks = neck.num_stacks
+        self.exit_stack = self.num_stacks
+        self.set_exit(exit_at)
+
+    def set_exit(self, exit_at: int | None) -> None:
+        """Make ``forward`` return the outputs of stack ``exit_at`` (1-based; None: the last)."""
+        if exit_at is None:
+            exit_at = self.num_stacks
+        if not isinstance(exit_at, int) or not 1 <= exit_at <= self.num_stacks:
+            raise ModelError(f"exit_at must be a stack between 1 and {self.num_stacks} (got {exit_at!r})")
+        self.exit_stack = exit_at
+
+    @property
+    def exit_at(self) -> int:
+        return self.exit_stack
+
+    def pad(self, images: Tensor) -> Tensor:
+        """Zero-pad bottom/right so both sides are a multiple of ``size_divisor``."""
+        height, width = images.shape[-2], images.shape[-1]
+        pad_h = (self.size_divisor - height % self.size_divisor) % self.size_divisor
+        pad_w = (self.size_divisor - width % self.size_divisor) % self.size_divisor
+        if pad_h > 0 or pad_w > 0:
+            images = F.pad(images, [0, pad_w, 0, pad_h])
+        return images
+
+    def _check_images(self, images: Tensor) -> None:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ModelError(f"images must be a B x 3 x H x W tensor (got shape {tuple(images.shape)})")
+
+    def _pyramids(self, images: Tensor, num_stacks: int) -> List[List[Tensor]]:
+        if not torch.jit.is_scripting() and not torch.jit.is_tracing():
+            self._check_images(images)
+        return self.neck.forward_stacks(self.backbone(self.pad(images)), num_stacks)
+
+    def _apply_head(self, stack_index: int, pyramid: List[Tensor]) -> HeadOutputs:
+        if hasattr(self, "heads"):
+            result: Optional[HeadOutputs] = None
+            for index, head in enumerate(self.heads):
+                if index == stack_index:
+                    result = head(pyramid)
+            assert result is not None
+            return result
+        return self.head(pyramid)
+
+    def forward(self, images: Tensor) -> HeadOutputs:
+        pyramids = self._pyramids(images, self.exit_stack)
+        return self._apply_head(self.exit_stack - 1, pyramids[-1])
+
+    @torch.jit.export
+    def forward_exits(self, images: Tensor) -> List[HeadOutputs]:
+        """Head outputs after every stack (each stack's own head with deep supervision, else the
+        one shared head), first stack first."""
+        pyramids = self._pyramids(images, -1)
+        return [self._apply_head(index, pyramid) for index, pyramid in enumerate(pyramids)]
+
+
+def build_network(genotype: Genotype | str | Path, num_classes: int = 80, backbone: str = "resnet50",
+                  channels: int | None = 256, stack: int | None = 7, *,
+                  deep_supervision: bool = False, exit_at: int | None = None,
+                  head_norm: str = "gn", backbone_weights: str | Path | None = None,
+                  neck_norm: str = "bn", separable: bool = False,
+                  dropblock: DropBlockConfig | Mapping | None = None, frozen_stages: int = -1,
+                  frozen_bn: bool = False, num_anchors: int = 9, num_convs: int = 4,
+                  prior_prob: float = 0.01) -> RetinaNetNetwork:
+    """Backbone ``backbone`` + the neck compiled from ``genotype`` + RetinaNet head(s).
+
+    ``channels``/``stack`` None take the genotype file's directives. Neck options as
+    :func:`~nasfpn_cli.modeling.neck.build_neck` (``neck_norm`` is its ``norm``); backbone options
+    as :func:`~nasfpn_cli.modeling.backbones.build_backbone`; head options as
+    :class:`~nasfpn_cli.modeling.head.RetinaHead` (``head_norm`` is its ``norm``).
+    """
+    genotype = resolve_genotype(genotype)
+    trunk = build_backbone(backbone, weights=backbone_weights, frozen_stages=frozen_stages,
+                           frozen_bn=frozen_bn)
+    neck = build_neck(genotype, trunk.out_channels, channels, stack, norm=neck_norm,
+                      separable=separable, dropblock=dropblock)
+    head_count = neck.num_stacks if deep_supervision else 1
+    heads = [RetinaHead(neck.channels, num_classes, num_anchors, num_convs, head_norm, prior_prob)
+             for _ in range(head_count)]
+    return RetinaNetNetwork(trunk, neck, heads, exit_at=exit_at)
