@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 LEVEL_RANGE = range(1, 10)  # P1..P9 are accepted by the language; the default pyramid is P3..P7
 DEFAULT_LEVELS = (3, 4, 5, 6, 7)
 RESIDUAL_MODES = ("unconnected", "none")
+# directive keywords: a statement starting with one of these is a directive, never a cell
+DIRECTIVES = ("genotype", "inputs", "outputs", "stack", "channels", "residual")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ NO_SPAN = Span("<generated>", 0, 0)
 
 
 def level_name(level: int) -> str:
+    """``4`` -> ``"P4"``."""
     return f"P{level}"
 
 
@@ -72,6 +76,11 @@ class Genotype:
     residual: str = "unconnected"
     path: str = field(default="<string>", compare=False)
     source: str = field(default="", compare=False, repr=False)
+    # where each directive was written (keyword -> span), for locating diagnostics about it
+    directive_spans: Mapping[str, Span] = field(default_factory=dict, compare=False,
+                                                 repr=False)
+    # names of cells whose line has a syntax error: they exist, so using them is no further error
+    broken_cells: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def input_names(self) -> tuple[str, ...]:

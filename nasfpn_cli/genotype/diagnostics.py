@@ -6,8 +6,22 @@ from dataclasses import dataclass
 from .ast import Span
 
 
+def source_lines(source: str) -> list[str]:
+    """The lines of a source text as the parser counts them: split at ``\\n``, one ``\\r`` dropped.
+
+    (``str.splitlines`` also splits at form feeds and unicode separators, which would make the
+    line shown under a diagnostic disagree with the line number in it.)
+    """
+    lines = source.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 @dataclass(frozen=True)
 class Diagnostic:
+    """One error or warning about a place in a source file."""
+
     severity: str  # "error" | "warning"
     message: str
     span: Span
@@ -18,15 +32,23 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity == "error"
 
+    @property
+    def sort_key(self) -> tuple[str, int, int]:
+        return (self.span.file, self.span.line, self.span.column)
+
+    def location(self) -> str:
+        """``FILE:LINE:COL``, or just ``FILE`` for a diagnostic about the whole file."""
+        return str(self.span) if self.span.line > 0 else self.span.file
+
     def render(self) -> str:
         """``FILE:LINE:COL: severity: message``, the source line and a caret under the place."""
-        out = [f"{self.span}: {self.severity}: {self.message}"]
+        out = [f"{self.location()}: {self.severity}: {self.message}"]
         if self.source_line is not None and self.span.line > 0:
-            line = self.source_line.rstrip("\n").replace("\t", " ")
-            col = max(self.span.column, 1)
+            line = _printable(self.source_line)
+            col = min(max(self.span.column, 1), len(line) + 1)
             width = 1
             if self.span.end_column and self.span.end_column > col:
-                width = self.span.end_column - col
+                width = min(self.span.end_column - col, max(len(line) - col + 1, 1))
             out.append(f"    {line}")
             out.append("    " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
@@ -34,6 +56,7 @@ class Diagnostic:
         return "\n".join(out)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict (``validate --json``)."""
         return {
             "severity": self.severity,
             "message": self.message,
@@ -44,11 +67,27 @@ class Diagnostic:
         }
 
 
+def _printable(text: str) -> str:
+    """The source line with every control character shown as one space, so the caret lines up."""
+    return "".join(" " if (ch < " " or ch == "\x7f") else ch for ch in text)
+
+
+def sort_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in source order (file, line, column); the sort is stable within one place."""
+    return sorted(diagnostics, key=lambda d: d.sort_key)
+
+
+def file_diagnostic(path: str, message: str, hint: str | None = None,
+                    severity: str = "error") -> Diagnostic:
+    """A diagnostic about a whole file (unreadable, not text...): printed as ``FILE: error: ...``."""
+    return Diagnostic(severity, message, Span(path, 0, 0), None, hint)
+
+
 class DiagnosticSink:
     """Collects diagnostics for one source text, filling in the line shown under each."""
 
-    def __init__(self, source: str, path: str):
-        self.lines = source.splitlines()
+    def __init__(self, source: str, path: str, lines: list[str] | None = None):
+        self.lines = source_lines(source) if lines is None else lines
         self.path = path
         self.items: list[Diagnostic] = []
 

@@ -12,10 +12,12 @@ implicit edges). Graph attributes: ``name``, ``inputs``, ``outputs``, ``residual
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from .ast import Genotype
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def to_graph(genotype: Genotype) -> nx.DiGraph:
 
     Arguments that name nothing known are left out, so an invalid genotype still gives a graph.
     """
+    import networkx as nx  # imported here: ``validate``/``fmt`` never need it and start faster
+
     graph = nx.DiGraph(name=genotype.name, inputs=genotype.inputs, outputs=genotype.outputs,
                        residual=genotype.residual)
     for level, name in zip(genotype.inputs, genotype.input_names):

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import difflib
 
-import networkx as nx
-
 from .ast import Genotype, Span, level_name
-from .diagnostics import Diagnostic, DiagnosticSink
+from .diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from .graph import reaching_outputs, residual_inputs
 from .ops import OPS
+
+
+# "did you mean" costs a scan of every name; a file full of typos gets hints for the first few
+_MAX_SUGGESTIONS = 50
 
 
 def _suggest(word: str, choices) -> str | None:
@@ -16,28 +18,34 @@ def _suggest(word: str, choices) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _directive_span(sink: DiagnosticSink, keyword: str) -> Span:
-    """The span of a directive line such as ``outputs ...``, or line 1 when it is implicit."""
-    for number, text in enumerate(sink.lines, start=1):
-        stripped = text.lstrip()
-        if stripped.startswith(keyword + " ") or stripped == keyword:
-            column = len(text) - len(stripped) + 1
-            return sink.span(number, column, column + len(keyword))
-    return sink.span(1, 1)
+def _directive_span(genotype: Genotype, sink: DiagnosticSink, keyword: str) -> Span:
+    """Where a directive such as ``outputs ...`` was written, or line 1 when it is implicit."""
+    span = genotype.directive_spans.get(keyword)
+    return span if span is not None else sink.span(1, 1)
 
 
 def validate(genotype: Genotype) -> list[Diagnostic]:
-    """Errors and warnings for a genotype, in source order within each kind of check."""
+    """Errors and warnings for a genotype, sorted by their place in the source.
+
+    Names in ``genotype.broken_cells`` (cells on lines with a syntax error) count as defined, so
+    one typo gives one error, not a cascade.
+    """
     sink = DiagnosticSink(genotype.source, genotype.path)
     inputs = dict(zip(genotype.input_names, genotype.inputs))
+    broken = genotype.broken_cells
     if not genotype.inputs:
-        sink.error("the genotype has no inputs", _directive_span(sink, "inputs"))
+        sink.error("the genotype has no inputs", _directive_span(genotype, sink, "inputs"))
+    if not genotype.cells and not broken:
+        sink.error("the genotype defines no cells", sink.span(1, 1),
+                   hint="a cell is written NAME = OP(ARG, ...) @ LEVEL [-> out]")
+        return sort_diagnostics(sink.items)
     low = min(genotype.inputs, default=0)
     high = max(genotype.inputs, default=0)
     for level in genotype.outputs:
         if genotype.inputs and not low <= level <= high:
             sink.error(f"output level {level_name(level)} is outside the inputs' range "
-                       f"{level_name(low)}-{level_name(high)}", _directive_span(sink, "outputs"))
+                       f"{level_name(low)}-{level_name(high)}",
+                       _directive_span(genotype, sink, "outputs"))
 
     index_of: dict[str, int] = {}
     first_span: dict[str, Span] = {}
@@ -53,6 +61,7 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
             first_span[cell.name] = cell.span
 
     forward_edges: list[tuple[str, str]] = []
+    suggestions_left = _MAX_SUGGESTIONS
     for index, cell in enumerate(genotype.cells):
         spec = OPS.get(cell.op)
         if spec is None:
@@ -75,9 +84,14 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
                 continue
             if ref.name == cell.name:
                 sink.error(f"cycle: '{cell.name}' uses itself", ref.span)
+            elif ref.name in broken:
+                continue
             elif ref.name not in index_of:
-                sink.error(f"undefined reference '{ref.name}'", ref.span,
-                           hint=_suggest(ref.name, [*inputs, *index_of]))
+                hint = None
+                if suggestions_left > 0:
+                    suggestions_left -= 1
+                    hint = _suggest(ref.name, [*inputs, *index_of])
+                sink.error(f"undefined reference '{ref.name}'", ref.span, hint=hint)
             elif index_of[ref.name] > index:
                 forward_edges.append((ref.name, cell.name))
 
@@ -90,21 +104,23 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
             outputs_at.setdefault(cell.level, []).append(cell)
     for level in genotype.outputs:
         producers = outputs_at.get(level, [])
-        if not producers:
+        if not producers and not broken:
             sink.error(f"no cell produces output level {level_name(level)}",
-                       _directive_span(sink, "outputs"),
+                       _directive_span(genotype, sink, "outputs"),
                        hint=f"mark one cell at {level_name(level)} with '-> out'")
         for extra in producers[1:]:
             sink.error(f"output level {level_name(level)} is produced twice (first by "
                        f"'{producers[0].name}' on line {producers[0].span.line})", extra.span)
 
-    if not sink.has_errors:
+    if not sink.has_errors and not broken:
         _warnings(genotype, sink)
-    return sink.items
+    return sort_diagnostics(sink.items)
 
 
 def _report_forward_references(genotype, sink, forward_edges, index_of, inputs) -> None:
     """Forward references are errors; those that close a loop are reported as cycles."""
+    import networkx as nx  # only needed for this rare error; keeps ``validate`` fast to start
+
     graph = nx.DiGraph()
     for cell in genotype.cells:
         for ref in cell.inputs:
@@ -143,7 +159,8 @@ def _warnings(genotype: Genotype, sink: DiagnosticSink) -> None:
         used.update(names)
     for name in genotype.input_names:
         if name not in used:
-            sink.warning(f"input {name} is not used by any cell", _directive_span(sink, "inputs"))
+            sink.warning(f"input {name} is not used by any cell",
+                         _directive_span(genotype, sink, "inputs"))
 
 
 def errors_of(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
