@@ -1,0 +1,62 @@
+"""TrainConfig: recipes, overrides, validation messages naming the option."""
+from __future__ import annotations
+
+import pytest
+
+from nasfpn_cli.engine.config import RECIPES, TrainConfig
+from nasfpn_cli.errors import UsageError
+
+
+def test_paper_recipe_matches_design_notes():
+    config = TrainConfig.from_recipe("paper")
+    assert (config.batch_size, config.optimizer, config.momentum, config.lr, config.epochs) == \
+        (64, "sgd", 0.9, 0.08, 50)
+    assert config.schedule == "step" and config.resolved_milestones() == (30, 40)
+    assert config.gamma == 0.1 and config.scale_range == (0.8, 1.2)
+    assert (config.focal_alpha, config.focal_gamma) == (0.25, 1.5)
+    assert (config.backbone, config.stack, config.channels, config.image_size) == \
+        ("resnet50", 7, 256, 640)
+    assert config.recipe == "paper"
+
+
+def test_explicit_options_override_the_recipe():
+    config = TrainConfig.from_recipe("paper", schedule="cosine", lr=0.04)
+    assert config.schedule == "cosine" and config.lr == 0.04 and config.batch_size == 64
+
+
+def test_unknown_recipe_and_option_are_usage_errors():
+    with pytest.raises(UsageError, match="--recipe: unknown recipe 'fast'"):
+        TrainConfig.from_recipe("fast")
+    with pytest.raises(UsageError, match="unknown training option.*colour"):
+        TrainConfig.from_recipe(None, colour="red")
+    assert set(RECIPES) == {"paper"}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr", 0.0, "--lr: must be > 0"),
+    ("epochs", 0, "--epochs: must be >= 1"),
+    ("image_size", 200, "--image-size: must be a multiple of 128"),
+    ("schedule", "linear", "--schedule: must be one of cosine, step"),
+    ("scale_range", (1.2, 0.8), "--scale-range: needs 0 < MIN <= MAX"),
+    ("dropblock", 1.5, "--dropblock: is DropBlock's final keep probability"),
+    ("milestones", (40, 30), "--milestones: must be increasing"),
+])
+def test_bad_values_name_their_option(field, value, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**{field: value}).validated()
+
+
+def test_resume_and_init_from_exclude_each_other():
+    with pytest.raises(UsageError, match="--resume and --init-from"):
+        TrainConfig(resume=True, init_from="a.pt").validated()
+
+
+def test_default_step_milestones_are_60_and_80_percent():
+    assert TrainConfig(epochs=50, schedule="step").resolved_milestones() == (30, 40)
+    assert TrainConfig(epochs=2).resolved_milestones() == (1, 2)
+
+
+def test_dict_round_trip_restores_tuples():
+    config = TrainConfig.from_recipe("paper")
+    again = TrainConfig.from_dict({**config.to_dict(), "from_a_newer_version": 1})
+    assert again == config
