@@ -1,0 +1,91 @@
+"""``nasfpn data``: check a COCO-format dataset, or write the synthetic one."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+
+
+@click.group(name="data")
+def command() -> None:
+    """Check or synthesise COCO-format datasets."""
+
+
+def _progress_bar(description: str, total: int):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+
+    from ..console import err_console
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=err_console, transient=True)
+    task = progress.add_task(description, total=total)
+    return progress, lambda n: progress.advance(task, n)
+
+
+@command.command("check")
+@click.argument("ann", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--images", "image_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder the images' file_name entries are relative to.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
+@click.option("--no-images", is_flag=True, help="Check the annotations only, not the files.")
+@click.option("--full-decode", is_flag=True,
+              help="Decode every image (slow) instead of reading headers and end markers.")
+@click.option("--max-examples", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Examples shown per kind of problem.")
+def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decode: bool,
+          max_examples: int) -> int:
+    """Report every problem in annotation file ANN and its images; exit 1 if any."""
+    from ..console import console
+    from ..data.checks import check_dataset
+
+    options = dict(check_images=not no_images, full_decode=full_decode,
+                   max_examples=max_examples)
+    if as_json or not console.is_terminal:
+        report = check_dataset(ann, image_dir, **options)
+    else:
+        progress, advance = _progress_bar("checking images", total=None)
+        with progress:
+            report = check_dataset(ann, image_dir, progress=advance, **options)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        console.print(report.render())
+    return 0 if report.ok else 1
+
+
+@command.command("synth")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--num-images", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--image-size", type=click.IntRange(min=32), default=256, show_default=True,
+              help="Width and height of every image, in pixels.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2,
+              show_default=True, help="Share of the images in the val2017 split.")
+@click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Write into a non-empty folder.")
+def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: float,
+          num_classes: int, overwrite: bool) -> int:
+    """Write a synthetic COCO 2017-layout dataset of simple shapes to OUT."""
+    from ..console import console
+    from ..data.synth import make_synthetic_dataset
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    if (out.is_dir() and any(out.iterdir()) and not (out / "synth.json").is_file()
+            and not overwrite):
+        raise UsageError(f"{out}: folder is not empty and holds no synthetic dataset",
+                         hint="choose an empty folder or pass --overwrite")
+    progress, advance = _progress_bar("writing images", total=num_images)
+    with progress:
+        summary = make_synthetic_dataset(out, num_images=num_images, image_size=image_size,
+                                         seed=seed, val_fraction=val_fraction,
+                                         num_classes=num_classes, progress=advance)
+    names = ", ".join(f"{c['name']} ({c['id']})" for c in summary["categories"])
+    console.print(f"wrote {summary['num_train']} train and {summary['num_val']} val images "
+                  f"({summary['num_annotations']} objects; categories {names}) to {out}",
+                  markup=False)
+    return 0
