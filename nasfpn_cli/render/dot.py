@@ -1,0 +1,142 @@
+"""A :class:`~.layout.Layout` as graphviz DOT text, styled after the NAS-FPN paper's figures.
+
+Inputs are yellow circles, outputs blue circles, merging cells are drawn by op (shape and
+colour), cells that reach no output are grey and dashed, and edges added by the residual rule
+are dashed red. Every node is pinned at its grid place (``layout=neato``, ``pos="x,y!"``), so
+the rows stay level and the file renders the same with ``dot -Tsvg`` as with ``nasfpn draw``.
+"""
+from __future__ import annotations
+
+from .layout import Layout, Node
+
+COLUMN_WIDTH = 1.05  # inches between columns
+ROW_HEIGHT = 0.95  # inches between pyramid levels
+
+INPUT_STYLE = {"shape": "circle", "fillcolor": "#ffe699", "color": "#bf9000"}
+OUTPUT_STYLE = {"shape": "circle", "fillcolor": "#9dc3e6", "color": "#2e75b6"}
+DEAD_STYLE = {"fillcolor": "#eeeeee", "color": "#999999", "style": "filled,dashed",
+              "fontcolor": "#777777"}
+# op -> how its cells look; unknown ops fall back to a grey box
+OP_STYLES = {
+    "sum": {"shape": "circle", "fillcolor": "#c5e0b4", "color": "#548235"},
+    "gp": {"shape": "box", "style": "filled,rounded", "fillcolor": "#f8cbad", "color": "#c55a11"},
+    "wsum": {"shape": "hexagon", "fillcolor": "#d9c3e9", "color": "#7030a0"},
+}
+OP_SYMBOLS = {"sum": "+", "gp": "GP", "wsum": "w+"}
+OP_LEGEND = {"sum": "sum", "gp": "global pooling (gp)", "wsum": "weighted sum (wsum)"}
+# free text (captions, legend): sized to its label, so it never touches the nodes
+_TEXT = {"shape": "plaintext", "style": "", "fixedsize": "false", "width": 0.1, "height": 0.1,
+         "margin": 0.02}
+FALLBACK_STYLE = {"shape": "box", "fillcolor": "#dddddd", "color": "#555555"}
+EDGE_COLOR = "#404040"
+IMPLICIT_EDGE_COLOR = "#c00000"
+OUTPUT_EDGE_COLOR = "#2e75b6"
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(attributes: dict[str, object]) -> str:
+    return ", ".join(f"{key}={quote(str(value))}" for key, value in attributes.items())
+
+
+def _pos(x: float, y: float) -> str:
+    return f"{x:.3f},{y:.3f}!"
+
+
+def node_style(node: Node) -> dict[str, str]:
+    """Shape and colours of one node."""
+    if node.kind == "input":
+        return dict(INPUT_STYLE)
+    if node.kind == "output":
+        return dict(OUTPUT_STYLE)
+    style = dict(OP_STYLES.get(node.op or "", FALLBACK_STYLE))
+    if node.dead:
+        style.update(DEAD_STYLE)
+    return style
+
+
+def _label(node: Node) -> str:
+    if node.kind != "cell":
+        return node.label
+    return f"{node.label}\n{OP_SYMBOLS.get(node.op or '', node.op or '?')}"
+
+
+def layout_to_dot(layout: Layout) -> str:
+    """DOT text for a layout (pinned positions, neato engine, legend under the grid)."""
+    row = {level: index for index, level in enumerate(layout.levels)}
+    top = (len(layout.levels) - 1) * ROW_HEIGHT
+    lines = [
+        "digraph pyramid {",
+        f"  graph [{_attrs({'layout': 'neato', 'splines': 'true', 'outputorder': 'edgesfirst', 'label': layout.title, 'labelloc': 't', 'fontname': 'Helvetica', 'fontsize': 18, 'pad': 0.3, 'bgcolor': 'white'})}];",
+        f"  node [{_attrs({'style': 'filled', 'fontname': 'Helvetica', 'fontsize': 11, 'width': 0.55, 'height': 0.55, 'fixedsize': 'true', 'penwidth': 1.4})}];",
+        f"  edge [{_attrs({'color': EDGE_COLOR, 'arrowsize': 0.6, 'penwidth': 1.1})}];",
+        "",
+        "  // pyramid level of each row, on the left",
+    ]
+    for level in layout.levels:
+        lines.append(f"  row_P{level} [{_attrs({'label': f'P{level}', **_TEXT, 'fontsize': 13, 'fontcolor': '#555555', 'pos': _pos(-0.8 * COLUMN_WIDTH, row[level] * ROW_HEIGHT)})}];")
+    lines.append("")
+    lines.append("  // column captions")
+    for index, (first, last, text) in enumerate(layout.captions):
+        x = (first + last) / 2 * COLUMN_WIDTH
+        lines.append(f"  caption_{index} [{_attrs({'label': text, **_TEXT, 'fontsize': 12, 'fontcolor': '#555555', 'pos': _pos(x, top + 0.75 * ROW_HEIGHT)})}];")
+    lines.append("")
+    lines.append("  // features")
+    for node in layout.nodes:
+        attributes = {"label": _label(node), **node_style(node),
+                      "pos": _pos(node.column * COLUMN_WIDTH, row[node.level] * ROW_HEIGHT)}
+        if node.kind == "cell":
+            attributes["tooltip"] = f"{node.label} = {node.op}(...) @ P{node.level}" + (
+                " (reaches no output)" if node.dead else "")
+        lines.append(f"  {quote(node.id)} [{_attrs(attributes)}];")
+    lines.append("")
+    lines.append("  // data flow; dashed: added by the residual rule")
+    kinds = {node.id: node.kind for node in layout.nodes}
+    for edge in layout.edges:
+        attributes: dict[str, object] = {}
+        if edge.implicit:
+            attributes = {"style": "dashed", "color": IMPLICIT_EDGE_COLOR, "penwidth": 1.4}
+        elif kinds.get(edge.target) == "output":
+            attributes = {"color": OUTPUT_EDGE_COLOR}
+        suffix = f" [{_attrs(attributes)}]" if attributes else ""
+        lines.append(f"  {quote(edge.source)} -> {quote(edge.target)}{suffix};")
+    lines.extend(_legend(layout))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _text_width(text: str) -> float:
+    """About how wide 11-point Helvetica text is, in inches (graphviz cannot left-align a pin)."""
+    return 0.075 * len(text)
+
+
+def _legend(layout: Layout) -> list[str]:
+    """A row of sample nodes and a sample residual edge under the grid."""
+    y = -1.15 * ROW_HEIGHT
+    x = 0.0
+    entries: list[tuple[str, dict[str, str], str]] = [
+        ("input", dict(INPUT_STYLE), "input"),
+        ("output", dict(OUTPUT_STYLE), "output"),
+    ]
+    for op in layout.ops:
+        entries.append((op, dict(OP_STYLES.get(op, FALLBACK_STYLE)),
+                        OP_LEGEND.get(op, op)))
+    if any(node.dead for node in layout.nodes):
+        entries.append(("dead", {**FALLBACK_STYLE, **DEAD_STYLE}, "reaches no output"))
+    lines = ["", "  // legend"]
+    for index, (key, style, text) in enumerate(entries):
+        symbol = {"input": "P", "output": "P"}.get(key, OP_SYMBOLS.get(key, ""))
+        lines.append(f"  legend_{index} [{_attrs({'label': symbol, **style, 'width': 0.4, 'height': 0.4, 'fontsize': 9, 'pos': _pos(x, y)})}];")
+        lines.append(f"  legend_{index}_text [{_attrs({'label': text, **_TEXT, 'fontsize': 11, 'pos': _pos(x + 0.4 + _text_width(text) / 2, y)})}];")
+        x += 0.85 + _text_width(text)
+    if not any(edge.implicit for edge in layout.edges):
+        return lines
+    lines.append(f"  legend_edge_a [{_attrs({'shape': 'point', 'width': 0.06, 'color': IMPLICIT_EDGE_COLOR, 'pos': _pos(x, y)})}];")
+    lines.append(f"  legend_edge_b [{_attrs({'shape': 'point', 'width': 0.06, 'color': IMPLICIT_EDGE_COLOR, 'pos': _pos(x + 0.6, y)})}];")
+    lines.append(f"  legend_edge_a -> legend_edge_b [{_attrs({'style': 'dashed', 'color': IMPLICIT_EDGE_COLOR, 'penwidth': 1.4})}];")
+    text = "implicit residual edge"
+    lines.append(f"  legend_edge_text [{_attrs({'label': text, **_TEXT, 'fontsize': 11, 'pos': _pos(x + 0.8 + _text_width(text) / 2, y)})}];")
+    return lines
