@@ -115,24 +115,44 @@ class CheckReport:
         return {"ann_file": self.ann_file, "image_dir": self.image_dir, "ok": self.ok,
                 "stats": dict(self.stats), "problems": [p.to_dict() for p in self.problems]}
 
-    def render(self):
-        """A rich renderable: the summary line and a table of problems."""
+    def render(self) -> "RenderedReport":
+        """The summary line and a table of problems: a rich renderable (``console.print``)
+        that also reads as plain text with ``str()`` (e.g. inside an error message)."""
+        return RenderedReport(self)
+
+
+class RenderedReport:
+    """A check report for display: rich output in a console, plain text as a string."""
+
+    def __init__(self, report: CheckReport):
+        self.report = report
+
+    def __rich__(self):
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        style = "green" if self.ok else "red"
-        header = Text(self.summary_line(), style=style)
-        if self.ok:
+        report = self.report
+        header = Text(report.summary_line(), style="green" if report.ok else "red")
+        if report.ok:
             return header
         table = Table(show_lines=True)
         table.add_column("problem", style="bold")
         table.add_column("count", justify="right")
         table.add_column("examples", overflow="fold")
-        for problem in self.problems:
+        for problem in report.problems:
             table.add_row(f"{problem.kind}\n{problem.description}", str(problem.count),
                           Text("\n".join(problem.examples)))
         return Group(header, table)
+
+    def __str__(self) -> str:
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        Console(file=buffer, width=110, color_system=None, highlight=False).print(self)
+        return buffer.getvalue().rstrip()
 
 
 class _Findings:
@@ -458,7 +478,7 @@ def _kept(records: Iterable, bad: set[int]) -> list:
     return [record for index, record in enumerate(records) if index not in bad]
 
 
-def clean_dataset(ann_file: str | Path, image_dir: str | Path, *,
+def clean_dataset(ann_file: str | Path, image_dir: str | Path,
                   report: CheckReport | None = None, **check_options) -> CleanedDataset:
     """Drop every bad image (and its annotations), bad annotation and bad category record.
 

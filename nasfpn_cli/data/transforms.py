@@ -151,5 +151,5 @@ _INV_STD_255 = 1.0 / (torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1,
 
 def to_normalized_tensor(image: Image.Image) -> torch.Tensor:
     """RGB PIL image -> FloatTensor[3, H, W] normalised with the ImageNet mean/std."""
-    planes = np.ascontiguousarray(np.asarray(image.convert("RGB")).transpose(2, 0, 1))
+    planes = np.asarray(image.convert("RGB")).transpose(2, 0, 1).copy()  # C order, writable
     return torch.from_numpy(planes).float().sub_(_MEAN_255).mul_(_INV_STD_255)
