@@ -130,6 +130,8 @@ class Neck(nn.Module):
         self.num_stacks = len(stacks)
         self.out_levels = tuple(sorted(genotype.outputs))
         self.strides = tuple(2 ** level for level in self.out_levels)
+        # image sides must divide by the stride of the coarsest level anything is computed at
+        self.size_divisor = 2 ** max(plan(genotype).levels.values())
 
     def forward(self, features: List[Tensor]) -> List[Tensor]:
         return self.forward_stacks(features, self.num_stacks)[-1]

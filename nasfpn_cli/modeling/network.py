@@ -3,13 +3,14 @@
 This is what ``nasfpn flops`` counts and what ONNX export writes; the detector adds anchors,
 losses and decoding around it. Input normalisation is not part of it (the data pipeline does it).
 
-Input sizes: images whose sides are not a multiple of ``size_divisor`` (128 = the stride of P7 for
-the default pyramid) are zero-padded at the bottom and right before the backbone, so every pyramid
+Input sizes: images whose sides are not a multiple of ``size_divisor`` (the stride of the coarsest
+level of the genotype: 128 = P7 for the default pyramid) are zero-padded at the bottom and right before the backbone, so every pyramid
 level has an exact size; outputs then describe the padded image (box coordinates are unchanged
 because padding is only added after the last row and column).
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -27,6 +28,13 @@ from .head import RetinaHead
 from .neck import Neck, build_neck, resolve_genotype
 
 HeadOutputs = Tuple[List[Tensor], List[Tensor]]
+
+
+def _static_size(images: Tensor) -> tuple[int, int]:
+    """Height and width as Python ints; a trace records them as constants (static shapes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return int(images.shape[-2]), int(images.shape[-1])
 
 
 class RetinaNetNetwork(nn.Module):
@@ -50,7 +58,7 @@ class RetinaNetNetwork(nn.Module):
         self.num_classes = heads[0].num_classes
         self.num_anchors = heads[0].num_anchors
         self.strides = tuple(neck.strides)
-        self.size_divisor = max(self.strides)
+        self.size_divisor = neck.size_divisor
         self.num_stacks = neck.num_stacks
         self.exit_stack = self.num_stacks
         self.set_exit(exit_at)
@@ -69,7 +77,10 @@ class RetinaNetNetwork(nn.Module):
 
     def pad(self, images: Tensor) -> Tensor:
         """Zero-pad bottom/right so both sides are a multiple of ``size_divisor``."""
-        height, width = images.shape[-2], images.shape[-1]
+        if torch.jit.is_scripting():
+            height, width = images.shape[-2], images.shape[-1]
+        else:
+            height, width = _static_size(images)
         pad_h = (self.size_divisor - height % self.size_divisor) % self.size_divisor
         pad_w = (self.size_divisor - width % self.size_divisor) % self.size_divisor
         if pad_h > 0 or pad_w > 0:
