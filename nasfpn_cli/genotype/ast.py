@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 LEVEL_RANGE = range(1, 10)  # P1..P9 are accepted by the language; the default pyramid is P3..P7
@@ -53,8 +54,9 @@ class Cell:
     op_span: Span = field(default=NO_SPAN, compare=False)
     level_span: Span = field(default=NO_SPAN, compare=False)
 
-    @property
+    @cached_property
     def input_names(self) -> tuple[str, ...]:
+        """The argument names, in written order (cached: validation asks often)."""
         return tuple(ref.name for ref in self.inputs)
 
 

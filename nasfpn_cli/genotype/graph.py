@@ -51,18 +51,22 @@ def residual_inputs(genotype: Genotype) -> dict[str, tuple[str, ...]]:
     result: dict[str, tuple[str, ...]] = {cell.name: () for cell in genotype.cells}
     if genotype.residual == "none":
         return result
-    unused: dict[int, dict[str, None]] = {}
+    unused: dict[int, dict[str, None]] = {}  # level -> features not used yet, in order
+    level_of: dict[str, int] = {}
     for level, name in zip(genotype.inputs, genotype.input_names):
         unused.setdefault(level, {})[name] = None
+        level_of[name] = level
     for cell in genotype.cells:
         for arg in cell.input_names:
-            for pool in unused.values():
-                pool.pop(arg, None)
+            level = level_of.get(arg)
+            if level is not None:
+                unused[level].pop(arg, None)
         if cell.is_output:
             pool = unused.get(cell.level, {})
             result[cell.name] = tuple(pool)
             pool.clear()
         unused.setdefault(cell.level, {})[cell.name] = None
+        level_of[cell.name] = cell.level
     return result
 
 
@@ -93,9 +97,14 @@ def to_graph(genotype: Genotype) -> nx.DiGraph:
     return graph
 
 
-def reaching_outputs(genotype: Genotype) -> set[str]:
-    """Names of the features (inputs and cells) from which some output cell is reachable."""
-    residuals = residual_inputs(genotype)
+def reaching_outputs(genotype: Genotype,
+                     residuals: dict[str, tuple[str, ...]] | None = None) -> set[str]:
+    """Names of the features (inputs and cells) from which some output cell is reachable.
+
+    ``residuals`` is :func:`residual_inputs` of the genotype when the caller has it already.
+    """
+    if residuals is None:
+        residuals = residual_inputs(genotype)
     alive: set[str] = set()
     for cell in reversed(genotype.cells):
         if cell.is_output or cell.name in alive:

@@ -130,9 +130,9 @@ def _report_forward_references(genotype, sink, forward_edges, index_of, inputs) 
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
-        cycle = nx.find_cycle(graph.subgraph(component))
+        first = min(component, key=index_of.get)  # report from the first cell written
+        cycle = nx.find_cycle(graph.subgraph(component), source=first)
         names = [u for u, _ in cycle] + [cycle[0][0]]
-        first = min(component, key=index_of.get)
         cell = genotype.cells[index_of[first]]
         span = next(ref.span for ref in cell.inputs if ref.name in component)
         sink.error("cycle: " + " -> ".join(names), span)
@@ -148,20 +148,18 @@ def _report_forward_references(genotype, sink, forward_edges, index_of, inputs) 
 
 
 def _warnings(genotype: Genotype, sink: DiagnosticSink) -> None:
-    alive = reaching_outputs(genotype)
+    residuals = residual_inputs(genotype)
+    alive = reaching_outputs(genotype, residuals)
     for cell in genotype.cells:
         if cell.name not in alive:
             sink.warning(f"cell '{cell.name}' reaches no output and will be dropped", cell.span)
     used: set[str] = set()
     for cell in genotype.cells:
         used.update(cell.input_names)
-    for names in residual_inputs(genotype).values():
+    for names in residuals.values():
         used.update(names)
     for name in genotype.input_names:
         if name not in used:
             sink.warning(f"input {name} is not used by any cell",
                          _directive_span(genotype, sink, "inputs"))
 
-
-def errors_of(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    return [d for d in diagnostics if d.is_error]
