@@ -30,9 +30,10 @@ def describe_json_error(text: str, error: json.JSONDecodeError) -> tuple[str, st
     runs_to_end = text[error.pos:].strip() == "" and error.msg != "Extra data"
     if runs_to_end or error.msg.startswith("Unterminated string"):
         end = json.JSONDecodeError("", text, len(text))
-        return "json-truncated", (f"truncated JSON: the file ends (line {end.lineno} column "
-                                  f"{end.colno}, char {len(text)}) inside a value; "
-                                  f"{error.msg} at {where}")
+        joiner = " " if error.msg.endswith(" at") else " at "
+        return "json-truncated", (f"truncated JSON: the file ends inside a value (line "
+                                  f"{end.lineno} column {end.colno}, char {len(text)}); "
+                                  f"{error.msg}{joiner}{where}")
     return "json-invalid", f"invalid JSON at {where}: {error.msg}"
 
 

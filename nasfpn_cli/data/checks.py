@@ -355,7 +355,7 @@ def inspect_image(path: Path, full_decode: bool = False) -> tuple[str, str] | tu
     except UnidentifiedImageError:
         return "image-unreadable", "not an image PIL can identify"
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        return "image-unreadable", str(exc) or type(exc).__name__
+        return "image-unreadable", f"cannot decode: {exc or type(exc).__name__}"
 
 
 def _check_image_files(findings: _Findings, image_dir: Path, image_records: dict,
@@ -484,7 +484,8 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
 
     Uses ``report`` when given (from ``check_dataset`` on the same files), else checks first.
     Raises DatasetError when the problems are not of a kind dropping records can repair
-    (unreadable JSON, missing sections, no categories, missing image folder).
+    (unreadable JSON, missing sections, no categories, missing image folder) or when no
+    category or no image would be left.
     """
     if report is None:
         report = check_dataset(ann_file, image_dir, **check_options)
@@ -500,6 +501,10 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
     annotations = [ann for index, ann in enumerate(data["annotations"])
                    if index not in report.bad_annotations and ann["image_id"] in image_ids
                    and ann["category_id"] in category_ids]
+    for section, kept in (("categories", categories), ("images", images)):
+        if not kept:
+            raise DatasetError(f"{ann_file}: no usable {section} left after dropping the bad "
+                               f"ones", hint="run `nasfpn data check ANN --images DIR`")
     cleaned = {**data, "images": images, "annotations": annotations, "categories": categories}
     return CleanedDataset(cleaned, len(data["images"]) - len(images),
                           len(data["annotations"]) - len(annotations),
