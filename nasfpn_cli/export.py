@@ -1,0 +1,222 @@
+"""Exporting the raw network (images -> head outputs) to ONNX or TorchScript.
+
+* ONNX: the legacy TorchScript-based exporter of ``torch.onnx`` (the newer torch.export-based
+  one needs the ``onnxscript`` package, which nasfpn does not require), static shapes, one input
+  ``images`` of shape B x 3 x H x W (already normalised), outputs ``cls_p3 .. cls_p7`` (B x A*K x
+  H_l x W_l logits) then ``box_p3 .. box_p7`` (B x A*4 x H_l x W_l deltas), channel
+  ``a * K + k``. The opset and this layout are stored in the file's metadata properties.
+* TorchScript: the network is *scripted* by default, so the file accepts any image size and
+  keeps ``forward_exits``; ``method="trace"`` records one forward pass at the export size instead.
+  The same metadata travels as the extra file ``nasfpn.json``.
+
+Files are written to a temporary name beside the target and renamed when complete, then (by
+default) run once on random input and compared with PyTorch.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ModelError, UsageError
+
+DEFAULT_OPSET = 17
+SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript",
+                  ".torchscript": "torchscript"}
+TORCHSCRIPT_METHODS = ("script", "trace")
+INPUT_NAME = "images"
+
+
+@dataclass
+class ExportResult:
+    """What was written: where, how, and the tensors that go in and come out."""
+
+    path: Path
+    format: str
+    method: str
+    input_shape: tuple[int, ...]
+    output_names: list[str]
+    output_shapes: list[tuple[int, ...]]
+    opset: int | None = None
+    size_bytes: int = 0
+    max_abs_diff: float | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def export_format(path: str | Path) -> str:
+    """``onnx`` or ``torchscript`` from the output file's suffix; UsageError for others."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise UsageError(f"{path}: cannot tell the export format from {suffix or 'no suffix'!s}",
+                         hint="name the output *.onnx (ONNX) or *.pt / *.ts (TorchScript)")
+    return SUFFIX_FORMATS[suffix]
+
+
+def output_names(strides: tuple[int, ...]) -> list[str]:
+    """``cls_pL`` for every level, then ``box_pL`` (L = log2 of the stride)."""
+    levels = [int(round(math.log2(stride))) for stride in strides]
+    return [f"cls_p{level}" for level in levels] + [f"box_p{level}" for level in levels]
+
+
+class FlatOutputs(nn.Module):
+    """The network with its ``(cls_list, box_list)`` flattened into one tuple, so every output
+    can carry a name in ONNX."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: Tensor) -> tuple[Tensor, ...]:
+        cls_logits, box_deltas = self.network(images)
+        return tuple(cls_logits) + tuple(box_deltas)
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``; renamed onto it when the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def _example_input(network: nn.Module, image_size: int | tuple[int, int], batch_size: int) -> Tensor:
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    if min(height, width, batch_size) < 1:
+        raise ModelError(f"export needs a positive batch and image size (got {batch_size} x "
+                         f"{height} x {width})")
+    parameter = next(network.parameters())
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(batch_size, 3, height, width, generator=generator).to(parameter.device)
+
+
+def _metadata(network: nn.Module, opset: int | None) -> dict[str, str]:
+    data = {
+        "producer": "nasfpn",
+        "num_classes": str(network.num_classes),
+        "num_anchors": str(network.num_anchors),
+        "strides": ",".join(str(s) for s in network.strides),
+        "layout": "cls: B x (A*K) x H x W logits, box: B x (A*4) x H x W deltas, channel a*C + c",
+        "exit_at": str(getattr(network, "exit_at", "")),
+    }
+    if opset is not None:
+        data["opset"] = str(opset)
+    return data
+
+
+def export_onnx(network: nn.Module, path: str | Path, image_size: int | tuple[int, int] = 640,
+                *, batch_size: int = 1, opset: int = DEFAULT_OPSET) -> ExportResult:
+    """Write ``network`` (images -> raw head outputs) as a static-shape ONNX file."""
+    import onnx
+
+    path = Path(path)
+    images = _example_input(network, image_size, batch_size)
+    names = output_names(tuple(network.strides))
+    metadata = _metadata(network, opset)
+    with _eval_mode(network), torch.no_grad():
+        outputs = FlatOutputs(network)(images)
+        with _atomic_path(path) as temporary, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(FlatOutputs(network), (images,), str(temporary), dynamo=False,
+                                  opset_version=opset, input_names=[INPUT_NAME],
+                                  output_names=names, do_constant_folding=True)
+            except Exception as exc:  # unsupported opset or operator: say which, no traceback
+                raise ModelError(f"{path}: ONNX export failed (opset {opset}): "
+                                 f"{type(exc).__name__}: {exc}") from exc
+            model = onnx.load(str(temporary))
+            onnx.helper.set_model_props(model, metadata)
+            onnx.checker.check_model(model)
+            onnx.save(model, str(temporary))
+    return ExportResult(path, "onnx", "onnx (legacy TorchScript-based exporter)",
+                        tuple(images.shape), names, [tuple(t.shape) for t in outputs], opset,
+                        path.stat().st_size, metadata=metadata)
+
+
+def export_torchscript(network: nn.Module, path: str | Path,
+                       image_size: int | tuple[int, int] = 640, *, batch_size: int = 1,
+                       method: str = "script") -> ExportResult:
+    """Write ``network`` as TorchScript, scripted (any input size) or traced (export size)."""
+    if method not in TORCHSCRIPT_METHODS:
+        raise UsageError(f"TorchScript method {method!r} is not one of {', '.join(TORCHSCRIPT_METHODS)}")
+    path = Path(path)
+    images = _example_input(network, image_size, batch_size)
+    metadata = _metadata(network, None)
+    with _eval_mode(network), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outputs = FlatOutputs(network)(images)
+        try:
+            if method == "script":
+                compiled = torch.jit.script(network)
+            else:
+                compiled = torch.jit.trace(network, (images,), check_trace=False)
+        except Exception as exc:
+            raise ModelError(f"{path}: TorchScript {method} failed: {type(exc).__name__}: {exc}",
+                             hint="try the other method (--torchscript trace|script)") from exc
+        with _atomic_path(path) as temporary:
+            torch.jit.save(compiled, str(temporary), _extra_files={"nasfpn.json": json.dumps(metadata)})
+    return ExportResult(path, "torchscript", method, tuple(images.shape),
+                        output_names(tuple(network.strides)), [tuple(t.shape) for t in outputs],
+                        None, path.stat().st_size, metadata=metadata)
+
+
+def _run_exported(result: ExportResult, images: Tensor) -> list[Tensor]:
+    if result.format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        return [torch.from_numpy(a) for a in session.run(result.output_names,
+                                                          {INPUT_NAME: images.cpu().numpy()})]
+    loaded = torch.jit.load(str(result.path), map_location="cpu")
+    with torch.no_grad():
+        cls_logits, box_deltas = loaded(images.cpu())
+    return list(cls_logits) + list(box_deltas)
+
+
+def verify_export(result: ExportResult, network: nn.Module, seed: int = 1) -> float:
+    """Run the written file on a random input of the export shape next to ``network``; the
+    largest absolute difference over all outputs (also stored in ``result``)."""
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(result.input_shape, generator=generator)
+    with _eval_mode(network), torch.no_grad():
+        parameter = next(network.parameters())
+        expected = FlatOutputs(network)(images.to(parameter.device))
+    got = _run_exported(result, images)
+    result.max_abs_diff = max(float((a.float() - b.detach().cpu().float()).abs().max())
+                              for a, b in zip(got, expected))
+    return result.max_abs_diff
+
+
+def export_network(network: nn.Module, path: str | Path, image_size: int | tuple[int, int] = 640,
+                   *, batch_size: int = 1, opset: int = DEFAULT_OPSET,
+                   torchscript_method: str = "script", verify: bool = True) -> ExportResult:
+    """Export to the format the suffix of ``path`` names, then (``verify``) compare outputs."""
+    if export_format(path) == "onnx":
+        result = export_onnx(network, path, image_size, batch_size=batch_size, opset=opset)
+    else:
+        result = export_torchscript(network, path, image_size, batch_size=batch_size,
+                                    method=torchscript_method)
+    if verify:
+        verify_export(result, network)
+    return result
