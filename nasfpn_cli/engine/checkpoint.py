@@ -7,7 +7,6 @@ containers, numbers, strings and tensors go in, so it loads with ``weights_only=
 from __future__ import annotations
 
 import io
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -17,33 +16,9 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from .files import atomic_write_bytes
 
 REQUIRED_KEYS = ("model", "config")
-
-
-def atomic_write_bytes(data: bytes, path: str | Path) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a torn one:
-    temporary file in the same folder, fsync, ``os.replace``, fsync of the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def serialize(state: dict[str, Any]) -> bytes:
@@ -115,3 +90,26 @@ def transfer_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
     model.load_state_dict(usable, strict=False)
     skipped = sorted(set(own) - set(usable))
     return len(usable), skipped
+
+
+def detector_from_checkpoint(state: dict[str, Any], source: str = "checkpoint") -> nn.Module:
+    """Rebuild the detector a checkpoint was trained as, from the checkpoint alone (genotype
+    text and build options in ``config``), with its weights loaded; in eval mode."""
+    from ..errors import NasfpnError
+    from ..genotype import parse_genotype
+    from ..modeling.detector import build_detector
+
+    config = state.get("config") or {}
+    if "genotype_text" not in config or "model" not in config:
+        raise CheckpointError(f"{source}: the checkpoint does not record its genotype and model "
+                              "options (config.genotype_text, config.model)")
+    genotype = parse_genotype(config["genotype_text"], f"{source}:genotype_text")
+    options = dict(config["model"])
+    try:
+        detector = build_detector(genotype, **options)
+        detector.load_state_dict(state["model"])
+    except NasfpnError:
+        raise
+    except (TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{source}: cannot rebuild its detector: {exc}") from None
+    return detector.eval()

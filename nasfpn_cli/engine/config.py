@@ -133,8 +133,7 @@ class TrainConfig:
         for name in ("stack", "channels", "image_size", "epochs", "batch_size", "eval_every",
                      "log_every"):
             need(int(getattr(self, name)) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
-        need(self.image_size % 128 == 0, "image_size",
-             f"must be a multiple of 128 (the P7 stride), got {self.image_size}")
+        need(self.image_size >= 64, "image_size", f"must be >= 64 pixels, got {self.image_size}")
         need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         need(self.warmup >= 0, "warmup", f"must be >= 0 steps, got {self.warmup}")

@@ -116,7 +116,8 @@ def _identity_collate(batch):
 @torch.no_grad()
 def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int = 0,
              device: torch.device | str | None = None, progress: bool = False,
-             description: str = "eval") -> dict[str, Any]:
+             description: str = "eval",
+             label_to_category: Sequence[int] | None = None) -> dict[str, Any]:
     """COCO bbox metrics of ``detector`` on ``dataset`` (a ``CocoDetection`` with an eval
     transform: items are ``(image, target)`` with ``image_id``, ``orig_size`` and ``scale``).
 
@@ -136,7 +137,8 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
     detector.eval()
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
-    label_to_category = dataset.label_to_category
+    if label_to_category is None:
+        label_to_category = dataset.label_to_category
     show = progress and rank == 0
     try:
         with make_progress(enabled=show) as bar:
@@ -157,6 +159,6 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
         all_ids = [i for _, ids in gathered for i in ids]
         names = getattr(dataset, "category_names", None)
         if isinstance(names, (list, tuple)):
-            names = {int(label_to_category[i]): n for i, n in enumerate(names)}
+            names = {int(dataset.label_to_category[i]): n for i, n in enumerate(names)}
         metrics = coco_bbox_metrics(dataset.coco, all_results, all_ids, names)
     return distributed.broadcast_object(metrics)

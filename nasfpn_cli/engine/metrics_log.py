@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
-from .checkpoint import atomic_write_bytes
+from .files import atomic_write_bytes
 
 
 def read_records(path: str | Path) -> list[dict[str, Any]]:

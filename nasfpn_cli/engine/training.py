@@ -20,8 +20,8 @@ from torch import nn
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError
 from . import distributed
-from .checkpoint import (atomic_write_bytes, load_checkpoint, restore_rng_state,
-                         transfer_weights)
+from .checkpoint import load_checkpoint, restore_rng_state, transfer_weights
+from .files import atomic_write_bytes
 from .config import TrainConfig
 from .distributed import DistContext
 from .evaluation import evaluate
@@ -80,7 +80,7 @@ def genotype_text(genotype) -> str:
 
 
 def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> dict | None:
-    """Run the dataset checks; refuse bad data (DatasetError with the report) unless
+    """Run the dataset checks; refuse bad data (the report on stderr, then DatasetError) unless
     ``skip_bad``, where the cleaned annotations are returned instead."""
     from ..data.checks import check_dataset, clean_dataset
 
@@ -88,9 +88,10 @@ def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> di
     if report.ok:
         return None
     if not config.skip_bad:
-        raise DatasetError(f"{ann}: the {split} data has problems:\n{report.render()}",
+        err_console.print(report.render())
+        raise DatasetError(f"{ann}: the {split} data has {report.total} problem(s), listed above",
                            hint="fix them, or pass --skip-bad to drop the bad boxes and images")
-    cleaned = clean_dataset(ann, images, report)
+    cleaned = clean_dataset(ann, images, report=report)
     print_warning(f"{split} data: {cleaned.summary()}")
     return cleaned.annotations
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nasfpn_cli.engine.checkpoint import (atomic_write_bytes, capture_rng_state, load_checkpoint,
-                                          restore_rng_state, save_checkpoint, transfer_weights)
+from nasfpn_cli.engine.checkpoint import (capture_rng_state, load_checkpoint, restore_rng_state,
+                                          save_checkpoint, transfer_weights)
+from nasfpn_cli.engine.files import atomic_write_bytes
 from nasfpn_cli.errors import CheckpointError
 
 

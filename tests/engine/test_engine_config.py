@@ -35,7 +35,7 @@ def test_unknown_recipe_and_option_are_usage_errors():
 @pytest.mark.parametrize("field, value, message", [
     ("lr", 0.0, "--lr: must be > 0"),
     ("epochs", 0, "--epochs: must be >= 1"),
-    ("image_size", 200, "--image-size: must be a multiple of 128"),
+    ("image_size", 32, "--image-size: must be >= 64 pixels"),
     ("schedule", "linear", "--schedule: must be one of cosine, step"),
     ("scale_range", (1.2, 0.8), "--scale-range: needs 0 < MIN <= MAX"),
     ("dropblock", 1.5, "--dropblock: is DropBlock's final keep probability"),

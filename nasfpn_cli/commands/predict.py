@@ -1,0 +1,52 @@
+"""``nasfpn predict``: run a checkpoint on image files; JSON detections and drawings."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command(name="predict")
+@click.argument("checkpoint", type=click.Path(path_type=str))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Folder for detections.json and one PNG per image.")
+@click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=0.3,
+              show_default=True, help="Keep detections scoring at least this.")
+@click.option("--image-size", type=click.IntRange(min=64),
+              help="Inference size (default: the training size stored in the checkpoint).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              show_default=True)
+def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_threshold: float,
+            image_size: int | None, device: str) -> int:
+    """Detect objects in INPUTS (image files or folders of images) with CHECKPOINT.
+
+    Writes OUTPUT_DIR/detections.json (boxes in each image's own pixels, xyxy) and
+    OUTPUT_DIR/<image>.png with the boxes and labels drawn.
+    """
+    from ..console import console
+    from ..engine.checkpoint import detector_from_checkpoint, load_checkpoint
+    from ..engine.files import atomic_write_bytes
+    from ..engine.prediction import LabelInfo, find_images, predict_files
+    from ..engine.training import resolve_device
+
+    paths = find_images(inputs)
+    state = load_checkpoint(checkpoint)
+    config = state["config"]
+    detector = detector_from_checkpoint(state, checkpoint).to(resolve_device(device))
+    num_classes = int(config["model"].get("num_classes", 0))
+    data = config.get("data") or {}
+    labels = LabelInfo(data.get("label_to_category") or list(range(num_classes)),
+                       data.get("category_names") or [str(i) for i in range(num_classes)])
+    size = image_size or int(config.get("train", {}).get("image_size", 640))
+    records = predict_files(detector, paths, output_dir, image_size=size, labels=labels,
+                            score_threshold=score_threshold)
+    result = {"checkpoint": checkpoint, "score_threshold": score_threshold, "image_size": size,
+              "images": records}
+    atomic_write_bytes((json.dumps(result, indent=2) + "\n").encode(),
+                       output_dir / "detections.json")
+    total = sum(len(r["detections"]) for r in records)
+    console.print(f"{total} detections in {len(records)} images: "
+                  f"{output_dir / 'detections.json'} and {len(records)} drawings in {output_dir}")
+    return 0

@@ -1,0 +1,123 @@
+"""``nasfpn train``: train a detector for a genotype on COCO-format data.
+
+Options left out keep the value of ``--recipe`` (when given) or the CPU defaults of
+:class:`~nasfpn_cli.engine.config.TrainConfig`; under ``torchrun`` every process runs this.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+
+
+def _numbers(kind: type, count: int | None = None):
+    """A click callback parsing "A,B,..." into a tuple of ``kind``."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None):
+        if value is None:
+            return None
+        try:
+            numbers = tuple(kind(part) for part in value.split(",") if part.strip())
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+        if count is not None and len(numbers) != count:
+            raise click.BadParameter(f"expected {count} comma-separated numbers, got {value!r}")
+        return numbers
+
+    return parse
+
+
+PATH = click.Path(path_type=str)
+
+
+@click.command(name="train")
+@click.argument("genotype", required=False)
+@click.option("--data", "data_dir", type=PATH, help="Dataset folder in the COCO 2017 layout.")
+@click.option("--train-ann", type=PATH, help="Training annotations (COCO JSON).")
+@click.option("--train-images", type=PATH, help="Folder of the training images.")
+@click.option("--val-ann", type=PATH, help="Validation annotations (COCO JSON).")
+@click.option("--val-images", type=PATH, help="Folder of the validation images.")
+@click.option("--skip-bad", is_flag=True, default=None,
+              help="Drop bad boxes/images the data checks find instead of refusing the data.")
+@click.option("-o", "--output-dir", type=PATH, required=True,
+              help="Run folder: last.pt, best.pt, metrics.jsonl, config.json.")
+@click.option("--recipe", type=click.Choice(["paper"]),
+              help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
+                   "50 epochs, steps at 30 and 40).")
+@click.option("--backbone", help="resnet10/18/34/50/101, ... (default resnet18).")
+@click.option("--stack", type=int, help="Pyramid copies N of N@C (default 3).")
+@click.option("--channels", type=int, help="Pyramid channels C of N@C (default 64).")
+@click.option("--image-size", type=int, help="Square training size in pixels (default 256).")
+@click.option("--deep-supervision", is_flag=True, default=None,
+              help="A head and loss after every pyramid copy.")
+@click.option("--dropblock", type=float, metavar="KEEP",
+              help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
+@click.option("--dropblock-size", type=int, help="DropBlock block size (default 3).")
+@click.option("--focal-alpha", type=float, help="Focal loss alpha (default 0.25).")
+@click.option("--focal-gamma", type=float, help="Focal loss gamma (default 1.5).")
+@click.option("--sync-bn", is_flag=True, default=None,
+              help="Batch norm statistics across processes (distributed runs).")
+@click.option("--epochs", type=int, help="Epochs (default 12).")
+@click.option("--batch-size", type=int, help="Images per step and process (default 8).")
+@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Default sgd.")
+@click.option("--lr", type=float, help="Peak learning rate (default 0.01).")
+@click.option("--momentum", type=float, help="SGD momentum (default 0.9).")
+@click.option("--weight-decay", type=float, help="Default 1e-4; never on norms and biases.")
+@click.option("--warmup", type=int, help="Linear warmup steps (default 100).")
+@click.option("--schedule", type=click.Choice(["cosine", "step"]), help="Default cosine.")
+@click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
+              help="Epochs where the step schedule multiplies the lr by --gamma "
+                   "(default 60%,80% of --epochs).")
+@click.option("--gamma", type=float, help="Step schedule factor (default 0.1).")
+@click.option("--grad-clip", type=float, help="Clip the gradient norm (default 10; 0 = off).")
+@click.option("--amp/--no-amp", default=None,
+              help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
+@click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
+              help="Scale jitter range (default 0.8,1.2).")
+@click.option("--flip-prob", type=float, help="Horizontal flip probability (default 0.5).")
+@click.option("--workers", type=int, help="DataLoader worker processes (default 2).")
+@click.option("--seed", type=int, help="Seed for initialisation, order and augmentation.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Default auto.")
+@click.option("--resume", is_flag=True, default=None,
+              help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
+@click.option("--init-from", type=PATH, metavar="CKPT", help="Load weights only from CKPT.")
+@click.option("--eval-every", type=int, help="Evaluate every N epochs and after the last.")
+@click.option("--log-every", type=int, help="Log to metrics.jsonl every N steps (default 10).")
+@click.option("--eval-batch-size", type=int, help="Default: --batch-size.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def command(genotype: str | None, recipe: str | None, no_progress: bool, **options) -> int:
+    """Train a detector for GENOTYPE (a file or bundled name) on COCO-format data.
+
+    Writes OUTPUT_DIR/last.pt every epoch, OUTPUT_DIR/best.pt at the best validation AP and
+    OUTPUT_DIR/metrics.jsonl; `nasfpn plot OUTPUT_DIR` draws the curves.
+    """
+    from ..engine.config import TrainConfig
+
+    overrides = {name: value for name, value in options.items() if value is not None}
+    if overrides.get("grad_clip") == 0:
+        overrides["grad_clip"] = None
+    if genotype is not None:
+        overrides["genotype"] = genotype
+    elif not overrides.get("resume"):
+        raise UsageError("missing argument GENOTYPE (a genotype file or bundled name)",
+                         hint="only --resume can leave it out")
+    config = TrainConfig.from_recipe(recipe, **overrides)
+
+    from ..console import console
+    from ..engine.training import train
+
+    result = train(config, progress=not no_progress)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        out = Path(result.output_dir)
+        if result.last_metrics:
+            m = result.last_metrics
+            console.print(f"epoch {result.epochs}: AP {m['AP']:.3f}  AP50 {m['AP50']:.3f}  "
+                          f"AP75 {m['AP75']:.3f}  (best AP {result.best_ap:.3f})")
+        console.print(f"checkpoints: {out / 'last.pt'}"
+                      + (f", {out / 'best.pt'}" if (out / "best.pt").is_file() else ""))
+        console.print(f"curves: nasfpn plot {out}")
+    return 0
+

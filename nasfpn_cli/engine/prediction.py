@@ -1,0 +1,144 @@
+"""Running a trained detector on image files: detections in original pixels, and drawings.
+
+Preprocessing is the evaluation transform the model was validated with (longer side to the
+training size, padded square), so predictions match what ``nasfpn eval`` measured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torch import nn
+
+from ..errors import DatasetError, UsageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# distinguishable box colours, cycled by class
+PALETTE = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+           (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128))
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """How contiguous labels map to the dataset's category ids and names."""
+
+    label_to_category: Sequence[int]
+    category_names: Sequence[str]
+
+    def name(self, label: int) -> str:
+        return self.category_names[label] if label < len(self.category_names) else str(label)
+
+
+def find_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Image files named directly or found (sorted, not recursively) in named folders."""
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such image file or folder")
+    if not found:
+        raise UsageError("no images found in " + ", ".join(str(i) for i in inputs),
+                         hint="suffixes looked for: " + " ".join(IMAGE_SUFFIXES))
+    return found
+
+
+def _open_rgb(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{path}: cannot read image: {exc}") from None
+
+
+@torch.no_grad()
+def predict_image(detector: nn.Module, image: Image.Image, image_size: int, labels: LabelInfo,
+                  score_threshold: float = 0.3) -> list[dict[str, Any]]:
+    """Detections of one RGB image in its own pixels: ``box`` [x1, y1, x2, y2], ``score``,
+    ``label``, ``category_id``, ``category``; best first."""
+    from ..data.transforms import EvalTransform, to_normalized_tensor
+
+    empty = {"boxes": np.zeros((0, 4), dtype=np.float32), "labels": np.zeros(0, dtype=np.int64)}
+    resized, info = EvalTransform(image_size)(image, empty)
+    device = next(detector.parameters()).device
+    detector.eval()
+    output = detector(to_normalized_tensor(resized).unsqueeze(0).to(device))[0]
+    scale = float(info["scale"])
+    boxes = output["boxes"].float().cpu() / scale
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, image.width)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, image.height)
+    detections = []
+    for box, score, label in zip(boxes.tolist(), output["scores"].float().cpu().tolist(),
+                                 output["labels"].cpu().tolist()):
+        if score < score_threshold:
+            continue
+        detections.append({"box": [round(v, 2) for v in box], "score": round(score, 4),
+                           "label": int(label),
+                           "category_id": int(labels.label_to_category[label]),
+                           "category": labels.name(label)})
+    detections.sort(key=lambda d: -d["score"])
+    return detections
+
+
+def draw_detections(image: Image.Image, detections: Sequence[dict[str, Any]]) -> Image.Image:
+    """A copy of ``image`` with each detection's box and "category score" label drawn."""
+    canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default()
+    width = max(1, round(max(canvas.size) / 300))
+    for detection in sorted(detections, key=lambda d: d["score"]):
+        colour = PALETTE[detection["label"] % len(PALETTE)]
+        x1, y1, x2, y2 = detection["box"]
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        text = f"{detection['category']} {detection['score']:.2f}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        text_y = y1 - (bottom - top) - 2 if y1 - (bottom - top) - 2 >= 0 else y1
+        draw.rectangle((x1, text_y, x1 + right - left + 4, text_y + bottom - top + 2), fill=colour)
+        draw.text((x1 + 2, text_y - top + 1), text, fill=(255, 255, 255), font=font)
+    return canvas
+
+
+def unique_stems(paths: Sequence[Path]) -> list[str]:
+    """Output names per input image; repeated stems (a.png in two folders) get -2, -3..."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in paths:
+        count = seen.get(path.stem, 0) + 1
+        seen[path.stem] = count
+        names.append(path.stem if count == 1 else f"{path.stem}-{count}")
+    return names
+
+
+def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, image_size: int,
+                  labels: LabelInfo, score_threshold: float = 0.3,
+                  progress: bool = True) -> list[dict[str, Any]]:
+    """Predict every image, write ``OUT/<name>.png`` drawings; returns one record per image
+    (``file``, ``drawing``, ``width``, ``height``, ``detections``)."""
+    from .files import atomic_write_bytes
+    from .progress import make_progress
+
+    import io
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    with make_progress(enabled=progress) as bar:
+        task = bar.add_task("predict", total=len(paths), status="")
+        for path, name in zip(paths, unique_stems(paths)):
+            image = _open_rgb(path)
+            detections = predict_image(detector, image, image_size, labels, score_threshold)
+            buffer = io.BytesIO()
+            draw_detections(image, detections).save(buffer, format="PNG")
+            drawing = out_dir / f"{name}.png"
+            atomic_write_bytes(buffer.getvalue(), drawing)
+            records.append({"file": str(path), "drawing": str(drawing), "width": image.width,
+                            "height": image.height, "detections": detections})
+            bar.advance(task)
+    return records
