@@ -29,6 +29,8 @@ from torch import Tensor, nn
 from .errors import ModelError, UsageError
 
 DEFAULT_OPSET = 17
+# the legacy exporter stops at 20; below 9 it cannot express nearest upsampling by a scale
+MIN_OPSET, MAX_OPSET = 9, 20
 SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript",
                   ".torchscript": "torchscript"}
 TORCHSCRIPT_METHODS = ("script", "trace")
@@ -111,6 +113,12 @@ def _example_input(network: nn.Module, image_size: int | tuple[int, int], batch_
     return torch.randn(batch_size, 3, height, width, generator=generator).to(parameter.device)
 
 
+def _first_line(error: Exception, limit: int = 300) -> str:
+    """The first line of an exporter error (they may append whole graph dumps)."""
+    line = (str(error).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
 def _metadata(network: nn.Module, opset: int | None) -> dict[str, str]:
     data = {
         "producer": "nasfpn",
@@ -130,6 +138,8 @@ def export_onnx(network: nn.Module, path: str | Path, image_size: int | tuple[in
     """Write ``network`` (images -> raw head outputs) as a static-shape ONNX file."""
     import onnx
 
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise ModelError(f"ONNX opset {opset} is not supported; choose {MIN_OPSET} to {MAX_OPSET}")
     path = Path(path)
     images = _example_input(network, image_size, batch_size)
     names = output_names(tuple(network.strides))
@@ -144,12 +154,12 @@ def export_onnx(network: nn.Module, path: str | Path, image_size: int | tuple[in
                                   output_names=names, do_constant_folding=True)
             except Exception as exc:  # unsupported opset or operator: say which, no traceback
                 raise ModelError(f"{path}: ONNX export failed (opset {opset}): "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                                 f"{type(exc).__name__}: {_first_line(exc)}") from exc
             model = onnx.load(str(temporary))
             onnx.helper.set_model_props(model, metadata)
             onnx.checker.check_model(model)
             onnx.save(model, str(temporary))
-    return ExportResult(path, "onnx", "onnx (legacy TorchScript-based exporter)",
+    return ExportResult(path, "onnx", "torch.onnx legacy exporter",
                         tuple(images.shape), names, [tuple(t.shape) for t in outputs], opset,
                         path.stat().st_size, metadata=metadata)
 
@@ -172,7 +182,8 @@ def export_torchscript(network: nn.Module, path: str | Path,
             else:
                 compiled = torch.jit.trace(network, (images,), check_trace=False)
         except Exception as exc:
-            raise ModelError(f"{path}: TorchScript {method} failed: {type(exc).__name__}: {exc}",
+            raise ModelError(f"{path}: TorchScript {method} failed: {type(exc).__name__}: "
+                             f"{_first_line(exc)}",
                              hint="try the other method (--torchscript trace|script)") from exc
         with _atomic_path(path) as temporary:
             torch.jit.save(compiled, str(temporary), _extra_files={"nasfpn.json": json.dumps(metadata)})

@@ -8,6 +8,7 @@ raw head outputs, :class:`~nasfpn_cli.modeling.anchors.AnchorGenerator` lays anc
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +26,17 @@ from .network import RetinaNetNetwork, build_network
 from .postprocess import DetectionPostprocessor
 
 Detections = list[dict[str, Tensor]]
+# build_network arguments that build_detector sets itself rather than passing through
+OWN_NETWORK_ARGUMENTS = ("deep_supervision", "exit_at", "backbone_weights", "num_anchors")
+
+
+def network_option_defaults() -> dict[str, Any]:
+    """The pass-through options of :func:`build_network` with their defaults (recorded in
+    ``detector.config`` so a checkpoint describes its model fully)."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(build_network).parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            and name not in OWN_NETWORK_ARGUMENTS}
 
 
 class Detector(nn.Module):
@@ -189,7 +201,7 @@ def build_detector(genotype: Genotype | str | Path, num_classes: int = 80,
         anchor_scales=anchor_scales, anchor_ratios=anchor_ratios, anchor_size=anchor_size,
         score_threshold=score_threshold, nms_threshold=nms_threshold,
         topk_per_level=topk_per_level, detections_per_image=detections_per_image,
-        **network_options)
+        **{**network_option_defaults(), **network_options})
     config = {name: _json_ready(name, value) for name, value in options.items()}
     return Detector(network, loss=loss, postprocessor=postprocessor, anchor_generator=anchors,
                     config=config)

@@ -1,0 +1,128 @@
+"""``nasfpn export``: write the raw network (images -> head outputs) as ONNX or TorchScript.
+
+The model is built from GENOTYPE and the model options, or rebuilt from a training checkpoint
+(``--checkpoint``), whose stored genotype and options then rule: GENOTYPE must match the stored
+genotype and model options given on the command line must agree with it.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import click
+from click.core import ParameterSource
+
+from ..errors import UsageError
+
+BACKBONES = "resnet10, resnet18, resnet34, resnet50, resnet101 or mobilenetv2"
+WARN_ABOVE = 1e-3  # max abs difference beyond which the exported file is suspect
+# command-line option -> detector.config key, for comparing with a checkpoint's stored model
+MODEL_OPTIONS = {"backbone": "backbone", "stack": "stack", "channels": "channels",
+                 "num_classes": "num_classes", "head_norm": "head_norm",
+                 "deep_supervision": "deep_supervision"}
+
+
+@click.command(name="export")
+@click.argument("genotype")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="model.onnx (ONNX) or model.pt / model.ts (TorchScript).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Training checkpoint to take the model and its weights from.")
+@click.option("--backbone", default="resnet50", show_default=True, help=f"Backbone: {BACKBONES}.")
+@click.option("--stack", type=click.IntRange(min=1), default=None,
+              help="Pyramid copies N of N@C [default: the file's, else 7].")
+@click.option("--channels", type=click.IntRange(min=1), default=None,
+              help="Pyramid channels C of N@C [default: the file's, else 256].")
+@click.option("--num-classes", type=click.IntRange(min=1), default=80, show_default=True)
+@click.option("--head-norm", type=click.Choice(["gn", "bn", "none"]), default="gn",
+              show_default=True, help="Normalisation in the RetinaNet head.")
+@click.option("--deep-supervision", is_flag=True, help="A head after every pyramid copy.")
+@click.option("--exit-at", type=click.IntRange(min=1), default=None,
+              help="Export the outputs of pyramid copy K (anytime prediction) [default: last].")
+@click.option("--image-size", type=click.IntRange(min=1), default=640, show_default=True,
+              help="Square input side in pixels (static shape of the ONNX graph).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--opset", type=click.IntRange(min=9, max=20), default=17, show_default=True,
+              help="ONNX opset version.")
+@click.option("--torchscript", "torchscript_method", type=click.Choice(["script", "trace"]),
+              default="script", show_default=True,
+              help="script: any input size; trace: one pass recorded at --image-size.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Run the written file once and compare with PyTorch.")
+@click.pass_context
+def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | None, backbone: str,
+            stack: int | None, channels: int | None, num_classes: int, head_norm: str,
+            deep_supervision: bool, exit_at: int | None, image_size: int, batch_size: int,
+            opset: int, torchscript_method: str, verify: bool) -> int:
+    """Export GENOTYPE's network up to the raw head outputs to OUTPUT (.onnx or .pt).
+
+    GENOTYPE is a file or a bundled name (see `nasfpn list`). Outputs are cls_p3..cls_p7
+    (B x A*K x H x W logits) and box_p3..box_p7 (B x A*4 x H x W deltas); inputs are normalised
+    B x 3 x H x W images. Without --checkpoint the weights are freshly initialised.
+    """
+    from ..export import export_format
+
+    export_format(output)  # a bad suffix is a usage error before anything is built
+    from ..console import console, err_console
+
+    spinner = err_console.status("exporting...", spinner="dots") if err_console.is_terminal else nullcontext()
+    with spinner:
+        if checkpoint:
+            given = {name: ctx.params[name] for name in MODEL_OPTIONS
+                     if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+            network = _network_from_checkpoint(genotype, checkpoint, given)
+        else:
+            from ..modeling.detector import build_detector
+
+            network = build_detector(genotype, num_classes, backbone, channels, stack,
+                                     deep_supervision=deep_supervision, head_norm=head_norm).network
+        if exit_at is not None:
+            network.set_exit(exit_at)
+        from ..export import export_network
+
+        result = export_network(network, output, image_size, batch_size=batch_size, opset=opset,
+                                torchscript_method=torchscript_method, verify=verify)
+    console.print(_summary(result))
+    if result.max_abs_diff is not None and result.max_abs_diff > WARN_ABOVE:
+        from ..console import print_warning
+
+        print_warning(f"{output}: outputs differ from PyTorch by up to {result.max_abs_diff:.3g}")
+    return 0
+
+
+def _network_from_checkpoint(genotype: str, checkpoint: str, given: dict):
+    """The checkpoint's network; UsageError when GENOTYPE or explicit options disagree with it."""
+    from ..genotype import load_genotype, parse_genotype
+    from ..modeling.restore import detector_from_checkpoint, read_checkpoint
+
+    state = read_checkpoint(checkpoint)
+    detector = detector_from_checkpoint(state, checkpoint)
+    stored = parse_genotype(state["config"]["genotype_text"], f"{checkpoint}:genotype_text")
+    if load_genotype(genotype) != stored:
+        raise UsageError(f"{genotype}: differs from the genotype stored in {checkpoint}",
+                         hint=f"pass the genotype the model was trained with ({stored.name or 'see the checkpoint'})")
+    conflicts = [f"--{name.replace('_', '-')} {value} (checkpoint: {detector.config.get(key)})"
+                 for name, value in given.items()
+                 if (key := MODEL_OPTIONS[name]) in detector.config and detector.config[key] != value]
+    if conflicts:
+        raise UsageError(f"{checkpoint}: the model options disagree with the checkpoint: "
+                         + ", ".join(conflicts), hint="leave them out to use the stored ones")
+    return detector.network
+
+
+def _summary(result):
+    """A two-column table of what was written."""
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("file", f"{result.path} ({result.size_bytes / 2 ** 20:.1f} MiB)")
+    table.add_row("format", f"{result.format} ({result.method})")
+    if result.opset is not None:
+        table.add_row("opset", str(result.opset))
+    table.add_row("input", f"images {'x'.join(map(str, result.input_shape))} (normalised)")
+    for name, shape in zip(result.output_names, result.output_shapes):
+        table.add_row("output", f"{name} {'x'.join(map(str, shape))}")
+    if result.max_abs_diff is not None:
+        table.add_row("max abs diff", f"{result.max_abs_diff:.3g} (vs PyTorch)")
+    return table
