@@ -7,7 +7,6 @@ the bad boxes and images (``train --skip-bad``). Torch-free, so ``nasfpn data ch
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ FATAL_KINDS = frozenset({"json-unreadable", "json-invalid", "json-truncated", "n
                          "no-categories", "image-dir-missing"})
 BOX_TOLERANCE = 1.0  # pixels a box may stick out of its image (rounding in real datasets)
 _CHECK_THREADS = 8
+_NUMERIC_TYPES = (int, float)
 
 
 @dataclass
@@ -186,12 +186,13 @@ def _short(value: object, limit: int = 60) -> str:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """A JSON integer (bool excluded)."""
+    return type(value) is int
 
 
 def _is_number(value: object) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    """A finite JSON number (bool excluded); ``v - v`` is nan for inf and nan."""
+    return type(value) in _NUMERIC_TYPES and value - value == 0
 
 
 def _is_positive_whole(value: object) -> bool:
@@ -266,13 +267,13 @@ def _check_images(findings: _Findings, images: list) -> dict[object, tuple[int, 
 
 def _check_bbox(findings: _Findings, where: str, bbox: object, image: dict | None,
                 index: int) -> None:
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+    if type(bbox) not in (list, tuple) or len(bbox) != 4:
         findings.add("bbox-length", f"{where}: bbox {_short(bbox)}", annotation=index)
         return
-    if not all(_is_number(v) for v in bbox):
+    x, y, w, h = bbox
+    if not (_is_number(x) and _is_number(y) and _is_number(w) and _is_number(h)):
         findings.add("bbox-non-numeric", f"{where}: bbox {_short(bbox)}", annotation=index)
         return
-    x, y, w, h = bbox
     if w <= 0 or h <= 0:
         findings.add("bbox-non-positive", f"{where}: bbox {_short(bbox)}", annotation=index)
         return
@@ -290,32 +291,36 @@ def _check_annotations(findings: _Findings, annotations: list, image_records: di
     valid: list[tuple[int, object]] = []
     crowd = 0
     for index, ann in enumerate(annotations):
-        where = f"annotations[{index}]"
-        if not _require(findings, ann, where,
-                        {"id": _is_int, "image_id": _is_int, "category_id": _is_int,
-                         "bbox": lambda v: True},
-                        {"id": "an integer", "image_id": "an integer",
-                         "category_id": "an integer"}, annotation=index):
+        well_formed = (type(ann) is dict and _is_int(ann.get("id"))
+                       and _is_int(ann.get("image_id")) and _is_int(ann.get("category_id"))
+                       and "bbox" in ann)  # the common case, checked quickly
+        if not well_formed and not _require(
+                findings, ann, f"annotations[{index}]",
+                {"id": _is_int, "image_id": _is_int, "category_id": _is_int,
+                 "bbox": lambda v: True},
+                {"id": "an integer", "image_id": "an integer", "category_id": "an integer"},
+                annotation=index):
             continue
-        where = f"{where} (id {ann['id']})"
+        image_id, category_id = ann["image_id"], ann["category_id"]
+        where = f"annotations[{index}] (id {ann['id']})"
         valid.append((index, ann["id"]))
-        if "iscrowd" in ann and ann["iscrowd"] not in (0, 1):
-            findings.add("wrong-type", f"{where}: 'iscrowd' is {_short(ann['iscrowd'])}, "
+        iscrowd = ann.get("iscrowd", 0)
+        if iscrowd not in (0, 1):
+            findings.add("wrong-type", f"{where}: 'iscrowd' is {_short(iscrowd)}, "
                                        f"expected 0 or 1", annotation=index)
-        elif ann.get("iscrowd"):
+        elif iscrowd:
             crowd += 1
         if "area" in ann and not (_is_number(ann["area"]) and ann["area"] >= 0):
             findings.add("wrong-type", f"{where}: 'area' is {_short(ann['area'])}, expected a "
                                        f"non-negative number", annotation=index)
-        if ann["image_id"] not in all_image_ids:
-            findings.add("unknown-image", f"{where}: image_id {ann['image_id']}",
+        if image_id not in all_image_ids:
+            findings.add("unknown-image", f"{where}: image_id {image_id}", annotation=index)
+        if category_id not in all_category_ids:
+            findings.add("unknown-category", f"{where}: category_id {category_id}",
                          annotation=index)
-        if ann["category_id"] not in all_category_ids:
-            findings.add("unknown-category", f"{where}: category_id {ann['category_id']}",
-                         annotation=index)
-        elif ann["category_id"] not in category_ids:
+        elif category_id not in category_ids:
             findings.bad_annotations.add(index)  # its category record is itself bad
-        record = image_records.get(ann["image_id"])
+        record = image_records.get(image_id)
         _check_bbox(findings, where, ann["bbox"], record[1] if record else None, index)
     _duplicates(findings, "duplicate-annotation-id", "annotations", valid, "annotation",
                 True)

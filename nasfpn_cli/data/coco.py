@@ -84,7 +84,7 @@ class CocoDetection(Dataset):
             self.category_names: list[str] = [str(self.coco.cats[c].get("name", c))
                                               for c in categories]
             self.image_ids: list[int] = sorted(self.coco.imgs)
-            self._records = [self._record(image_id) for image_id in self.image_ids]
+            self._records = self._build_records()
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DatasetError(f"{self.ann_file}: malformed annotations ({type(exc).__name__}: "
                                f"{exc})", hint=_CHECK_HINT) from None
@@ -97,28 +97,37 @@ class CocoDetection(Dataset):
         """Select the augmentation stream of ``epoch`` (used when ``seed`` is set)."""
         self.epoch = int(epoch)
 
-    def _record(self, image_id: int) -> _ImageRecord:
-        info = self.coco.imgs[image_id]
-        width, height = int(info["width"]), int(info["height"])
-        rows, labels, crowd, area = [], [], [], []
-        for ann in self.coco.imgToAnns.get(image_id, []):
-            is_crowd = bool(ann.get("iscrowd", 0))
-            if is_crowd and self.skip_crowd:
-                continue
-            x, y, w, h = (float(v) for v in ann["bbox"][:4])
-            box = [max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)]
-            if not (np.isfinite(box).all() and box[2] > box[0] and box[3] > box[1]):
-                continue  # degenerate or outside the image: nothing to learn from
-            rows.append(box)
-            labels.append(self.category_to_label[int(ann["category_id"])])
-            crowd.append(is_crowd)
-            area.append(float(ann.get("area", w * h)))
-        return _ImageRecord(
+    def _build_records(self) -> list[_ImageRecord]:
+        """Per-image box arrays: one pass over the annotations, numpy for the rest. Boxes are
+        clipped to their image; degenerate ones, crowd ones (with ``skip_crowd``) and those
+        of unknown images or categories are left out."""
+        images = [self.coco.imgs[image_id] for image_id in self.image_ids]
+        position = {image_id: k for k, image_id in enumerate(self.image_ids)}
+        sizes = np.array([(float(i["width"]), float(i["height"])) for i in images],
+                         dtype=np.float64).reshape(-1, 2)
+        anns = [a for a in self.coco.dataset["annotations"]
+                if a["image_id"] in position and a["category_id"] in self.category_to_label
+                and not (self.skip_crowd and a.get("iscrowd", 0))]
+        owner = np.array([position[a["image_id"]] for a in anns], dtype=np.int64)
+        xywh = np.array([a["bbox"][:4] for a in anns], dtype=np.float64).reshape(-1, 4)
+        labels = np.array([self.category_to_label[a["category_id"]] for a in anns],
+                          dtype=np.int64)
+        crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
+        area = np.array([a["area"] for a in anns], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+            boxes = np.clip(boxes, 0.0, np.tile(sizes[owner], 2))
+            keep = (np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > boxes[:, 0])
+                    & (boxes[:, 3] > boxes[:, 1]))
+        order = np.flatnonzero(keep)[np.argsort(owner[keep], kind="stable")]
+        owner, boxes, labels = owner[order], boxes[order].astype(np.float32), labels[order]
+        crowd, area = crowd[order], area[order].astype(np.float32)
+        bounds = np.searchsorted(owner, np.arange(len(images) + 1))
+        return [_ImageRecord(
             image_id=int(image_id), path=self.image_dir / str(info["file_name"]),
-            width=width, height=height,
-            boxes=np.asarray(rows, dtype=np.float32).reshape(-1, 4),
-            labels=np.asarray(labels, dtype=np.int64), iscrowd=np.asarray(crowd, dtype=bool),
-            area=np.asarray(area, dtype=np.float32))
+            width=int(info["width"]), height=int(info["height"]),
+            boxes=boxes[lo:hi], labels=labels[lo:hi], iscrowd=crowd[lo:hi], area=area[lo:hi])
+            for image_id, info, lo, hi in zip(self.image_ids, images, bounds[:-1], bounds[1:])]
 
     def __len__(self) -> int:
         return len(self._records)
@@ -156,11 +165,11 @@ class CocoDetection(Dataset):
             target.update(scale=1.0, valid_size=(record.height, record.width), flipped=False)
         out = {key: value for key, value in target.items() if key not in ("boxes", "labels",
                                                                             "iscrowd", "area")}
-        out.update(
-            boxes=torch.from_numpy(np.ascontiguousarray(target["boxes"], dtype=np.float32)),
-            labels=torch.from_numpy(np.ascontiguousarray(target["labels"], dtype=np.int64)),
-            iscrowd=torch.from_numpy(np.ascontiguousarray(target["iscrowd"], dtype=bool)),
-            area=torch.from_numpy(np.ascontiguousarray(target["area"], dtype=np.float32)),
+        out.update(  # copies: a caller editing a target must not edit the dataset
+            boxes=torch.tensor(target["boxes"], dtype=torch.float32).reshape(-1, 4),
+            labels=torch.tensor(target["labels"], dtype=torch.int64),
+            iscrowd=torch.tensor(target["iscrowd"], dtype=torch.bool),
+            area=torch.tensor(target["area"], dtype=torch.float32),
             image_id=record.image_id, orig_size=(record.height, record.width),
             scale=float(target["scale"]), file_name=record.path.name)
         return to_normalized_tensor(image), out
