@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast as pyast
 import dataclasses
+import warnings
 
 from .ast import DEFAULT_LEVELS, Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
@@ -107,7 +108,9 @@ class _Reader:
 
     def list_node(self) -> pyast.AST | None:
         try:
-            module = pyast.parse(self.text, mode="exec")
+            with warnings.catch_warnings():  # e.g. "invalid decimal literal": we report errors
+                warnings.simplefilter("ignore")
+                module = pyast.parse(self.text, mode="exec")
         except SyntaxError as exc:
             line = exc.lineno or 1
             self.sink.error(f"not a Python literal: {exc.msg}",

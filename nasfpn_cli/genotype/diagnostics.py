@@ -44,11 +44,12 @@ class Diagnostic:
         """``FILE:LINE:COL: severity: message``, the source line and a caret under the place."""
         out = [f"{self.location()}: {self.severity}: {self.message}"]
         if self.source_line is not None and self.span.line > 0:
-            line = _printable(self.source_line)
+            line = self.source_line.translate(_PRINTABLE)
             col = min(max(self.span.column, 1), len(line) + 1)
             width = 1
             if self.span.end_column and self.span.end_column > col:
                 width = min(self.span.end_column - col, max(len(line) - col + 1, 1))
+            line, col, width = _window(line, col, width)
             out.append(f"    {line}")
             out.append("    " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
@@ -67,9 +68,21 @@ class Diagnostic:
         }
 
 
-def _printable(text: str) -> str:
-    """The source line with every control character shown as one space, so the caret lines up."""
-    return "".join(" " if (ch < " " or ch == "\x7f") else ch for ch in text)
+# control characters show as one space each, so the caret stays under the right column
+_PRINTABLE = {code: " " for code in [*range(32), 127]}
+_SHOWN_WIDTH = 120  # longer source lines are cut around the place the diagnostic points at
+
+
+def _window(line: str, col: int, width: int) -> tuple[str, int, int]:
+    """A long line cut to about ``_SHOWN_WIDTH`` characters around ``col`` (with ``...``)."""
+    if len(line) <= _SHOWN_WIDTH:
+        return line, col, width
+    start = max(col - 1 - _SHOWN_WIDTH // 2, 0)
+    end = min(start + _SHOWN_WIDTH, len(line))
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(line) else ""
+    width = min(width, end - (col - 1)) if end > col - 1 else 1
+    return prefix + line[start:end] + suffix, col - start + len(prefix), max(width, 1)
 
 
 def sort_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -92,6 +105,11 @@ class DiagnosticSink:
         self.items: list[Diagnostic] = []
 
     def span(self, line: int, column: int, end_column: int | None = None) -> Span:
+        """A span in this text; a place past the last line (the end of the file) is put at the
+        end of the last line, so every diagnostic points at a line that exists."""
+        if line > len(self.lines) and self.lines:
+            line = len(self.lines)
+            column, end_column = len(self.lines[-1]) + 1, None
         return Span(self.path, line, column, end_column)
 
     def add(self, severity: str, message: str, span: Span, hint: str | None = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from .ast import Genotype, Span, level_name
+from .ast import Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from .graph import reaching_outputs, residual_inputs
 from .ops import OPS
@@ -60,7 +60,7 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
             index_of[cell.name] = index
             first_span[cell.name] = cell.span
 
-    forward_edges: list[tuple[str, str]] = []
+    forward: list[tuple[Ref, int]] = []
     suggestions_left = _MAX_SUGGESTIONS
     for index, cell in enumerate(genotype.cells):
         spec = OPS.get(cell.op)
@@ -93,10 +93,10 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
                     hint = _suggest(ref.name, [*inputs, *index_of])
                 sink.error(f"undefined reference '{ref.name}'", ref.span, hint=hint)
             elif index_of[ref.name] > index:
-                forward_edges.append((ref.name, cell.name))
+                forward.append((ref, index))
 
-    if forward_edges:
-        _report_forward_references(genotype, sink, forward_edges, index_of, inputs)
+    if forward:
+        _report_forward_references(genotype, sink, forward, index_of)
 
     outputs_at: dict[int, list] = {}
     for cell in genotype.cells:
@@ -107,7 +107,9 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
         if not producers and not broken:
             sink.error(f"no cell produces output level {level_name(level)}",
                        _directive_span(genotype, sink, "outputs"),
-                       hint=f"mark one cell at {level_name(level)} with '-> out'")
+                       hint=f"mark one cell at {level_name(level)} with '-> out'" + (
+                           "" if "outputs" in genotype.directive_spans else
+                           " (without an 'outputs' line the outputs are P3-P7)"))
         for extra in producers[1:]:
             sink.error(f"output level {level_name(level)} is produced twice (first by "
                        f"'{producers[0].name}' on line {producers[0].span.line})", extra.span)
@@ -117,34 +119,38 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
     return sort_diagnostics(sink.items)
 
 
-def _report_forward_references(genotype, sink, forward_edges, index_of, inputs) -> None:
-    """Forward references are errors; those that close a loop are reported as cycles."""
+def _report_forward_references(genotype: Genotype, sink: DiagnosticSink,
+                               forward: list[tuple[Ref, int]], index_of: dict[str, int]) -> None:
+    """Forward references are errors; those that close a loop are reported as cycles.
+
+    ``forward`` holds (argument, index of the cell using it). The graph is built on cell
+    indices, so duplicated or input-shadowing names cannot confuse it.
+    """
     import networkx as nx  # only needed for this rare error; keeps ``validate`` fast to start
 
+    cells = genotype.cells
     graph = nx.DiGraph()
-    for cell in genotype.cells:
+    for index, cell in enumerate(cells):
         for ref in cell.inputs:
-            if ref.name in index_of and ref.name not in inputs:
-                graph.add_edge(ref.name, cell.name)
-    in_cycle: set[tuple[str, str]] = set()
+            source = index_of.get(ref.name)
+            if source is not None and source != index:
+                graph.add_edge(source, index)
+    in_cycle: set[tuple[int, int]] = set()
     for component in nx.strongly_connected_components(graph):
         if len(component) < 2:
             continue
-        first = min(component, key=index_of.get)  # report from the first cell written
+        first = min(component)  # report from the first cell written
         cycle = nx.find_cycle(graph.subgraph(component), source=first)
-        names = [u for u, _ in cycle] + [cycle[0][0]]
-        cell = genotype.cells[index_of[first]]
-        span = next(ref.span for ref in cell.inputs if ref.name in component)
+        names = [cells[u].name for u, _ in cycle] + [cells[first].name]
+        span = next(ref.span for ref in cells[first].inputs if index_of.get(ref.name) in component)
         sink.error("cycle: " + " -> ".join(names), span)
-        in_cycle.update((u, v) for u, v in graph.subgraph(component).edges)
-    for source, target in forward_edges:
-        if (source, target) in in_cycle:
+        in_cycle.update(graph.subgraph(component).edges)
+    for ref, index in forward:
+        source = index_of[ref.name]
+        if (source, index) in in_cycle:
             continue
-        cell = genotype.cells[index_of[target]]
-        span = next(ref.span for ref in cell.inputs if ref.name == source)
-        sink.error(f"'{source}' is used before it is defined (line "
-                   f"{genotype.cells[index_of[source]].span.line})", span,
-                   hint="cells may only use inputs and earlier cells")
+        sink.error(f"'{ref.name}' is used before it is defined (line {cells[source].span.line})",
+                   ref.span, hint="cells may only use inputs and earlier cells")
 
 
 def _warnings(genotype: Genotype, sink: DiagnosticSink) -> None:
