@@ -12,12 +12,14 @@ from pathlib import Path
 
 from ..errors import DatasetError
 
+CHECK_HINT = "run `nasfpn data check ANN --images DIR` for a full report"
+
 
 class AnnotationFileError(DatasetError):
     """An annotation file that cannot be read as JSON; ``kind`` names the problem."""
 
     def __init__(self, message: str, kind: str):
-        super().__init__(message, hint="run `nasfpn data check ANN --images DIR` for a full report")
+        super().__init__(message, hint=CHECK_HINT)
         self.kind = kind
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
-from .annotations import AnnotationFileError, read_annotation_file
+from .annotations import CHECK_HINT, AnnotationFileError, read_annotation_file
 
 # kind -> what it means, in display order
 PROBLEM_KINDS: dict[str, str] = {
@@ -497,7 +497,7 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
     if report.fatal or not isinstance(report.data, dict):
         kinds = ", ".join(p.kind for p in report.problems if p.kind in FATAL_KINDS)
         raise DatasetError(f"{ann_file}: cannot be repaired by dropping bad records ({kinds})",
-                           hint="run `nasfpn data check ANN --images DIR` for the full report")
+                           hint=CHECK_HINT)
     data = report.data
     categories = _kept(data["categories"], report.bad_categories)
     images = _kept(data["images"], report.bad_images)
@@ -509,7 +509,7 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
     for section, kept in (("categories", categories), ("images", images)):
         if not kept:
             raise DatasetError(f"{ann_file}: no usable {section} left after dropping the bad "
-                               f"ones", hint="run `nasfpn data check ANN --images DIR`")
+                               f"ones", hint=CHECK_HINT)
     cleaned = {**data, "images": images, "annotations": annotations, "categories": categories}
     return CleanedDataset(cleaned, len(data["images"]) - len(images),
                           len(data["annotations"]) - len(annotations),

@@ -6,9 +6,9 @@ images without objects are kept with empty targets.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -16,12 +16,14 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DatasetError
-from .annotations import build_coco, read_annotation_file
-from .loader import build_dataloader, collate  # noqa: F401  (re-exported for convenience)
-from .paths import resolve_data_paths  # noqa: F401  (re-exported for convenience)
-from .transforms import EvalTransform, TrainTransform, to_normalized_tensor  # noqa: F401
+from .annotations import CHECK_HINT, build_coco, read_annotation_file
+from .loader import build_dataloader, collate
+from .paths import resolve_data_paths
+from .transforms import EvalTransform, TrainTransform, to_normalized_tensor
 
-_CHECK_HINT = "run `nasfpn data check ANN --images DIR` for a full report"
+# the loader, paths and transforms are re-exported: the engine takes all it needs from here
+__all__ = ["CocoDetection", "EvalTransform", "TrainTransform", "build_dataloader", "collate",
+           "resolve_data_paths", "sample_seed"]
 
 Transform = Callable[..., tuple[Image.Image, dict]]
 
@@ -74,7 +76,7 @@ class CocoDetection(Dataset):
         if not isinstance(data, dict) or not isinstance(data.get("images"), list) \
                 or not isinstance(data.get("categories"), list):
             raise DatasetError(f"{self.ann_file}: not a COCO annotation file (needs 'images' "
-                               f"and 'categories' lists)", hint=_CHECK_HINT)
+                               f"and 'categories' lists)", hint=CHECK_HINT)
         try:
             self.coco = build_coco(data)
             categories = sorted(self.coco.cats)
@@ -87,7 +89,7 @@ class CocoDetection(Dataset):
             self._records = self._build_records()
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise DatasetError(f"{self.ann_file}: malformed annotations ({type(exc).__name__}: "
-                               f"{exc})", hint=_CHECK_HINT) from None
+                               f"{exc})", hint=CHECK_HINT) from None
 
     @property
     def num_classes(self) -> int:
@@ -139,14 +141,14 @@ class CocoDetection(Dataset):
             with Image.open(record.path) as image:
                 image = image.convert("RGB")
         except FileNotFoundError:
-            raise DatasetError(f"{record.path}: image file not found", hint=_CHECK_HINT) from None
+            raise DatasetError(f"{record.path}: image file not found", hint=CHECK_HINT) from None
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise DatasetError(f"{record.path}: cannot decode image: {exc}",
-                               hint=_CHECK_HINT) from None
+                               hint=CHECK_HINT) from None
         if image.size != (record.width, record.height):
             raise DatasetError(f"{record.path}: image is {image.size[0]}x{image.size[1]} but the "
                                f"annotations say {record.width}x{record.height}",
-                               hint=_CHECK_HINT)
+                               hint=CHECK_HINT)
         return image
 
     def _generator(self, index: int) -> torch.Generator | None:

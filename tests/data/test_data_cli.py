@@ -62,3 +62,12 @@ def test_synth_refuses_a_foreign_non_empty_folder_and_bad_options(cli, tmp_path)
     result = cli("data", "synth", str(tmp_path / "x"), "--image-size", "8")
     assert result.returncode == 2 and "--image-size" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_checking_and_synthesising_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, nasfpn_cli.data.checks, nasfpn_cli.data.synth, nasfpn_cli.commands.data;"
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
