@@ -66,9 +66,13 @@ def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decod
 @click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2,
               show_default=True, help="Share of the images in the val2017 split.")
 @click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Most objects in one image (about 1 in 10 images has none).")
+@click.option("--min-object-size", type=click.IntRange(min=4), default=8, show_default=True,
+              help="Smallest object side in pixels; the largest is half the image.")
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty folder.")
 def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: float,
-          num_classes: int, overwrite: bool) -> int:
+          num_classes: int, max_objects: int, min_object_size: int, overwrite: bool) -> int:
     """Write a synthetic COCO 2017-layout dataset of simple shapes to OUT."""
     from ..console import console
     from ..data.synth import make_synthetic_dataset
@@ -83,7 +87,8 @@ def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: 
     with progress:
         summary = make_synthetic_dataset(out, num_images=num_images, image_size=image_size,
                                          seed=seed, val_fraction=val_fraction,
-                                         num_classes=num_classes, progress=advance)
+                                         num_classes=num_classes, max_objects=max_objects,
+                                         min_object_size=min_object_size, progress=advance)
     names = ", ".join(f"{c['name']} ({c['id']})" for c in summary["categories"])
     console.print(f"wrote {summary['num_train']} train and {summary['num_val']} val images "
                   f"({summary['num_annotations']} objects; categories {names}) to {out}",

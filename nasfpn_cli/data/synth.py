@@ -79,22 +79,25 @@ TRAIN_SPLIT, VAL_SPLIT = "train2017", "val2017"
 _IMAGE_NAME = re.compile(r"^\d{12}\.png$")
 
 
+Placement = tuple[ShapeClass, int, int, int, int]  # class, x, y, w, h
+
+
 def _place_objects(rng: np.random.Generator, image_size: int, num_classes: int,
-                   max_objects: int) -> list[tuple[ShapeClass, int, int, int, int]]:
+                   max_objects: int, min_size: int) -> list[Placement]:
     """Sample non-overlapping (class, x, y, w, h) boxes with sizes log-uniform in
-    [MIN_OBJECT_SIZE, image_size / 2] and aspect ratios in [1/2, 2]."""
+    [min_size, image_size / 2] and aspect ratios in [1/2, 2]."""
     if rng.random() < EMPTY_IMAGE_PROBABILITY:
         return []
     wanted = int(rng.integers(1, max_objects + 1))
     largest = image_size / 2
-    placed: list[tuple[ShapeClass, int, int, int, int]] = []
+    placed: list[Placement] = []
     for _ in range(wanted):
         shape = SHAPE_CLASSES[int(rng.integers(num_classes))]
         for _attempt in range(30):
-            side = math.exp(rng.uniform(math.log(MIN_OBJECT_SIZE), math.log(largest)))
+            side = math.exp(rng.uniform(math.log(min_size), math.log(largest)))
             aspect = math.exp(rng.uniform(-math.log(2), math.log(2)))
-            w = int(round(min(max(side * math.sqrt(aspect), MIN_OBJECT_SIZE), largest)))
-            h = int(round(min(max(side / math.sqrt(aspect), MIN_OBJECT_SIZE), largest)))
+            w = int(round(min(max(side * math.sqrt(aspect), min_size), largest)))
+            h = int(round(min(max(side / math.sqrt(aspect), min_size), largest)))
             x = int(rng.integers(0, image_size - w + 1))
             y = int(rng.integers(0, image_size - h + 1))
             margin = 2
@@ -107,7 +110,8 @@ def _place_objects(rng: np.random.Generator, image_size: int, num_classes: int,
 
 
 def render_image(seed: int, index: int, image_size: int, num_classes: int = 3,
-                 max_objects: int = 6) -> tuple[Image.Image, list[dict]]:
+                 max_objects: int = 6, min_object_size: int = MIN_OBJECT_SIZE
+                 ) -> tuple[Image.Image, list[dict]]:
     """Draw image ``index`` of the dataset for ``seed``; returns it and its objects as partial
     COCO annotations (category_id, bbox [x, y, w, h] tight around the drawn pixels, area =
     drawn pixel count, segmentation = the drawn polygon)."""
@@ -116,7 +120,8 @@ def render_image(seed: int, index: int, image_size: int, num_classes: int = 3,
     noise = rng.integers(-24, 25, size=(image_size, image_size, 3), dtype=np.int16)
     image = Image.fromarray((noise + level).clip(0, 255).astype(np.uint8), "RGB")
     objects = []
-    for shape, x, y, w, h in _place_objects(rng, image_size, num_classes, max_objects):
+    for shape, x, y, w, h in _place_objects(rng, image_size, num_classes, max_objects,
+                                                min_object_size):
         # PIL fills polygons over pixel indices, so a w x h box spans indices 0..w-1, 0..h-1.
         polygon = shape.outline(w - 1, h - 1)
         mask = Image.new("L", (w, h), 0)
@@ -162,7 +167,7 @@ def _remove_stale_images(folder: Path, keep: set[str]) -> None:
 
 def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_size: int = 256,
                            seed: int = 0, val_fraction: float = 0.2, num_classes: int = 3, *,
-                           max_objects: int = 6,
+                           max_objects: int = 6, min_object_size: int = MIN_OBJECT_SIZE,
                            progress: Callable[[int], None] | None = None) -> dict:
     """Write a synthetic dataset in the COCO 2017 layout under ``out_dir``:
     ``train2017/*.png``, ``val2017/*.png`` and ``annotations/instances_{train,val}2017.json``.
@@ -181,6 +186,9 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
                            f"got {num_classes}")
     if max_objects < 1:
         raise DatasetError(f"max_objects must be at least 1, got {max_objects}")
+    if not 4 <= min_object_size <= image_size // 2:
+        raise DatasetError(f"min_object_size must be between 4 and image_size / 2 "
+                           f"({image_size // 2}), got {min_object_size}")
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
@@ -189,8 +197,10 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
     categories = [{"id": c.category_id, "name": c.name, "supercategory": "shape"}
                   for c in SHAPE_CLASSES[:num_classes]]
     num_train, _ = _split_sizes(num_images, val_fraction)
-    summary: dict = {"root": str(root), "seed": seed, "image_size": image_size,
-                     "categories": categories, "num_annotations": 0}
+    summary: dict = {"root": str(root), "seed": seed, "num_images": num_images,
+                     "image_size": image_size, "max_objects": max_objects,
+                     "min_object_size": min_object_size, "categories": categories,
+                     "num_annotations": 0}
     annotation_id = 0
     for split, first, stop in ((TRAIN_SPLIT, 0, num_train), (VAL_SPLIT, num_train, num_images)):
         image_dir = root / split
@@ -199,7 +209,8 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
         for index in range(first, stop):
             image_id = index + 1
             file_name = f"{image_id:012d}.png"
-            image, objects = render_image(seed, index, image_size, num_classes, max_objects)
+            image, objects = render_image(seed, index, image_size, num_classes, max_objects,
+                                          min_object_size)
             image.save(image_dir / file_name, format="PNG", compress_level=1)
             images.append({"id": image_id, "file_name": file_name,
                            "width": image_size, "height": image_size})

@@ -78,6 +78,17 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(tmp_path):
     assert digests != _digests(Path(other["root"]))
 
 
+def test_min_object_size_and_max_objects(tmp_path):
+    summary = make_synthetic_dataset(tmp_path, num_images=10, image_size=96, seed=1,
+                                     val_fraction=0.0, max_objects=2, min_object_size=20)
+    data = json.loads(Path(summary["train_ann"]).read_text())
+    assert summary["num_val"] == 0 and len(data["images"]) == 10
+    assert min(min(a["bbox"][2:]) for a in data["annotations"]) >= 20
+    per_image = [sum(a["image_id"] == i["id"] for a in data["annotations"])
+                 for i in data["images"]]
+    assert max(per_image) == 2
+
+
 def test_rewrite_with_fewer_images_leaves_no_stale_files(tmp_path):
     make_synthetic_dataset(tmp_path, num_images=8, image_size=64, val_fraction=0.25)
     summary = make_synthetic_dataset(tmp_path, num_images=4, image_size=64, val_fraction=0.25)
@@ -96,6 +107,7 @@ def test_checker_accepts_the_synthetic_data(synth):
     ({"image_size": 16}, "image_size"),
     ({"val_fraction": 1.0}, "val_fraction"),
     ({"num_classes": 7}, "num_classes"),
+    ({"image_size": 64, "min_object_size": 40}, "min_object_size"),
 ])
 def test_bad_parameters_raise_dataset_error(tmp_path, kwargs, message):
     with pytest.raises(DatasetError, match=message):
