@@ -1,0 +1,49 @@
+"""Regularized (aging) evolution (Real et al., 2019).
+
+The first ``population_size`` proposals are random. After that, each proposal is a copy of the
+best of ``sample_size`` members drawn at random from the population, with one decision mutated.
+Every reward told joins the population and the *oldest* member leaves, so an architecture
+survives only as long as it keeps producing good children, not by one lucky evaluation.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from ..space import SearchSpace
+from .base import Controller, Proposal
+
+
+class EvolutionController(Controller):
+    name = "evolution"
+
+    def __init__(self, space: SearchSpace, seed: int, population_size: int = 50,
+                 sample_size: int = 10):
+        super().__init__(space, seed)
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self.population: deque[tuple[tuple[int, ...], float]] = deque()
+        self.asked = 0
+
+    def ask(self) -> Proposal:
+        self.asked += 1
+        if self.asked <= self.population_size or not self.population:
+            return Proposal(self.space.sample(self.rng))
+        size = min(self.sample_size, len(self.population))
+        picks = self.rng.choice(len(self.population), size=size, replace=False)
+        parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])
+        return Proposal(self.space.mutate(parent[0], self.rng), {"parent_reward": parent[1]})
+
+    def tell(self, proposal: Proposal, reward: float) -> None:
+        self.population.append((tuple(proposal.decisions), float(reward)))
+        while len(self.population) > self.population_size:
+            self.population.popleft()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "asked": self.asked,
+                "population": [[list(d), r] for d, r in self.population]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.asked = int(state["asked"])
+        self.population = deque((tuple(d), float(r)) for d, r in state["population"])
