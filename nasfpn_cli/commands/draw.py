@@ -15,11 +15,12 @@ from ..genotype import FORMATS
 @click.argument("genotype", metavar="FILE|NAME")
 @click.option("-o", "--output", "output", required=True, metavar="OUT",
               help="Output file: .svg, .png, .pdf or .dot (the format follows the extension).")
-@click.option("--stack", "stack", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Draw N copies chained (copy k's outputs are copy k+1's inputs).")
+@click.option("--stack", "stack", type=click.IntRange(1, 64), default=None,
+              help="Draw N copies chained (copy k's outputs are copy k+1's inputs); default: the "
+                   "genotype's 'stack' directive, else 1.")
 @click.option("--from", "fmt", type=click.Choice(FORMATS), default=None,
               help="Read the file in this format (default: from the extension; else dsl).")
-def command(genotype: str, output: str, stack: int, fmt: str | None) -> int:
+def command(genotype: str, output: str, stack: int | None, fmt: str | None) -> int:
     """Draw a genotype as SVG/PNG/PDF (graphviz) or write its DOT source."""
     from ..console import console, print_diagnostics
     from ..genotype import check_file
@@ -30,7 +31,8 @@ def command(genotype: str, output: str, stack: int, fmt: str | None) -> int:
     checked = check_file(genotype, fmt)
     raise_for_errors(checked.diagnostics, checked.genotype.path)
     print_diagnostics(checked.warnings)
-    dot_text = layout_to_dot(pyramid_layout(checked.genotype, stack))
+    copies = stack if stack is not None else min(checked.genotype.stack or 1, 64)
+    dot_text = layout_to_dot(pyramid_layout(checked.genotype, copies))
     written = render_dot(dot_text, output)
     console.print(f"wrote {written}", markup=False)
     return 0

@@ -41,6 +41,9 @@ def summary_line(spec: str, info: dict, warnings: int) -> str:
     span = f"{levels[0]}-{levels[-1]}" if len(levels) > 1 else "".join(levels)
     outputs = " ".join(f"{level}={name}" for level, name in info["outputs"].items())
     text = f"{spec}: valid, {info['cells']} cells ({ops}), levels {span}, outputs {outputs}"
+    for key in ("stack", "channels"):
+        if key in info:
+            text += f", {key} {info[key]}"
     if warnings:
         text += f" ({warnings} warning{'s' if warnings > 1 else ''})"
     return text
