@@ -59,18 +59,22 @@ def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decod
 
 @command.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--num-images", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--num-images", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Images in both splits together.")
 @click.option("--image-size", type=click.IntRange(min=32), default=256, show_default=True,
               help="Width and height of every image, in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The same seed writes byte-identical files.")
 @click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2,
               show_default=True, help="Share of the images in the val2017 split.")
-@click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True)
+@click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True,
+              help="Shape categories (COCO ids 1, 3, 7, 12, 18, 25: non-contiguous).")
 @click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
               help="Most objects in one image (about 1 in 10 images has none).")
 @click.option("--min-object-size", type=click.IntRange(min=4), default=8, show_default=True,
               help="Smallest object side in pixels; the largest is half the image.")
-@click.option("--overwrite", is_flag=True, help="Write into a non-empty folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty folder (other files there are left alone).")
 def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: float,
           num_classes: int, max_objects: int, min_object_size: int, overwrite: bool) -> int:
     """Write a synthetic COCO 2017-layout dataset of simple shapes to OUT."""
