@@ -5,6 +5,7 @@ Normalisation layers are looked up by name in :data:`NORM_LAYERS` (``bn``, ``syn
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -13,6 +14,7 @@ from torch import Tensor, nn
 from ..errors import ModelError
 
 GROUP_NORM_GROUPS = 32
+MIN_CHANNELS_PER_GROUP = 4
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -61,11 +63,16 @@ class FrozenBatchNorm2d(nn.Module):
         return f"{self.num_features}, eps={self.eps}"
 
 
+def group_norm_groups(channels: int) -> int:
+    """32 groups (the usual choice), fewer for narrow layers so each group has at least 4 channels.
+
+    ``gcd(32, channels // 4)`` always divides ``channels``: 256 -> 32, 64 -> 16, 32 -> 8, 24 -> 2.
+    """
+    return math.gcd(GROUP_NORM_GROUPS, max(1, channels // MIN_CHANNELS_PER_GROUP))
+
+
 def _group_norm(channels: int) -> nn.GroupNorm:
-    groups = GROUP_NORM_GROUPS
-    if channels % groups:
-        raise ModelError(f"norm 'gn' needs channels divisible by {groups} (got {channels})")
-    return nn.GroupNorm(groups, channels)
+    return nn.GroupNorm(group_norm_groups(channels), channels)
 
 
 NORM_LAYERS: dict[str, Callable[[int], nn.Module]] = {
