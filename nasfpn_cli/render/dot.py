@@ -70,7 +70,7 @@ def layout_to_dot(layout: Layout) -> str:
     top = (len(layout.levels) - 1) * ROW_HEIGHT
     lines = [
         "digraph pyramid {",
-        f"  graph [{_attrs({'layout': 'neato', 'splines': 'true', 'outputorder': 'edgesfirst', 'label': layout.title, 'labelloc': 't', 'fontname': 'Helvetica', 'fontsize': 18, 'pad': 0.3, 'bgcolor': 'white'})}];",
+        f"  graph [{_attrs({'layout': 'neato', 'splines': 'true', 'sep': '+2', 'outputorder': 'edgesfirst', 'label': layout.title, 'labelloc': 't', 'fontname': 'Helvetica', 'fontsize': 18, 'pad': 0.3, 'bgcolor': 'white'})}];",
         f"  node [{_attrs({'style': 'filled', 'fontname': 'Helvetica', 'fontsize': 11, 'width': 0.55, 'height': 0.55, 'fixedsize': 'true', 'penwidth': 1.4})}];",
         f"  edge [{_attrs({'color': EDGE_COLOR, 'arrowsize': 0.6, 'penwidth': 1.1})}];",
         "",
@@ -108,35 +108,35 @@ def layout_to_dot(layout: Layout) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text_width(text: str) -> float:
-    """About how wide 11-point Helvetica text is, in inches (graphviz cannot left-align a pin)."""
-    return 0.075 * len(text)
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _swatch(style: dict[str, str], symbol: str) -> str:
+    """One legend table cell coloured like a node, with the node's symbol."""
+    content = f'<FONT POINT-SIZE="9">{_html(symbol)}</FONT>' if symbol else " "
+    return (f'<TD BGCOLOR="{style["fillcolor"]}" COLOR="{style["color"]}" BORDER="1" '
+            f'WIDTH="24" HEIGHT="20" FIXEDSIZE="TRUE">{content}</TD>')
 
 
 def _legend(layout: Layout) -> list[str]:
-    """A row of sample nodes and a sample residual edge under the grid."""
-    y = -1.15 * ROW_HEIGHT
-    x = 0.0
-    entries: list[tuple[str, dict[str, str], str]] = [
-        ("input", dict(INPUT_STYLE), "input"),
-        ("output", dict(OUTPUT_STYLE), "output"),
-    ]
+    """One HTML-table node under the grid: a swatch and a word per node kind, and the dashed
+    residual edge when the drawing has any (one node, so nothing in it can overlap)."""
+    entries = [(INPUT_STYLE, "P", "input"), (OUTPUT_STYLE, "P", "output")]
     for op in layout.ops:
-        entries.append((op, dict(OP_STYLES.get(op, FALLBACK_STYLE)),
+        entries.append((OP_STYLES.get(op, FALLBACK_STYLE), OP_SYMBOLS.get(op, op),
                         OP_LEGEND.get(op, op)))
     if any(node.dead for node in layout.nodes):
-        entries.append(("dead", {**FALLBACK_STYLE, **DEAD_STYLE}, "reaches no output"))
-    lines = ["", "  // legend"]
-    for index, (key, style, text) in enumerate(entries):
-        symbol = {"input": "P", "output": "P"}.get(key, OP_SYMBOLS.get(key, ""))
-        lines.append(f"  legend_{index} [{_attrs({'label': symbol, **style, 'width': 0.4, 'height': 0.4, 'fontsize': 9, 'pos': _pos(x, y)})}];")
-        lines.append(f"  legend_{index}_text [{_attrs({'label': text, **_TEXT, 'fontsize': 11, 'pos': _pos(x + 0.4 + _text_width(text) / 2, y)})}];")
-        x += 0.85 + _text_width(text)
-    if not any(edge.implicit for edge in layout.edges):
-        return lines
-    lines.append(f"  legend_edge_a [{_attrs({'shape': 'point', 'width': 0.06, 'color': IMPLICIT_EDGE_COLOR, 'pos': _pos(x, y)})}];")
-    lines.append(f"  legend_edge_b [{_attrs({'shape': 'point', 'width': 0.06, 'color': IMPLICIT_EDGE_COLOR, 'pos': _pos(x + 0.6, y)})}];")
-    lines.append(f"  legend_edge_a -> legend_edge_b [{_attrs({'style': 'dashed', 'color': IMPLICIT_EDGE_COLOR, 'penwidth': 1.4})}];")
-    text = "implicit residual edge"
-    lines.append(f"  legend_edge_text [{_attrs({'label': text, **_TEXT, 'fontsize': 11, 'pos': _pos(x + 0.8 + _text_width(text) / 2, y)})}];")
-    return lines
+        entries.append(({**FALLBACK_STYLE, **DEAD_STYLE}, "", "reaches no output (dropped)"))
+    cells = [_swatch(style, symbol) + f'<TD ALIGN="LEFT">{_html(text)}</TD>'
+             for style, symbol, text in entries]
+    if any(edge.implicit for edge in layout.edges):
+        cells.append(f'<TD><FONT COLOR="{IMPLICIT_EDGE_COLOR}">- - - &gt;</FONT></TD>'
+                     '<TD ALIGN="LEFT">implicit residual edge</TD>')
+    table = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="5" CELLPADDING="2"><TR>'
+             + "<TD> </TD>".join(cells) + "</TR></TABLE>>")
+    x = (layout.columns - 1) / 2 * COLUMN_WIDTH
+    position = _pos(x, -1.1 * ROW_HEIGHT)
+    return ["", "  // legend",
+            f'  legend [shape="plaintext", style="", fixedsize="false", margin="0", '
+            f'fontsize="11", pos="{position}", label={table}];']

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -85,3 +86,18 @@ def test_graphviz_renders_svg_and_png(tmp_path) -> None:
     png = render_dot(dot_text, tmp_path / "n.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.png", "n.svg"]  # no temp files left
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
+@pytest.mark.parametrize("name, stacks", [("nasfpn", 1), ("bifpn", 1), ("panet", 2), ("dead", 1)])
+def test_graphviz_routes_edges_around_nodes(name: str, stacks: int) -> None:
+    """No node (legend included) may touch another, or graphviz falls back to straight edges
+    drawn through the cells in between."""
+    genotype = parse_genotype("inputs P3 P4 P5\noutputs P3 P4 P5\na = sum(P3, P4) @ P4\n"
+                              "b = sum(a, P5) @ P5 -> out\nc = gp(a, P3) @ P3\n"
+                              "d = wsum(c, b, P5) @ P4 -> out\ne = sum(d, c) @ P3\n"
+                              "f = sum(c, P3) @ P3 -> out\n") if name == "dead" else load_genotype(name)
+    dot_text = layout_to_dot(pyramid_layout(genotype, stacks))
+    result = subprocess.run(["dot", "-Tsvg"], input=dot_text, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
