@@ -114,7 +114,8 @@ def padded_hw(height: int, width: int, divisor: int) -> tuple[int, int]:
     return -(-height // divisor) * divisor, -(-width // divisor) * divisor
 
 
-def _analyse(model: nn.Module, inputs: tuple) -> FlopCountAnalysis:
+def flop_analysis(model: nn.Module, inputs: tuple) -> FlopCountAnalysis:
+    """An fvcore analysis of ``model(*inputs)`` with our handles and no silently ignored ops."""
     analysis = FlopCountAnalysis(model, inputs)
     analysis.set_op_handle(**HANDLES)
     analysis._ignored_ops = set()  # fvcore has no public setter; we want every op accounted for
@@ -142,7 +143,7 @@ def _run(model: nn.Module, inputs: tuple) -> tuple[FlopCountAnalysis, dict[str, 
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            analysis = _analyse(model, inputs)
+            analysis = flop_analysis(model, inputs)
             by_module = dict(analysis.by_module())
     finally:
         model.train(was_training)

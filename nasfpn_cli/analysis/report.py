@@ -79,7 +79,8 @@ def comparison_table(reports: Sequence[FlopReport]) -> Table:
     for report in reports:
         table.add_column(report.model, justify="right")
     rows: list[tuple[str, list[str]]] = [
-        ("image size", [_size_text(r) for r in reports]),
+        ("image size", [f"{r.image_size[0]}x{r.image_size[1]}" for r in reports]),
+        ("computed at (padded)", [f"{h}x{w}" for h, w in (r.padded_size or r.image_size for r in reports)]),
         ("parameters", [human(r.params) for r in reports]),
         ("MACs (multiply-adds)", [human(r.macs) for r in reports]),
         ("FLOPs (2 x MACs)", [human(r.flops) for r in reports]),
