@@ -21,7 +21,7 @@ from ..errors import UsageError
 def command(files: tuple[str, ...], check: bool, write: bool) -> int:
     """Format genotype files canonically (comments kept); print, --check or --write."""
     from ..console import err_console
-    from ..genotype import format_source
+    from ..genotype import format_source, infer_format
     from ..genotype.library import read_source, resolve_path, write_atomically
 
     if check and write:
@@ -32,6 +32,10 @@ def command(files: tuple[str, ...], check: bool, write: bool) -> int:
         if write and not Path(spec).is_file():
             raise UsageError(f"{spec} is a bundled genotype; --write only rewrites files you "
                              "name by path")
+        other = infer_format(path)
+        if other not in (None, "dsl"):
+            raise UsageError(f"{spec}: fmt formats DSL files and this is {other} (by its "
+                             "extension); 'nasfpn convert' turns it into the DSL")
         display = spec if Path(spec).is_file() else str(path)
         source = read_source(path, display)
         formatted = format_source(source, display)

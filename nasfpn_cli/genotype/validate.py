@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from .ast import Genotype, Ref, Span, level_name
+from .ast import Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from .graph import reaching_outputs, residual_inputs
 from .ops import OPS
@@ -28,64 +28,84 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
     """Errors and warnings for a genotype, sorted by their place in the source.
 
     Names in ``genotype.broken_cells`` (cells on lines with a syntax error) count as defined, so
-    one typo gives one error, not a cascade.
+    one typo gives one error, not a cascade. Warnings are looked for only without errors.
     """
     sink = DiagnosticSink(genotype.source, genotype.path)
-    inputs = dict(zip(genotype.input_names, genotype.inputs))
-    broken = genotype.broken_cells
     if not genotype.inputs:
         sink.error("the genotype has no inputs", _directive_span(genotype, sink, "inputs"))
-    if not genotype.cells and not broken:
+    if not genotype.cells and not genotype.broken_cells:
         sink.error("the genotype defines no cells", sink.span(1, 1),
                    hint="a cell is written NAME = OP(ARG, ...) @ LEVEL [-> out]")
         return sort_diagnostics(sink.items)
-    low = min(genotype.inputs, default=0)
-    high = max(genotype.inputs, default=0)
-    for level in genotype.outputs:
-        if genotype.inputs and not low <= level <= high:
-            sink.error(f"output level {level_name(level)} is outside the inputs' range "
-                       f"{level_name(low)}-{level_name(high)}",
-                       _directive_span(genotype, sink, "outputs"))
+    _check_levels(genotype, sink)
+    index_of = _check_names(genotype, sink)
+    forward = _check_references(genotype, sink, index_of)
+    if forward:
+        _report_forward_references(genotype, sink, forward, index_of)
+    _check_outputs(genotype, sink)
+    if not sink.has_errors and not genotype.broken_cells:
+        _warnings(genotype, sink)
+    return sort_diagnostics(sink.items)
 
-    index_of: dict[str, int] = {}
-    first_span: dict[str, Span] = {}
-    for index, cell in enumerate(genotype.cells):
-        if cell.name in inputs:
-            sink.error(f"'{cell.name}' is an input and cannot be redefined", cell.span,
-                       hint="give the cell another name")
-        elif cell.name in index_of:
-            sink.error(f"duplicate name '{cell.name}' (first defined on line "
-                       f"{first_span[cell.name].line})", cell.span)
-        else:
-            index_of[cell.name] = index
-            first_span[cell.name] = cell.span
 
-    forward: list[tuple[Ref, int]] = []
-    suggestions_left = _MAX_SUGGESTIONS
-    for index, cell in enumerate(genotype.cells):
+def _check_levels(genotype: Genotype, sink: DiagnosticSink) -> None:
+    """Cell and output levels within the inputs' range; ops known, with the right arity."""
+    if genotype.inputs:
+        low, high = min(genotype.inputs), max(genotype.inputs)
+        span_text = f"{level_name(low)}-{level_name(high)}"
+        for level in genotype.outputs:
+            if not low <= level <= high:
+                sink.error(f"output level {level_name(level)} is outside the inputs' range "
+                           f"{span_text}", _directive_span(genotype, sink, "outputs"))
+        for cell in genotype.cells:
+            if cell.level and not low <= cell.level <= high:
+                sink.error(f"level {level_name(cell.level)} is outside the inputs' range "
+                           f"{span_text}", cell.level_span)
+    for cell in genotype.cells:
         spec = OPS.get(cell.op)
         if spec is None:
             sink.error(f"unknown op '{cell.op}'; known ops: {', '.join(OPS)}", cell.op_span,
                        hint=_suggest(cell.op, OPS))
         elif not spec.accepts(len(cell.inputs)):
-            sink.error(f"'{cell.op}' takes {spec.arity_text()}, got {len(cell.inputs)}", cell.op_span)
-        if cell.level and genotype.inputs and not low <= cell.level <= high:
-            sink.error(f"level {level_name(cell.level)} is outside the inputs' range "
-                       f"{level_name(low)}-{level_name(high)}", cell.level_span)
-        if cell.is_output and cell.level and cell.level not in genotype.outputs:
-            sink.error(f"'{cell.name}' is marked as output at {level_name(cell.level)}, which is "
-                       "not among the outputs", cell.level_span)
-        seen_args: set[str] = set()
+            sink.error(f"'{cell.op}' takes {spec.arity_text()}, got {len(cell.inputs)}",
+                       cell.op_span)
+
+
+def _check_names(genotype: Genotype, sink: DiagnosticSink) -> dict[str, int]:
+    """Duplicate and input-shadowing cell names; returns name -> index of its first definition."""
+    inputs = set(genotype.input_names)
+    index_of: dict[str, int] = {}
+    for index, cell in enumerate(genotype.cells):
+        if cell.name in inputs:
+            sink.error(f"'{cell.name}' is an input and cannot be redefined", cell.span,
+                       hint="give the cell another name")
+        elif cell.name in index_of:
+            first = genotype.cells[index_of[cell.name]]
+            sink.error(f"duplicate name '{cell.name}' (first defined on line {first.span.line})",
+                       cell.span)
+        else:
+            index_of[cell.name] = index
+    return index_of
+
+
+def _check_references(genotype: Genotype, sink: DiagnosticSink,
+                      index_of: dict[str, int]) -> list[tuple[Ref, int]]:
+    """Undefined, repeated and self references; returns the forward ones (argument, user index)
+    for :func:`_report_forward_references`, which tells loops from plain forward use."""
+    inputs = set(genotype.input_names)
+    broken = genotype.broken_cells
+    forward: list[tuple[Ref, int]] = []
+    suggestions_left = _MAX_SUGGESTIONS
+    for index, cell in enumerate(genotype.cells):
+        seen: set[str] = set()
         for ref in cell.inputs:
-            if ref.name in seen_args:
+            if ref.name in seen:
                 sink.error(f"'{ref.name}' is used twice by the same cell", ref.span)
-            seen_args.add(ref.name)
-            if ref.name in inputs:
+            seen.add(ref.name)
+            if ref.name in inputs or ref.name in broken:
                 continue
             if ref.name == cell.name:
                 sink.error(f"cycle: '{cell.name}' uses itself", ref.span)
-            elif ref.name in broken:
-                continue
             elif ref.name not in index_of:
                 hint = None
                 if suggestions_left > 0:
@@ -94,29 +114,31 @@ def validate(genotype: Genotype) -> list[Diagnostic]:
                 sink.error(f"undefined reference '{ref.name}'", ref.span, hint=hint)
             elif index_of[ref.name] > index:
                 forward.append((ref, index))
+    return forward
 
-    if forward:
-        _report_forward_references(genotype, sink, forward, index_of)
 
-    outputs_at: dict[int, list] = {}
+def _check_outputs(genotype: Genotype, sink: DiagnosticSink) -> None:
+    """Exactly one ``-> out`` cell per output level, and none at other levels."""
+    producers: dict[int, list[Cell]] = {}
     for cell in genotype.cells:
-        if cell.is_output and cell.level:
-            outputs_at.setdefault(cell.level, []).append(cell)
+        if not (cell.is_output and cell.level):
+            continue
+        if cell.level in genotype.outputs:
+            producers.setdefault(cell.level, []).append(cell)
+        else:
+            sink.error(f"'{cell.name}' is marked as output at {level_name(cell.level)}, which is "
+                       "not among the outputs", cell.level_span)
+    implicit = "outputs" not in genotype.directive_spans
     for level in genotype.outputs:
-        producers = outputs_at.get(level, [])
-        if not producers and not broken:
+        cells = producers.get(level, [])
+        if not cells and not genotype.broken_cells:
             sink.error(f"no cell produces output level {level_name(level)}",
                        _directive_span(genotype, sink, "outputs"),
-                       hint=f"mark one cell at {level_name(level)} with '-> out'" + (
-                           "" if "outputs" in genotype.directive_spans else
-                           " (without an 'outputs' line the outputs are P3-P7)"))
-        for extra in producers[1:]:
+                       hint=f"mark one cell at {level_name(level)} with '-> out'"
+                       + (" (without an 'outputs' line the outputs are P3-P7)" if implicit else ""))
+        for extra in cells[1:]:
             sink.error(f"output level {level_name(level)} is produced twice (first by "
-                       f"'{producers[0].name}' on line {producers[0].span.line})", extra.span)
-
-    if not sink.has_errors and not broken:
-        _warnings(genotype, sink)
-    return sort_diagnostics(sink.items)
+                       f"'{cells[0].name}' on line {cells[0].span.line})", extra.span)
 
 
 def _report_forward_references(genotype: Genotype, sink: DiagnosticSink,
