@@ -53,17 +53,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    return tensor.cpu().numpy().tobytes()
+
+
+def _bytes_tensor(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).clone()
+
+
 def capture_rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU and CUDA) generator states as plain containers."""
+    """Python, numpy and torch (CPU and CUDA) generator states as plain containers (bytes and
+    numbers, no tensors: they also travel through ``all_gather_object``)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": [kind, torch.from_numpy(np.asarray(keys).copy()), int(pos), int(has_gauss),
+        "numpy": [kind, np.asarray(keys, dtype=np.uint32).tobytes(), int(pos), int(has_gauss),
                   float(cached)],
-        "torch": torch.get_rng_state(),
+        "torch": _tensor_bytes(torch.get_rng_state()),
     }
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [_tensor_bytes(s) for s in torch.cuda.get_rng_state_all()]
     return state
 
 
@@ -72,10 +81,11 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((kind, np.frombuffer(keys, dtype=np.uint32).copy(), pos, has_gauss,
+                         cached))
+    torch.set_rng_state(_bytes_tensor(state["torch"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([_bytes_tensor(s) for s in state["cuda"]])
 
 
 def transfer_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
