@@ -129,8 +129,8 @@ class Trainer:
             raise NonFiniteLossError(
                 f"non-finite loss at step {self.step + 1} (epoch {self.epoch + 1}): {shown}; "
                 "training stopped, checkpoints written before are intact",
-                hint="lower --lr, raise --warmup, or set --grad-clip; --resume continues from "
-                     "the last good epoch")
+                hint="lower --lr, raise --warmup or lower --grad-clip; last.pt still holds the "
+                     "last good epoch (--init-from it in a new --output-dir)")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.grad_clip is not None:

@@ -209,7 +209,11 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
             err_console.print(f"--init-from: loaded {loaded} tensors from {config.init_from}"
                               + (f", kept {len(skipped)} of this model as built" if skipped else ""))
     if config.sync_bn and ctx.is_distributed:
-        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        if device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        elif ctx.is_main:
+            print_warning("--sync-bn needs CUDA (torch has no CPU SyncBatchNorm); batch norm "
+                          "statistics stay per process")
     model.to(device)
     wrapped: nn.Module = model
     if ctx.is_distributed:

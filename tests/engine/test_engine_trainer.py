@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from engine_fakes import ToyDetector, toy_batches
+from engine_helpers import ToyDetector, toy_batches
 
 from nasfpn_cli.engine.schedule import LrSchedule, build_scheduler
 from nasfpn_cli.engine.trainer import Hook, NonFiniteLossError, Trainer

@@ -1,8 +1,19 @@
-"""Small stand-ins for the detector and data loader, for fast tests of the training loop."""
+"""Shared test helpers: the tiny training setup every end-to-end test uses, and small
+stand-ins for the detector and data loader for fast tests of the training loop."""
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+# small enough for seconds per epoch on one core, large enough to learn from
+TINY = dict(num_images=60, image_size=64, seed=0, val_fraction=0.2, num_classes=1, max_objects=3)
+# the model and schedule every training test uses, as `nasfpn train` options and as TrainConfig
+TINY_MODEL = ["--backbone", "resnet10", "--stack", "1", "--channels", "64", "--image-size", "64",
+              "--batch-size", "8", "--lr", "0.01", "--warmup", "10", "--workers", "0"]
+TINY_CONFIG = dict(genotype="fpn", backbone="resnet10", stack=1, channels=64, image_size=64,
+                   batch_size=8, lr=0.01, warmup=10, workers=0)
+# shared CI machines: two threads fighting over busy cores run many times slower than one
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class ToyDetector(nn.Module):

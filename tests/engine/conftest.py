@@ -1,0 +1,27 @@
+"""Fixtures for the engine tests: a tiny synthetic dataset and a single-thread torch (the CI
+machines are shared: two threads fighting over busy cores run many times slower)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine_helpers import TINY
+
+from nasfpn_cli.data.synth import make_synthetic_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny-data")
+    make_synthetic_dataset(root, **TINY)
+    return root
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
