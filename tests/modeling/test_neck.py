@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from nasfpn_cli.errors import ModelError
 from nasfpn_cli.genotype import bundled_names, parse_genotype
+from nasfpn_cli.modeling.dropblock import DropBlock2d, DropBlockConfig
 from nasfpn_cli.modeling.neck import Neck, build_neck
 
 IN_CHANNELS = (8, 16, 32)
@@ -171,3 +172,13 @@ def test_stacking_needs_every_input_level_among_the_outputs():
     assert len(build_neck(genotype, IN_CHANNELS, channels=8, stack=1)(backbone_features())) == 2
     with pytest.raises(ModelError, match="inputs P5, P6, P7 are not outputs"):
         build_neck(genotype, IN_CHANNELS, channels=8, stack=2)
+
+
+def test_separable_convs_and_dropblock_are_per_cell_options():
+    neck = build_neck("nasfpn", IN_CHANNELS, channels=16, stack=1, separable=True,
+                      dropblock=DropBlockConfig(block_size=3, keep_prob=0.9))
+    cell = neck.stacks[0].cells[0]
+    assert sum(p.numel() for p in cell.parameters()) == 9 * 16 + 16 * 16 + 2 * 16  # dw + pw + BN
+    assert isinstance(cell.dropblock, DropBlock2d) and cell.dropblock.final_keep_prob == 0.9
+    plain = build_neck("nasfpn", IN_CHANNELS, channels=16, stack=1).stacks[0].cells[0]
+    assert isinstance(plain.dropblock, torch.nn.Identity)  # off by default

@@ -10,7 +10,8 @@ from torch import nn
 from nasfpn_cli.errors import ModelError
 from nasfpn_cli.genotype import OPS
 from nasfpn_cli.modeling.dropblock import DropBlock2d, DropBlockConfig, set_dropblock_progress
-from nasfpn_cli.modeling.layers import FrozenBatchNorm2d, freeze_batchnorm, make_norm
+from nasfpn_cli.modeling.layers import (FrozenBatchNorm2d, convert_sync_batchnorm, freeze_batchnorm,
+                                       make_norm)
 from nasfpn_cli.modeling.ops import (MERGE_OPS, GlobalPoolAttention, SumMerge, WeightedSum,
                                      make_merge, make_resample)
 
@@ -103,3 +104,11 @@ def test_norm_registry_and_frozen_batchnorm():
     reloaded = FrozenBatchNorm2d(4)
     reloaded.load_state_dict(bn.state_dict())  # num_batches_tracked is accepted and dropped
     torch.testing.assert_close(reloaded(x), bn(x))
+
+
+def test_syncbn_falls_back_to_batch_norm_outside_a_process_group():
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8), nn.Sequential(nn.BatchNorm2d(8)))
+    converted = convert_sync_batchnorm(model)
+    assert sum(isinstance(m, nn.SyncBatchNorm) for m in converted.modules()) == 2
+    out = converted.train()(torch.randn(4, 3, 5, 5))  # no torch.distributed group: plain statistics
+    assert out.shape == (4, 8, 5, 5) and abs(out.mean().item()) < 1e-5
