@@ -84,9 +84,9 @@ class PolicyNetwork(nn.Module):
 class PPOController(Controller):
     name = "ppo"
 
-    def __init__(self, space: SearchSpace, seed: int, settings: PPOSettings | None = None):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed)
-        self.settings = settings or PPOSettings()
+        self.settings = PPOSettings(**settings)
         torch.manual_seed(seed)  # weight init; sampling uses its own generator below
         self.policy = PolicyNetwork(space, self.settings.hidden_size,
                                     self.settings.logit_bound)

@@ -1,0 +1,97 @@
+"""``nasfpn search report OUT``: the best architectures found, and the search's convergence plots.
+
+``reward.png``: the reward of every trial by step, with the running best (the paper's Figure 4
+shows the same kind of curve); ``unique.png``: how many distinct architectures had been seen by
+each step; a search that has converged keeps proposing architectures it already knows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SearchError
+from .runner import TRIALS_FILE, load_config
+from .space import SearchSpace
+from .trials import TrialRecord, read_trials
+
+
+@dataclass
+class RankedArchitecture:
+    """One distinct architecture: its reward (first evaluation), when it was first seen, how
+    often it was proposed."""
+
+    hash: str
+    reward: float
+    first_trial: int
+    first_step: int
+    count: int
+    decisions: list[int]
+
+
+def load_trials(output_dir: Path) -> list[TrialRecord]:
+    """The trials of a search folder; SearchError when there is none."""
+    records = read_trials(Path(output_dir) / TRIALS_FILE)
+    if not records:
+        raise SearchError(f"{output_dir}: no finished trials (no {TRIALS_FILE} or it is empty)")
+    return records
+
+
+def rank_architectures(records: list[TrialRecord]) -> list[RankedArchitecture]:
+    """Distinct architectures, best reward first (ties: the one found first)."""
+    by_hash: dict[str, RankedArchitecture] = {}
+    for record in records:
+        known = by_hash.get(record.hash)
+        if known is None:
+            by_hash[record.hash] = RankedArchitecture(record.hash, record.reward, record.trial,
+                                                      record.step, 1, record.decisions)
+        else:
+            known.count += 1
+    return sorted(by_hash.values(), key=lambda arch: (-arch.reward, arch.first_step))
+
+
+def compact_cells(space: SearchSpace, decisions: list[int]) -> str:
+    """``gp(P6,P4)@P4 sum(n1,P4)@P4 ...``: a whole architecture on one line."""
+    parts = []
+    for cell in range(space.num_cells):
+        first, second, level, op = decisions[4 * cell: 4 * cell + 4]
+        parts.append(f"{space.ops[op]}({space.feature_name(first)},{space.feature_name(second)})"
+                     f"@P{space.levels[level]}")
+    return " ".join(parts)
+
+
+def curves(records: list[TrialRecord]) -> tuple[list[float], list[float], list[int]]:
+    """Per step: the reward, the running best reward, the number of distinct architectures."""
+    rewards, best, unique = [], [], []
+    seen: set[str] = set()
+    for record in records:
+        rewards.append(record.reward)
+        best.append(max(record.reward, best[-1]) if best else record.reward)
+        seen.add(record.hash)
+        unique.append(len(seen))
+    return rewards, best, unique
+
+
+def write_plots(records: list[TrialRecord], plots_dir: Path, title: str = "") -> list[Path]:
+    """``reward.png`` and ``unique.png`` in ``plots_dir``; returns their paths."""
+    from ..engine.plotting import _figure, _save
+
+    steps = [record.step for record in records]
+    rewards, best, unique = curves(records)
+    fig, ax = _figure()
+    ax.scatter(steps, rewards, s=6, alpha=0.4, label="trial reward")
+    ax.plot(steps, best, color="tab:red", label="best so far")
+    ax.set(xlabel="step (finished trials)", ylabel="reward", title=f"{title} reward".strip())
+    ax.legend(loc="lower right")
+    paths = [_save(fig, plots_dir / "reward.png")]
+    fig, ax = _figure()
+    ax.plot(steps, unique, label="distinct architectures")
+    ax.plot(steps, [step + 1 for step in steps], color="grey", linestyle=":", label="trials")
+    ax.set(xlabel="step (finished trials)", ylabel="architectures",
+           title=f"{title} unique architectures".strip())
+    ax.legend(loc="upper left")
+    paths.append(_save(fig, plots_dir / "unique.png"))
+    return paths
+
+
+def search_space_of(output_dir: Path) -> SearchSpace:
+    return SearchSpace.from_dict(load_config(output_dir)["identity"]["space"])

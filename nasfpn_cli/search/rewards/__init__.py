@@ -1,0 +1,119 @@
+"""Rewards by name (``--reward NAME[:ARGUMENT]``), and the plug-in point for new ones.
+
+A reward factory receives the ``ARGUMENT`` text (or None), the search space and the options of
+the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward`. Rewards are rebuilt from
+their :class:`RewardSpec` inside every worker process or Ray task, so a factory must be
+importable there: built-ins live here; a plug-in module passed with ``--reward-module`` is imported
+in the main process and in every worker before the name is looked up. See docs/search.md.
+
+    from nasfpn_cli.search.rewards import Candidate, register_reward
+
+    @register_reward("cells-at-p4")
+    def cells_at_p4(argument, space, options):
+        return lambda candidate: sum(c.level == 4 for c in candidate.genotype.cells) / 7
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from ...errors import SearchError
+from ...genotype import Genotype
+from ..space import Decisions, SearchSpace
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a reward sees of a trial: the architecture three ways, and a seed for its trial."""
+
+    genotype: Genotype
+    decisions: Decisions
+    hash: str
+    seed: int
+
+
+class Reward(Protocol):
+    """Scores a candidate; higher is better.
+
+    A reward may also define ``prepare(self) -> None``: it runs once in the main process before
+    the first trial (e.g. to write the proxy dataset that every worker then reads).
+    """
+
+    def __call__(self, candidate: Candidate) -> float: ...
+
+
+RewardFactory = Callable[[str | None, SearchSpace, dict[str, Any]], Reward]
+
+REWARDS: dict[str, RewardFactory] = {}
+BUILTIN_MODULES = {"similarity": "similarity", "proxy": "proxy"}
+
+
+def register_reward(name: str) -> Callable[[RewardFactory], RewardFactory]:
+    """Decorator: make ``factory`` available as ``--reward NAME[:ARGUMENT]``."""
+
+    def decorate(factory: RewardFactory) -> RewardFactory:
+        REWARDS[name] = factory
+        return factory
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """A reward as plain data, so it can be stored in search.json and sent to workers."""
+
+    name: str
+    argument: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    modules: tuple[str, ...] = ()  # plug-in modules to import before looking the name up
+
+    @classmethod
+    def parse(cls, text: str, options: dict[str, Any] | None = None,
+              modules: tuple[str, ...] = ()) -> "RewardSpec":
+        """``"similarity:nasfpn"`` -> name ``similarity``, argument ``nasfpn``."""
+        name, _, argument = text.partition(":")
+        if not name:
+            raise SearchError(f"--reward {text!r}: expected NAME or NAME:ARGUMENT")
+        return cls(name, argument or None, dict(options or {}), tuple(modules))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "argument": self.argument, "options": self.options,
+                "modules": list(self.modules)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RewardSpec":
+        return cls(data["name"], data.get("argument"), dict(data.get("options", {})),
+                   tuple(data.get("modules", ())))
+
+    def __str__(self) -> str:
+        return self.name if self.argument is None else f"{self.name}:{self.argument}"
+
+
+def import_plugins(modules: tuple[str, ...]) -> None:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise SearchError(f"--reward-module {module}: cannot import it: {exc}") from exc
+
+
+def build_reward(spec: RewardSpec, space: SearchSpace, output_dir: str | Path) -> Reward:
+    """The reward a spec names; raises SearchError for an unknown name or a bad argument.
+
+    The factory's options are the spec's plus ``output_dir``, the search's OUT folder.
+    """
+    import_plugins(spec.modules)
+    if spec.name not in REWARDS and spec.name in BUILTIN_MODULES:
+        importlib.import_module(f"{__name__}.{BUILTIN_MODULES[spec.name]}")
+    if spec.name not in REWARDS:
+        known = sorted(set(REWARDS) | set(BUILTIN_MODULES))
+        raise SearchError(f"--reward: unknown reward {spec.name!r}; known: {', '.join(known)}",
+                          hint="a reward of your own is registered with register_reward in a "
+                               "module passed as --reward-module (docs/search.md)")
+    return REWARDS[spec.name](spec.argument, space,
+                              {**spec.options, "output_dir": str(output_dir)})
+
+
+__all__ = ["Candidate", "REWARDS", "Reward", "RewardSpec", "build_reward", "register_reward"]

@@ -1,0 +1,315 @@
+"""The search loop: ask the controller, run trials on an executor, record, tell, checkpoint.
+
+Files in OUT:
+
+- ``search.json``: what is searched (controller, reward, space, seed); written once.
+- ``trials.jsonl``: every finished trial, appended and fsynced (:mod:`.trials`).
+- ``state.pt``: the controller's state and the proposals still out, replaced atomically each
+  time new proposals are made and *before* they run.
+- ``best.txt``: the best genotype so far, in the DSL, replaced atomically.
+
+Why a kill at any moment loses nothing: a trial is appended to ``trials.jsonl`` before the
+controller hears its reward, and every proposal that can finish was saved in ``state.pt``
+first. Resuming loads ``state.pt``, tells the controller the rewards of the proposals it still
+waited for that ``trials.jsonl`` already has (in file order, as the first run did), and runs the
+rest again. With one worker a resumed search is the same, trial for trial, as one never killed.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..console import console
+from ..engine.files import atomic_write_bytes
+from ..errors import SearchError
+from .controllers import Controller, Proposal, build_controller
+from .executors import Executor, build_executor, set_torch_threads
+from .rewards import RewardSpec, build_reward
+from .space import SearchSpace
+from .trials import TrialLog, TrialRecord, read_trials
+from .worker import TrialResult, TrialTask
+
+CONFIG_FILE, TRIALS_FILE, STATE_FILE, BEST_FILE = "search.json", "trials.jsonl", "state.pt", "best.txt"
+STATE_VERSION = 1
+
+
+@dataclass
+class SearchConfig:
+    """One search. ``controller``, ``controller_options``, ``reward``, ``space`` and ``seed`` say
+    *what* is searched and are fixed for the life of OUT; the rest may change on ``--resume``."""
+
+    output_dir: Path
+    reward: RewardSpec = field(default_factory=lambda: RewardSpec("proxy"))
+    controller: str = "ppo"
+    controller_options: dict[str, Any] = field(default_factory=dict)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    seed: int = 0
+    trials: int = 100
+    workers: int = 1
+    executor: str = "local"
+    address: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {"controller": self.controller, "controller_options": self.controller_options,
+                "reward": self.reward.to_dict(), "space": self.space.to_dict(), "seed": self.seed}
+
+    @classmethod
+    def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any) -> "SearchConfig":
+        return cls(output_dir, RewardSpec.from_dict(data["reward"]), data["controller"],
+                   dict(data["controller_options"]), SearchSpace.from_dict(data["space"]),
+                   int(data["seed"]), **rest)
+
+
+@dataclass
+class SearchSummary:
+    records: list[TrialRecord]
+    best: TrialRecord | None
+    unique: int
+    seconds: float
+
+
+@dataclass
+class _Pending:
+    trial: int
+    proposal: Proposal
+    hash: str
+
+
+def trial_seed(seed: int, arch_hash: str) -> int:
+    """The seed a trial trains with: fixed per (search seed, architecture), like its reward."""
+    return int(hashlib.sha256(f"{seed}:{arch_hash}".encode()).hexdigest()[:8], 16)
+
+
+def load_config(output_dir: Path) -> dict[str, Any]:
+    path = output_dir / CONFIG_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SearchError(f"{output_dir}: no search here (no {CONFIG_FILE})") from None
+    except (OSError, ValueError) as exc:
+        raise SearchError(f"{path}: unreadable: {exc}") from exc
+
+
+class Search:
+    """A search in progress; see the module docstring. Use :func:`run_search`."""
+
+    def __init__(self, config: SearchConfig, resume: bool = False):
+        out = Path(config.output_dir)
+        if config.trials < 1:
+            raise SearchError(f"--trials must be at least 1, got {config.trials}")
+        self.out = out
+        self.config = config
+        if resume:
+            stored = load_config(out)
+            if stored["identity"] != json.loads(json.dumps(config.identity())):
+                raise SearchError(f"{out}: --resume with other settings than the search there",
+                                  hint="resume with the stored settings (see search.json)")
+        else:
+            if (out / TRIALS_FILE).exists() or (out / STATE_FILE).exists():
+                raise SearchError(f"{out}: a search already lives here",
+                                  hint="pass --resume to continue it, or choose another "
+                                       "--output-dir")
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(json.dumps({"identity": config.identity()}, indent=2).encode()
+                               + b"\n", out / CONFIG_FILE)
+        self.space = config.space
+        self.controller: Controller = build_controller(config.controller, self.space, config.seed,
+                                                       **config.controller_options)
+        reward = build_reward(config.reward, self.space, out)
+        if hasattr(reward, "prepare"):
+            reward.prepare()
+        self.records: list[TrialRecord] = []
+        self.cache: dict[str, float] = {}
+        self.best: TrialRecord | None = None
+        self.pending: dict[int, _Pending] = {}
+        self.running: dict[str, int] = {}  # hash -> the trial evaluating it
+        self.parked: dict[str, list[int]] = {}  # hash -> trials waiting for that evaluation
+        self.next_trial = 0
+        if resume:
+            self._restore()
+        self.log = TrialLog(out / TRIALS_FILE)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        import torch
+
+        state = {"version": STATE_VERSION, "controller": self.controller.state_dict(),
+                 "next_trial": self.next_trial,
+                 "pending": [{"trial": p.trial, "decisions": list(p.proposal.decisions),
+                              "info": p.proposal.info} for p in self.pending.values()]}
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(buffer.getvalue(), self.out / STATE_FILE)
+
+    def _restore(self) -> None:
+        """Rebuild the search from state.pt and trials.jsonl (see the module docstring)."""
+        import torch
+
+        records = read_trials(self.out / TRIALS_FILE, repair=True)
+        path = self.out / STATE_FILE
+        if not path.exists():
+            if records:
+                raise SearchError(f"{path}: missing, but {TRIALS_FILE} has trials")
+            return  # killed before the first proposals were saved: start afresh
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception as exc:  # torch raises several types for a damaged file
+            raise SearchError(f"{path}: unreadable search state: {exc}") from exc
+        if state.get("version") != STATE_VERSION:
+            raise SearchError(f"{path}: state version {state.get('version')} is not "
+                              f"{STATE_VERSION}")
+        self.controller.load_state_dict(state["controller"])
+        self.next_trial = int(state["next_trial"])
+        for item in state["pending"]:
+            decisions = self.space.check(item["decisions"])
+            self.pending[item["trial"]] = _Pending(item["trial"], Proposal(decisions, item["info"]),
+                                                   self.space.hash(decisions))
+        for record in records:
+            if record.trial in self.pending:  # finished after the last checkpoint: tell it now
+                self.controller.tell(self.pending.pop(record.trial).proposal, record.reward)
+            elif record.trial >= self.next_trial:
+                raise SearchError(f"{self.out / TRIALS_FILE}: trial {record.trial} is unknown to "
+                                  f"{STATE_FILE}", hint="the files do not belong together")
+            self._remember(record)
+
+    def _remember(self, record: TrialRecord) -> None:
+        self.records.append(record)
+        self.cache.setdefault(record.hash, record.reward)
+        if self.best is None or record.reward > self.best.reward:
+            self.best = record
+            comment = (f"best of the search in {self.out}: reward {record.reward:.6g} "
+                       f"(trial {record.trial}, step {record.step}, hash {record.hash})")
+            text = self.space.to_text(record.decisions, name="searched", comment=comment)
+            atomic_write_bytes(text.encode(), self.out / BEST_FILE)
+
+    # -- trials ----------------------------------------------------------------------------------
+
+    def _task(self, pending: _Pending) -> TrialTask:
+        return TrialTask(pending.trial, tuple(pending.proposal.decisions), pending.hash,
+                         trial_seed(self.config.seed, pending.hash), self.space.to_dict(),
+                         self.config.reward.to_dict(), str(self.out))
+
+    def _finish(self, trial: int, reward: float, seconds: float, worker: str, cached: bool,
+                error: str | None = None) -> None:
+        """Record a finished trial, then tell the controller (in that order: see the docstring)."""
+        pending = self.pending.pop(trial)
+        record = TrialRecord(step=len(self.records), trial=trial, hash=pending.hash,
+                             genotype=self.space.to_text(pending.proposal.decisions),
+                             reward=reward, seconds=round(seconds, 4), worker=worker,
+                             decisions=list(pending.proposal.decisions), cached=cached,
+                             error=error)
+        self.log.append(record)
+        self._remember(record)
+        self.controller.tell(pending.proposal, reward)
+
+    def _on_result(self, result: TrialResult) -> None:
+        if result.fatal:
+            raise SearchError(f"trial {result.trial} failed: {result.fatal}",
+                              hint="fix the cause and rerun with --resume")
+        arch = self.pending[result.trial].hash
+        self.running.pop(arch, None)
+        self._finish(result.trial, result.reward, result.seconds, result.worker, False,
+                     result.error)
+        for waiting in self.parked.pop(arch, []):
+            self._finish(waiting, result.reward, 0.0, "cache", True)
+
+    def _dispatch(self, pending: _Pending, executor: Executor) -> None:
+        """Run a proposal, reuse its cached reward, or park it behind the same running one."""
+        if pending.hash in self.cache:
+            self._finish(pending.trial, self.cache[pending.hash], 0.0, "cache", True)
+        elif pending.hash in self.running:
+            self.parked.setdefault(pending.hash, []).append(pending.trial)
+        else:
+            self.running[pending.hash] = pending.trial
+            executor.submit(self._task(pending))
+
+    def _fill(self, executor: Executor) -> None:
+        """Ask for proposals until every worker is busy or the trial budget is spoken for."""
+        asked: list[_Pending] = []
+        will_run = set(self.running)
+        while (len(will_run) < executor.capacity
+               and len(self.records) + len(self.pending) < self.config.trials):
+            proposal = self.controller.ask()
+            pending = _Pending(self.next_trial, proposal, self.space.hash(proposal.decisions))
+            self.next_trial += 1
+            self.pending[pending.trial] = pending
+            asked.append(pending)
+            if pending.hash not in self.cache:
+                will_run.add(pending.hash)
+        if asked:
+            self._save_state()  # before anything runs: see the module docstring
+        for pending in asked:
+            self._dispatch(pending, executor)
+
+    def run(self, progress: bool = True) -> SearchSummary:
+        started = time.perf_counter()
+        config = self.config
+        set_torch_threads(1)  # the controller is small: leave the cores to the trials
+        with _SearchProgress(self, progress) as bar, \
+                build_executor(config.executor, config.workers, config.address) as executor:
+            for pending in sorted(self.pending.values(), key=lambda p: p.trial):
+                self._dispatch(pending, executor)  # proposals a kill interrupted run again
+            bar.update()
+            while len(self.records) < config.trials:
+                self._fill(executor)
+                bar.update()
+                if len(self.records) >= config.trials:
+                    break
+                if not self.running:
+                    raise SearchError("internal: no trial is running and none can start")
+                for result in executor.wait():
+                    self._on_result(result)
+                bar.update()
+            self._save_state()
+        self.log.close()
+        return SearchSummary(self.records, self.best, len(self.cache),
+                             time.perf_counter() - started)
+
+
+class _SearchProgress:
+    """The rich progress bar: trials done, best reward, unique architectures."""
+
+    def __init__(self, search: Search, enabled: bool):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.search = search
+        self.progress = Progress(TextColumn("search"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("best [bold]{task.fields[best]}[/]"),
+                                 TextColumn("unique {task.fields[unique]}"),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                                 disable=not enabled)
+        self.task = self.progress.add_task("search", total=search.config.trials, best="-",
+                                           unique=0)
+
+    def update(self) -> None:
+        search = self.search
+        best = "-" if search.best is None else f"{search.best.reward:.4f}"
+        self.progress.update(self.task, completed=len(search.records), best=best,
+                             unique=len(search.cache))
+
+    def __enter__(self) -> "_SearchProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+
+def run_search(config: SearchConfig, resume: bool = False, progress: bool = True) -> SearchSummary:
+    """Run (or, with ``resume``, continue) a search until ``config.trials`` trials finished."""
+    return Search(config, resume).run(progress)
+
+
+def resumed_config(output_dir: Path, **rest: Any) -> SearchConfig:
+    """The stored search of OUT, with the settings that may change (trials, workers...)."""
+    return SearchConfig.from_identity(output_dir, load_config(output_dir)["identity"], **rest)
+
+
+__all__ = ["SearchConfig", "SearchSummary", "resumed_config", "run_search", "trial_seed"]

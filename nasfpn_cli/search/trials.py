@@ -1,0 +1,87 @@
+"""``OUT/trials.jsonl``: one JSON line per finished trial, appended, flushed and fsynced.
+
+The file is the search's record of truth: a resumed search reads it back, re-tells the controller
+what it had not yet checkpointed, and never runs a finished trial again. A line torn by a kill in
+the middle of a write can only be the last one; reading repairs it by cutting it off.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SearchError
+
+
+@dataclass
+class TrialRecord:
+    """One finished trial. ``step`` is its place in completion order (the line number, from 0);
+    ``trial`` the order in which it was proposed; ``cached`` marks a reward reused by hash."""
+
+    step: int
+    trial: int
+    hash: str
+    genotype: str
+    reward: float
+    seconds: float
+    worker: str
+    decisions: list[int]
+    cached: bool = False
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrialRecord":
+        return cls(step=int(data["step"]), trial=int(data["trial"]), hash=str(data["hash"]),
+                   genotype=str(data["genotype"]), reward=float(data["reward"]),
+                   seconds=float(data["seconds"]), worker=str(data["worker"]),
+                   decisions=[int(d) for d in data["decisions"]],
+                   cached=bool(data.get("cached", False)), error=data.get("error"))
+
+
+def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
+    """All complete records of ``path`` (none when it does not exist).
+
+    Every record is written with its newline in one append, so a last line without a newline was
+    torn by a kill: it is ignored, and cut off the file when ``repair`` is set. Any other bad
+    line means the file was damaged otherwise, and raises SearchError naming the line.
+    """
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    if len(complete) < len(data) and repair:  # a torn last line: cut it off
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
+            os.fsync(handle.fileno())
+    records: list[TrialRecord] = []
+    for number, line in enumerate(complete.splitlines(), start=1):
+        try:
+            record = TrialRecord.from_dict(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SearchError(f"{path}:{number}: not a trial record ({exc})",
+                              hint="the file was edited or damaged; fix or remove that line") from exc
+        if record.step != len(records):
+            raise SearchError(f"{path}:{number}: step {record.step}, expected {len(records)}")
+        records.append(record)
+    return records
+
+
+class TrialLog:
+    """Appends records to ``trials.jsonl``, each one on disk before ``append`` returns."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle = open(path, "ab")
+
+    def append(self, record: TrialRecord) -> None:
+        self._handle.write(record.to_json().encode() + b"\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()

@@ -1,0 +1,79 @@
+"""One trial, as it runs inside a worker: rebuild the architecture and the reward, score it.
+
+Runs in the main process (``--workers 1``), in a spawned pool process, or in a Ray task; all of
+them receive a :class:`TrialTask` of plain data and answer a :class:`TrialResult`. Errors come
+back as text in the result instead of as pickled exceptions, so the main process can name the
+trial that failed. A reward is built once per process and then reused.
+"""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import NasfpnError, TrainingError
+
+WORKER_NAME = {"name": "main"}  # a pool process renames itself in its initializer
+_REWARD_CACHE: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    trial: int
+    decisions: tuple[int, ...]
+    hash: str
+    seed: int
+    space: dict[str, Any]
+    reward: dict[str, Any]  # a RewardSpec as a dict
+    output_dir: str  # the search's OUT folder (where e.g. the proxy data lives)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    trial: int
+    reward: float
+    seconds: float
+    worker: str
+    error: str | None = None  # the architecture failed (e.g. its training diverged): reward 0
+    fatal: str | None = None  # the trial could not run at all: the search stops
+
+
+def _space_and_reward(task: TrialTask):
+    from .rewards import RewardSpec, build_reward
+    from .space import SearchSpace
+
+    key = json.dumps([task.space, task.reward, task.output_dir], sort_keys=True)
+    if key not in _REWARD_CACHE:
+        space = SearchSpace.from_dict(task.space)
+        reward = build_reward(RewardSpec.from_dict(task.reward), space, task.output_dir)
+        _REWARD_CACHE[key] = (space, reward)
+    return _REWARD_CACHE[key]
+
+
+def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
+    """Score one architecture; never raises."""
+    from .rewards import Candidate
+
+    worker = worker or WORKER_NAME["name"]
+    start = time.perf_counter()
+    try:
+        space, reward = _space_and_reward(task)
+        genotype = space.to_genotype(task.decisions)
+        value = float(reward(Candidate(genotype, tuple(task.decisions), task.hash, task.seed)))
+    except TrainingError as exc:
+        return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
+                           error=exc.render())
+    except NasfpnError as exc:
+        return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
+                           fatal=exc.render())
+    except Exception as exc:  # a bug or a broken plug-in: report where, stop the search
+        text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
+                           fatal=f"{text} (at {last.filename}:{last.lineno})")
+    if value != value or value in (float("inf"), float("-inf")):
+        return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
+                           error=f"the reward was {value}")
+    return TrialResult(task.trial, value, time.perf_counter() - start, worker)
