@@ -46,7 +46,8 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     """
     from ..console import console
     from ..data.coco import CocoDetection, EvalTransform
-    from ..engine.checkpoint import detector_from_checkpoint, load_checkpoint
+    from ..engine.checkpoint import load_checkpoint
+    from ..modeling.restore import detector_from_checkpoint
     from ..engine.evaluation import evaluate
     from ..engine.training import resolve_device
 
@@ -57,7 +58,7 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     if trained_categories and list(trained_categories) != dataset.label_to_category:
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")
-    detector = detector_from_checkpoint(state, checkpoint).to(resolve_device(device))
+    detector = detector_from_checkpoint(state, checkpoint).eval().to(resolve_device(device))
     metrics = evaluate(detector, dataset, batch_size=batch_size, workers=workers,
                        progress=not as_json, label_to_category=trained_categories)
     if as_json:

@@ -26,7 +26,8 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     OUTPUT_DIR/<image>.png with the boxes and labels drawn.
     """
     from ..console import console
-    from ..engine.checkpoint import detector_from_checkpoint, load_checkpoint
+    from ..engine.checkpoint import load_checkpoint
+    from ..modeling.restore import detector_from_checkpoint
     from ..engine.files import atomic_write_bytes
     from ..engine.prediction import LabelInfo, find_images, predict_files
     from ..engine.training import resolve_device
@@ -34,7 +35,7 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     paths = find_images(inputs)
     state = load_checkpoint(checkpoint)
     config = state["config"]
-    detector = detector_from_checkpoint(state, checkpoint).to(resolve_device(device))
+    detector = detector_from_checkpoint(state, checkpoint).eval().to(resolve_device(device))
     num_classes = int(config["model"].get("num_classes", 0))
     data = config.get("data") or {}
     labels = LabelInfo(data.get("label_to_category") or list(range(num_classes)),

@@ -34,19 +34,12 @@ def save_checkpoint(state: dict[str, Any], *paths: str | Path) -> None:
         atomic_write_bytes(data, path)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a nasfpn checkpoint; raises :class:`CheckpointError` saying what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many kinds for truncated/foreign files
-        raise CheckpointError(f"{path}: cannot read checkpoint: {type(exc).__name__}: {exc}",
-                              hint="is it a checkpoint written by 'nasfpn train'?") from exc
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: not a nasfpn checkpoint (top level is "
-                              f"{type(state).__name__}, expected a dict)")
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a nasfpn checkpoint (tensors on the CPU); raises :class:`CheckpointError` saying
+    what is wrong."""
+    from ..modeling.restore import read_checkpoint
+
+    state = read_checkpoint(path)
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"{path}: not a nasfpn checkpoint (missing {', '.join(missing)})")
@@ -101,25 +94,3 @@ def transfer_weights(model: nn.Module, state_dict: dict[str, torch.Tensor],
     skipped = sorted(set(own) - set(usable))
     return len(usable), skipped
 
-
-def detector_from_checkpoint(state: dict[str, Any], source: str = "checkpoint") -> nn.Module:
-    """Rebuild the detector a checkpoint was trained as, from the checkpoint alone (genotype
-    text and build options in ``config``), with its weights loaded; in eval mode."""
-    from ..errors import NasfpnError
-    from ..genotype import parse_genotype
-    from ..modeling.detector import build_detector
-
-    config = state.get("config") or {}
-    if "genotype_text" not in config or "model" not in config:
-        raise CheckpointError(f"{source}: the checkpoint does not record its genotype and model "
-                              "options (config.genotype_text, config.model)")
-    genotype = parse_genotype(config["genotype_text"], f"{source}:genotype_text")
-    options = dict(config["model"])
-    try:
-        detector = build_detector(genotype, **options)
-        detector.load_state_dict(state["model"])
-    except NasfpnError:
-        raise
-    except (TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{source}: cannot rebuild its detector: {exc}") from None
-    return detector.eval()

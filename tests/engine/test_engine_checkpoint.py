@@ -64,7 +64,7 @@ def test_load_errors_say_what_is_wrong(tmp_path):
         load_checkpoint(foreign)
     listed = tmp_path / "list.pt"
     torch.save([1, 2], listed)
-    with pytest.raises(CheckpointError, match="top level is list"):
+    with pytest.raises(CheckpointError, match="top level is a list"):
         load_checkpoint(listed)
 
 

@@ -26,12 +26,9 @@ CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "scaler", "epoch", "step",
                    "rng_all_ranks", "metrics_history", "best_ap", "config"}
 
 
-def test_a_short_run_learns_and_checkpoints_everything(tiny_data, tmp_path, one_thread):
-    out = tmp_path / "run"
-    config = TrainConfig(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=8,
-                         eval_every=4, log_every=3)
-    result = train(config, progress=False)
-
+def test_a_short_run_learns_and_checkpoints_everything(trained_run):
+    config, result = trained_run
+    out = result.output_dir
     losses = [r["loss"] for r in read_records(out / "metrics.jsonl") if r["kind"] == "train"]
     assert len(losses) == 16  # 48 images / batch 8 = 6 steps per epoch, a record every 3
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
