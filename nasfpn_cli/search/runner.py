@@ -140,7 +140,7 @@ class Search:
         import torch
 
         state = {"version": STATE_VERSION, "controller": self.controller.state_dict(),
-                 "next_trial": self.next_trial,
+                 "next_trial": self.next_trial, "finished": len(self.records),
                  "pending": [{"trial": p.trial, "decisions": list(p.proposal.decisions),
                               "info": p.proposal.info} for p in self.pending.values()]}
         buffer = io.BytesIO()
@@ -164,6 +164,10 @@ class Search:
         if state.get("version") != STATE_VERSION:
             raise SearchError(f"{path}: state version {state.get('version')} is not "
                               f"{STATE_VERSION}")
+        if len(records) < state["finished"]:
+            raise SearchError(f"{self.out / TRIALS_FILE}: has {len(records)} trials, but "
+                              f"{STATE_FILE} was saved after {state['finished']}",
+                              hint="trials.jsonl lost lines; restore it or start a new search")
         self.controller.load_state_dict(state["controller"])
         self.next_trial = int(state["next_trial"])
         for item in state["pending"]:

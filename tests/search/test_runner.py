@@ -1,0 +1,101 @@
+"""The search loop and its files: trials.jsonl, state.pt, best.txt, resume, caching."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nasfpn_cli.errors import SearchError
+from nasfpn_cli.genotype import parse_genotype
+from nasfpn_cli.search.rewards import RewardSpec
+from nasfpn_cli.search.runner import SearchConfig, run_search
+from nasfpn_cli.search.space import SearchSpace
+from nasfpn_cli.search.trials import read_trials
+
+SIMILARITY = RewardSpec.parse("similarity:nasfpn")
+
+
+def config(out: Path, trials: int, controller: str = "ppo", **rest) -> SearchConfig:
+    return SearchConfig(out, SIMILARITY, controller, trials=trials, **rest)
+
+
+def lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
+
+
+def test_search_writes_its_files(tmp_path):
+    summary = run_search(config(tmp_path, 30), progress=False)
+    records = lines(tmp_path)
+    assert [r["step"] for r in records] == list(range(30))
+    assert sorted(r["trial"] for r in records) == list(range(30))
+    assert set(records[0]) == {"step", "trial", "hash", "genotype", "reward", "seconds", "worker",
+                               "decisions", "cached", "error"}
+    space = SearchSpace()
+    for record in records:
+        assert parse_genotype(record["genotype"]) == space.to_genotype(record["decisions"])
+        assert record["hash"] == space.hash(record["decisions"])
+    best = max(records, key=lambda r: r["reward"])
+    assert summary.best.reward == best["reward"]
+    best_genotype = parse_genotype((tmp_path / "best.txt").read_text())
+    assert space.encode(best_genotype) == tuple(best["decisions"])
+    assert best_genotype.name == "searched"
+    assert json.loads((tmp_path / "search.json").read_text())["identity"]["reward"]["argument"] \
+        == "nasfpn"
+
+
+def test_known_architectures_are_not_evaluated_again(tmp_path):
+    # a converged evolution re-proposes architectures: their rewards come from the cache
+    run_search(config(tmp_path, 300, "evolution"), progress=False)
+    records = lines(tmp_path)
+    cached = [r for r in records if r["cached"]]
+    assert cached and all(r["worker"] == "cache" and r["seconds"] == 0 for r in cached)
+    first = {}
+    for record in records:
+        first.setdefault(record["hash"], record)
+        assert record["reward"] == first[record["hash"]]["reward"]
+        assert record["cached"] == (first[record["hash"]] is not record)
+
+
+def test_resume_extends_a_finished_search_exactly(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    run_search(config(straight, 40), progress=False)
+    run_search(config(split, 25), progress=False)
+    run_search(config(split, 40), resume=True, progress=False)
+    assert lines(split) == [{**r, "seconds": lines(split)[i]["seconds"]}
+                            for i, r in enumerate(lines(straight))]
+
+
+def test_resume_repairs_a_torn_last_line(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    run_search(config(straight, 30), progress=False)
+    run_search(config(killed, 20), progress=False)
+    with open(killed / "trials.jsonl", "a") as handle:
+        handle.write('{"step":20,"trial":20,"hash":"0f57')  # a write cut short by a kill
+    assert len(read_trials(killed / "trials.jsonl")) == 20
+    run_search(config(killed, 30), resume=True, progress=False)
+    assert [r["decisions"] for r in lines(killed)] == [r["decisions"] for r in lines(straight)]
+
+
+def test_lost_trial_lines_are_detected(tmp_path):
+    run_search(config(tmp_path, 20), progress=False)
+    text = (tmp_path / "trials.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "trials.jsonl").write_text("".join(text[:18]))
+    with pytest.raises(SearchError, match="has 18 trials, but state.pt was saved after 20"):
+        run_search(config(tmp_path, 30), resume=True, progress=False)
+
+
+def test_a_second_search_in_the_same_folder_is_refused(tmp_path):
+    run_search(config(tmp_path, 3), progress=False)
+    with pytest.raises(SearchError, match="a search already lives here"):
+        run_search(config(tmp_path, 3), progress=False)
+    with pytest.raises(SearchError, match="other settings"):
+        run_search(config(tmp_path, 5, "random"), resume=True, progress=False)
+
+
+def test_damaged_trials_file_is_reported(tmp_path):
+    run_search(config(tmp_path, 3), progress=False)
+    text = (tmp_path / "trials.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "trials.jsonl").write_text(text[0] + "{oops}\n" + text[2])
+    with pytest.raises(SearchError, match=r"trials.jsonl:2: not a trial record"):
+        read_trials(tmp_path / "trials.jsonl")
