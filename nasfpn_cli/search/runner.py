@@ -109,18 +109,17 @@ class Search:
             if stored["identity"] != json.loads(json.dumps(config.identity())):
                 raise SearchError(f"{out}: --resume with other settings than the search there",
                                   hint="resume with the stored settings (see search.json)")
-        else:
-            if (out / TRIALS_FILE).exists() or (out / STATE_FILE).exists():
-                raise SearchError(f"{out}: a search already lives here",
-                                  hint="pass --resume to continue it, or choose another "
-                                       "--output-dir")
+        elif (out / TRIALS_FILE).exists() or (out / STATE_FILE).exists():
+            raise SearchError(f"{out}: a search already lives here",
+                              hint="pass --resume to continue it, or choose another --output-dir")
+        self.space = config.space
+        reward = build_reward(config.reward, self.space, out)  # bad settings fail before any file
+        self.controller: Controller = build_controller(config.controller, self.space, config.seed,
+                                                       **config.controller_options)
+        if not resume:
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(json.dumps({"identity": config.identity()}, indent=2).encode()
                                + b"\n", out / CONFIG_FILE)
-        self.space = config.space
-        self.controller: Controller = build_controller(config.controller, self.space, config.seed,
-                                                       **config.controller_options)
-        reward = build_reward(config.reward, self.space, out)
         if hasattr(reward, "prepare"):
             reward.prepare()
         self.records: list[TrialRecord] = []

@@ -1,0 +1,62 @@
+"""``nasfpn search`` options and errors, and ``nasfpn search report``."""
+from __future__ import annotations
+
+from nasfpn_cli.search.rewards import RewardSpec
+from nasfpn_cli.search.runner import SearchConfig, run_search
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_prints_the_top_architectures_and_writes_plots(cli, tmp_path):
+    summary = run_search(SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "evolution",
+                                      trials=120), progress=False)
+    plots = tmp_path / "plots"
+    result = cli("search", "report", str(tmp_path), "--top", "3", "--plots-dir", str(plots))
+    assert result.returncode == 0, result.stderr
+    assert f"top 3 of {summary.unique} distinct architectures (120 trials)" in result.stdout
+    assert summary.best.hash in result.stdout
+    for name in ("reward.png", "unique.png"):
+        assert (plots / name).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_report_of_a_folder_without_trials(cli, tmp_path):
+    result = cli("search", "report", str(tmp_path))
+    assert result.returncode == 1
+    assert "no finished trials" in result.stderr
+
+
+def test_bad_rewards_are_named(cli, tmp_path):
+    cases = {
+        ("--reward", "bogus"): "unknown reward 'bogus'; known: proxy, similarity",
+        ("--reward", "similarity"): "needs a target: --reward similarity:GENOTYPE",
+        ("--reward", "similarity:fpn"): "the genotype says residual none",
+        ("--reward", "similarity:nope"): "nope: no such file or bundled genotype",
+        ("--reward", "proxy:x"): "--reward proxy takes no argument",
+        ("--reward", "x", "--reward-module", "no_such_module"): "--reward-module no_such_module",
+    }
+    for args, message in cases.items():
+        result = cli("search", *args, "--trials", "2", "-o", str(tmp_path / "out"))
+        assert result.returncode == 1, args
+        assert message in result.stderr and "Traceback" not in result.stderr, args
+    assert not (tmp_path / "out").exists()  # nothing written for a search that cannot start
+
+
+def test_usage_errors(cli, tmp_path):
+    result = cli("search", "--controller", "ppo", "--population-size", "5", "-o", str(tmp_path))
+    assert result.returncode == 2 and "--population-size: not an option of --controller ppo" \
+        in result.stderr
+    result = cli("search", "--resume", "-o", str(tmp_path / "none"))
+    assert result.returncode == 2 and "no search to resume" in result.stderr
+    result = cli("search", "--trials", "0")
+    assert result.returncode == 2
+
+
+def test_resume_keeps_the_stored_settings(cli, tmp_path):
+    first = cli("search", "--controller", "random", "--reward", "similarity:nasfpn", "--trials",
+                "5", "-o", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    again = cli("search", "--resume", "--trials", "8", "-o", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "8 trials" in again.stdout
+    other = cli("search", "--resume", "--controller", "ppo", "-o", str(tmp_path))
+    assert other.returncode == 2 and "--controller differ" in other.stderr
