@@ -8,6 +8,9 @@ import click
 from click.core import ParameterSource
 
 from ..errors import UsageError
+from ..search.rewards.proxy import ProxySettings
+
+PROXY = ProxySettings()  # the --proxy-* defaults
 
 # --proxy-* option -> ProxySettings field (only options given on the command line are stored)
 PROXY_OPTIONS = {
@@ -78,17 +81,20 @@ def _paths(value: str | None) -> str | None:
               help="ppo: passes over each batch.")
 @click.option("--ppo-entropy", type=click.FloatRange(min=0), default=0.0005, show_default=True,
               help="ppo: entropy bonus weight.")
-@click.option("--proxy-backbone", default="resnet10", show_default=True)
-@click.option("--proxy-stack", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--proxy-channels", type=click.IntRange(min=4), default=32, show_default=True)
-@click.option("--proxy-image-size", type=click.IntRange(min=64), default=128, show_default=True)
-@click.option("--proxy-epochs", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--proxy-batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--proxy-lr", type=click.FloatRange(min=0, min_open=True), default=0.01,
+@click.option("--proxy-backbone", default=PROXY.backbone, show_default=True)
+@click.option("--proxy-stack", type=click.IntRange(min=1), default=PROXY.stack, show_default=True)
+@click.option("--proxy-channels", type=click.IntRange(min=4), default=PROXY.channels,
               show_default=True)
-@click.option("--proxy-warmup", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Warm-up optimizer steps.")
-@click.option("--proxy-device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--proxy-image-size", type=click.IntRange(min=64), default=PROXY.image_size,
+              show_default=True)
+@click.option("--proxy-epochs", type=click.IntRange(min=1), default=PROXY.epochs, show_default=True)
+@click.option("--proxy-batch-size", type=click.IntRange(min=1), default=PROXY.batch_size,
+              show_default=True)
+@click.option("--proxy-lr", type=click.FloatRange(min=0, min_open=True), default=PROXY.lr,
+              show_default=True)
+@click.option("--proxy-warmup", type=click.IntRange(min=0), default=PROXY.warmup,
+              show_default=True, help="Warm-up optimizer steps.")
+@click.option("--proxy-device", type=click.Choice(["auto", "cpu", "cuda"]), default=PROXY.device,
               show_default=True)
 @click.option("--proxy-train-ann", type=click.Path(dir_okay=False), default=None,
               help="Real proxy data (all four paths); default: synthetic in OUT/proxy_data.")
@@ -96,9 +102,9 @@ def _paths(value: str | None) -> str | None:
 @click.option("--proxy-val-ann", type=click.Path(dir_okay=False), default=None,
               help="The held-out split that scores the reward.")
 @click.option("--proxy-val-images", type=click.Path(file_okay=False), default=None)
-@click.option("--proxy-images", type=click.IntRange(min=8), default=120, show_default=True,
-              help="Synthetic proxy data: images in all (a quarter held out).")
-@click.option("--proxy-data-seed", type=int, default=0, show_default=True,
+@click.option("--proxy-images", type=click.IntRange(min=8), default=PROXY.synth_images,
+              show_default=True, help="Synthetic proxy data: images in all (a quarter held out).")
+@click.option("--proxy-data-seed", type=int, default=PROXY.synth_seed, show_default=True,
               help="Synthetic proxy data: seed.")
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int | None:

@@ -29,10 +29,10 @@ class ProxySettings:
     backbone: str = "resnet10"
     stack: int = 3
     channels: int = 32
-    image_size: int = 128
-    epochs: int = 3
+    image_size: int = 96
+    epochs: int = 4
     batch_size: int = 8
-    lr: float = 0.01
+    lr: float = 0.02
     warmup: int = 10  # optimizer steps
     device: str = "auto"
     # a real dataset (all four paths), or None: synthetic data in OUT/proxy_data
@@ -41,7 +41,7 @@ class ProxySettings:
     val_ann: str | None = None
     val_images: str | None = None
     # the synthetic dataset
-    synth_images: int = 120
+    synth_images: int = 160
     synth_val_fraction: float = 0.25
     synth_seed: int = 0
 
