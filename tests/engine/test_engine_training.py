@@ -173,8 +173,8 @@ def test_bad_data_is_refused_with_the_report_unless_skip_bad(tiny_data, tmp_path
 
 def test_two_process_distributed_training(tiny_data, tmp_path):
     out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", str(29400 + os.getpid() % 500), "-m", "nasfpn_cli", "train",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+               "2", "-m", "nasfpn_cli", "train",
                "fpn", "--data", str(tiny_data), "-o", str(out), *TINY_MODEL, "--batch-size", "4",
                "--epochs", "1", "--log-every", "1", "--no-progress", "--sync-bn"]
     result = subprocess.run(command, cwd=ROOT, env={**os.environ, **ONE_THREAD},
