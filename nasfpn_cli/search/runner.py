@@ -206,7 +206,7 @@ class Search:
                              genotype=self.space.to_text(pending.proposal.decisions),
                              reward=reward, seconds=round(seconds, 4), worker=worker,
                              decisions=list(pending.proposal.decisions), cached=cached,
-                             error=error)
+                             error=error, finished_at=round(time.time(), 3))
         self.log.append(record)
         self._remember(record)
         self.controller.tell(pending.proposal, reward)

@@ -30,6 +30,7 @@ class TrialRecord:
     decisions: list[int]
     cached: bool = False
     error: str | None = None
+    finished_at: float = 0.0  # unix time the record was written
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -40,7 +41,8 @@ class TrialRecord:
                    genotype=str(data["genotype"]), reward=float(data["reward"]),
                    seconds=float(data["seconds"]), worker=str(data["worker"]),
                    decisions=[int(d) for d in data["decisions"]],
-                   cached=bool(data.get("cached", False)), error=data.get("error"))
+                   cached=bool(data.get("cached", False)), error=data.get("error"),
+                   finished_at=float(data.get("finished_at", 0.0)))
 
 
 def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
