@@ -4,7 +4,8 @@
 # (8 x 8 images per step), with DropBlock as in the paper's long schedules, then the COCO
 # evaluation of the best checkpoint.
 #
-#   examples/train_paper.sh /data/coco runs/nasfpn-paper [--schedule cosine] [--amp]
+#   examples/train_paper.sh /data/coco runs/nasfpn-paper --backbone-weights resnet50.pth \
+#       [--schedule cosine] [--amp]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: $0 COCO_DIR OUT [options...]}

@@ -48,6 +48,8 @@ PATH = click.Path(path_type=str)
               help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
                    "50 epochs, steps at 30 and 40).")
 @click.option("--backbone", help="resnet10/18/34/50/101, ... (default resnet18).")
+@click.option("--backbone-weights", type=PATH, metavar="FILE",
+              help="ImageNet weights for the backbone (a torchvision-style state dict).")
 @click.option("--stack", type=int, help="Pyramid copies N of N@C (default 3).")
 @click.option("--channels", type=int, help="Pyramid channels C of N@C (default 64).")
 @click.option("--image-size", type=int, help="Square training size in pixels (default 256).")
@@ -67,6 +69,8 @@ PATH = click.Path(path_type=str)
 @click.option("--momentum", type=float, help="SGD momentum (default 0.9).")
 @click.option("--weight-decay", type=float, help="Default 1e-4; never on norms and biases.")
 @click.option("--warmup", type=int, help="Linear warmup steps (default 100).")
+@click.option("--warmup-factor", type=float,
+              help="Warmup starts at this fraction of --lr (default 0.001).")
 @click.option("--schedule", type=click.Choice(["cosine", "step"]), help="Default cosine.")
 @click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
               help="Epochs where the step schedule multiplies the lr by --gamma "

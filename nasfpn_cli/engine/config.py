@@ -63,6 +63,7 @@ class TrainConfig:
     skip_bad: bool = False
     # model
     backbone: str = "resnet18"
+    backbone_weights: str | None = None
     stack: int = 3
     channels: int = 64
     image_size: int = 256

@@ -145,7 +145,8 @@ def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
     return build_detector(genotype, num_classes=num_classes, backbone=config.backbone,
                           channels=config.channels, stack=config.stack,
                           deep_supervision=config.deep_supervision,
-                          focal_alpha=config.focal_alpha, focal_gamma=config.focal_gamma, **kwargs)
+                          focal_alpha=config.focal_alpha, focal_gamma=config.focal_gamma,
+                          backbone_weights=config.backbone_weights, **kwargs)
 
 
 def _resumed_config(config: TrainConfig, state: dict[str, Any]) -> TrainConfig:
