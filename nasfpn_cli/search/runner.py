@@ -250,27 +250,36 @@ class Search:
         for pending in asked:
             self._dispatch(pending, executor)
 
+    def _loop(self, executor: Executor, bar: "_SearchProgress") -> None:
+        for pending in sorted(self.pending.values(), key=lambda p: p.trial):
+            self._dispatch(pending, executor)  # proposals a kill interrupted run again
+        bar.update()
+        while len(self.records) < self.config.trials:
+            self._fill(executor)
+            bar.update()
+            if len(self.records) >= self.config.trials:
+                break
+            if not self.running:
+                raise SearchError("internal: no trial is running and none can start")
+            for result in executor.wait():
+                self._on_result(result)
+            bar.update()
+        self._save_state()
+
     def run(self, progress: bool = True) -> SearchSummary:
         started = time.perf_counter()
         config = self.config
+        import torch
+
+        threads = torch.get_num_threads()
         set_torch_threads(1)  # the controller is small: leave the cores to the trials
-        with _SearchProgress(self, progress) as bar, \
-                build_executor(config.executor, config.workers, config.address) as executor:
-            for pending in sorted(self.pending.values(), key=lambda p: p.trial):
-                self._dispatch(pending, executor)  # proposals a kill interrupted run again
-            bar.update()
-            while len(self.records) < config.trials:
-                self._fill(executor)
-                bar.update()
-                if len(self.records) >= config.trials:
-                    break
-                if not self.running:
-                    raise SearchError("internal: no trial is running and none can start")
-                for result in executor.wait():
-                    self._on_result(result)
-                bar.update()
-            self._save_state()
-        self.log.close()
+        try:
+            with _SearchProgress(self, progress) as bar, \
+                    build_executor(config.executor, config.workers, config.address) as executor:
+                self._loop(executor, bar)
+        finally:
+            self.log.close()
+            set_torch_threads(threads)
         return SearchSummary(self.records, self.best, len(self.cache),
                              time.perf_counter() - started)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -258,11 +258,6 @@ class SearchSpace:
                     result[4 * other + 2] = result[step]
         result[step] = new
         return self.check(result)
-
-    def cells(self, decisions: Sequence[int]) -> Iterator[tuple[int, int, int, int]]:
-        """(first, second, level index, op index) per cell."""
-        for cell in range(self.num_cells):
-            yield tuple(decisions[4 * cell: 4 * cell + 4])  # type: ignore[misc]
 
     def to_dict(self) -> dict:
         return {"num_cells": self.num_cells, "levels": list(self.levels), "ops": list(self.ops),

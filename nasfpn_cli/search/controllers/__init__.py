@@ -1,6 +1,6 @@
 """Search controllers by name (``--controller``): ``ppo``, ``random``, ``evolution``.
 
-Each is imported only when chosen, so random search and evolution do not load torch.
+Each is imported only when chosen (only ``ppo`` needs torch).
 """
 from __future__ import annotations
 

@@ -87,9 +87,10 @@ class PPOController(Controller):
     def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed)
         self.settings = PPOSettings(**settings)
-        torch.manual_seed(seed)  # weight init; sampling uses its own generator below
-        self.policy = PolicyNetwork(space, self.settings.hidden_size,
-                                    self.settings.logit_bound)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, the global RNG untouched
+            torch.manual_seed(seed)
+            self.policy = PolicyNetwork(space, self.settings.hidden_size,
+                                        self.settings.logit_bound)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.settings.learning_rate)
         self.generator = torch.Generator().manual_seed(seed)
         self.baseline: float | None = None
