@@ -9,7 +9,7 @@ worker's first one, over the time from the first such finish to the last; this i
 search runs at). Target on 2 cores: >= 1.6x steady state. On a machine shared with other work the
 ratio is noisy; ``--repeats`` alternates the order and keeps each side's best run.
 
-    python benchmarks/search_workers.py [--trials 10] [--repeats 1]
+    python benchmarks/search_workers.py [--trials 16] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def trials_per_minute(work: Path, data: Path, workers: int, trials: int) -> tupl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="nasfpn-bench-") as scratch:
         work = Path(scratch)
