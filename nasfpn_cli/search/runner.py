@@ -34,7 +34,8 @@ from .space import SearchSpace
 from .trials import TrialLog, TrialRecord, read_trials
 from .worker import TrialResult, TrialTask
 
-CONFIG_FILE, TRIALS_FILE, STATE_FILE, BEST_FILE = "search.json", "trials.jsonl", "state.pt", "best.txt"
+CONFIG_FILE, TRIALS_FILE = "search.json", "trials.jsonl"
+STATE_FILE, BEST_FILE = "state.pt", "best.txt"
 STATE_VERSION = 1
 
 

@@ -126,7 +126,8 @@ class SearchSpace:
 
     def feature_levels(self, decisions: Sequence[int]) -> list[int]:
         """Level of every feature (inputs, then cells) of an architecture."""
-        return list(self.levels) + [self.levels[decisions[4 * c + 2]] for c in range(self.num_cells)]
+        cells = [self.levels[decisions[4 * c + 2]] for c in range(self.num_cells)]
+        return list(self.levels) + cells
 
     def to_text(self, decisions: Sequence[int], name: str | None = None,
                 comment: str | None = None) -> str:

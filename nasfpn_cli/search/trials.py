@@ -66,7 +66,8 @@ def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
             record = TrialRecord.from_dict(json.loads(line))
         except (ValueError, KeyError, TypeError) as exc:
             raise SearchError(f"{path}:{number}: not a trial record ({exc})",
-                              hint="the file was edited or damaged; fix or remove that line") from exc
+                              hint="the file was edited or damaged; fix or remove that line"
+                              ) from exc
         if record.step != len(records):
             raise SearchError(f"{path}:{number}: step {record.step}, expected {len(records)}")
         records.append(record)

@@ -2,7 +2,8 @@
 ``nasfpn`` in the median of 3 seeds, and beats random search's median.
 
 Runs the real search loop (files, checkpoints) six times: a few minutes, so it runs only with
-NASFPN_SLOW_TESTS=1. The CI-sized version is test_controllers.py::test_ppo_learns_to_reach_the_target.
+NASFPN_SLOW_TESTS=1. The CI-sized version is
+test_controllers.py::test_ppo_learns_to_reach_the_target.
 
     NASFPN_SLOW_TESTS=1 python -m pytest tests/search/test_similarity_acceptance.py -s
 """

@@ -52,13 +52,14 @@ class PolicyNetwork(nn.Module):
 
     def _logits(self, hidden: torch.Tensor, mask: torch.Tensor, steps: slice) -> torch.Tensor:
         """Masked, bounded logits [batch, len(steps), vocab] from LSTM outputs of those steps."""
-        logits = torch.einsum("bth,thv->btv", hidden, self.head_weight[steps]) + self.head_bias[steps]
+        logits = torch.einsum("bth,thv->btv", hidden, self.head_weight[steps])
+        logits = logits + self.head_bias[steps]
         if self.logit_bound:
             logits = self.logit_bound * torch.tanh(logits / self.logit_bound)
         return logits.masked_fill(~mask, MASKED)
 
     def _embed(self, tokens: torch.Tensor, first_step: int) -> torch.Tensor:
-        """Embeddings [batch, len, hidden] of tokens chosen at steps first_step, first_step + 1..."""
+        """Embeddings [batch, len, hidden] of tokens chosen at steps first_step, first_step+1..."""
         steps = torch.arange(first_step, first_step + tokens.shape[1])
         return self.embedding(1 + steps * self.vocab + tokens)
 
@@ -71,8 +72,9 @@ class PolicyNetwork(nn.Module):
         logits = self._logits(hidden, mask[:, None], slice(step, step + 1))[:, 0]
         return torch.log_softmax(logits, dim=-1), state
 
-    def forward(self, tokens: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced log-probabilities and entropies of whole sequences, both [batch, steps]."""
+    def forward(self, tokens: torch.Tensor,
+                masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced log-probabilities and entropies of whole sequences, [batch, steps]."""
         inputs = torch.cat([self.start(tokens.shape[0]), self._embed(tokens[:, :-1], 0)], dim=1)
         hidden, _ = self.lstm(inputs)
         log_dist = torch.log_softmax(self._logits(hidden, masks, slice(None)), dim=-1)
@@ -125,7 +127,7 @@ class PPOController(Controller):
                 for prefix, lp in zip(prefixes, log_probs)]
 
     def ask(self) -> Proposal:
-        """The next of a batch sampled together (a new batch, from the latest policy, when empty)."""
+        """The next of a batch sampled together (a new batch from the latest policy if empty)."""
         if not self.queue:
             self.queue = self._sample(self.settings.batch_size)
         return self.queue.pop(0)

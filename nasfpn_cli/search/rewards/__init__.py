@@ -1,12 +1,13 @@
 """Rewards by name (``--reward NAME[:ARGUMENT]``), and the plug-in point for new ones.
 
 A reward factory receives the ``ARGUMENT`` text (or None), the search space and the options of
-the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward`. Rewards are rebuilt from
-their :class:`RewardSpec` inside every worker process or Ray task, so a factory must be
-importable there: built-ins live here; a plug-in module passed with ``--reward-module`` is imported
-in the main process and in every worker before the name is looked up. See docs/search.md.
+the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward`.
+Rewards are rebuilt from their :class:`RewardSpec` inside every worker process or Ray task, so
+a factory must be importable there: built-ins live here; a plug-in module passed with
+``--reward-module`` is imported in the main process and in every worker before the name is
+looked up. See docs/search.md.
 
-    from nasfpn_cli.search.rewards import Candidate, register_reward
+    from nasfpn_cli.search.rewards import register_reward
 
     @register_reward("cells-at-p4")
     def cells_at_p4(argument, space, options):
