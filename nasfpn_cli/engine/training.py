@@ -75,8 +75,9 @@ def seed_everything(seed: int) -> None:
 
 
 def genotype_text(genotype) -> str:
-    """The genotype's own source text (canonical formatting when it has none)."""
-    return genotype.source or genotype.format()
+    """The genotype as canonical DSL text: the file may have been JSON or block specs, and
+    checkpoints must rebuild from text that ``parse_genotype`` reads."""
+    return genotype.format()
 
 
 def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> dict | None:
