@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def synth_dir(tmp_path_factory):
-    from conftest import run_cli
+    from cli_runner import run_cli
 
     out = tmp_path_factory.mktemp("cli") / "shapes"
     result = run_cli("data", "synth", str(out), "--num-images", "5", "--image-size", "64",
