@@ -14,7 +14,7 @@ _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}
 _AP_KEYS = ("AP", "AP50", "AP75")
 
 
-def _figure():
+def new_figure():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +23,7 @@ def _figure():
     return plt.subplots(figsize=(7, 4), dpi=100)
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     import io
 
     buffer = io.BytesIO()
@@ -57,7 +57,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     if train:
         loss_keys = sorted({k for r in train for k in r if k not in _NOT_LOSSES},
                            key=lambda k: (k != "loss", k))
-        fig, ax = _figure()
+        fig, ax = new_figure()
         for key in loss_keys:
             ax.plot(*_series(train, key), label=key, linewidth=2 if key == "loss" else 1)
         ax.set(xlabel="step", ylabel="loss", title="training losses")
@@ -65,14 +65,14 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
-        written.append(_save(fig, out_dir / "losses.png"))
-        fig, ax = _figure()
+        written.append(save_figure(fig, out_dir / "losses.png"))
+        fig, ax = new_figure()
         ax.plot(*_series(train, "lr"))
         ax.set(xlabel="step", ylabel="learning rate", title="learning rate")
         ax.grid(alpha=0.3)
-        written.append(_save(fig, out_dir / "lr.png"))
+        written.append(save_figure(fig, out_dir / "lr.png"))
     if evals:
-        fig, ax = _figure()
+        fig, ax = new_figure()
         for key in _AP_KEYS:
             epochs = [r["epoch"] for r in evals if key in r]
             ax.plot(epochs, [r[key] for r in evals if key in r], marker="o", label=key)
@@ -80,5 +80,5 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
                ylim=(0, 1))
         ax.grid(alpha=0.3)
         ax.legend()
-        written.append(_save(fig, out_dir / "ap.png"))
+        written.append(save_figure(fig, out_dir / "ap.png"))
     return written

@@ -73,23 +73,23 @@ def curves(records: list[TrialRecord]) -> tuple[list[float], list[float], list[i
 
 def write_plots(records: list[TrialRecord], plots_dir: Path, title: str = "") -> list[Path]:
     """``reward.png`` and ``unique.png`` in ``plots_dir``; returns their paths."""
-    from ..engine.plotting import _figure, _save
+    from ..engine.plotting import new_figure, save_figure
 
     steps = [record.step for record in records]
     rewards, best, unique = curves(records)
-    fig, ax = _figure()
+    fig, ax = new_figure()
     ax.scatter(steps, rewards, s=6, alpha=0.4, label="trial reward")
     ax.plot(steps, best, color="tab:red", label="best so far")
     ax.set(xlabel="step (finished trials)", ylabel="reward", title=f"{title} reward".strip())
     ax.legend(loc="lower right")
-    paths = [_save(fig, plots_dir / "reward.png")]
-    fig, ax = _figure()
+    paths = [save_figure(fig, plots_dir / "reward.png")]
+    fig, ax = new_figure()
     ax.plot(steps, unique, label="distinct architectures")
     ax.plot(steps, [step + 1 for step in steps], color="grey", linestyle=":", label="trials")
     ax.set(xlabel="step (finished trials)", ylabel="architectures",
            title=f"{title} unique architectures".strip())
     ax.legend(loc="upper left")
-    paths.append(_save(fig, plots_dir / "unique.png"))
+    paths.append(save_figure(fig, plots_dir / "unique.png"))
     return paths
 
 
