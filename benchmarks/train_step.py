@@ -34,7 +34,7 @@ from nasfpn_cli.engine.config import TrainConfig  # noqa: E402
 from nasfpn_cli.engine.optim import build_optimizer  # noqa: E402
 from nasfpn_cli.engine.schedule import LrSchedule, build_scheduler  # noqa: E402
 from nasfpn_cli.engine.trainer import Trainer  # noqa: E402
-from nasfpn_cli.engine.training import build_model  # noqa: E402
+from nasfpn_cli.engine.run import build_model  # noqa: E402
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
 TARGET = 1.15

@@ -5,15 +5,9 @@ modeling package (and torch) on first use.
 """
 from __future__ import annotations
 
+from .utils import lazy_exports
 from .genotype import Genotype, load_genotype, parse_genotype
 
 __version__ = "0.1.0"
 __all__ = ["Genotype", "build_detector", "build_neck", "load_genotype", "parse_genotype"]
-
-
-def __getattr__(name: str):
-    if name in ("build_neck", "build_detector"):
-        from . import modeling
-
-        return getattr(modeling, name)
-    raise AttributeError(f"module 'nasfpn_cli' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"build_neck": "modeling", "build_detector": "modeling"})

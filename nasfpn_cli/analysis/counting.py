@@ -20,6 +20,11 @@ from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
 
 from ..errors import ModelError
+from ..modeling.backbones import backbone_spec
+from ..modeling.neck import build_neck
+from ..modeling.network import build_network
+from ..modeling.spec import ModelSpec
+from ..utils import eval_mode
 from .handles import HANDLES
 
 EMPTY_BATCH = 0  # traced batch size: shapes without arithmetic (see the module docstring)
@@ -138,15 +143,10 @@ def _neck_breakdown(neck: nn.Module, prefix: str, by_module: dict[str, int],
 
 
 def _run(model: nn.Module, inputs: tuple) -> tuple[FlopCountAnalysis, dict[str, int], dict[str, int]]:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            analysis = flop_analysis(model, inputs)
-            by_module = dict(analysis.by_module())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = flop_analysis(model, inputs)
+        by_module = dict(analysis.by_module())
     return analysis, by_module, dict(parameter_count(model))
 
 
@@ -163,9 +163,14 @@ def _uncounted(analysis: FlopCountAnalysis) -> list[str]:
     return sorted(analysis.unsupported_ops().keys())
 
 
-def count_network(network: nn.Module, image_size: int | Sequence[int] = 640, *,
-                  name: str = "network") -> FlopReport:
-    """Count a :class:`~nasfpn_cli.modeling.network.RetinaNetNetwork` on one image."""
+def count_network(network: nn.Module | ModelSpec, image_size: int | Sequence[int] = 640, *,
+                  name: str | None = None) -> FlopReport:
+    """Count a :class:`~nasfpn_cli.modeling.network.RetinaNetNetwork` on one image; given a
+    :class:`~nasfpn_cli.modeling.spec.ModelSpec`, the network it describes is built first."""
+    if isinstance(network, ModelSpec):
+        name = name or network.name
+        network = build_network(network)
+    name = name or "network"
     height, width = image_hw(image_size)
     parameter = next(network.parameters())
     images = torch.zeros(EMPTY_BATCH, 3, height, width, dtype=parameter.dtype, device=parameter.device)
@@ -178,10 +183,21 @@ def count_network(network: nn.Module, image_size: int | Sequence[int] = 640, *,
                       padded_hw(height, width, network.size_divisor))
 
 
-def count_neck(neck: nn.Module, in_channels: Sequence[int], image_size: int | Sequence[int] = 640, *,
-               name: str = "neck") -> FlopReport:
+def count_neck(neck: nn.Module | ModelSpec, in_channels: Sequence[int] | None = None,
+               image_size: int | Sequence[int] = 640, *, name: str | None = None) -> FlopReport:
     """Count a :class:`~nasfpn_cli.modeling.neck.Neck` alone, fed backbone-shaped features of an
-    image of ``image_size`` (C3 at stride 8, C4 at 16, ...), padded as the network pads it."""
+    image of ``image_size`` (C3 at stride 8, C4 at 16, ...), padded as the network pads it.
+    Given a ModelSpec (``count_neck(spec, image_size=640)``), its neck is built on the spec's
+    backbone channels."""
+    if isinstance(neck, ModelSpec):
+        spec = neck
+        name = name or spec.name
+        in_channels = backbone_spec(spec.backbone).out_channels
+        neck = build_neck(spec.genotype, in_channels, spec.channels, spec.stack,
+                          norm=spec.neck_norm, separable=spec.separable)
+    if in_channels is None:
+        raise ModelError("count_neck needs the backbone's in_channels for a built neck")
+    name = name or "neck"
     height, width = image_hw(image_size)
     padded_h, padded_w = padded_hw(height, width, neck.size_divisor)
     parameter = next(neck.parameters())

@@ -29,7 +29,8 @@ def command(genotype: str, source_format: str | None, target_format: str | None,
     from ..errors import GenotypeError
     from ..genotype import check_file, infer_format, write_genotype_text
     from ..genotype.convert import lost_in
-    from ..genotype.library import raise_for_errors, write_atomically
+    from ..genotype.library import raise_for_errors
+    from ..utils import atomic_write
 
     if target_format is None:
         target_format = infer_format(output) if output else None
@@ -50,5 +51,5 @@ def command(genotype: str, source_format: str | None, target_format: str | None,
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomically(Path(output), text)
+        atomic_write(Path(output), text)
     return 0

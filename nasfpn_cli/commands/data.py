@@ -15,13 +15,9 @@ def command() -> None:
 
 
 def _progress_bar(description: str, total: int):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
+    from ..utils import make_progress
 
-    from ..console import err_console
-
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=err_console, transient=True)
+    progress = make_progress(status=False, transient=True)
     task = progress.add_task(description, total=total)
     return progress, lambda n: progress.advance(task, n)
 

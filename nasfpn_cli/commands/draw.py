@@ -10,14 +10,16 @@ import click
 
 from ..genotype import FORMATS
 
+MAX_DRAWN_STACKS = 64
+
 
 @click.command("draw")
 @click.argument("genotype", metavar="FILE|NAME")
 @click.option("-o", "--output", "output", required=True, metavar="OUT",
               help="Output file: .svg, .png, .pdf or .dot (the format follows the extension).")
-@click.option("--stack", "stack", type=click.IntRange(1, 64), default=None,
+@click.option("--stack", "stack", type=click.IntRange(1, MAX_DRAWN_STACKS), default=None,
               help="Draw N copies chained (copy k's outputs are copy k+1's inputs); default: the "
-                   "genotype's 'stack' directive, else 1.")
+                   "genotype's 'stack' directive, else 7 (the rule every command follows).")
 @click.option("--from", "fmt", type=click.Choice(FORMATS), default=None,
               help="Read the file in this format (default: from the extension; else dsl).")
 def command(genotype: str, output: str, stack: int | None, fmt: str | None) -> int:
@@ -25,13 +27,15 @@ def command(genotype: str, output: str, stack: int | None, fmt: str | None) -> i
     from ..console import console, print_diagnostics
     from ..genotype import check_file
     from ..genotype.library import raise_for_errors
+    from ..modeling.spec import resolve_pyramid_size
     from ..render import layout_to_dot, output_format, pyramid_layout, render_dot
 
     output_format(output)  # a bad extension is a usage error before any work
     checked = check_file(genotype, fmt)
     raise_for_errors(checked.diagnostics, checked.genotype.path)
     print_diagnostics(checked.warnings)
-    copies = stack if stack is not None else min(checked.genotype.stack or 1, 64)
+    copies, _ = resolve_pyramid_size(checked.genotype, stack)
+    copies = min(copies, MAX_DRAWN_STACKS)
     dot_text = layout_to_dot(pyramid_layout(checked.genotype, copies))
     written = render_dot(dot_text, output)
     console.print(f"wrote {written}", markup=False)

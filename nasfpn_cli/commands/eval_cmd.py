@@ -5,6 +5,8 @@ import json
 
 import click
 
+from ..engine.config import DEVICES
+
 from ..console import print_warning
 
 PATH = click.Path(path_type=str)
@@ -34,7 +36,7 @@ def _table(metrics: dict):
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--device", type=click.Choice(DEVICES), default="auto",
               show_default=True)
 @click.option("--image-size", type=click.IntRange(min=64),
               help="Evaluation size (default: the training size stored in the checkpoint).")
@@ -46,19 +48,18 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     """
     from ..console import console
     from ..data.coco import CocoDetection, EvalTransform
-    from ..engine.checkpoint import load_checkpoint
-    from ..modeling.restore import detector_from_checkpoint
+    from ..engine.checkpoint import Checkpoint
     from ..engine.evaluation import evaluate
-    from ..engine.training import resolve_device
+    from ..engine.run import resolve_device
 
-    state = load_checkpoint(checkpoint)
-    size = image_size or int(state["config"].get("train", {}).get("image_size", 640))
+    stored = Checkpoint.read(checkpoint)
+    size = image_size or stored.image_size or 640
     dataset = CocoDetection(ann, images, EvalTransform(size))
-    trained_categories = state["config"].get("data", {}).get("label_to_category")
+    trained_categories = stored.config.get("data", {}).get("label_to_category")
     if trained_categories and list(trained_categories) != dataset.label_to_category:
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")
-    detector = detector_from_checkpoint(state, checkpoint).eval().to(resolve_device(device))
+    detector = stored.detector().to(resolve_device(device))
     metrics = evaluate(detector, dataset, batch_size=batch_size, workers=workers,
                        progress=not as_json, label_to_category=trained_categories)
     if as_json:

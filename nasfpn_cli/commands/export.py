@@ -7,18 +7,16 @@ genotype and model options given on the command line must agree with it.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from ..errors import UsageError
+from .model_options import MODEL_OPTION_NAMES, model_options, spec_from_options
 
-BACKBONES = "resnet10, resnet18, resnet34, resnet50, resnet101 or mobilenetv2"
 WARN_ABOVE = 1e-3  # max abs difference beyond which the exported file is suspect
-# command-line option -> detector.config key, for comparing with a checkpoint's stored model
-MODEL_OPTIONS = {"backbone": "backbone", "stack": "stack", "channels": "channels",
-                 "num_classes": "num_classes", "head_norm": "head_norm",
-                 "deep_supervision": "deep_supervision"}
+CHECKED_OPTIONS = (*MODEL_OPTION_NAMES, "deep_supervision")
 
 
 @click.command(name="export")
@@ -27,14 +25,7 @@ MODEL_OPTIONS = {"backbone": "backbone", "stack": "stack", "channels": "channels
               help="model.onnx (ONNX) or model.pt / model.ts (TorchScript).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
               help="Training checkpoint to take the model and its weights from.")
-@click.option("--backbone", default="resnet50", show_default=True, help=f"Backbone: {BACKBONES}.")
-@click.option("--stack", type=click.IntRange(min=1), default=None,
-              help="Pyramid copies N of N@C [default: the file's, else 7].")
-@click.option("--channels", type=click.IntRange(min=1), default=None,
-              help="Pyramid channels C of N@C [default: the file's, else 256].")
-@click.option("--num-classes", type=click.IntRange(min=1), default=80, show_default=True)
-@click.option("--head-norm", type=click.Choice(["gn", "bn", "none"]), default="gn",
-              show_default=True, help="Normalisation in the RetinaNet head.")
+@model_options
 @click.option("--deep-supervision", is_flag=True, help="A head after every pyramid copy.")
 @click.option("--exit-at", type=click.IntRange(min=1), default=None,
               help="Export the outputs of pyramid copy K (anytime prediction) [default: last].")
@@ -49,17 +40,16 @@ MODEL_OPTIONS = {"backbone": "backbone", "stack": "stack", "channels": "channels
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Run the written file once and compare with PyTorch.")
 @click.pass_context
-def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | None, backbone: str,
-            stack: int | None, channels: int | None, num_classes: int, head_norm: str,
+def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | None,
             deep_supervision: bool, exit_at: int | None, image_size: int, batch_size: int,
-            opset: int, torchscript_method: str, verify: bool) -> int:
+            opset: int, torchscript_method: str, verify: bool, **model: Any) -> int:
     """Export GENOTYPE's network up to the raw head outputs to OUTPUT (.onnx or .pt).
 
     GENOTYPE is a file or a bundled name (see `nasfpn list`). Outputs are cls_p3..cls_p7
     (B x A*K x H x W logits) and box_p3..box_p7 (B x A*4 x H x W deltas); inputs are normalised
     B x 3 x H x W images. Without --checkpoint the weights are freshly initialised.
     """
-    from ..export import export_format
+    from ..modeling.exporting import export_format
 
     export_format(output)  # a bad suffix is a usage error before anything is built
     from ..console import console, err_console
@@ -67,17 +57,17 @@ def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | No
     spinner = err_console.status("exporting...", spinner="dots") if err_console.is_terminal else nullcontext()
     with spinner:
         if checkpoint:
-            given = {name: ctx.params[name] for name in MODEL_OPTIONS
+            given = {name: ctx.params[name] for name in CHECKED_OPTIONS
                      if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
             network = _network_from_checkpoint(genotype, checkpoint, given)
         else:
-            from ..modeling.detector import build_detector
+            from ..modeling.network import build_network
 
-            network = build_detector(genotype, num_classes, backbone, channels, stack,
-                                     deep_supervision=deep_supervision, head_norm=head_norm).network
+            network = build_network(spec_from_options(genotype, deep_supervision=deep_supervision,
+                                                      **model))
         if exit_at is not None:
             network.set_exit(exit_at)
-        from ..export import export_network
+        from ..modeling.exporting import export_network
 
         result = export_network(network, output, image_size, batch_size=batch_size, opset=opset,
                                 torchscript_method=torchscript_method, verify=verify)
@@ -91,22 +81,20 @@ def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | No
 
 def _network_from_checkpoint(genotype: str, checkpoint: str, given: dict):
     """The checkpoint's network; UsageError when GENOTYPE or explicit options disagree with it."""
-    from ..genotype import load_genotype, parse_genotype
-    from ..modeling.restore import detector_from_checkpoint, read_checkpoint
+    from ..engine.checkpoint import Checkpoint
+    from ..genotype import load_genotype
 
-    state = read_checkpoint(checkpoint)
-    detector = detector_from_checkpoint(state, checkpoint)
-    stored = parse_genotype(state["config"]["genotype_text"], f"{checkpoint}:genotype_text")
-    if load_genotype(genotype) != stored:
+    stored = Checkpoint.read(checkpoint)
+    spec = stored.spec
+    if load_genotype(genotype) != spec.genotype:
         raise UsageError(f"{genotype}: differs from the genotype stored in {checkpoint}",
-                         hint=f"pass the genotype the model was trained with ({stored.name or 'see the checkpoint'})")
-    conflicts = [f"--{name.replace('_', '-')} {value} (checkpoint: {detector.config.get(key)})"
-                 for name, value in given.items()
-                 if (key := MODEL_OPTIONS[name]) in detector.config and detector.config[key] != value]
+                         hint=f"pass the genotype the model was trained with ({spec.name})")
+    conflicts = [f"--{name.replace('_', '-')} {value} (checkpoint: {getattr(spec, name)})"
+                 for name, value in given.items() if getattr(spec, name) != value]
     if conflicts:
         raise UsageError(f"{checkpoint}: the model options disagree with the checkpoint: "
                          + ", ".join(conflicts), hint="leave them out to use the stored ones")
-    return detector.network
+    return stored.detector().network
 
 
 def _summary(result):

@@ -22,7 +22,8 @@ def command(files: tuple[str, ...], check: bool, write: bool) -> int:
     """Format genotype files canonically (comments kept); print, --check or --write."""
     from ..console import err_console
     from ..genotype import format_source, infer_format
-    from ..genotype.library import read_source, resolve_path, write_atomically
+    from ..genotype.library import read_source, resolve_path
+    from ..utils import atomic_write
 
     if check and write:
         raise UsageError("--check and --write exclude each other")
@@ -46,7 +47,7 @@ def command(files: tuple[str, ...], check: bool, write: bool) -> int:
                 err_console.print(f"would reformat {display}", markup=False)
         elif write:
             if formatted != source:
-                write_atomically(path, formatted)
+                atomic_write(path, formatted)
                 err_console.print(f"reformatted {display}", markup=False)
         else:
             sys.stdout.write(formatted)

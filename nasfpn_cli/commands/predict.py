@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..engine.config import DEVICES
+
 
 @click.command(name="predict")
 @click.argument("checkpoint", type=click.Path(path_type=str))
@@ -16,7 +18,7 @@ import click
               show_default=True, help="Keep detections scoring at least this.")
 @click.option("--image-size", type=click.IntRange(min=64),
               help="Inference size (default: the training size stored in the checkpoint).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+@click.option("--device", type=click.Choice(DEVICES), default="auto",
               show_default=True)
 def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_threshold: float,
             image_size: int | None, device: str) -> int:
@@ -26,27 +28,21 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     OUTPUT_DIR/<image>.png with the boxes and labels drawn.
     """
     from ..console import console
-    from ..engine.checkpoint import load_checkpoint
-    from ..modeling.restore import detector_from_checkpoint
-    from ..engine.files import atomic_write_bytes
+    from ..engine.checkpoint import Checkpoint
     from ..engine.prediction import LabelInfo, find_images, predict_files
-    from ..engine.training import resolve_device
+    from ..engine.run import resolve_device
+    from ..utils import atomic_write_json
 
     paths = find_images(inputs)
-    state = load_checkpoint(checkpoint)
-    config = state["config"]
-    detector = detector_from_checkpoint(state, checkpoint).eval().to(resolve_device(device))
-    num_classes = int(config["model"].get("num_classes", 0))
-    data = config.get("data") or {}
-    labels = LabelInfo(data.get("label_to_category") or list(range(num_classes)),
-                       data.get("category_names") or [str(i) for i in range(num_classes)])
-    size = image_size or int(config.get("train", {}).get("image_size", 640))
+    stored = Checkpoint.read(checkpoint)
+    detector = stored.detector().to(resolve_device(device))
+    labels = LabelInfo(stored.label_to_category, stored.category_names)
+    size = image_size or stored.image_size or 640
     records = predict_files(detector, paths, output_dir, image_size=size, labels=labels,
                             score_threshold=score_threshold)
     result = {"checkpoint": checkpoint, "score_threshold": score_threshold, "image_size": size,
               "images": records}
-    atomic_write_bytes((json.dumps(result, indent=2) + "\n").encode(),
-                       output_dir / "detections.json")
+    atomic_write_json(output_dir / "detections.json", result)
     total = sum(len(r["detections"]) for r in records)
     console.print(f"{total} detections in {len(records)} images: "
                   f"{output_dir / 'detections.json'} and {len(records)} drawings in {output_dir}")

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import click
 
+from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES
 from ..errors import UsageError
+from ..modeling.spec import BACKBONES
+from .model_options import PYRAMID_RULE
 
 
 def _numbers(kind: type, count: int | None = None):
@@ -44,14 +47,14 @@ PATH = click.Path(path_type=str)
               help="Drop bad boxes/images the data checks find instead of refusing the data.")
 @click.option("-o", "--output-dir", type=PATH, required=True,
               help="Run folder: last.pt, best.pt, metrics.jsonl, config.json.")
-@click.option("--recipe", type=click.Choice(["paper"]),
+@click.option("--recipe", type=click.Choice(list(RECIPES)),
               help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
                    "50 epochs, steps at 30 and 40).")
-@click.option("--backbone", help="resnet10/18/34/50/101, ... (default resnet18).")
+@click.option("--backbone", type=click.Choice(BACKBONES), help="Default resnet18.")
 @click.option("--backbone-weights", type=PATH, metavar="FILE",
               help="ImageNet weights for the backbone (a torchvision-style state dict).")
-@click.option("--stack", type=int, help="Pyramid copies N of N@C (default 3).")
-@click.option("--channels", type=int, help="Pyramid channels C of N@C (default 64).")
+@click.option("--stack", type=int, help=f"Pyramid copies N of N@C {PYRAMID_RULE}.")
+@click.option("--channels", type=int, help=f"Pyramid channels C of N@C {PYRAMID_RULE}.")
 @click.option("--image-size", type=int, help="Square training size in pixels (default 256).")
 @click.option("--deep-supervision", is_flag=True, default=None,
               help="A head and loss after every pyramid copy.")
@@ -64,14 +67,14 @@ PATH = click.Path(path_type=str)
               help="Batch norm statistics across processes (distributed runs).")
 @click.option("--epochs", type=int, help="Epochs (default 12).")
 @click.option("--batch-size", type=int, help="Images per step and process (default 8).")
-@click.option("--optimizer", type=click.Choice(["sgd", "adamw"]), help="Default sgd.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Default sgd.")
 @click.option("--lr", type=float, help="Peak learning rate (default 0.01).")
 @click.option("--momentum", type=float, help="SGD momentum (default 0.9).")
 @click.option("--weight-decay", type=float, help="Default 1e-4; never on norms and biases.")
 @click.option("--warmup", type=int, help="Linear warmup steps (default 100).")
 @click.option("--warmup-factor", type=float,
               help="Warmup starts at this fraction of --lr (default 0.001).")
-@click.option("--schedule", type=click.Choice(["cosine", "step"]), help="Default cosine.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), help="Default cosine.")
 @click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
               help="Epochs where the step schedule multiplies the lr by --gamma "
                    "(default 60%,80% of --epochs).")
@@ -84,7 +87,7 @@ PATH = click.Path(path_type=str)
 @click.option("--flip-prob", type=float, help="Horizontal flip probability (default 0.5).")
 @click.option("--workers", type=int, help="DataLoader worker processes (default 2).")
 @click.option("--seed", type=int, help="Seed for initialisation, order and augmentation.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Default auto.")
+@click.option("--device", type=click.Choice(DEVICES), help="Default auto.")
 @click.option("--resume", is_flag=True, default=None,
               help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
 @click.option("--init-from", type=PATH, metavar="CKPT", help="Load weights only from CKPT.")
@@ -111,7 +114,7 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, **optio
     config = TrainConfig.from_recipe(recipe, **overrides)
 
     from ..console import console
-    from ..engine.training import train
+    from ..engine.run import train
 
     result = train(config, progress=not no_progress)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports

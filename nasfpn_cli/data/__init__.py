@@ -4,7 +4,7 @@ Names load lazily so that torch-free users (``nasfpn data check``) do not import
 """
 from __future__ import annotations
 
-import importlib
+from ..utils import lazy_exports
 
 _EXPORTS = {
     "CocoDetection": "coco",
@@ -20,9 +20,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

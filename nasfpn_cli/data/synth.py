@@ -9,9 +9,7 @@ exact pixel extent of a fully visible object. Category ids are deliberately non-
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import DatasetError
+from ..utils import atomic_write_json
 
 Polygon = list[tuple[float, float]]
 
@@ -140,17 +139,6 @@ def render_image(seed: int, index: int, image_size: int, num_classes: int = 3,
     return image, objects
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary name in the same folder, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _split_sizes(num_images: int, val_fraction: float) -> tuple[int, int]:
     num_val = int(round(num_images * val_fraction))
     if val_fraction > 0 and num_images >= 2:
@@ -222,7 +210,7 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
                 progress(1)
         _remove_stale_images(image_dir, {image["file_name"] for image in images})
         ann_file = ann_dir / f"instances_{split}.json"
-        write_json_atomic(ann_file, {
+        atomic_write_json(ann_file, indent=None, value={
             "info": {"description": f"nasfpn synthetic shapes, seed {seed}", "version": "1.0"},
             "licenses": [], "images": images, "annotations": annotations,
             "categories": categories})
@@ -231,5 +219,5 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
         summary[f"{key}_images"] = str(image_dir)
         summary[f"num_{key}"] = len(images)
         summary["num_annotations"] += len(annotations)
-    write_json_atomic(root / "synth.json", summary)
+    atomic_write_json(root / "synth.json", summary, indent=None)
     return summary

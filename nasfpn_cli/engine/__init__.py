@@ -6,23 +6,17 @@ importing :mod:`nasfpn_cli.engine.config` alone does not import torch.
 """
 from __future__ import annotations
 
+from ..utils import lazy_exports
+
 _EXPORTS = {
     "TrainConfig": "config",
     "RECIPES": "config",
-    "train": "training",
-    "TrainResult": "training",
+    "train": "run",
+    "TrainResult": "run",
     "evaluate": "evaluation",
     "Trainer": "trainer",
     "Hook": "trainer",
 }
 
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        import importlib
-
-        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

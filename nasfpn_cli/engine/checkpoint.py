@@ -1,13 +1,20 @@
-"""Checkpoints: atomic writes, loading with clear errors, RNG state capture, weight transfer.
+"""Checkpoint files: the one place that knows their layout.
 
-A checkpoint is a dict ``{"model", "optimizer", "scheduler", "scaler", "epoch", "step", "rng",
-"metrics_history", "best_ap", "config": {"genotype_text", "model", "train", "data"}}``. Only plain
-containers, numbers, strings and tensors go in, so it loads with ``weights_only=True``.
+A checkpoint is a dict ``{"format_version", "model", "optimizer", "scheduler", "scaler",
+"epoch", "step", "rng", "metrics_history", "best_ap", "config": {"genotype_text", "model",
+"train", "data"}}``; ``config.model`` is the :class:`~nasfpn_cli.modeling.spec.ModelSpec` as
+JSON. Only plain containers, numbers, strings and tensors go in, so files are read with
+``weights_only=True`` (no pickled code runs). Files are written atomically. Version 1 files
+(no ``format_version``, written before the ModelSpec) still load; newer versions are refused
+with a message naming the version.
 """
 from __future__ import annotations
 
 import io
+import pickle
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,35 +22,146 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from .files import atomic_write_bytes
+from ..errors import CheckpointError, NasfpnError
+from ..modeling.detector import Detector, build_detector
+from ..modeling.spec import ModelSpec
+from ..utils import atomic_write
 
+FORMAT_VERSION = 2
 REQUIRED_KEYS = ("model", "config")
+MAX_LISTED_KEYS = 5
 
 
-def serialize(state: dict[str, Any]) -> bytes:
+def write_checkpoint(state: dict[str, Any], *paths: str | Path) -> None:
+    """Serialise once (stamped with :data:`FORMAT_VERSION`), then write atomically to every
+    path (e.g. last.pt and best.pt)."""
     buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
-
-
-def save_checkpoint(state: dict[str, Any], *paths: str | Path) -> None:
-    """Serialise once, then write atomically to every path (e.g. last.pt and best.pt)."""
-    data = serialize(state)
+    torch.save({**state, "format_version": FORMAT_VERSION}, buffer)
+    data = buffer.getvalue()
     for path in paths:
-        atomic_write_bytes(data, path)
+        atomic_write(path, data)
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a nasfpn checkpoint (tensors on the CPU); raises :class:`CheckpointError` saying
-    what is wrong."""
-    from ..modeling.restore import read_checkpoint
+def _load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, foreign or pickled-code files raise many kinds
+        if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in str(exc):
+            # torch's own message advises weights_only=False, i.e. running the file's code: never
+            raise CheckpointError(f"{path}: cannot read checkpoint: it holds Python objects "
+                                  "other than tensors and plain data, and loading them could "
+                                  "run code", hint="only files written by 'nasfpn train' are "
+                                  "read") from None
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__})",
+                              hint="is it a checkpoint written by 'nasfpn train'?") from None
 
-    state = read_checkpoint(path)
-    missing = [key for key in REQUIRED_KEYS if key not in state]
-    if missing:
-        raise CheckpointError(f"{path}: not a nasfpn checkpoint (missing {', '.join(missing)})")
-    return state
+
+def _listed(keys: list[str]) -> str:
+    shown = ", ".join(keys[:MAX_LISTED_KEYS])
+    return shown + (f" (+{len(keys) - MAX_LISTED_KEYS} more)" if len(keys) > MAX_LISTED_KEYS else "")
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read from ``path``: its raw ``state`` and what it describes."""
+
+    path: str
+    state: dict[str, Any]
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Checkpoint":
+        """Read and check a checkpoint file (tensors on the CPU); CheckpointError saying what
+        is wrong otherwise."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file")
+        state = _load(path)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path}: not a nasfpn checkpoint (top level is a "
+                                  f"{type(state).__name__}, expected a dict)")
+        missing = [key for key in REQUIRED_KEYS if not isinstance(state.get(key), Mapping)]
+        if missing:
+            raise CheckpointError(f"{path}: not a nasfpn checkpoint (missing "
+                                  f"{', '.join(missing)})")
+        version = state.get("format_version", 1)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(f"{path}: checkpoint format version {version!r} is newer "
+                                  f"than this nasfpn reads (up to {FORMAT_VERSION})",
+                                  hint="upgrade nasfpn to load it")
+        return cls(str(path), state)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.state["config"]
+
+    @property
+    def train_config(self) -> dict[str, Any]:
+        """The stored training options (empty when the file holds none)."""
+        train = self.config.get("train")
+        return dict(train) if isinstance(train, Mapping) else {}
+
+    @property
+    def image_size(self) -> int | None:
+        size = self.train_config.get("image_size")
+        return int(size) if isinstance(size, int) else None
+
+    @property
+    def label_to_category(self) -> list[int]:
+        data = self.config.get("data") or {}
+        return [int(c) for c in data.get("label_to_category") or
+                range(self.spec.num_classes)]
+
+    @property
+    def category_names(self) -> list[str]:
+        data = self.config.get("data") or {}
+        names = data.get("category_names")
+        return [str(n) for n in names] if names else [str(i) for i in
+                                                      range(self.spec.num_classes)]
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` of the stored detector."""
+        text, model = self.config.get("genotype_text"), self.config.get("model")
+        if not isinstance(text, str) or not isinstance(model, Mapping):
+            raise CheckpointError(f"{self.path}: the checkpoint's config lacks 'genotype_text' "
+                                  "or 'model'",
+                                  hint="it was not written by 'nasfpn train' from a built detector")
+        try:
+            return ModelSpec.from_dict(model, text, source=self.path)
+        except NasfpnError as exc:
+            raise CheckpointError(f"{self.path}: cannot rebuild the detector: {exc}") from exc
+
+    def detector(self) -> Detector:
+        """The stored detector with its weights loaded strictly, on the CPU in eval mode."""
+        spec = self.spec
+        try:
+            detector = build_detector(spec)
+        except NasfpnError as exc:
+            raise CheckpointError(f"{self.path}: cannot rebuild the detector: {exc}") from exc
+        weights = self.state["model"]
+        own = detector.state_dict()
+        missing = sorted(set(own) - set(weights))
+        unexpected = sorted(set(weights) - set(own))
+        reshaped = sorted(k for k in set(own) & set(weights)
+                          if tuple(own[k].shape) != tuple(torch.as_tensor(weights[k]).shape))
+        problems = [f"{label} keys: {_listed(keys)}" for label, keys in
+                    (("missing", missing), ("unexpected", unexpected), ("wrong-shape", reshaped))
+                    if keys]
+        if problems:
+            raise CheckpointError(f"{self.path}: weights do not fit the stored model; "
+                                  + "; ".join(problems))
+        detector.load_state_dict(weights)
+        return detector.eval()
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """:meth:`Checkpoint.read`."""
+    return Checkpoint.read(path)
+
+
+def load_detector(path: str | Path) -> Detector:
+    """The detector a checkpoint file describes, weights loaded, on the CPU in eval mode."""
+    return Checkpoint.read(path).detector()
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> bytes:

@@ -64,8 +64,8 @@ class TrainConfig:
     # model
     backbone: str = "resnet18"
     backbone_weights: str | None = None
-    stack: int = 3
-    channels: int = 64
+    stack: int | None = None  # None: the genotype's directive, else 7 (the ModelSpec rule)
+    channels: int | None = None  # None: the genotype's directive, else 256
     image_size: int = 256
     deep_supervision: bool = False
     dropblock: float | None = None
@@ -133,7 +133,8 @@ class TrainConfig:
 
         for name in ("stack", "channels", "image_size", "epochs", "batch_size", "eval_every",
                      "log_every"):
-            need(int(getattr(self, name)) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            need(value is None or int(value) >= 1, name, f"must be >= 1, got {value}")
         need(self.image_size >= 64, "image_size", f"must be >= 64 pixels, got {self.image_size}")
         need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
@@ -165,6 +166,21 @@ class TrainConfig:
         self.scale_range = (float(self.scale_range[0]), float(self.scale_range[1]))
         self.milestones = tuple(int(m) for m in self.milestones)
         return self
+
+    def model_spec(self, genotype, num_classes: int):
+        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` these options describe for
+        ``genotype`` (N@C: --stack/--channels > the file's directives > 7@256)."""
+        from ..modeling.spec import ModelSpec
+
+        options: dict[str, Any] = dict(self.model_kwargs)
+        if self.dropblock is not None:
+            options["dropblock"] = {"block_size": self.dropblock_size,
+                                    "keep_prob": self.dropblock}
+        return ModelSpec.create(genotype, stack=self.stack, channels=self.channels,
+                                num_classes=num_classes, backbone=self.backbone,
+                                deep_supervision=self.deep_supervision,
+                                focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
+                                **options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (tuples become lists)."""

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..errors import DatasetError
 from . import distributed
-from .progress import make_progress
+from ..utils import eval_mode, make_progress
 
 # pycocotools' summary order for bbox evaluation (COCOeval.stats)
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
@@ -133,25 +133,20 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
     loader = DataLoader(Subset(dataset, indices), batch_size=batch_size, shuffle=False,
                         num_workers=workers, collate_fn=_identity_collate,
                         persistent_workers=False)
-    was_training = detector.training
-    detector.eval()
     results: list[dict[str, Any]] = []
     image_ids: list[int] = []
     if label_to_category is None:
         label_to_category = dataset.label_to_category
     show = progress and rank == 0
-    try:
-        with make_progress(enabled=show) as bar:
-            task = bar.add_task(description, total=len(indices), status="")
-            for batch in loader:
-                images = torch.stack([image for image, _ in batch]).to(device, non_blocking=True)
-                outputs = detector(images)
-                for output, (_, target) in zip(outputs, batch):
-                    image_ids.append(int(torch.as_tensor(target["image_id"]).item()))
-                    results.extend(detections_to_coco(output, target, label_to_category))
-                bar.advance(task, len(batch))
-    finally:
-        detector.train(was_training)
+    with eval_mode(detector), make_progress(enabled=show) as bar:
+        task = bar.add_task(description, total=len(indices), status="")
+        for batch in loader:
+            images = torch.stack([image for image, _ in batch]).to(device, non_blocking=True)
+            outputs = detector(images)
+            for output, (_, target) in zip(outputs, batch):
+                image_ids.append(int(torch.as_tensor(target["image_id"]).item()))
+                results.extend(detections_to_coco(output, target, label_to_category))
+            bar.advance(task, len(batch))
     gathered = distributed.all_gather_objects((results, image_ids))
     metrics = None
     if rank == 0:

@@ -9,9 +9,9 @@ from typing import Any, Callable
 from rich.progress import Progress, TaskID
 
 from . import distributed
-from .checkpoint import capture_rng_state, save_checkpoint
+from .checkpoint import capture_rng_state, write_checkpoint
 from .metrics_log import MetricsLog
-from .progress import make_progress
+from ..utils import make_progress
 from .trainer import Hook, Trainer
 
 
@@ -125,7 +125,7 @@ class CheckpointHook(Hook):
         paths = [self.output_dir / "last.pt"]
         if trainer.improved:
             paths.append(self.output_dir / "best.pt")
-        save_checkpoint(state, *paths)
+        write_checkpoint(state, *paths)
 
 
 class DropBlockHook(Hook):

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .files import atomic_write_bytes
-from .metrics_log import read_records
+from ..utils import atomic_write
+from ..utils import read_jsonl
 
 # keys of a train record that are bookkeeping, not curves
 _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}
@@ -29,7 +29,7 @@ def save_figure(fig, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")
-    atomic_write_bytes(buffer.getvalue(), path)
+    atomic_write(path, buffer.getvalue())
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -46,7 +46,7 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     returns their paths. Raises UsageError when there is nothing to plot."""
     run_dir = Path(run_dir)
     metrics_file = run_dir / "metrics.jsonl" if run_dir.is_dir() else run_dir
-    records = read_records(metrics_file)
+    records = read_jsonl(metrics_file)
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
     if not train and not evals:

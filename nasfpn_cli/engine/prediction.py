@@ -122,8 +122,8 @@ def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, 
                   progress: bool = True) -> list[dict[str, Any]]:
     """Predict every image, write ``OUT/<name>.png`` drawings; returns one record per image
     (``file``, ``drawing``, ``width``, ``height``, ``detections``)."""
-    from .files import atomic_write_bytes
-    from .progress import make_progress
+    from ..utils import atomic_write
+    from ..utils import make_progress
 
     import io
 
@@ -137,7 +137,7 @@ def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, 
             buffer = io.BytesIO()
             draw_detections(image, detections).save(buffer, format="PNG")
             drawing = out_dir / f"{name}.png"
-            atomic_write_bytes(buffer.getvalue(), drawing)
+            atomic_write(drawing, buffer.getvalue())
             records.append({"file": str(path), "drawing": str(drawing), "width": image.width,
                             "height": image.height, "detections": detections})
             bar.advance(task)

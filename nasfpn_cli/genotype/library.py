@@ -5,13 +5,11 @@ anything else the DSL); see :mod:`nasfpn_cli.genotype.convert`.
 """
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import GenotypeError, GenotypeNotFound, NasfpnError
+from ..errors import GenotypeError, GenotypeNotFound
 from .ast import Genotype, Span
 from .diagnostics import Diagnostic, sort_diagnostics
 from .parser import parse
@@ -147,27 +145,3 @@ def first_comment(text: str) -> str:
         if stripped:
             break
     return ""
-
-
-
-def write_atomically(path: str | Path, data: str | bytes) -> None:
-    """Write a file a user keeps so that it is the old one or the new one, never half written:
-    a temporary file in the same folder, then ``os.replace``. An existing file keeps its mode.
-    Raises NasfpnError naming the path when it cannot be written."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise NasfpnError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()

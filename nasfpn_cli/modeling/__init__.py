@@ -5,6 +5,8 @@ loaded when used.
 """
 from __future__ import annotations
 
+from ..utils import lazy_exports
+
 _BUILDERS = {
     "build_neck": "neck",
     "build_backbone": "backbones",
@@ -13,12 +15,4 @@ _BUILDERS = {
 }
 
 __all__ = list(_BUILDERS)
-
-
-def __getattr__(name: str):
-    if name in _BUILDERS:
-        import importlib
-
-        module = importlib.import_module(f"{__name__}.{_BUILDERS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _BUILDERS)

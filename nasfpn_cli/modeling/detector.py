@@ -7,10 +7,7 @@ raw head outputs, :class:`~nasfpn_cli.modeling.anchors.AnchorGenerator` lays anc
 """
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +16,14 @@ from torch import Tensor, nn
 
 from ..errors import ModelError
 from ..genotype import Genotype
-from .anchors import DEFAULT_RATIOS, DEFAULT_SCALES, AnchorGenerator, flatten_head_output
+from .anchors import AnchorGenerator, flatten_head_output
 from .boxes import BoxCoder
 from .losses import MatchedTargets, RetinaNetLoss
 from .network import RetinaNetNetwork, build_network
 from .postprocess import DetectionPostprocessor
+from .spec import ModelSpec
 
 Detections = list[dict[str, Tensor]]
-# build_network arguments that build_detector sets itself rather than passing through
-OWN_NETWORK_ARGUMENTS = ("deep_supervision", "exit_at", "backbone_weights", "num_anchors")
-
-
-def network_option_defaults() -> dict[str, Any]:
-    """The pass-through options of :func:`build_network` with their defaults (recorded in
-    ``detector.config`` so a checkpoint describes its model fully)."""
-    return {name: parameter.default
-            for name, parameter in inspect.signature(build_network).parameters.items()
-            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-            and name not in OWN_NETWORK_ARGUMENTS}
 
 
 class Detector(nn.Module):
@@ -47,14 +34,14 @@ class Detector(nn.Module):
     1-based stack ``K``). Targets are dicts with ``boxes`` (``[N, 4]`` xyxy pixels), ``labels``
     (``[N]``, 0-based) and optional ``iscrowd`` / ``ignore`` flags; ``N`` may be 0.
     Eval mode: ``detector(images)`` -> per image ``{"boxes", "scores", "labels"}``, computed at
-    stack :attr:`exit_at` (anytime prediction). ``config`` holds the JSON-able build arguments
-    (without the genotype) that :func:`build_detector` takes to rebuild the same detector.
+    stack :attr:`exit_at` (anytime prediction). ``spec`` is the
+    :class:`~nasfpn_cli.modeling.spec.ModelSpec` it was built from (None when assembled by hand).
     """
 
     def __init__(self, network: RetinaNetNetwork, *, loss: RetinaNetLoss | None = None,
                  postprocessor: DetectionPostprocessor | None = None,
                  anchor_generator: AnchorGenerator | None = None,
-                 config: Mapping[str, Any] | None = None):
+                 spec: ModelSpec | None = None):
         super().__init__()
         self.network = network
         self.anchor_generator = anchor_generator or AnchorGenerator(strides=network.strides)
@@ -67,7 +54,17 @@ class Detector(nn.Module):
         box_coder = BoxCoder()
         self.loss = loss or RetinaNetLoss(network.num_classes, box_coder)
         self.postprocessor = postprocessor or DetectionPostprocessor(box_coder)
-        self.config: dict[str, Any] = dict(config or {})
+        self.spec = spec
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The spec as plain JSON without the genotype (the :func:`build_detector` options that
+        rebuild this detector from it; empty for a detector assembled by hand)."""
+        if self.spec is None:
+            return {}
+        values = self.spec.to_dict()
+        del values["genotype_text"]
+        return values
 
     @property
     def num_classes(self) -> int:
@@ -136,72 +133,43 @@ class Detector(nn.Module):
                                   image_sizes)
 
 
-def _json_ready(name: str, value: Any) -> Any:
-    """Option values as plain JSON (dataclasses become dicts); ModelError otherwise."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    if isinstance(value, tuple):
-        value = list(value)
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        raise ModelError(f"detector option {name}={value!r} cannot be stored in a checkpoint "
-                         "(not JSON-able)") from None
-    return value
+def build_detector(spec: ModelSpec | Genotype | str | Path, num_classes: int | None = None,
+                   backbone: str | None = None, channels: int | None = None,
+                   stack: int | None = None, *, backbone_weights: str | Path | None = None,
+                   **options: Any) -> Detector:
+    """The RetinaNet detector a :class:`~nasfpn_cli.modeling.spec.ModelSpec` describes.
 
-
-def build_detector(genotype: Genotype | str | Path, num_classes: int = 80,
-                   backbone: str = "resnet50", channels: int | None = 256, stack: int | None = 7, *,
-                   deep_supervision: bool = False, exit_at: int | None = None,
-                   focal_alpha: float = 0.25, focal_gamma: float = 1.5,
-                   box_loss: str = "smooth_l1", smooth_l1_beta: float = 0.11,
-                   box_loss_weight: float = 1.0, positive_iou: float = 0.5,
-                   negative_iou: float = 0.4, allow_low_quality: bool = True,
-                   anchor_scales: Sequence[float] = DEFAULT_SCALES,
-                   anchor_ratios: Sequence[float] = DEFAULT_RATIOS, anchor_size: float = 4.0,
-                   score_threshold: float = 0.05, nms_threshold: float = 0.5,
-                   topk_per_level: int = 1000, detections_per_image: int = 100,
-                   backbone_weights: str | Path | None = None,
-                   **network_options: Any) -> Detector:
-    """A RetinaNet detector with the neck compiled from ``genotype``.
-
-    ``network_options`` (``head_norm``, ``neck_norm``, ``separable``, ``dropblock``,
-    ``frozen_stages``, ``frozen_bn``, ``num_convs``, ``prior_prob``) go to
-    :func:`~nasfpn_cli.modeling.network.build_network`; ``channels``/``stack`` None take the
-    genotype's directives. ``detector.config`` records every argument except the genotype and
-    ``backbone_weights`` (a checkpoint's state dict supersedes the initial weights).
+    Also takes a genotype (object, file or bundled name) with the spec's fields as keyword
+    options, for scripts: ``build_detector("nasfpn", num_classes=10, backbone="resnet18")``;
+    N@C follow the one rule (explicit > the file's directives > 7@256).
+    ``backbone_weights`` (ImageNet weights) are not part of the spec: a checkpoint's state dict
+    supersedes them. ``detector.spec`` is the spec it was built from.
     """
-    if "num_anchors" in network_options:
-        raise ModelError("num_anchors follows from anchor_scales x anchor_ratios; do not pass it")
-    for name, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):
-        if not 0.0 <= value <= 1.0:
-            raise ModelError(f"{name} must lie in [0, 1] (got {value})")
-    if topk_per_level < 1 or detections_per_image < 1:
-        raise ModelError("topk_per_level and detections_per_image must be at least 1")
-    network = build_network(genotype, num_classes, backbone, channels, stack,
-                            deep_supervision=deep_supervision, exit_at=exit_at,
-                            backbone_weights=backbone_weights,
-                            num_anchors=len(anchor_scales) * len(anchor_ratios), **network_options)
-    anchors = AnchorGenerator(network.strides, anchor_scales, anchor_ratios, anchor_size)
+    if isinstance(spec, ModelSpec):
+        given = {k: v for k, v in dict(num_classes=num_classes, backbone=backbone,
+                                       channels=channels, stack=stack).items() if v is not None}
+        if given or options:
+            spec = spec.replace(**given, **options)
+    else:
+        if "num_anchors" in options:
+            raise ModelError("num_anchors follows from anchor_scales x anchor_ratios; "
+                             "do not pass it")
+        given = {k: v for k, v in dict(num_classes=num_classes, backbone=backbone).items()
+                 if v is not None}
+        spec = ModelSpec.create(spec, stack=stack, channels=channels, **given, **options)
+    network = build_network(spec, backbone_weights=backbone_weights)
+    anchors = AnchorGenerator(network.strides, spec.anchor_scales, spec.anchor_ratios,
+                              spec.anchor_size)
     box_coder = BoxCoder()
-    loss = RetinaNetLoss(num_classes, box_coder, focal_alpha=focal_alpha, focal_gamma=focal_gamma,
-                         box_loss=box_loss, smooth_l1_beta=smooth_l1_beta,
-                         box_loss_weight=box_loss_weight, positive_iou=positive_iou,
-                         negative_iou=negative_iou, allow_low_quality=allow_low_quality)
-    postprocessor = DetectionPostprocessor(box_coder, score_threshold=score_threshold,
-                                           topk_per_level=topk_per_level,
-                                           nms_threshold=nms_threshold,
-                                           detections_per_image=detections_per_image)
-    options = dict(
-        num_classes=num_classes, backbone=backbone, channels=network.neck.channels,
-        stack=network.num_stacks, deep_supervision=deep_supervision, exit_at=exit_at,
-        focal_alpha=focal_alpha, focal_gamma=focal_gamma, box_loss=box_loss,
-        smooth_l1_beta=smooth_l1_beta, box_loss_weight=box_loss_weight, positive_iou=positive_iou,
-        negative_iou=negative_iou, allow_low_quality=allow_low_quality,
-        anchor_scales=anchor_scales, anchor_ratios=anchor_ratios, anchor_size=anchor_size,
-        score_threshold=score_threshold, nms_threshold=nms_threshold,
-        topk_per_level=topk_per_level, detections_per_image=detections_per_image,
-        **{**network_option_defaults(), **network_options})
-    config = {name: _json_ready(name, value) for name, value in options.items()}
+    loss = RetinaNetLoss(spec.num_classes, box_coder, focal_alpha=spec.focal_alpha,
+                         focal_gamma=spec.focal_gamma, box_loss=spec.box_loss,
+                         smooth_l1_beta=spec.smooth_l1_beta,
+                         box_loss_weight=spec.box_loss_weight, positive_iou=spec.positive_iou,
+                         negative_iou=spec.negative_iou,
+                         allow_low_quality=spec.allow_low_quality)
+    postprocessor = DetectionPostprocessor(box_coder, score_threshold=spec.score_threshold,
+                                           topk_per_level=spec.topk_per_level,
+                                           nms_threshold=spec.nms_threshold,
+                                           detections_per_image=spec.detections_per_image)
     return Detector(network, loss=loss, postprocessor=postprocessor, anchor_generator=anchors,
-                    config=config)
+                    spec=spec)

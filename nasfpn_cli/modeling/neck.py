@@ -18,22 +18,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ModelError
-from ..genotype import Genotype, Plan, load_genotype, plan
+from ..genotype import Genotype, Plan, plan
 from .cell import MergingCell
 from .dropblock import DropBlockConfig
 from .layers import ConvNorm, make_norm
+from .spec import as_genotype, resolve_pyramid_size
 
-DEFAULT_STACK = 7
-DEFAULT_CHANNELS = 256
 DEFAULT_IN_CHANNELS = (512, 1024, 2048)
 FIRST_BACKBONE_LEVEL = 3  # C3 (stride 8) is the first backbone feature the neck takes
-
-
-def resolve_genotype(genotype: Genotype | str | Path) -> Genotype:
-    """A Genotype as given, or loaded from a path / bundled name."""
-    if isinstance(genotype, Genotype):
-        return genotype
-    return load_genotype(genotype)
 
 
 class InputPyramid(nn.Module):
@@ -197,23 +189,21 @@ def build_stack(resolved: Plan, channels: int, **cell_options) -> PyramidStack:
 
 
 def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEFAULT_IN_CHANNELS,
-               channels: int | None = DEFAULT_CHANNELS, stack: int | None = DEFAULT_STACK, *,
+               channels: int | None = None, stack: int | None = None, *,
                norm: str = "bn", separable: bool = False,
                dropblock: DropBlockConfig | Mapping | None = None) -> Neck:
     """Compile ``genotype`` (a Genotype, a file path or a bundled name) into a :class:`Neck`.
 
     ``in_channels`` are the channels of C3, C4, ... from the backbone. ``channels``/``stack``
-    default to the file's ``channels``/``stack`` directives when passed as None (then 256 / 7).
+    follow the one rule of :mod:`~nasfpn_cli.modeling.spec` (given > the file's directives >
+    7@256).
     ``norm``: "bn", "syncbn" (batch statistics across processes when distributed), "gn",
     "frozenbn" or "none"; ``separable``: depthwise-separable 3x3 convs in the cells;
     ``dropblock``: a :class:`DropBlockConfig` (or its fields as a mapping) applied after every
     cell's norm, off by default.
     """
-    genotype = resolve_genotype(genotype)
-    if channels is None:
-        channels = genotype.channels or DEFAULT_CHANNELS
-    if stack is None:
-        stack = genotype.stack or DEFAULT_STACK
+    genotype = as_genotype(genotype)
+    stack, channels = resolve_pyramid_size(genotype, stack, channels)
     in_channels = tuple(in_channels)
     _check_options(genotype, in_channels, channels, stack)
     options = dict(norm=norm, separable=separable, dropblock=_dropblock_config(dropblock))

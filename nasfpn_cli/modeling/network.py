@@ -10,10 +10,10 @@ because padding is only added after the last row and column).
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,8 @@ from .backbone import Backbone
 from .backbones import build_backbone
 from .dropblock import DropBlockConfig
 from .head import RetinaHead
-from .neck import Neck, build_neck, resolve_genotype
+from .neck import Neck, build_neck
+from .spec import ModelSpec
 
 HeadOutputs = Tuple[List[Tensor], List[Tensor]]
 
@@ -118,27 +119,26 @@ class RetinaNetNetwork(nn.Module):
         return [self._apply_head(index, pyramid) for index, pyramid in enumerate(pyramids)]
 
 
-def build_network(genotype: Genotype | str | Path, num_classes: int = 80, backbone: str = "resnet50",
-                  channels: int | None = 256, stack: int | None = 7, *,
-                  deep_supervision: bool = False, exit_at: int | None = None,
-                  head_norm: str = "gn", backbone_weights: str | Path | None = None,
-                  neck_norm: str = "bn", separable: bool = False,
-                  dropblock: DropBlockConfig | Mapping | None = None, frozen_stages: int = -1,
-                  frozen_bn: bool = False, num_anchors: int = 9, num_convs: int = 4,
-                  prior_prob: float = 0.01) -> RetinaNetNetwork:
-    """Backbone ``backbone`` + the neck compiled from ``genotype`` + RetinaNet head(s).
+def build_network(spec: ModelSpec | Genotype | str | Path, num_classes: int | None = None,
+                  backbone: str | None = None, channels: int | None = None,
+                  stack: int | None = None, *, backbone_weights: str | Path | None = None,
+                  **options: Any) -> RetinaNetNetwork:
+    """Backbone + the neck compiled from the genotype + RetinaNet head(s), as ``spec`` says.
 
-    ``channels``/``stack`` None take the genotype file's directives. Neck options as
-    :func:`~nasfpn_cli.modeling.neck.build_neck` (``neck_norm`` is its ``norm``); backbone options
-    as :func:`~nasfpn_cli.modeling.backbones.build_backbone`; head options as
-    :class:`~nasfpn_cli.modeling.head.RetinaHead` (``head_norm`` is its ``norm``).
+    Like :func:`~nasfpn_cli.modeling.detector.build_detector`, also takes a genotype with the
+    spec's fields as keyword options (N@C: explicit > the file's directives > 7@256).
     """
-    genotype = resolve_genotype(genotype)
-    trunk = build_backbone(backbone, weights=backbone_weights, frozen_stages=frozen_stages,
-                           frozen_bn=frozen_bn)
-    neck = build_neck(genotype, trunk.out_channels, channels, stack, norm=neck_norm,
-                      separable=separable, dropblock=dropblock)
-    head_count = neck.num_stacks if deep_supervision else 1
-    heads = [RetinaHead(neck.channels, num_classes, num_anchors, num_convs, head_norm, prior_prob)
-             for _ in range(head_count)]
-    return RetinaNetNetwork(trunk, neck, heads, exit_at=exit_at)
+    if not isinstance(spec, ModelSpec):
+        given = {k: v for k, v in dict(num_classes=num_classes, backbone=backbone).items()
+                 if v is not None}
+        spec = ModelSpec.create(spec, stack=stack, channels=channels, **given, **options)
+    trunk = build_backbone(spec.backbone, weights=backbone_weights,
+                           frozen_stages=spec.frozen_stages, frozen_bn=spec.frozen_bn)
+    dropblock = None if spec.dropblock is None else DropBlockConfig(
+        **dataclasses.asdict(spec.dropblock))
+    neck = build_neck(spec.genotype, trunk.out_channels, spec.channels, spec.stack,
+                      norm=spec.neck_norm, separable=spec.separable, dropblock=dropblock)
+    head_count = neck.num_stacks if spec.deep_supervision else 1
+    heads = [RetinaHead(neck.channels, spec.num_classes, spec.num_anchors, spec.num_convs,
+                        spec.head_norm, spec.prior_prob) for _ in range(head_count)]
+    return RetinaNetNetwork(trunk, neck, heads, exit_at=spec.exit_at)

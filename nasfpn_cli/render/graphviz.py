@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import NasfpnError, UsageError
-from ..genotype.library import write_atomically
+from ..utils import atomic_write
 
 OUTPUT_FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_HINT = ("install graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
@@ -46,12 +46,12 @@ def render_dot(dot_text: str, out: str | Path) -> Path:
     out = Path(out)
     fmt = output_format(out)
     if fmt == "dot":
-        write_atomically(out, dot_text)
+        atomic_write(out, dot_text)
         return out
     program = find_dot()
     if program is None:
         fallback = out.with_suffix(".dot")
-        write_atomically(fallback, dot_text)
+        atomic_write(fallback, dot_text)
         raise GraphvizMissing(
             f"graphviz's 'dot' program is not installed, so {out} was not drawn; "
             f"the graph was saved as {fallback}",
@@ -64,5 +64,5 @@ def render_dot(dot_text: str, out: str | Path) -> Path:
     if result.returncode != 0 or not result.stdout:
         message = result.stderr.decode("utf-8", errors="replace").strip()
         raise NasfpnError(f"graphviz failed to draw {out}: {message or 'no output'}")
-    write_atomically(out, result.stdout)
+    atomic_write(out, result.stdout)
     return out

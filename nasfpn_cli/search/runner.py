@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..console import console
-from ..engine.files import atomic_write_bytes
+from ..utils import atomic_write, atomic_write_json
 from ..errors import SearchError
 from .controllers import Controller, Proposal, build_controller
 from .executors import Executor, build_executor, set_torch_threads
@@ -119,8 +118,7 @@ class Search:
                                                        **config.controller_options)
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(json.dumps({"identity": config.identity()}, indent=2).encode()
-                               + b"\n", out / CONFIG_FILE)
+            atomic_write_json(out / CONFIG_FILE, {"identity": config.identity()})
         if hasattr(reward, "prepare"):
             reward.prepare()
         self.records: list[TrialRecord] = []
@@ -145,7 +143,7 @@ class Search:
                               "info": p.proposal.info} for p in self.pending.values()]}
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        atomic_write_bytes(buffer.getvalue(), self.out / STATE_FILE)
+        atomic_write(self.out / STATE_FILE, buffer.getvalue())
 
     def _restore(self) -> None:
         """Rebuild the search from state.pt and trials.jsonl (see the module docstring)."""
@@ -190,7 +188,7 @@ class Search:
             comment = (f"best of the search in {self.out}: reward {record.reward:.6g} "
                        f"(trial {record.trial}, step {record.step}, hash {record.hash})")
             text = self.space.to_text(record.decisions, name="searched", comment=comment)
-            atomic_write_bytes(text.encode(), self.out / BEST_FILE)
+            atomic_write(self.out / BEST_FILE, text.encode())
 
     # -- trials ----------------------------------------------------------------------------------
 
@@ -289,23 +287,18 @@ class _SearchProgress:
     """The rich progress bar: trials done, best reward, unique architectures."""
 
     def __init__(self, search: Search, enabled: bool):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from ..utils import make_progress
 
         self.search = search
-        self.progress = Progress(TextColumn("search"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("best [bold]{task.fields[best]}[/]"),
-                                 TextColumn("unique {task.fields[unique]}"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                                 disable=not enabled)
-        self.task = self.progress.add_task("search", total=search.config.trials, best="-",
-                                           unique=0)
+        self.progress = make_progress(enabled)
+        self.task = self.progress.add_task("search", total=search.config.trials,
+                                           status="best - unique 0")
 
     def update(self) -> None:
         search = self.search
         best = "-" if search.best is None else f"{search.best.reward:.4f}"
-        self.progress.update(self.task, completed=len(search.records), best=best,
-                             unique=len(search.cache))
+        self.progress.update(self.task, completed=len(search.records),
+                             status=f"best {best} unique {len(search.cache)}")
 
     def __enter__(self) -> "_SearchProgress":
         self.progress.start()

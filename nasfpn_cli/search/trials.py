@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SearchError
+from ..utils import JsonlWriter
 
 
 @dataclass
@@ -74,17 +75,8 @@ def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
     return records
 
 
-class TrialLog:
+class TrialLog(JsonlWriter):
     """Appends records to ``trials.jsonl``, each one on disk before ``append`` returns."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle = open(path, "ab")
-
     def append(self, record: TrialRecord) -> None:
-        self._handle.write(record.to_json().encode() + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
+        self.write(record.to_json())

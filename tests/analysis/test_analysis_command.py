@@ -48,8 +48,9 @@ def test_neck_only():
 
 
 def test_user_errors_exit_1_with_a_message(cli):
+    # the choices come from the backbone registry: an unknown one is a usage error (exit 2)
     result = cli("flops", "nasfpn", "--backbone", "vgg16")
-    assert result.returncode == 1 and "error: unknown backbone 'vgg16'" in result.stderr
+    assert result.returncode == 2 and "'vgg16' is not one of 'resnet10'" in result.stderr
     assert "Traceback" not in result.stderr
     with pytest.raises(GenotypeNotFound, match="no-such-genotype"):
         invoke("flops", "no-such-genotype")

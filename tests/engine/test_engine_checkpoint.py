@@ -8,32 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nasfpn_cli.engine.checkpoint import (capture_rng_state, load_checkpoint, restore_rng_state,
-                                          save_checkpoint, transfer_weights)
-from nasfpn_cli.engine.files import atomic_write_bytes
+from nasfpn_cli.engine.checkpoint import (capture_rng_state, read_checkpoint, restore_rng_state,
+                                          write_checkpoint, transfer_weights)
 from nasfpn_cli.errors import CheckpointError
-
-
-def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
-    target = tmp_path / "last.pt"
-    atomic_write_bytes(b"old", target)
-    atomic_write_bytes(b"new", target)
-    assert target.read_bytes() == b"new"
-    assert os.listdir(tmp_path) == ["last.pt"]
-
-
-def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    target = tmp_path / "last.pt"
-    atomic_write_bytes(b"good", target)
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        atomic_write_bytes(b"half", target)
-    assert target.read_bytes() == b"good"
-    assert os.listdir(tmp_path) == ["last.pt"]
 
 
 def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
@@ -42,30 +19,30 @@ def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
     torch.manual_seed(3)
     state = {"model": {}, "config": {}, "rng": capture_rng_state()}
     expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
-    save_checkpoint(state, tmp_path / "a.pt", tmp_path / "b.pt")
+    write_checkpoint(state, tmp_path / "a.pt", tmp_path / "b.pt")
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
     random.seed(9)
     np.random.seed(9)
     torch.manual_seed(9)
-    restore_rng_state(load_checkpoint(tmp_path / "b.pt")["rng"])
+    restore_rng_state(read_checkpoint(tmp_path / "b.pt").state["rng"])
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
 
 
 def test_load_errors_say_what_is_wrong(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint file"):
-        load_checkpoint(tmp_path / "missing.pt")
+        read_checkpoint(tmp_path / "missing.pt")
     torn = tmp_path / "torn.pt"
     torn.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
-        load_checkpoint(torn)
+        read_checkpoint(torn)
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(CheckpointError, match="missing model, config"):
-        load_checkpoint(foreign)
+        read_checkpoint(foreign)
     listed = tmp_path / "list.pt"
     torch.save([1, 2], listed)
     with pytest.raises(CheckpointError, match="top level is a list"):
-        load_checkpoint(listed)
+        read_checkpoint(listed)
 
 
 def test_transfer_weights_loads_matching_tensors_only():

@@ -16,20 +16,20 @@ import torch
 from engine_helpers import ONE_THREAD, TINY_CONFIG, TINY_MODEL
 
 from nasfpn_cli.engine import TrainConfig, train
-from nasfpn_cli.engine import training
-from nasfpn_cli.engine.checkpoint import load_checkpoint
-from nasfpn_cli.engine.metrics_log import read_records
+from nasfpn_cli.engine import run as engine_run
+from nasfpn_cli.engine.checkpoint import read_checkpoint
+from nasfpn_cli.utils import read_jsonl
 from nasfpn_cli.engine.trainer import NonFiniteLossError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "scaler", "epoch", "step", "rng",
-                   "rng_all_ranks", "metrics_history", "best_ap", "config"}
+                   "rng_all_ranks", "metrics_history", "best_ap", "config", "format_version"}
 
 
 def test_a_short_run_learns_and_checkpoints_everything(trained_run):
     config, result = trained_run
     out = result.output_dir
-    losses = [r["loss"] for r in read_records(out / "metrics.jsonl") if r["kind"] == "train"]
+    losses = [r["loss"] for r in read_jsonl(out / "metrics.jsonl") if r["kind"] == "train"]
     assert len(losses) == 16  # 48 images / batch 8 = 6 steps per epoch, a record every 3
     assert sum(losses[-3:]) / 3 < 0.5 * losses[0]
     # chance is ~0: random boxes almost never reach IoU 0.5 with 1-3 objects per image
@@ -38,7 +38,7 @@ def test_a_short_run_learns_and_checkpoints_everything(trained_run):
     assert result.best_ap == max(r["AP"] for r in result.metrics_history)
     assert (result.epochs, result.steps) == (8, 48)
 
-    state = load_checkpoint(out / "last.pt")
+    state = read_checkpoint(out / "last.pt").state
     assert set(state) == CHECKPOINT_KEYS
     assert (state["epoch"], state["step"], state["best_ap"]) == (8, 48, result.best_ap)
     assert state["metrics_history"] == result.metrics_history
@@ -47,7 +47,7 @@ def test_a_short_run_learns_and_checkpoints_everything(trained_run):
     assert state["config"]["data"] == {"label_to_category": [1], "category_names": ["square"]}
     assert state["config"]["model"]["backbone"] == "resnet10"
     assert "p3 = sum(p4, P3) @ P3 -> out" in state["config"]["genotype_text"]
-    best = load_checkpoint(out / "best.pt")
+    best = read_checkpoint(out / "best.pt").state
     assert best["best_ap"] == result.best_ap
     assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 8
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt",
@@ -66,7 +66,7 @@ def test_absurd_lr_stops_with_the_step_losses_and_a_hint(tiny_data, tmp_path, cl
 
 def test_non_finite_loss_leaves_the_last_good_checkpoint_intact(tiny_data, tmp_path,
                                                                   monkeypatch, one_thread):
-    real_build = training.build_model
+    real_build = engine_run.build_model
 
     def exploding_model(config, genotype, num_classes):
         """The real detector whose losses turn NaN from the 8th training step on."""
@@ -84,20 +84,20 @@ def test_non_finite_loss_leaves_the_last_good_checkpoint_intact(tiny_data, tmp_p
         detector.forward = patched
         return detector
 
-    monkeypatch.setattr(training, "build_model", exploding_model)
+    monkeypatch.setattr(engine_run, "build_model", exploding_model)
     out = tmp_path / "run"
     config = TrainConfig(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=2,
                          eval_every=5)
     with pytest.raises(NonFiniteLossError, match="step 8 \\(epoch 2\\)"):
         train(config, progress=False)
-    state = load_checkpoint(out / "last.pt")
+    state = read_checkpoint(out / "last.pt").state
     assert (state["epoch"], state["step"]) == (1, 6)
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "last.pt", "metrics.jsonl"]
 
 
 def _train_records(out: Path) -> list[tuple]:
-    return [(r["epoch"], r["step"], r["lr"], r["loss"]) for r in read_records(out / "metrics.jsonl")
+    return [(r["epoch"], r["step"], r["lr"], r["loss"]) for r in read_jsonl(out / "metrics.jsonl")
             if r["kind"] == "train"]
 
 
@@ -119,7 +119,7 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_data, tm
     finally:
         process.kill()
         process.wait()
-    assert load_checkpoint(killed / "last.pt")["epoch"] == 1
+    assert read_checkpoint(killed / "last.pt").state["epoch"] == 1
 
     # --resume alone: the genotype, data and options come from the checkpoint
     resumed = cli("train", "--resume", "-o", str(killed), "--workers", "0", "--no-progress",
@@ -128,7 +128,7 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_data, tm
     finished = cli(*args, "-o", str(straight), env=ONE_THREAD)
     assert finished.returncode == 0, finished.stderr
 
-    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(killed / "last.pt")
+    a, b = read_checkpoint(straight / "last.pt").state, read_checkpoint(killed / "last.pt").state
     assert (b["epoch"], b["step"]) == (a["epoch"], a["step"]) == (3, 18)
     assert [r["epoch"] for r in b["metrics_history"]] == [1, 2, 3]
     # same data order, augmentation and RNG after the restart: the very same numbers
@@ -167,7 +167,7 @@ def test_bad_data_is_refused_with_the_report_unless_skip_bad(tiny_data, tmp_path
     assert "unknown" in refused.stderr.lower()  # the report's table names the kinds
     config = TrainConfig(**TINY_CONFIG, data_dir=str(data), output_dir=str(tmp_path / "r"),
                          skip_bad=True).validated()
-    bundle = training.build_data(config, training.DistContext())
+    bundle = engine_run.build_data(config, engine_run.DistContext())
     assert len(bundle.train.coco.anns) == len(ann["annotations"]) - 2
 
 
@@ -181,11 +181,11 @@ def test_two_process_distributed_training(tiny_data, tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--sync-bn needs CUDA" in result.stderr
-    records = read_records(out / "metrics.jsonl")
+    records = read_jsonl(out / "metrics.jsonl")
     train_steps = [r["step"] for r in records if r["kind"] == "train"]
     assert train_steps == [1, 2, 3, 4, 5, 6]  # 48 images / (2 processes x 4): rank 0 logs once
     evaluation = [r for r in records if r["kind"] == "eval"]
     assert len(evaluation) == 1 and evaluation[0]["num_images"] == 12  # both halves gathered
-    state = load_checkpoint(out / "last.pt")
+    state = read_checkpoint(out / "last.pt").state
     assert len(state["rng_all_ranks"]) == 2 and state["step"] == 6
     assert result.stdout.count("checkpoints:") == 1

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasfpn_cli.errors import ModelError, UsageError
-from nasfpn_cli.export import export_format, export_network, export_onnx, output_names
+from nasfpn_cli.modeling.exporting import export_format, export_network, export_onnx, output_names
 from nasfpn_cli.modeling.network import build_network
 
 NAMES = ["cls_p3", "cls_p4", "cls_p5", "cls_p6", "cls_p7", "box_p3", "box_p4", "box_p5", "box_p6", "box_p7"]

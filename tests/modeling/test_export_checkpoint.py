@@ -11,7 +11,7 @@ from nasfpn_cli.cli import cli as nasfpn_group
 from nasfpn_cli.errors import CheckpointError, ModelError, UsageError
 from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.modeling.detector import build_detector
-from nasfpn_cli.modeling.restore import load_detector_from_checkpoint
+from nasfpn_cli.engine.checkpoint import load_detector
 
 TINY = dict(num_classes=3, backbone="resnet10", channels=64, stack=1)
 
@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
 
 def test_load_detector_from_checkpoint_gives_the_same_detections(trained):
     detector, path, _ = trained
-    loaded = load_detector_from_checkpoint(path)
+    loaded = load_detector(path)
     assert not loaded.training and loaded.config == detector.config
     images = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
@@ -58,7 +58,7 @@ def test_checkpoint_errors_say_what_is_wrong(trained, tmp_path):
         (str(tmp_path / "absent.pt"), "no such checkpoint file"),
         (saved("corrupt.pt", b"\x00 not a checkpoint"), "cannot read checkpoint"),
         (saved("list.pt", [1, 2]), "top level is a list"),
-        (saved("bare.pt", {"model": state["model"]}), "no 'config' dict"),
+        (saved("bare.pt", {"model": state["model"]}), "missing config"),
         (saved("noconf.pt", {**state, "config": {"train": {}}}), "lacks 'genotype_text' or 'model'"),
         (saved("option.pt", {**state, "config": {**state["config"],
                                                  "model": {**state["config"]["model"], "colour": "red"}}}),
@@ -73,7 +73,7 @@ def test_checkpoint_errors_say_what_is_wrong(trained, tmp_path):
                   "wrong-shape keys: network.head.box_pred.bias"))
     for path, message in cases:
         with pytest.raises(CheckpointError, match=message):
-            load_detector_from_checkpoint(path)
+            load_detector(path)
 
 
 def test_export_cli_from_a_checkpoint(trained, tmp_path, cli):

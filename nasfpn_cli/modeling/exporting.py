@@ -14,19 +14,17 @@ default) run once on random input and compared with PyTorch.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from .errors import ModelError, UsageError
+from ..errors import ModelError, UsageError
+from ..utils import atomic_path, eval_mode
 
 DEFAULT_OPSET = 17
 # the legacy exporter stops at 20; below 9 it cannot express nearest upsampling by a scale
@@ -81,28 +79,6 @@ class FlatOutputs(nn.Module):
         return tuple(cls_logits) + tuple(box_deltas)
 
 
-@contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``; renamed onto it when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
 def _example_input(network: nn.Module, image_size: int | tuple[int, int], batch_size: int) -> Tensor:
     height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
     if min(height, width, batch_size) < 1:
@@ -144,9 +120,9 @@ def export_onnx(network: nn.Module, path: str | Path, image_size: int | tuple[in
     images = _example_input(network, image_size, batch_size)
     names = output_names(tuple(network.strides))
     metadata = _metadata(network, opset)
-    with _eval_mode(network), torch.no_grad():
+    with eval_mode(network), torch.no_grad():
         outputs = FlatOutputs(network)(images)
-        with _atomic_path(path) as temporary, warnings.catch_warnings():
+        with atomic_path(path) as temporary, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 torch.onnx.export(FlatOutputs(network), (images,), str(temporary), dynamo=False,
@@ -173,7 +149,7 @@ def export_torchscript(network: nn.Module, path: str | Path,
     path = Path(path)
     images = _example_input(network, image_size, batch_size)
     metadata = _metadata(network, None)
-    with _eval_mode(network), torch.no_grad(), warnings.catch_warnings():
+    with eval_mode(network), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         outputs = FlatOutputs(network)(images)
         try:
@@ -185,7 +161,7 @@ def export_torchscript(network: nn.Module, path: str | Path,
             raise ModelError(f"{path}: TorchScript {method} failed: {type(exc).__name__}: "
                              f"{_first_line(exc)}",
                              hint="try the other method (--torchscript trace|script)") from exc
-        with _atomic_path(path) as temporary:
+        with atomic_path(path) as temporary:
             torch.jit.save(compiled, str(temporary), _extra_files={"nasfpn.json": json.dumps(metadata)})
     return ExportResult(path, "torchscript", method, tuple(images.shape),
                         output_names(tuple(network.strides)), [tuple(t.shape) for t in outputs],
@@ -210,7 +186,7 @@ def verify_export(result: ExportResult, network: nn.Module, seed: int = 1) -> fl
     largest absolute difference over all outputs (also stored in ``result``)."""
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(result.input_shape, generator=generator)
-    with _eval_mode(network), torch.no_grad():
+    with eval_mode(network), torch.no_grad():
         parameter = next(network.parameters())
         expected = FlatOutputs(network)(images.to(parameter.device))
     got = _run_exported(result, images)

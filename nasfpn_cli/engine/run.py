@@ -20,8 +20,8 @@ from torch import nn
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError
 from . import distributed
-from .checkpoint import load_checkpoint, restore_rng_state, transfer_weights
-from .files import atomic_write_bytes
+from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
+from ..utils import atomic_write_json
 from .config import TrainConfig
 from .distributed import DistContext
 from .evaluation import evaluate
@@ -72,12 +72,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def genotype_text(genotype) -> str:
-    """The genotype as canonical DSL text: the file may have been JSON or block specs, and
-    checkpoints must rebuild from text that ``parse_genotype`` reads."""
-    return genotype.format()
 
 
 def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> dict | None:
@@ -137,22 +131,16 @@ def build_data(config: TrainConfig, ctx: DistContext) -> DataBundle:
 
 
 def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
-    """The detector the config describes (DropBlock and extra options passed through)."""
+    """The detector the config describes (:meth:`TrainConfig.model_spec`)."""
     from ..modeling.detector import build_detector
 
-    kwargs: dict[str, Any] = dict(config.model_kwargs)
-    if config.dropblock is not None:
-        kwargs["dropblock"] = {"block_size": config.dropblock_size, "keep_prob": config.dropblock}
-    return build_detector(genotype, num_classes=num_classes, backbone=config.backbone,
-                          channels=config.channels, stack=config.stack,
-                          deep_supervision=config.deep_supervision,
-                          focal_alpha=config.focal_alpha, focal_gamma=config.focal_gamma,
-                          backbone_weights=config.backbone_weights, **kwargs)
+    return build_detector(config.model_spec(genotype, num_classes),
+                          backbone_weights=config.backbone_weights)
 
 
-def _resumed_config(config: TrainConfig, state: dict[str, Any]) -> TrainConfig:
+def _resumed_config(config: TrainConfig, checkpoint: Checkpoint) -> TrainConfig:
     """The run's stored configuration; only where it runs (workers, device) may change."""
-    stored = TrainConfig.from_dict(state["config"]["train"])
+    stored = TrainConfig.from_dict(checkpoint.train_config)
     changed = [f.name for f in dataclasses.fields(TrainConfig)
                if f.name not in ("resume", "workers", "device", "output_dir", "genotype",
                                  "init_from")
@@ -179,7 +167,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
 
 
 def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult:
-    from ..genotype import load_genotype, parse_genotype
+    from ..genotype import load_genotype
 
     output_dir = Path(config.output_dir)
     last_path = output_dir / "last.pt"
@@ -188,9 +176,10 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         if not last_path.is_file():
             raise CheckpointError(f"{last_path}: nothing to resume",
                                   hint="start without --resume, or check --output-dir")
-        resume_state = load_checkpoint(last_path)
-        config = _resumed_config(config, resume_state)
-        genotype = parse_genotype(resume_state["config"]["genotype_text"], str(last_path))
+        resumed = Checkpoint.read(last_path)
+        resume_state = resumed.state
+        config = _resumed_config(config, resumed)
+        genotype = resumed.spec.genotype
     else:
         if last_path.exists():
             raise CheckpointError(f"{last_path}: a run already lives in {output_dir}",
@@ -205,8 +194,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
     data = build_data(config, ctx)
     model = build_model(config, genotype, len(data.label_to_category))
     if config.init_from:
-        state = load_checkpoint(config.init_from)
-        loaded, skipped = transfer_weights(model, state["model"], config.init_from)
+        source = Checkpoint.read(config.init_from)
+        loaded, skipped = transfer_weights(model, source.state["model"], config.init_from)
         if ctx.is_main:
             err_console.print(f"--init-from: loaded {loaded} tensors from {config.init_from}"
                               + (f", kept {len(skipped)} of this model as built" if skipped else ""))
@@ -239,8 +228,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
 
     log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main else None
     checkpoint_config = {
-        "genotype_text": genotype_text(genotype),
-        "model": getattr(model, "config", {}),
+        "genotype_text": genotype.format(),
+        "model": model.config,
         "train": config.to_dict(),
         "data": {"label_to_category": data.label_to_category,
                  "category_names": data.category_names},
@@ -272,8 +261,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         output_dir.mkdir(parents=True, exist_ok=True)
         if log is not None:
             log.truncate_after(0)  # a fresh run starts a fresh log
-        atomic_write_bytes((json.dumps(checkpoint_config, indent=2) + "\n").encode(),
-                           output_dir / "config.json")
+        atomic_write_json(output_dir / "config.json", checkpoint_config)
     distributed.barrier()
     trainer.train()
     history = trainer.metrics_history

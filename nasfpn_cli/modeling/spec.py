@@ -1,0 +1,211 @@
+"""``ModelSpec``: the one description of a detector that travels through the house.
+
+A frozen, JSON-able record of everything that decides the network: the genotype (object, stored
+as canonical text), N@C, backbone, head, anchors, losses, post-processing, norms, DropBlock and
+the anytime exit. ``build_detector(spec)``, ``count_network(spec)``, export, training
+checkpoints and the search's proxy all take it. Torch-free, so commands can resolve and check a
+model before importing torch.
+
+The pyramid size rule, the same in every command: an explicit ``--stack`` / ``--channels``
+option wins, else the genotype file's ``stack`` / ``channels`` directive, else the paper's
+7@256 (:data:`DEFAULT_STACK`, :data:`DEFAULT_CHANNELS`; one copy of a pyramid whose inputs are
+not all among its outputs, since such a pyramid cannot be stacked).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from ..genotype import Genotype, load_genotype, parse_genotype
+
+DEFAULT_STACK = 7
+DEFAULT_CHANNELS = 256
+# the registries' keys, known without importing torch (tests check them against the registries)
+BACKBONES = ("resnet10", "resnet18", "resnet34", "resnet50", "resnet101", "mobilenetv2")
+NORMS = ("bn", "syncbn", "gn", "frozenbn", "none")
+HEAD_NORMS = ("gn", "bn", "none")
+BOX_LOSSES = ("smooth_l1", "l1", "giou")
+DEFAULT_ANCHOR_SCALES = (2.0 ** 0, 2.0 ** (1 / 3), 2.0 ** (2 / 3))
+DEFAULT_ANCHOR_RATIOS = (0.5, 1.0, 2.0)  # height / width
+
+
+def resolve_pyramid_size(genotype: Genotype, stack: int | None = None,
+                         channels: int | None = None) -> tuple[int, int]:
+    """N@C by the one rule: explicit value > the file's directive > 7@256 (one copy for a
+    pyramid that cannot be stacked because some of its inputs are not outputs)."""
+    stackable = set(genotype.inputs) <= set(genotype.outputs)
+    default_stack = DEFAULT_STACK if stackable else 1
+    return (stack if stack is not None else genotype.stack or default_stack,
+            channels if channels is not None else genotype.channels or DEFAULT_CHANNELS)
+
+
+def as_genotype(genotype: Genotype | str | Path) -> Genotype:
+    """A Genotype as given, or loaded (and checked) from a path / bundled name."""
+    return genotype if isinstance(genotype, Genotype) else load_genotype(genotype)
+
+
+@dataclass(frozen=True)
+class DropBlockSpec:
+    """DropBlock in the merging cells: odd ``block_size``, final ``keep_prob`` and its schedule
+    (``linear``: from 1 to keep_prob over training; ``constant``)."""
+
+    block_size: int = 3
+    keep_prob: float = 0.9
+    schedule: str = "linear"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A detector, fully described. Build it with :func:`ModelSpec.create` (which applies the
+    pyramid size rule and checks the values) or :meth:`from_dict` (a stored spec)."""
+
+    genotype: Genotype = field(compare=False, repr=False)
+    genotype_text: str = ""
+    num_classes: int = 80
+    # backbone
+    backbone: str = "resnet50"
+    frozen_stages: int = -1
+    frozen_bn: bool = False
+    # pyramid
+    stack: int = DEFAULT_STACK
+    channels: int = DEFAULT_CHANNELS
+    neck_norm: str = "bn"
+    separable: bool = False
+    dropblock: DropBlockSpec | None = None
+    # head and anytime exits
+    head_norm: str = "gn"
+    num_convs: int = 4
+    prior_prob: float = 0.01
+    deep_supervision: bool = False
+    exit_at: int | None = None
+    # anchors
+    anchor_scales: tuple[float, ...] = DEFAULT_ANCHOR_SCALES
+    anchor_ratios: tuple[float, ...] = DEFAULT_ANCHOR_RATIOS
+    anchor_size: float = 4.0
+    # losses and matching
+    focal_alpha: float = 0.25
+    focal_gamma: float = 1.5
+    box_loss: str = "smooth_l1"
+    smooth_l1_beta: float = 0.11
+    box_loss_weight: float = 1.0
+    positive_iou: float = 0.5
+    negative_iou: float = 0.4
+    allow_low_quality: bool = True
+    # post-processing
+    score_threshold: float = 0.05
+    nms_threshold: float = 0.5
+    topk_per_level: int = 1000
+    detections_per_image: int = 100
+
+    @classmethod
+    def create(cls, genotype: Genotype | str | Path, *, stack: int | None = None,
+               channels: int | None = None, **options: Any) -> "ModelSpec":
+        """The spec of ``genotype`` (object, file or bundled name) with ``options``; N@C by the
+        rule of this module. ModelError names a bad or unknown option."""
+        resolved = as_genotype(genotype)
+        unknown = sorted(set(options) - set(option_names()))
+        if unknown:
+            raise ModelError("unknown model option(s): " + ", ".join(unknown))
+        stack, channels = resolve_pyramid_size(resolved, stack, channels)
+        values = {key: _normalised(key, value) for key, value in options.items()}
+        return cls(genotype=resolved, genotype_text=resolved.format(), stack=stack,
+                   channels=channels, **values).checked()
+
+    def replace(self, **changes: Any) -> "ModelSpec":
+        """A copy with ``changes`` (checked again)."""
+        values = {key: _normalised(key, value) for key, value in changes.items()}
+        return dataclasses.replace(self, **values).checked()
+
+    @property
+    def num_anchors(self) -> int:
+        return len(self.anchor_scales) * len(self.anchor_ratios)
+
+    @property
+    def name(self) -> str:
+        return self.genotype.name or "genotype"
+
+    def checked(self) -> "ModelSpec":
+        """ModelError naming the first bad value; returns self."""
+        def need(condition: bool, message: str) -> None:
+            if not condition:
+                raise ModelError(message)
+
+        for key in ("stack", "channels", "num_classes", "num_convs", "topk_per_level",
+                    "detections_per_image"):
+            value = getattr(self, key)
+            need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                 f"{key} must be a positive integer (got {value!r})")
+        for key, choices in (("backbone", BACKBONES), ("neck_norm", NORMS),
+                             ("head_norm", HEAD_NORMS), ("box_loss", BOX_LOSSES)):
+            need(getattr(self, key) in choices,
+                 f"unknown {key} {getattr(self, key)!r}; choose one of: {', '.join(choices)}")
+        for key in ("focal_alpha", "score_threshold", "nms_threshold", "positive_iou",
+                    "negative_iou"):
+            value = getattr(self, key)
+            need(math.isfinite(value) and 0.0 <= value <= 1.0,
+                 f"{key} must lie in [0, 1] (got {value})")
+        for key in ("focal_gamma", "smooth_l1_beta", "box_loss_weight", "anchor_size"):
+            value = getattr(self, key)
+            need(math.isfinite(value) and value >= 0, f"{key} must be a finite number >= 0 "
+                                                      f"(got {value})")
+        need(0.0 < self.prior_prob < 1.0, f"prior_prob must lie in (0, 1) (got {self.prior_prob})")
+        need(self.exit_at is None or 1 <= self.exit_at <= self.stack,
+             f"exit_at must be a stack between 1 and {self.stack} (got {self.exit_at})")
+        need(bool(self.anchor_scales) and bool(self.anchor_ratios)
+             and all(v > 0 for v in self.anchor_scales + self.anchor_ratios),
+             "anchor scales and ratios must be positive numbers")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the genotype as canonical text, tuples as lists."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name != "genotype"}
+        if self.dropblock is not None:
+            values["dropblock"] = dataclasses.asdict(self.dropblock)
+        for key in ("anchor_scales", "anchor_ratios"):
+            values[key] = list(values[key])
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], genotype_text: str | None = None,
+                  source: str = "model spec") -> "ModelSpec":
+        """Inverse of :meth:`to_dict`. Also reads what older checkpoints stored (the
+        ``build_detector`` arguments, the genotype text beside them); ModelError for options
+        this version does not know."""
+        values = dict(values)
+        text = values.pop("genotype_text", None) or genotype_text
+        if not isinstance(text, str):
+            raise ModelError(f"{source}: no genotype text")
+        genotype = parse_genotype(text, f"{source}:genotype_text")
+        unknown = sorted(set(values) - set(option_names()) - {"stack", "channels"})
+        if unknown:
+            raise ModelError(f"{source}: unknown model option(s) {', '.join(unknown)} "
+                             "(written by a newer nasfpn?)")
+        return cls.create(genotype, **values)
+
+
+def option_names() -> tuple[str, ...]:
+    """The fields :meth:`ModelSpec.create` takes as options (all but the genotype and N@C)."""
+    return tuple(f.name for f in dataclasses.fields(ModelSpec)
+                 if f.name not in ("genotype", "genotype_text", "stack", "channels"))
+
+
+def _normalised(key: str, value: Any) -> Any:
+    """JSON shapes back to the spec's types: lists to tuples, a dropblock dict to its spec.
+    ModelError for a value that could not be stored in a checkpoint (not JSON-able)."""
+    try:
+        json.dumps(dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value)
+    except (TypeError, ValueError):
+        raise ModelError(f"model option {key}={value!r} cannot be stored in a checkpoint "
+                         "(not JSON-able)") from None
+    if key == "dropblock" and isinstance(value, Mapping):
+        return DropBlockSpec(**value)
+    if key in ("anchor_scales", "anchor_ratios") and value is not None:
+        return tuple(float(v) for v in value)
+    return value

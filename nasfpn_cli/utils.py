@@ -1,0 +1,294 @@
+"""Small torch-free helpers every layer shares: atomic writes, JSON-lines logs, lazy package
+exports, the progress bar and an eval-mode context manager.
+
+One implementation of each, so a fix (for example to what the atomic writer guarantees) reaches
+every command at once. Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import json
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import NasfpnError
+
+STDOUT = "-"
+TEMP_MARK = ".nasfpn-tmp-"
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writes
+
+
+def _temp_name(target: Path, pid: int) -> Path:
+    return target.with_name(f".{target.name}{TEMP_MARK}{pid}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def _sweep_stale_temps(target: Path) -> None:
+    """Remove temporary files a killed writer left beside ``target`` (their pid is gone), so
+    they never accumulate."""
+    prefix = f".{target.name}{TEMP_MARK}"
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        suffix = entry.name[len(prefix):]
+        if suffix.isdigit() and int(suffix) != os.getpid() and not _process_alive(int(suffix)):
+            with contextlib.suppress(OSError):
+                entry.unlink()
+
+
+def _fresh_temporary(target: Path, shown: Path) -> Path:
+    """This process's temporary name beside ``target``, its folder created and the leftovers of
+    killed writers swept away."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(shown, exc) from exc
+    _sweep_stale_temps(target)
+    return _temp_name(target, os.getpid())
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is atomic there anyway
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path | str, exc: OSError) -> NasfpnError:
+    reason = exc.strerror or str(exc)
+    hint = None
+    if exc.errno == errno.ENOSPC:
+        hint = "the disk is full: free some space and run again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "choose a path you can write to"
+    return NasfpnError(f"cannot write {path}: {reason}", hint=hint)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def atomic_write(path: str | Path, data: str | bytes, *,
+                 inputs: Iterable[str | Path] = ()) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a torn one.
+
+    * a regular file (or a new one) is written to a temporary file in the same folder, fsynced
+      and renamed over the target; an existing file keeps its mode and (where allowed) owner;
+    * a symbolic link keeps being a link: its target file is replaced;
+    * a device, FIFO or socket (``/dev/null``, ``/dev/stdout``) is written through, never
+      replaced; ``-`` writes to standard output;
+    * writing onto one of ``inputs`` (the files the data was read from) is refused;
+    * temporary files of writers killed earlier are removed, so they never accumulate.
+
+    Raises :class:`NasfpnError` (exit 1) naming the path on any OS error (full disk, read-only
+    folder, a folder in the way).
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if str(path) == STDOUT:
+        try:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(payload)
+            sys.stdout.buffer.flush()
+        except OSError as exc:
+            raise _write_error("standard output", exc) from exc
+        return
+    given = Path(path)
+    if str(path) == "":
+        raise NasfpnError("cannot write to an empty path")
+    for source in inputs:
+        if str(source) != STDOUT and _same_file(given, Path(source)):
+            raise NasfpnError(f"refusing to write {given}: it is also an input of this command",
+                              hint="write the output to another file")
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
+    try:
+        info = target.stat() if target.exists() else None
+    except OSError as exc:
+        raise _write_error(given, exc) from exc
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise NasfpnError(f"cannot write {given}: it is a folder")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        try:  # a device, FIFO or socket: write through, never rename over it
+            with open(target, "wb") as handle:
+                handle.write(payload)
+        except OSError as exc:
+            raise _write_error(given, exc) from exc
+        return
+    temporary = _fresh_temporary(target, given)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if info is not None:
+            os.chmod(temporary, stat.S_IMODE(info.st_mode))
+            if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):
+                    os.chown(temporary, info.st_uid, info.st_gid)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise _write_error(given, exc) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+    _fsync_folder(target.parent)
+
+
+def atomic_write_json(path: str | Path, value: Any, *, indent: int | None = 2) -> None:
+    """``value`` as JSON (with a final newline), written with :func:`atomic_write`."""
+    separators = None if indent is not None else (",", ":")
+    atomic_write(path, json.dumps(value, indent=indent, separators=separators) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that need a file name (ONNX, TorchScript);
+    moved onto ``path`` with :func:`atomic_write`'s guarantees when the block succeeds."""
+    target = Path(path)
+    temporary = _fresh_temporary(target, target)
+    try:
+        yield temporary
+        atomic_write(target, temporary.read_bytes())
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON lines
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Every complete JSON object of a JSON-lines file (none when it does not exist). A torn or
+    unreadable line (a crash in the middle of a write) is skipped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+class JsonlWriter:
+    """Appends one JSON object per line, flushed and fsynced, so a record is on disk when
+    :meth:`write` returns and a kill can tear at most the last line."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._handle: Any = None
+
+    def write(self, record: Mapping[str, Any] | str) -> None:
+        line = record if isinstance(record, str) else json.dumps(record, separators=(",", ":"))
+        try:
+            if self._handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self.path, "ab")
+            self._handle.write(line.encode("utf-8") + b"\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise _write_error(self.path, exc) from exc
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# lazy exports
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``package.<exports[name]>`` on first use of
+    ``name``: packages stay cheap to import (no torch for ``--help`` and torch-free commands)."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = exports[name]
+        target = module if module.startswith(package) else f"{package}.{module}"
+        return getattr(importlib.import_module(target), name)
+
+    return __getattr__
+
+
+# ---------------------------------------------------------------------------------------------
+# progress and modes
+
+
+def make_progress(enabled: bool = True, *, status: bool = True, eta: bool = True,
+                  transient: bool = False) -> Any:
+    """The tool's rich progress bar on stderr: description, bar, done/total, elapsed, the time
+    to the end and (``status``) a free-text field. Disabled, a silent no-op with the same
+    interface; ``transient`` bars vanish when done."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    from .console import err_console
+
+    columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn()]
+    if eta:
+        columns += [TextColumn("eta"), TimeRemainingColumn()]
+    if status:
+        columns.append(TextColumn("{task.fields[status]}"))
+    return Progress(*columns, console=err_console, disable=not enabled,
+                    transient=transient)
+
+
+@contextlib.contextmanager
+def eval_mode(module: Any) -> Iterator[Any]:
+    """Put a torch module in eval mode for the block and restore the mode it had (train or
+    eval) afterwards, even when the block raises."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
