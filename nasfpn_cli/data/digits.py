@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DatasetError
-from .synth import TRAIN_SPLIT, VAL_SPLIT, _remove_stale_images, write_json_atomic
+from .synth import TRAIN_SPLIT, VAL_SPLIT, write_json_atomic, write_splits
 
 NUM_CLASSES = 10
 CATEGORIES: tuple[dict, ...] = tuple({"id": digit + 1, "name": str(digit), "supercategory": "digit"}
@@ -173,47 +173,18 @@ def make_digits_dataset(out_dir: str | Path, num_train: int = 600, num_val: int 
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
-    ann_dir = root / "annotations"
-    ann_dir.mkdir(parents=True, exist_ok=True)
     categories = [dict(c) for c in CATEGORIES]
     summary: dict = {"root": str(root), "seed": seed, "num_images": num_train + num_val,
                      "image_size": image_size, "max_objects": max_objects,
                      "min_object_size": min_object_size, "max_object_size": max_object_size,
-                     "categories": categories, "num_annotations": 0}
-    annotation_id = 0
-    for split, first, stop in ((TRAIN_SPLIT, 0, num_train),
-                               (VAL_SPLIT, num_train, num_train + num_val)):
-        pool = _scan_pool(split)
-        image_dir = root / split
-        image_dir.mkdir(exist_ok=True)
-        images, annotations = [], []
-        for index in range(first, stop):
-            image_id = index + 1
-            file_name = f"{image_id:012d}.png"
-            image, objects = render_digits_image(seed, index, image_size, pool,
-                                                 max_objects=max_objects,
-                                                 min_object_size=min_object_size,
-                                                 max_object_size=max_object_size)
-            image.save(image_dir / file_name, format="PNG", compress_level=1)
-            images.append({"id": image_id, "file_name": file_name,
-                           "width": image_size, "height": image_size})
-            for obj in objects:
-                annotation_id += 1
-                annotations.append({"id": annotation_id, "image_id": image_id, "iscrowd": 0,
-                                    **obj})
-            if progress is not None:
-                progress(1)
-        _remove_stale_images(image_dir, {image["file_name"] for image in images})
-        ann_file = ann_dir / f"instances_{split}.json"
-        write_json_atomic(ann_file, {
-            "info": {"description": f"nasfpn digits on photos (scikit-learn), seed {seed}",
-                     "version": "1.0"},
-            "licenses": [], "images": images, "annotations": annotations,
-            "categories": categories})
-        key = "train" if split == TRAIN_SPLIT else "val"
-        summary[f"{key}_ann"] = str(ann_file)
-        summary[f"{key}_images"] = str(image_dir)
-        summary[f"num_{key}"] = len(images)
-        summary["num_annotations"] += len(annotations)
+                     "categories": categories}
+    pools = {TRAIN_SPLIT: _scan_pool(TRAIN_SPLIT), VAL_SPLIT: _scan_pool(VAL_SPLIT)}
+    write_splits(root, {TRAIN_SPLIT: range(0, num_train),
+                        VAL_SPLIT: range(num_train, num_train + num_val)},
+                 lambda split, index: render_digits_image(
+                     seed, index, image_size, pools[split], max_objects=max_objects,
+                     min_object_size=min_object_size, max_object_size=max_object_size),
+                 categories, f"nasfpn digits on photos (scikit-learn), seed {seed}", summary,
+                 progress)
     write_json_atomic(root / "digits.json", summary)
     return summary
