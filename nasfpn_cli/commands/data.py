@@ -1,4 +1,4 @@
-"""``nasfpn data``: check a COCO-format dataset, or write the synthetic one."""
+"""``nasfpn data``: check a COCO-format dataset, or write the synthetic or digits one."""
 from __future__ import annotations
 
 import json
@@ -20,6 +20,16 @@ def _progress_bar(description: str, total: int):
     progress = make_progress(status=False, transient=True)
     task = progress.add_task(description, total=total)
     return progress, lambda n: progress.advance(task, n)
+
+
+def _check_output_folder(out: Path, marker: str, kind: str, overwrite: bool) -> None:
+    """Refuse to write a generated dataset into a file, or into a non-empty folder that holds
+    no earlier dataset of this ``kind`` (recognised by its ``marker`` summary file)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / marker).is_file() and not overwrite:
+        raise UsageError(f"{out}: folder is not empty and holds no {kind} dataset",
+                         hint="choose an empty folder or pass --overwrite")
 
 
 @command.command("check")
@@ -77,12 +87,7 @@ def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: 
     from ..console import console
     from ..data.synth import make_synthetic_dataset
 
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
-    if (out.is_dir() and any(out.iterdir()) and not (out / "synth.json").is_file()
-            and not overwrite):
-        raise UsageError(f"{out}: folder is not empty and holds no synthetic dataset",
-                         hint="choose an empty folder or pass --overwrite")
+    _check_output_folder(out, "synth.json", "synthetic", overwrite)
     progress, advance = _progress_bar("writing images", total=num_images)
     with progress:
         summary = make_synthetic_dataset(out, num_images=num_images, image_size=image_size,
@@ -92,5 +97,48 @@ def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: 
     names = ", ".join(f"{c['name']} ({c['id']})" for c in summary["categories"])
     console.print(f"wrote {summary['num_train']} train and {summary['num_val']} val images "
                   f"({summary['num_annotations']} objects; categories {names}) to {out}",
+                  markup=False)
+    return 0
+
+
+@command.command("digits")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--num-train", type=click.IntRange(min=1), default=600, show_default=True,
+              help="Images in train2017.")
+@click.option("--num-val", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Images in val2017 (digits written by other hands than the training ones).")
+@click.option("--image-size", type=click.IntRange(min=64), default=160, show_default=True,
+              help="Width and height of every image, in pixels.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The same seed writes byte-identical files.")
+@click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
+              help="Most digits in one image.")
+@click.option("--min-object-size", type=click.IntRange(min=6), default=10, show_default=True,
+              help="Smallest digit height in pixels.")
+@click.option("--max-object-size", type=click.IntRange(min=6), default=80, show_default=True,
+              help="Largest digit height in pixels (at most half the image).")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty folder (other files there are left alone).")
+def digits(out: Path, num_train: int, num_val: int, image_size: int, seed: int,
+           max_objects: int, min_object_size: int, max_object_size: int,
+           overwrite: bool) -> int:
+    """Write a small real COCO 2017-layout set to OUT: scikit-learn's handwritten digits
+    (10 classes) on its bundled photographs."""
+    from ..console import console
+    from ..data.digits import make_digits_dataset
+
+    _check_output_folder(out, "digits.json", "digits", overwrite)
+    if not min_object_size <= max_object_size <= image_size // 2:
+        raise UsageError(f"--max-object-size: must be between --min-object-size "
+                         f"({min_object_size}) and half of --image-size ({image_size // 2}), "
+                         f"got {max_object_size}")
+    progress, advance = _progress_bar("writing images", total=num_train + num_val)
+    with progress:
+        summary = make_digits_dataset(out, num_train=num_train, num_val=num_val,
+                                      image_size=image_size, seed=seed,
+                                      max_objects=max_objects, min_object_size=min_object_size,
+                                      max_object_size=max_object_size, progress=advance)
+    console.print(f"wrote {summary['num_train']} train and {summary['num_val']} val images "
+                  f"({summary['num_annotations']} digits, categories 0-9) to {out}",
                   markup=False)
     return 0

@@ -180,8 +180,6 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder")
-    ann_dir = root / "annotations"
-    ann_dir.mkdir(parents=True, exist_ok=True)
     categories = [{"id": c.category_id, "name": c.name, "supercategory": "shape"}
                   for c in SHAPE_CLASSES[:num_classes]]
     num_train, _ = _split_sizes(num_images, val_fraction)
@@ -189,19 +187,36 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
                      "image_size": image_size, "max_objects": max_objects,
                      "min_object_size": min_object_size, "categories": categories,
                      "num_annotations": 0}
+    write_splits(root, {TRAIN_SPLIT: range(0, num_train), VAL_SPLIT: range(num_train, num_images)},
+                 lambda split, index: render_image(seed, index, image_size, num_classes,
+                                                   max_objects, min_object_size),
+                 categories, f"nasfpn synthetic shapes, seed {seed}", summary, progress)
+    atomic_write_json(root / "synth.json", summary, indent=None)
+    return summary
+
+
+RenderFn = Callable[[str, int], tuple[Image.Image, list[dict]]]
+
+
+def write_splits(root: Path, splits: dict[str, range], render: RenderFn, categories: list[dict],
+                 description: str, summary: dict,
+                 progress: Callable[[int], None] | None = None) -> None:
+    """Write generated images ``render(split, index)`` as ``root/SPLIT/{index + 1:012d}.png`` and
+    their annotations as ``root/annotations/instances_SPLIT.json`` (ids unique across splits),
+    removing stale images of an earlier run. Adds paths and counts to ``summary``."""
     annotation_id = 0
-    for split, first, stop in ((TRAIN_SPLIT, 0, num_train), (VAL_SPLIT, num_train, num_images)):
+    summary["num_annotations"] = 0
+    for split, indices in splits.items():
         image_dir = root / split
-        image_dir.mkdir(exist_ok=True)
+        image_dir.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
-        for index in range(first, stop):
+        for index in indices:
             image_id = index + 1
             file_name = f"{image_id:012d}.png"
-            image, objects = render_image(seed, index, image_size, num_classes, max_objects,
-                                          min_object_size)
+            image, objects = render(split, index)
             image.save(image_dir / file_name, format="PNG", compress_level=1)
             images.append({"id": image_id, "file_name": file_name,
-                           "width": image_size, "height": image_size})
+                           "width": image.width, "height": image.height})
             for obj in objects:
                 annotation_id += 1
                 annotations.append({"id": annotation_id, "image_id": image_id, "iscrowd": 0,
@@ -209,9 +224,9 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
             if progress is not None:
                 progress(1)
         _remove_stale_images(image_dir, {image["file_name"] for image in images})
-        ann_file = ann_dir / f"instances_{split}.json"
+        ann_file = root / "annotations" / f"instances_{split}.json"
         atomic_write_json(ann_file, indent=None, value={
-            "info": {"description": f"nasfpn synthetic shapes, seed {seed}", "version": "1.0"},
+            "info": {"description": description, "version": "1.0"},
             "licenses": [], "images": images, "annotations": annotations,
             "categories": categories})
         key = "train" if split == TRAIN_SPLIT else "val"
@@ -219,5 +234,3 @@ def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_siz
         summary[f"{key}_images"] = str(image_dir)
         summary[f"num_{key}"] = len(images)
         summary["num_annotations"] += len(annotations)
-    atomic_write_json(root / "synth.json", summary, indent=None)
-    return summary
