@@ -23,10 +23,9 @@ import warnings
 from .ast import DEFAULT_LEVELS, Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 from .graph import residual_inputs
+from .ops import OPS, block_spec_ops
 
 BLOCK_SPEC_LEVELS = DEFAULT_LEVELS  # offsets 0..4 are P3..P7
-COMBINE_TO_OP = {"sum": "sum", "attention": "gp"}
-OP_TO_COMBINE = {op: combine for combine, op in COMBINE_TO_OP.items()}
 
 BlockSpec = tuple[int, str, tuple[int, ...], bool]
 
@@ -57,9 +56,11 @@ def genotype_to_block_specs(genotype: Genotype) -> tuple[list[BlockSpec], list[D
     first_output = count - len(genotype.outputs)
     for index, cell in enumerate(genotype.cells):
         offset[cell.name] = len(BLOCK_SPEC_LEVELS) + index
-        if cell.op not in OP_TO_COMBINE:
-            sink.error(f"block specs have no '{cell.op}' op (only 'sum' and 'attention' = 'gp')",
-                       cell.op_span)
+        combine = OPS[cell.op].block_spec_name if cell.op in OPS else None
+        if combine is None:
+            named = [f"'{c}' = '{op}'" if c != op else f"'{c}'" for c, op in block_spec_ops().items()]
+            names = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
+            sink.error(f"block specs have no '{cell.op}' op (only {names})", cell.op_span)
             continue
         if len(cell.inputs) != 2:
             sink.error(f"block specs combine exactly 2 inputs; '{cell.name}' has "
@@ -72,7 +73,7 @@ def genotype_to_block_specs(genotype: Genotype) -> tuple[list[BlockSpec], list[D
                        cell.span, hint="move the output cells to the end")
             continue
         offsets = tuple(sorted(offset[name] for name in cell.input_names))
-        specs.append((cell.level, OP_TO_COMBINE[cell.op], offsets, cell.is_output))
+        specs.append((cell.level, combine, offsets, cell.is_output))
     return specs, sink.items
 
 
@@ -156,8 +157,9 @@ class _Reader:
             self.sink.error(f"block {index}: level must be one of 3..7, not {level!r}",
                             self.span(level_node))
             ok = False
-        if combine not in COMBINE_TO_OP:
-            self.sink.error(f"block {index}: combine must be 'sum' or 'attention', not "
+        if combine not in block_spec_ops():
+            choices = " or ".join(repr(name) for name in block_spec_ops())
+            self.sink.error(f"block {index}: combine must be {choices}, not "
                             f"{combine!r}", self.span(combine_node))
             ok = False
         if type(is_output) is not bool:
@@ -179,7 +181,7 @@ class _Reader:
             refs.append(Ref(self.feature_name(offset), self.span(offset_node)))
         if not ok:
             return None
-        return Cell(f"n{index + 1}", COMBINE_TO_OP[combine], tuple(refs), level, is_output,
+        return Cell(f"n{index + 1}", block_spec_ops()[combine], tuple(refs), level, is_output,
                     span=self.span(node), op_span=self.span(combine_node),
                     level_span=self.span(level_node))
 

@@ -8,7 +8,7 @@ from typing import List
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..genotype import ResolvedCell
+from ..genotype import OPS, ResolvedCell
 from .dropblock import DropBlockConfig, make_dropblock
 from .layers import make_conv3x3, make_norm
 from .ops import make_merge, make_resample
@@ -45,10 +45,7 @@ class MergingCell(nn.Module):
     def from_plan(cls, cell: ResolvedCell, positions: dict[str, int], levels: dict[str, int],
                   channels: int, **options) -> "MergingCell":
         """Build from a resolved cell; ``positions`` maps feature names to list indices."""
-        names = list(cell.inputs)
-        if cell.op == "gp":
-            # the input from the coarser *source* level gates the finer one (stable for ties)
-            names.sort(key=lambda name: -levels[name])
+        names = OPS[cell.op].ordered(list(cell.inputs), levels)
         return cls(cell.name, cell.op, cell.level, [positions[n] for n in names],
                    [levels[n] for n in names], [positions[n] for n in cell.residuals], channels,
                    **options)

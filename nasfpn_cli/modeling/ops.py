@@ -6,7 +6,7 @@ Inputs arrive in the order the cell builder chose (for ``gp``: coarser source le
 """
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,9 @@ from ..genotype import OPS
 class SumMerge(nn.Module):
     """Elementwise sum of two or more features."""
 
+    def __init__(self, num_inputs: int = 2):
+        super().__init__()
+
     def forward(self, features: List[Tensor]) -> Tensor:
         out = features[0] + features[1]
         for feature in features[2:]:
@@ -29,8 +32,12 @@ class SumMerge(nn.Module):
 class GlobalPoolAttention(nn.Module):
     """NAS-FPN global-pooling attention: ``coarse + fine * sigmoid(global_max_pool(coarse))``.
 
-    ``features[0]`` is the input from the coarser *source* level, ``features[1]`` the finer one.
+    ``features[0]`` is the input from the coarser *source* level, ``features[1]`` the finer one
+    (the op's registry entry orders them so).
     """
+
+    def __init__(self, num_inputs: int = 2):
+        super().__init__()
 
     def forward(self, features: List[Tensor]) -> Tensor:
         coarse, fine = features[0], features[1]
@@ -58,22 +65,18 @@ class WeightedSum(nn.Module):
         return out
 
 
-MERGE_OPS: dict[str, Callable[[int], nn.Module]] = {
-    "sum": lambda num_inputs: SumMerge(),
-    "gp": lambda num_inputs: GlobalPoolAttention(),
-    "wsum": WeightedSum,
-}
-
-
 def make_merge(op: str, num_inputs: int) -> nn.Module:
-    """The merging module for genotype op ``op`` with ``num_inputs`` inputs."""
-    try:
-        factory = MERGE_OPS[op]
-    except KeyError:
-        raise ModelError(f"no PyTorch implementation for op {op!r}") from None
-    spec = OPS[op]
+    """The merging module for genotype op ``op`` with ``num_inputs`` inputs (the factory named
+    by the op's registry entry, :data:`nasfpn_cli.genotype.OPS`)."""
+    spec = OPS.get(op)
+    if spec is None:
+        raise ModelError(f"no PyTorch implementation for op {op!r}; known ops: {', '.join(OPS)}")
     if not spec.accepts(num_inputs):
         raise ModelError(f"op {op!r} takes {spec.arity_text()} (got {num_inputs})")
+    try:
+        factory = spec.factory()
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"op {op!r}: cannot load its PyTorch module {spec.module!r}: {exc}") from None
     return factory(num_inputs)
 
 

@@ -7,6 +7,7 @@ the rows stay level and the file renders the same with ``dot -Tsvg`` as with ``n
 """
 from __future__ import annotations
 
+from ..genotype.ops import OPS
 from .layout import Layout, Node
 
 COLUMN_WIDTH = 1.05  # inches between columns
@@ -16,14 +17,7 @@ INPUT_STYLE = {"shape": "circle", "fillcolor": "#ffe699", "color": "#bf9000"}
 OUTPUT_STYLE = {"shape": "circle", "fillcolor": "#9dc3e6", "color": "#2e75b6"}
 DEAD_STYLE = {"fillcolor": "#eeeeee", "color": "#999999", "style": "filled,dashed",
               "fontcolor": "#777777"}
-# op -> how its cells look; unknown ops fall back to a grey box
-OP_STYLES = {
-    "sum": {"shape": "circle", "fillcolor": "#c5e0b4", "color": "#548235"},
-    "gp": {"shape": "box", "style": "filled,rounded", "fillcolor": "#f8cbad", "color": "#c55a11"},
-    "wsum": {"shape": "hexagon", "fillcolor": "#d9c3e9", "color": "#7030a0"},
-}
-OP_SYMBOLS = {"sum": "+", "gp": "GP", "wsum": "w+"}
-OP_LEGEND = {"sum": "sum", "gp": "global pooling (gp)", "wsum": "weighted sum (wsum)"}
+# unknown ops (and ops registered without a style) are grey boxes
 # free text (captions, legend): sized to its label, so it never touches the nodes
 _TEXT = {"shape": "plaintext", "style": "", "fixedsize": "false", "width": 0.1, "height": 0.1,
          "margin": 0.02}
@@ -52,7 +46,8 @@ def node_style(node: Node) -> dict[str, str]:
         return dict(INPUT_STYLE)
     if node.kind == "output":
         return dict(OUTPUT_STYLE)
-    style = dict(OP_STYLES.get(node.op or "", FALLBACK_STYLE))
+    spec = OPS.get(node.op or "")
+    style = dict(spec.style if spec is not None and spec.style else FALLBACK_STYLE)
     if node.dead:
         style.update(DEAD_STYLE)
     return style
@@ -61,7 +56,8 @@ def node_style(node: Node) -> dict[str, str]:
 def _label(node: Node) -> str:
     if node.kind != "cell":
         return node.label
-    return f"{node.label}\n{OP_SYMBOLS.get(node.op or '', node.op or '?')}"
+    spec = OPS.get(node.op or "")
+    return f"{node.label}\n{spec.symbol if spec is not None and spec.symbol else node.op or '?'}"
 
 
 def layout_to_dot(layout: Layout) -> str:
@@ -124,8 +120,11 @@ def _legend(layout: Layout) -> list[str]:
     residual edge when the drawing has any (one node, so nothing in it can overlap)."""
     entries = [(INPUT_STYLE, "P", "input"), (OUTPUT_STYLE, "P", "output")]
     for op in layout.ops:
-        entries.append((OP_STYLES.get(op, FALLBACK_STYLE), OP_SYMBOLS.get(op, op),
-                        OP_LEGEND.get(op, op)))
+        spec = OPS.get(op)
+        if spec is None:
+            entries.append((FALLBACK_STYLE, op, op))
+        else:
+            entries.append((spec.style or FALLBACK_STYLE, spec.symbol or op, spec.legend or op))
     if any(node.dead for node in layout.nodes):
         entries.append(({**FALLBACK_STYLE, **DEAD_STYLE}, "", "reaches no output (dropped)"))
     cells = [_swatch(style, symbol) + f'<TD ALIGN="LEFT">{_html(text)}</TD>'

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import SearchError
-from ..genotype import Genotype, level_name, parse_genotype
+from ..genotype import OPS, Genotype, level_name, parse_genotype
 
 Decisions = tuple[int, ...]
 
@@ -190,15 +190,15 @@ class SearchSpace:
     def canonical(self, decisions: Sequence[int]) -> Decisions:
         """Sort the inputs of cells whose result does not depend on their order.
 
-        ``sum`` is symmetric; ``gp`` is too when its inputs come from different levels (the
-        coarser one gates). A ``gp`` of two same-level features keeps its written order.
+        Each op's registry entry says when order matters: ``sum`` never; ``gp`` only for two
+        same-level features (otherwise the coarser one gates, whatever the written order).
         """
         levels = self.feature_levels(decisions)
         result = list(decisions)
         for cell in range(self.num_cells):
             first, second, _, op = result[4 * cell: 4 * cell + 4]
-            symmetric = self.ops[op] != "gp" or levels[first] != levels[second]
-            if symmetric and first > second:
+            spec = OPS[self.ops[op]]
+            if not spec.order_matters([levels[first], levels[second]]) and first > second:
                 result[4 * cell], result[4 * cell + 1] = second, first
         return tuple(result)
 
