@@ -3,7 +3,7 @@
 Importing this package loads neither lark (only needed to explain a syntax error) nor networkx
 (only needed by :func:`to_graph` and cycle reports), so the CLI starts fast.
 """
-from .ast import Cell, Genotype, Ref, Span, level_name
+from .nodes import Cell, Genotype, Ref, Span, level_name
 from .convert import FORMATS, infer_format, read_genotype_text, write_genotype_text
 from .diagnostics import Diagnostic, sort_diagnostics
 from .format import format_genotype, format_source

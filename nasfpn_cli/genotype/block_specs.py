@@ -20,7 +20,7 @@ import ast as pyast
 import dataclasses
 import warnings
 
-from .ast import DEFAULT_LEVELS, Cell, Genotype, Ref, Span, level_name
+from .nodes import DEFAULT_LEVELS, Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 from .graph import residual_inputs
 from .ops import OPS, block_spec_ops

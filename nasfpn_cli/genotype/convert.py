@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .ast import Genotype
+from .nodes import Genotype
 from .diagnostics import Diagnostic, sort_diagnostics
 from .validate import validate
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ast import Span
+from ..errors import GenotypeError
+from .nodes import Span
 
 
 def source_lines(source: str) -> list[str]:
@@ -125,3 +126,12 @@ class DiagnosticSink:
     @property
     def has_errors(self) -> bool:
         return any(d.is_error for d in self.items)
+
+
+def raise_for_errors(diagnostics: list[Diagnostic], path: str) -> None:
+    """Raise :class:`GenotypeError` (every error in its message) when any diagnostic is an error."""
+    errors = [d for d in diagnostics if d.is_error]
+    if errors:
+        count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
+        raise GenotypeError(diagnostics, f"invalid genotype {path} ({count}):\n"
+                            + "\n".join(d.render() for d in errors))

@@ -13,8 +13,8 @@ Two entry points:
 """
 from __future__ import annotations
 
-from .ast import Cell, Genotype, level_name
-from .diagnostics import source_lines
+from .nodes import Cell, Genotype, level_name
+from .diagnostics import raise_for_errors, source_lines
 from .parser import Statement, parse, statement_of_line
 
 DEFAULT_RESIDUAL = "unconnected"
@@ -76,8 +76,6 @@ def format_source(source: str, path: str = "<string>") -> str:
     Only the syntax must be valid: a genotype with, say, an undefined reference is formatted too
     (``nasfpn validate`` reports those).
     """
-    from .library import raise_for_errors
-
     _, diagnostics = parse(source, path)
     raise_for_errors(diagnostics, path)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .ast import Genotype
+from .nodes import Genotype
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -27,7 +27,7 @@ import json.decoder
 import json.scanner
 import re
 
-from .ast import DEFAULT_LEVELS, DIRECTIVES, RESIDUAL_MODES, Cell, Genotype, Ref, Span, level_name
+from .nodes import DEFAULT_LEVELS, DIRECTIVES, RESIDUAL_MODES, Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 from .parser import NAME_PATTERN, parse_level
 

@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import GenotypeError, GenotypeNotFound
-from .ast import Genotype, Span
-from .diagnostics import Diagnostic, sort_diagnostics
+from .nodes import Genotype, Span
+from .diagnostics import Diagnostic, raise_for_errors, sort_diagnostics
 from .parser import parse
 from .validate import validate
 
@@ -75,15 +75,6 @@ def check_text(text: str, path: str = "<string>") -> tuple[Genotype, list[Diagno
     """Parse and validate DSL text; returns the genotype and all diagnostics, in source order."""
     genotype, diagnostics = parse(text, path)
     return genotype, sort_diagnostics(diagnostics + validate(genotype))
-
-
-def raise_for_errors(diagnostics: list[Diagnostic], path: str) -> None:
-    """Raise :class:`GenotypeError` (every error in its message) when any diagnostic is an error."""
-    errors = [d for d in diagnostics if d.is_error]
-    if errors:
-        count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
-        raise GenotypeError(diagnostics, f"invalid genotype {path} ({count}):\n"
-                            + "\n".join(d.render() for d in errors))
 
 
 def parse_genotype(text: str, path: str = "<string>") -> Genotype:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
-from .ast import DIRECTIVES, LEVEL_RANGE, RESIDUAL_MODES, Cell, Genotype, Ref, Span
+from .nodes import DIRECTIVES, LEVEL_RANGE, RESIDUAL_MODES, Cell, Genotype, Ref, Span
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 
 if TYPE_CHECKING:  # lark is imported only when a line does not parse

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from .ast import Cell, Genotype, Ref, Span, level_name
+from .nodes import Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, sort_diagnostics
 from .graph import reaching_outputs, residual_inputs
 from .ops import OPS

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError
-from .backbone import Backbone
+from .backbone_base import Backbone
 from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
 from .resnet import resnet

@@ -6,7 +6,7 @@ from typing import List
 
 from torch import Tensor, nn
 
-from .backbone import Backbone
+from .backbone_base import Backbone
 
 # (expansion t, output channels c, repeats n, first stride s), as in the MobileNetV2 paper
 INVERTED_RESIDUAL_SETTING = (

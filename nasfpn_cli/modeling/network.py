@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import ModelError
 from ..genotype import Genotype
-from .backbone import Backbone
+from .backbone_base import Backbone
 from .backbones import build_backbone
 from .dropblock import DropBlockConfig
 from .head import RetinaHead

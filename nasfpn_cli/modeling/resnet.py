@@ -9,7 +9,7 @@ from typing import List
 
 from torch import Tensor, nn
 
-from .backbone import Backbone
+from .backbone_base import Backbone
 
 
 def _downsample(in_channels: int, out_channels: int, stride: int) -> nn.Sequential | None:
