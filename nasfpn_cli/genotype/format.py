@@ -113,9 +113,3 @@ def format_source(source: str, path: str = "<string>") -> str:
         last_kind = statement.kind
         comment_block_start = None
     return "\n".join(out) + "\n" if out else ""
-
-
-def is_formatted(source: str, path: str = "<string>") -> bool:
-    """Whether ``source`` is already in canonical form."""
-    return format_source(source, path) == source
-
