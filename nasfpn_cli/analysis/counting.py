@@ -19,6 +19,7 @@ import torch
 from fvcore.nn import FlopCountAnalysis, parameter_count
 from torch import nn
 
+from ..data.image_io import padded_size
 from ..errors import ModelError
 from ..modeling.backbones import backbone_spec
 from ..modeling.neck import build_neck
@@ -114,11 +115,6 @@ def image_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
     return size  # type: ignore[return-value]
 
 
-def padded_hw(height: int, width: int, divisor: int) -> tuple[int, int]:
-    """Both sides rounded up to a multiple of ``divisor`` (what the network's padding gives)."""
-    return -(-height // divisor) * divisor, -(-width // divisor) * divisor
-
-
 def flop_analysis(model: nn.Module, inputs: tuple) -> FlopCountAnalysis:
     """An fvcore analysis of ``model(*inputs)`` with our handles and no silently ignored ops."""
     analysis = FlopCountAnalysis(model, inputs)
@@ -180,7 +176,7 @@ def count_network(network: nn.Module | ModelSpec, image_size: int | Sequence[int
     stacks, cells = _neck_breakdown(network.neck, "neck.", by_module, params)
     return FlopReport(name, (height, width), params[""], by_module[""], _uncounted(analysis),
                       components, stacks, cells, _operators(analysis),
-                      padded_hw(height, width, network.size_divisor))
+                      padded_size(height, width, network.size_divisor))
 
 
 def count_neck(neck: nn.Module | ModelSpec, in_channels: Sequence[int] | None = None,
@@ -199,7 +195,7 @@ def count_neck(neck: nn.Module | ModelSpec, in_channels: Sequence[int] | None = 
         raise ModelError("count_neck needs the backbone's in_channels for a built neck")
     name = name or "neck"
     height, width = image_hw(image_size)
-    padded_h, padded_w = padded_hw(height, width, neck.size_divisor)
+    padded_h, padded_w = padded_size(height, width, neck.size_divisor)
     parameter = next(neck.parameters())
     features = [torch.zeros(EMPTY_BATCH, channels, padded_h // 2 ** level, padded_w // 2 ** level,
                             dtype=parameter.dtype, device=parameter.device)

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..errors import DatasetError
 from . import distributed
+from ..data.image_io import to_original
 from ..utils import eval_mode, make_progress
 
 # pycocotools' summary order for bbox evaluation (COCOeval.stats)
@@ -23,29 +24,14 @@ STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
               "ARl")
 
 
-def _as_float_pair(value: Any) -> tuple[float, float]:
-    """A scale given as a number or an (x, y) pair, as (sx, sy)."""
-    if isinstance(value, torch.Tensor):
-        value = value.flatten().tolist()
-    if isinstance(value, (int, float)):
-        return float(value), float(value)
-    if len(value) == 1:
-        return float(value[0]), float(value[0])
-    return float(value[0]), float(value[1])
-
-
 def detections_to_coco(output: dict[str, torch.Tensor], target: dict[str, Any],
                        label_to_category: Sequence[int] | dict[int, int]) -> list[dict[str, Any]]:
     """One image's detections as COCO result dicts: boxes divided by the transform's scale,
     clipped to the original image, xyxy -> xywh; contiguous labels -> category ids."""
-    boxes = output["boxes"].detach().float().cpu()
-    if boxes.numel() == 0:
+    if output["boxes"].numel() == 0:
         return []
-    sx, sy = _as_float_pair(target.get("scale", 1.0))
-    boxes = boxes / torch.tensor([sx, sy, sx, sy])
-    height, width = (int(v) for v in torch.as_tensor(target["orig_size"]).flatten().tolist())
-    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+    original = torch.as_tensor(target["orig_size"]).flatten().tolist()
+    boxes = to_original(output["boxes"], target.get("scale", 1.0), original)
     image_id = int(torch.as_tensor(target["image_id"]).item())
     results = []
     for box, score, label in zip(boxes.tolist(), output["scores"].float().cpu().tolist(),

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
@@ -64,17 +63,11 @@ def predict_image(detector: nn.Module, image: Image.Image, image_size: int, labe
                   score_threshold: float = 0.3) -> list[dict[str, Any]]:
     """Detections of one RGB image in its own pixels: ``box`` [x1, y1, x2, y2], ``score``,
     ``label``, ``category_id``, ``category``; best first."""
-    from ..data.transforms import EvalTransform, to_normalized_tensor
+    from ..data.image_io import ImageIO
 
-    empty = {"boxes": np.zeros((0, 4), dtype=np.float32), "labels": np.zeros(0, dtype=np.int64)}
-    resized, info = EvalTransform(image_size)(image, empty)
-    device = next(detector.parameters()).device
     detector.eval()
-    output = detector(to_normalized_tensor(resized).unsqueeze(0).to(device))[0]
-    scale = float(info["scale"])
-    boxes = output["boxes"].float().cpu() / scale
-    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, image.width)
-    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, image.height)
+    output = ImageIO(image_size).detect(detector, image)
+    boxes = output["boxes"]
     detections = []
     for box, score, label in zip(boxes.tolist(), output["scores"].float().cpu().tolist(),
                                  output["labels"].cpu().tolist()):
