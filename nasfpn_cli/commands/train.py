@@ -45,8 +45,13 @@ PATH = click.Path(path_type=str)
 @click.option("--val-images", type=PATH, help="Folder of the validation images.")
 @click.option("--skip-bad", is_flag=True, default=None,
               help="Drop bad boxes/images the data checks find instead of refusing the data.")
-@click.option("-o", "--output-dir", type=PATH, required=True,
-              help="Run folder: last.pt, best.pt, metrics.jsonl, config.json.")
+@click.option("-o", "--output-dir", type=PATH,
+              help="Run folder: last.pt, best.pt, metrics.jsonl, config.json (required unless "
+                   "--config sets output_dir).")
+@click.option("--config", "config_file", type=PATH, metavar="FILE",
+              help="Options from a TOML file or a run's config.json; flags given here win.")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved configuration (valid as --config) and exit.")
 @click.option("--recipe", type=click.Choice(list(RECIPES)),
               help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
                    "50 epochs, steps at 30 and 40).")
@@ -95,23 +100,37 @@ PATH = click.Path(path_type=str)
 @click.option("--log-every", type=int, help="Log to metrics.jsonl every N steps (default 10).")
 @click.option("--eval-batch-size", type=int, help="Default: --batch-size.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def command(genotype: str | None, recipe: str | None, no_progress: bool, **options) -> int:
+def command(genotype: str | None, recipe: str | None, no_progress: bool, config_file: str | None,
+            print_config: bool, **options) -> int:
     """Train a detector for GENOTYPE (a file or bundled name) on COCO-format data.
 
     Writes OUTPUT_DIR/last.pt every epoch, OUTPUT_DIR/best.pt at the best validation AP and
     OUTPUT_DIR/metrics.jsonl; `nasfpn plot OUTPUT_DIR` draws the curves.
     """
-    from ..engine.config import TrainConfig
+    import dataclasses
+    import json
 
-    overrides = {name: value for name, value in options.items() if value is not None}
+    from ..engine.config import TrainConfig
+    from ..engine.config_file import read_config_file
+
+    overrides: dict = {}
+    if config_file is not None:
+        overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))
+    overrides.update({name: value for name, value in options.items() if value is not None})
     if overrides.get("grad_clip") == 0:
         overrides["grad_clip"] = None
     if genotype is not None:
         overrides["genotype"] = genotype
-    elif not overrides.get("resume"):
+    elif "genotype" not in overrides and not overrides.get("resume") and not print_config:
         raise UsageError("missing argument GENOTYPE (a genotype file or bundled name)",
-                         hint="only --resume can leave it out")
+                         hint="only --resume or a --config with a genotype key can leave it out")
+    if "output_dir" not in overrides and not print_config:
+        raise UsageError("missing option -o / --output-dir", hint="the run folder to write")
+    recipe = recipe or overrides.pop("recipe", None)
     config = TrainConfig.from_recipe(recipe, **overrides)
+    if print_config:
+        click.echo(json.dumps(config.to_dict(), indent=2))
+        return 0
 
     from ..console import console
     from ..engine.run import train

@@ -26,6 +26,7 @@ from ..errors import CheckpointError, NasfpnError
 from ..modeling.detector import Detector, build_detector
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write
+from .config import flatten_sections
 
 FORMAT_VERSION = 2
 REQUIRED_KEYS = ("model", "config")
@@ -96,9 +97,9 @@ class Checkpoint:
 
     @property
     def train_config(self) -> dict[str, Any]:
-        """The stored training options (empty when the file holds none)."""
+        """The stored training options, flat (empty when the file holds none)."""
         train = self.config.get("train")
-        return dict(train) if isinstance(train, Mapping) else {}
+        return flatten_sections(dict(train)) if isinstance(train, Mapping) else {}
 
     @property
     def image_size(self) -> int | None:

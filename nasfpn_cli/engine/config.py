@@ -42,6 +42,21 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+# TrainConfig's fields by section: the model spec's options, the data, the solver and the
+# runtime. Stored configurations (config.json, checkpoints, --config files) are nested by section.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "model": ("genotype", "backbone", "backbone_weights", "stack", "channels",
+              "deep_supervision", "dropblock", "dropblock_size", "focal_alpha", "focal_gamma",
+              "sync_bn", "model_kwargs"),
+    "data": ("data_dir", "train_ann", "train_images", "val_ann", "val_images", "skip_bad",
+             "image_size", "scale_range", "flip_prob"),
+    "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
+               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp"),
+    "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
+                "log_every", "eval_batch_size", "recipe"),
+}
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs; ``dataclasses.asdict`` of it is stored in checkpoints.
@@ -183,15 +198,29 @@ class TrainConfig:
                                 **options)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (tuples become lists)."""
-        return dataclasses.asdict(self)
+        """A JSON-able dict nested by :data:`SECTIONS` (tuples become lists)."""
+        flat = dataclasses.asdict(self)
+        return {section: {name: flat[name] for name in names}
+                for section, names in SECTIONS.items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        """Inverse of :meth:`to_dict`; also reads the flat dicts older versions stored. Unknown
+        keys (from newer versions) are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in values.items() if k in known}
+        kwargs = {k: v for k, v in flatten_sections(values).items() if k in known}
         for key in ("scale_range", "milestones"):
             if key in kwargs and kwargs[key] is not None:
                 kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
+
+
+def flatten_sections(values: dict[str, Any]) -> dict[str, Any]:
+    """Option values from a sectioned dict (``{"solver": {"lr": ...}}``) or a flat one."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in SECTIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat

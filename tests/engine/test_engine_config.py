@@ -60,3 +60,21 @@ def test_dict_round_trip_restores_tuples():
     config = TrainConfig.from_recipe("paper")
     again = TrainConfig.from_dict({**config.to_dict(), "from_a_newer_version": 1})
     assert again == config
+
+
+def test_every_option_lives_in_exactly_one_section():
+    from dataclasses import fields
+
+    from nasfpn_cli.engine.config import SECTIONS
+
+    listed = [name for names in SECTIONS.values() for name in names]
+    assert sorted(listed) == sorted(f.name for f in fields(TrainConfig))
+
+
+def test_stored_configs_are_sectioned_and_flat_ones_still_read():
+    config = TrainConfig.from_recipe("paper", lr=0.04)
+    stored = config.to_dict()
+    assert stored["solver"]["lr"] == 0.04 and stored["model"]["backbone"] == "resnet50"
+    assert TrainConfig.from_dict(stored) == config
+    flat = {k: v for section in stored.values() for k, v in section.items()}
+    assert TrainConfig.from_dict(flat) == config  # what versions before sections wrote

@@ -49,7 +49,7 @@ def test_a_short_run_learns_and_checkpoints_everything(trained_run):
     assert "p3 = sum(p4, P3) @ P3 -> out" in state["config"]["genotype_text"]
     best = read_checkpoint(out / "best.pt").state
     assert best["best_ap"] == result.best_ap
-    assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 8
+    assert json.loads((out / "config.json").read_text())["train"]["solver"]["epochs"] == 8
     assert sorted(p.name for p in out.iterdir()) == ["best.pt", "config.json", "last.pt",
                                                      "metrics.jsonl"]
 

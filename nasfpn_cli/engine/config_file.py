@@ -1,0 +1,68 @@
+"""``--config FILE``: options from a TOML file (or a run folder's ``config.json``).
+
+Keys are the option names with underscores (``lr``, ``batch_size``), flat or grouped in the
+sections of :data:`~nasfpn_cli.engine.config.SECTIONS` (``[solver]``, ``[model]``, ...).
+``config.json`` of a run (``{"genotype_text", "model", "train", "data"}``) is read through its
+``train`` part, so any run replays with ``nasfpn train --config runs/x/config.json -o runs/y``.
+Flags given on the command line win over the file. Torch-free.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .config import SECTIONS, flatten_sections
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+READERS = {".toml": "toml", ".json": "json"}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"--config {path}: expected a .toml or .json file",
+                         hint="write the options as TOML (key = value), or pass a run's config.json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path}: not UTF-8 text") from None
+    try:
+        values = tomllib.loads(text) if kind == "toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--config {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"--config {path}: the top level must be a table of options")
+    if kind == "json" and isinstance(values.get("train"), dict) and "genotype_text" in values:
+        values = values["train"]  # a run folder's config.json
+    return values
+
+
+def read_config_file(path: str | Path, known: Iterable[str]) -> dict[str, Any]:
+    """The options in ``path`` as a flat dict; UsageError naming the file and the key for an
+    unknown key (``known``: the option names the command takes)."""
+    path = Path(path)
+    values = _read(path)
+    for section, table in values.items():
+        if section in SECTIONS and not isinstance(table, dict):
+            raise UsageError(f"--config {path}: [{section}] must be a table of options")
+    flat = flatten_sections(values)
+    known = set(known)
+    unknown = sorted(set(flat) - known)
+    if unknown:
+        raise UsageError(f"--config {path}: unknown key(s) {', '.join(unknown)}",
+                         hint="keys are the option names with underscores, e.g. batch_size; "
+                              "see 'nasfpn train --print-config'")
+    for key, value in flat.items():
+        if isinstance(value, list):
+            flat[key] = tuple(value)
+    return flat
