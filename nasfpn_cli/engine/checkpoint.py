@@ -10,6 +10,7 @@ with a message naming the version.
 """
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import random
@@ -119,9 +120,10 @@ class Checkpoint:
         return [str(n) for n in names] if names else [str(i) for i in
                                                       range(self.spec.num_classes)]
 
-    @property
+    @functools.cached_property
     def spec(self) -> ModelSpec:
-        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` of the stored detector."""
+        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` of the stored detector (its genotype
+        parsed once)."""
         text, model = self.config.get("genotype_text"), self.config.get("model")
         if not isinstance(text, str) or not isinstance(model, Mapping):
             raise CheckpointError(f"{self.path}: the checkpoint's config lacks 'genotype_text' "

@@ -167,7 +167,7 @@ def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
 
 
 def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult:
-    from ..genotype import load_genotype
+    from ..genotype import format_genotype, load_genotype
 
     output_dir = Path(config.output_dir)
     last_path = output_dir / "last.pt"
@@ -228,7 +228,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
 
     log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main else None
     checkpoint_config = {
-        "genotype_text": genotype.format(),
+        "genotype_text": format_genotype(genotype),
         "model": model.config,
         "train": config.to_dict(),
         "data": {"label_to_category": data.label_to_category,

@@ -97,21 +97,3 @@ class Genotype:
     def output_cells(self) -> dict[int, Cell]:
         """Output level -> the cell marked ``-> out`` at that level (valid genotypes only)."""
         return {cell.level: cell for cell in self.cells if cell.is_output}
-
-    def to_graph(self):
-        """The genotype as a ``networkx.DiGraph`` (see :mod:`nasfpn_cli.genotype.graph`)."""
-        from .graph import to_graph
-
-        return to_graph(self)
-
-    def validate(self):
-        """All diagnostics (errors and warnings) for this genotype."""
-        from .validate import validate
-
-        return validate(self)
-
-    def format(self) -> str:
-        """The canonical DSL text of this genotype."""
-        from .format import format_genotype
-
-        return format_genotype(self)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..genotype import Genotype, load_genotype, parse_genotype
+from ..genotype import Genotype, format_genotype, load_genotype, parse_genotype
 
 DEFAULT_STACK = 7
 DEFAULT_CHANNELS = 256
@@ -114,7 +114,7 @@ class ModelSpec:
             raise ModelError("unknown model option(s): " + ", ".join(unknown))
         stack, channels = resolve_pyramid_size(resolved, stack, channels)
         values = {key: _normalised(key, value) for key, value in options.items()}
-        return cls(genotype=resolved, genotype_text=resolved.format(), stack=stack,
+        return cls(genotype=resolved, genotype_text=format_genotype(resolved), stack=stack,
                    channels=channels, **values).checked()
 
     def replace(self, **changes: Any) -> "ModelSpec":

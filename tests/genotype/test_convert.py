@@ -8,6 +8,7 @@ import json
 import pytest
 
 from nasfpn_cli.genotype import (
+    format_genotype,
     infer_format,
     load_genotype,
     read_genotype_text,
@@ -80,7 +81,7 @@ def test_json_round_trips_every_bundled_genotype(path) -> None:
     assert len(data["cells"]) == len(genotype.cells)
     back, diagnostics = read_genotype_text(text, "x.json", "json")
     assert diagnostics == [] and back == genotype
-    assert write_genotype_text(back, "dsl")[0] == genotype.format()
+    assert write_genotype_text(back, "dsl")[0] == format_genotype(genotype)
 
 
 def test_block_specs_cannot_express_wsum_or_three_inputs() -> None:

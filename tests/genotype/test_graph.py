@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from nasfpn_cli.genotype import bundled_names, check_file, load_genotype, parse_genotype, plan
+from nasfpn_cli.genotype import (bundled_names, check_file, load_genotype, parse_genotype, plan,
+                                 to_graph)
 
 from .helpers import BUNDLED
 
@@ -16,7 +17,7 @@ def test_bundled_genotypes_are_valid_without_warnings() -> None:
 
 
 def test_nasfpn_graph_attributes_and_implicit_edges() -> None:
-    graph = load_genotype("nasfpn").to_graph()
+    graph = to_graph(load_genotype("nasfpn"))
     assert graph.graph == {"name": "nasfpn", "inputs": (3, 4, 5, 6, 7),
                            "outputs": (3, 4, 5, 6, 7), "residual": "unconnected"}
     assert graph.number_of_nodes() == 12
@@ -53,6 +54,6 @@ def test_residual_rule_counts_earlier_cells_and_can_be_switched_off() -> None:
 @pytest.mark.parametrize("name, cells, implicit", [
     ("fpn", 5, 0), ("panet", 8, 0), ("bifpn", 8, 0), ("nasfpn", 7, 2)])
 def test_bundled_graph_sizes(name: str, cells: int, implicit: int) -> None:
-    graph = load_genotype(name).to_graph()
+    graph = to_graph(load_genotype(name))
     assert sum(1 for _, d in graph.nodes(data=True) if not d["is_input"]) == cells
     assert sum(1 for *_, d in graph.edges(data=True) if d["implicit"]) == implicit
