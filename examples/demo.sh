@@ -13,7 +13,7 @@ for g in nasfpn fpn panet bifpn; do
 done
 $NASFPN show nasfpn
 for g in nasfpn fpn panet bifpn; do
-  $NASFPN draw "$g" -o "out/$g.svg"
+  $NASFPN draw "$g" -o "out/$g.svg" --stack 1  # one copy, as the paper draws it
 done
 echo "drawings written to out/*.svg"
 
