@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "draw": ("draw", "Draw a genotype as SVG/PNG/PDF/DOT."),
     "convert": ("convert", "Convert between dsl, block-specs and json."),
     "flops": ("flops", "Count parameters, MACs and FLOPs (fvcore)."),
+    "bench": ("bench", "Time detectors: latency, images/s, peak memory."),
     "export": ("export", "Export a detector to ONNX or TorchScript."),
     "data": ("data", "Check or synthesise COCO-format datasets."),
     "train": ("train", "Train a detector on COCO-format data."),
