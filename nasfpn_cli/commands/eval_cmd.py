@@ -8,6 +8,7 @@ import click
 from ..engine.config import DEVICES
 
 from ..console import print_warning
+from ..errors import UsageError
 
 PATH = click.Path(path_type=str)
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -40,12 +41,23 @@ def _table(metrics: dict):
               show_default=True)
 @click.option("--image-size", type=click.IntRange(min=64),
               help="Evaluation size (default: the training size stored in the checkpoint).")
+@click.option("--exit-at", type=click.IntRange(min=1), default=None,
+              help="Score the outputs of pyramid copy K (anytime prediction) [default: last].")
+@click.option("--all-exits", is_flag=True,
+              help="Score every exit of a deeply supervised model: AP, AP50, MACs, latency.")
+@click.option("--latency-runs", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Timed runs per exit for --all-exits (0: no timing).")
 def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: int,
-            workers: int, device: str, image_size: int | None) -> int:
+            workers: int, device: str, image_size: int | None, exit_at: int | None,
+            all_exits: bool, latency_runs: int) -> int:
     """Evaluate CHECKPOINT on annotation file ANN with COCOeval (bbox).
 
     AP figures are fractions as pycocotools gives them (-1: no ground truth in that range).
+    --all-exits prints one row per exit (anytime prediction) with the network's MACs and
+    batch-1 latency up to that exit.
     """
+    if exit_at is not None and all_exits:
+        raise UsageError("--exit-at and --all-exits exclude each other")
     from ..console import console
     from ..data.coco import CocoDetection, EvalTransform
     from ..engine.checkpoint import Checkpoint
@@ -60,6 +72,14 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")
     detector = stored.detector().to(resolve_device(device))
+    if all_exits:
+        return _all_exits(detector, dataset, checkpoint, size, as_json, latency_runs,
+                          batch_size=batch_size, workers=workers,
+                          label_to_category=trained_categories)
+    if exit_at is not None:
+        from ..engine.anytime import set_exit
+
+        set_exit(detector, exit_at, checkpoint)
     metrics = evaluate(detector, dataset, batch_size=batch_size, workers=workers,
                        progress=not as_json, label_to_category=trained_categories)
     if as_json:
@@ -67,4 +87,31 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     else:
         for table in _table(metrics):
             console.print(table)
+    return 0
+
+
+def _all_exits(detector, dataset, checkpoint: str, image_size: int, as_json: bool,
+               latency_runs: int, **evaluate_options) -> int:
+    from ..console import console
+    from ..engine.anytime import evaluate_exits, require_deep_supervision
+
+    require_deep_supervision(detector, checkpoint)
+    device = str(next(detector.parameters()).device)
+    scores = evaluate_exits(detector, dataset, image_size=image_size, device=device,
+                            latency_runs=latency_runs, progress=not as_json, **evaluate_options)
+    if as_json:
+        click.echo(json.dumps({"checkpoint": checkpoint, "image_size": image_size,
+                               "exits": [score.to_dict() for score in scores]}, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"anytime exits, {scores[0].metrics['num_images']} images at "
+                        f"{image_size} px (latency: raw network, batch 1, {device})")
+    for column in ("exit", "AP", "AP50", "GMACs", "latency ms"):
+        table.add_column(column, justify="right")
+    for score in scores:
+        latency = "-" if score.latency_ms is None else f"{score.latency_ms:.2f}"
+        table.add_row(str(score.exit), f"{score.metrics['AP']:.3f}",
+                      f"{score.metrics['AP50']:.3f}", f"{score.macs / 1e9:.3f}", latency)
+    console.print(table)
     return 0

@@ -17,10 +17,12 @@ from .model_options import model_options, spec_from_options
 @click.option("--image-size", type=click.IntRange(min=1), default=640, show_default=True,
               help="Square input side in pixels (padded up to a multiple of 128 as the network does).")
 @click.option("--neck-only", is_flag=True, help="Count the neck alone (laterals and cells).")
+@click.option("--exit-at", type=click.IntRange(min=1), default=None,
+              help="Count the network up to pyramid copy K (anytime prediction) [default: last].")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: one object per genotype (a list when several).")
-def command(genotypes: tuple[str, ...], image_size: int, neck_only: bool, as_json: bool,
-            **model: Any) -> int:
+def command(genotypes: tuple[str, ...], image_size: int, neck_only: bool,
+            exit_at: int | None, as_json: bool, **model: Any) -> int:
     """Count parameters, MACs (multiply-adds) and FLOPs (2 x MACs) of GENOTYPE(s).
 
     GENOTYPE is a file or a bundled name (see `nasfpn list`). The count covers the raw network
@@ -28,6 +30,13 @@ def command(genotypes: tuple[str, ...], image_size: int, neck_only: bool, as_jso
     """
     from ..console import console, err_console
 
+    if exit_at is not None:
+        if neck_only:
+            from ..errors import UsageError
+
+            raise UsageError("--exit-at counts the network up to a stack; it does not combine "
+                             "with --neck-only")
+        model["exit_at"] = exit_at
     reports = []
     with err_console.status("counting...", spinner="dots") if err_console.is_terminal else nullcontext():
         for index, genotype in enumerate(genotypes, 1):

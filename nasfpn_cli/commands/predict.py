@@ -20,8 +20,10 @@ from ..engine.config import DEVICES
               help="Inference size (default: the training size stored in the checkpoint).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto",
               show_default=True)
+@click.option("--exit-at", type=click.IntRange(min=1), default=None,
+              help="Detect with the outputs of pyramid copy K (anytime prediction) [default: last].")
 def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_threshold: float,
-            image_size: int | None, device: str) -> int:
+            image_size: int | None, device: str, exit_at: int | None) -> int:
     """Detect objects in INPUTS (image files or folders of images) with CHECKPOINT.
 
     Writes OUTPUT_DIR/detections.json (boxes in each image's own pixels, xyxy) and
@@ -36,12 +38,16 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     paths = find_images(inputs)
     stored = Checkpoint.read(checkpoint)
     detector = stored.detector().to(resolve_device(device))
+    if exit_at is not None:
+        from ..engine.anytime import set_exit
+
+        set_exit(detector, exit_at, checkpoint)
     labels = LabelInfo(stored.label_to_category, stored.category_names)
     size = image_size or stored.image_size or 640
     records = predict_files(detector, paths, output_dir, image_size=size, labels=labels,
                             score_threshold=score_threshold)
     result = {"checkpoint": checkpoint, "score_threshold": score_threshold, "image_size": size,
-              "images": records}
+              "exit_at": detector.exit_at, "images": records}
     atomic_write_json(output_dir / "detections.json", result)
     total = sum(len(r["detections"]) for r in records)
     console.print(f"{total} detections in {len(records)} images: "
