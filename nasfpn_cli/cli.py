@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "Convert between dsl, block-specs and json."),
     "flops": ("flops", "Count parameters, MACs and FLOPs (fvcore)."),
     "bench": ("bench", "Time detectors: latency, images/s, peak memory."),
+    "compare": ("compare", "Compare genotypes, runs and searches on one HTML page."),
     "export": ("export", "Export a detector to ONNX or TorchScript."),
     "data": ("data", "Check or synthesise COCO-format datasets."),
     "train": ("train", "Train a detector on COCO-format data."),

@@ -169,7 +169,10 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
               help="Distinct architectures in the table.")
 @click.option("--plots-dir", type=click.Path(file_okay=False), default=None,
               help="Where reward.png and unique.png go (default: OUTPUT_DIR).")
-def report(output_dir: str, top: int, plots_dir: str | None) -> int:
+@click.option("--html", "write_html", is_flag=True,
+              help="Also write OUTPUT_DIR/compare.html: the top architectures side by side "
+                   "(nasfpn compare OUTPUT_DIR --top N, default model options).")
+def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool) -> int:
     """The best architectures of a search and its convergence plots."""
     from rich.table import Table
 
@@ -192,4 +195,12 @@ def report(output_dir: str, top: int, plots_dir: str | None) -> int:
     console.print(table)
     for path in write_plots(records, Path(plots_dir) if plots_dir else out, out.name):
         console.print(f"wrote {path}")
+    page = out / "compare.html"
+    if write_html:
+        from .compare import command as compare
+
+        compare.main([str(out), "--top", str(top), "-o", str(page)], standalone_mode=False)
+    else:
+        console.print(f"side by side: nasfpn compare {out} --top {top} -o {page} "
+                      f"(or search report --html)", markup=False)
     return 0

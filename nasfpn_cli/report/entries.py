@@ -1,0 +1,172 @@
+"""The rows of a comparison: what each command-line argument names, and its measured figures.
+
+An argument is a run folder (``config.json`` + ``metrics.jsonl`` from ``nasfpn train``: the
+stored model, its best evaluation and its curves), a search folder (``search.json``: its top-k
+distinct architectures, built with the command's model options), a checkpoint file, or a
+genotype (file or bundled name, built with the model options).
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+RUN_CONFIG = "config.json"
+RUN_METRICS = "metrics.jsonl"
+
+
+@dataclass
+class Entry:
+    """One compared model: how to build it, what a run measured, and what we measure here."""
+
+    name: str
+    kind: str  # "genotype", "run", "checkpoint" or "search"
+    path: str
+    genotype: Any
+    model_config: dict[str, Any] | None = None  # build_detector options; None: the command's
+    best_eval: dict[str, Any] | None = None  # the best evaluation record of a run
+    records: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl of a run
+    reward: float | None = None  # the search reward of a searched architecture
+    training_image_size: int | None = None
+    params: int = 0
+    macs: int = 0
+    latency_ms: float | None = None
+
+    @property
+    def ap(self) -> float | None:
+        return None if self.best_eval is None else float(self.best_eval["AP"])
+
+    def build(self, options) -> Any:
+        """The detector (fresh weights: only its cost is measured)."""
+        if self.model_config is None:
+            return options.build(self.genotype)
+        from ..modeling.detector import build_detector
+
+        return build_detector(self.genotype, **self.model_config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "path": self.path, "params": self.params,
+                "macs": self.macs, "latency_ms": self.latency_ms, "AP": self.ap,
+                "reward": self.reward}
+
+
+def best_evaluation(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The evaluation record with the highest AP (the first of equals); None without any."""
+    evals = [r for r in records if r.get("kind") == "eval" and isinstance(r.get("AP"), float)]
+    return max(evals, key=lambda r: r["AP"]) if evals else None
+
+
+def _run_entry(folder: Path) -> Entry:
+    from ..engine.metrics_log import read_records
+    from ..genotype import parse_genotype
+
+    config_path = folder / RUN_CONFIG
+    if not config_path.is_file():
+        raise UsageError(f"{folder}: not a run folder (no {RUN_CONFIG})")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        text, model = config["genotype_text"], config["model"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{config_path}: not a nasfpn run configuration ({exc})") from None
+    genotype = parse_genotype(text, f"{config_path}:genotype_text")
+    records = read_records(folder / RUN_METRICS)
+    size = config.get("train", {}).get("image_size")
+    return Entry(genotype.name or folder.name, "run", str(folder), genotype, dict(model),
+                 best_evaluation(records), records, training_image_size=size)
+
+
+def _checkpoint_entry(path: str) -> Entry:
+    from ..genotype import parse_genotype
+    from ..modeling.restore import read_checkpoint
+
+    state = read_checkpoint(path)
+    config = state.get("config") or {}
+    if "genotype_text" not in config or "model" not in config:
+        raise UsageError(f"{path}: not a nasfpn training checkpoint (no genotype or model config)")
+    genotype = parse_genotype(config["genotype_text"], f"{path}:genotype_text")
+    history = list(state.get("metrics_history") or [])
+    return Entry(genotype.name or Path(path).stem, "checkpoint", path, genotype,
+                 dict(config["model"]), best_evaluation(history), history,
+                 training_image_size=config.get("train", {}).get("image_size"))
+
+
+def _search_entries(folder: Path, top: int) -> list[Entry]:
+    from ..search.report import load_trials, rank_architectures, search_space_of
+
+    space = search_space_of(folder)
+    ranked = rank_architectures(load_trials(folder))[:top]
+    entries = []
+    for rank, arch in enumerate(ranked, start=1):
+        name = f"{folder.name}#{rank}"
+        genotype = space.to_genotype(arch.decisions,
+                                     name=re.sub(r"\W", "_", f"{folder.name}_top{rank}"))
+        entries.append(Entry(name, "search", str(folder), genotype, reward=arch.reward))
+    return entries
+
+
+def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
+    """The entries the arguments name, in order (a search folder gives its ``top`` best);
+    UsageError for nothing, or a folder that is neither a run nor a search."""
+    from ..analysis.sources import is_checkpoint, unique_names
+    from ..modeling.neck import resolve_genotype
+    from ..search.runner import CONFIG_FILE
+
+    if not specs:
+        raise UsageError("nothing to compare", hint="name genotypes, run folders or search folders")
+    entries: list[Entry] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            if (path / CONFIG_FILE).is_file():
+                entries.extend(_search_entries(path, top))
+            elif (path / RUN_CONFIG).is_file():
+                entries.append(_run_entry(path))
+            else:
+                raise UsageError(f"{spec}: neither a run folder (no {RUN_CONFIG}) nor a search "
+                                 f"folder (no {CONFIG_FILE})")
+        elif is_checkpoint(spec):
+            entries.append(_checkpoint_entry(spec))
+        else:
+            genotype = resolve_genotype(spec)
+            entries.append(Entry(genotype.name or path.stem, "genotype", spec, genotype))
+    for entry, name in zip(entries, unique_names([e.name for e in entries])):
+        entry.name = name
+    return entries
+
+
+def shared_image_size(entries: Sequence[Entry], default: int = 640) -> int:
+    """The training size every trained entry shares, when there are only trained entries;
+    ``default`` otherwise (all entries are measured at one size, so costs compare)."""
+    sizes = {entry.training_image_size for entry in entries}
+    return int(sizes.pop()) if len(sizes) == 1 and None not in sizes else default
+
+
+def measure_entries(entries: Sequence[Entry], options, *, image_size: int, device: str = "cpu",
+                    latency_runs: int = 5,
+                    on_step: Callable[[str], None] | None = None) -> None:
+    """Fill in params and MACs (fvcore) of every entry and, unless ``latency_runs`` is 0, the
+    median latency of its raw network at batch 1 (timed runs interleaved across entries)."""
+    from ..analysis.counting import count_network
+    from ..analysis.latency import BenchSettings, network_case, run_cases
+
+    step = on_step or (lambda message: None)
+    networks = []
+    for entry in entries:
+        step(f"counting {entry.name}")
+        network = entry.build(options).network
+        report = count_network(network, image_size, name=entry.name)
+        entry.params, entry.macs = report.params, report.macs
+        networks.append(network)
+    if latency_runs <= 0:
+        return
+    step("timing")
+    settings = BenchSettings(image_size=image_size, device=device, warmup=1, runs=latency_runs)
+    cases = [network_case(entry.name, network, settings)
+             for entry, network in zip(entries, networks)]
+    for entry, result in zip(entries, run_cases(cases, settings)):
+        entry.latency_ms = result.median_s * 1e3
