@@ -17,28 +17,26 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-graphviz:
-	@if ! command -v dot >/dev/null 2>&1; then \
+# apt_install PROGRAM,PACKAGE,WHAT-IS-LOST: install PACKAGE with apt-get (as root) when PROGRAM
+# is missing; otherwise a hint. Never fails the install.
+define apt_install
+	@if ! command -v $(1) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing graphviz (dot) with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
-	      || echo "warning: could not install graphviz; 'nasfpn draw' will write .dot files only"; \
+	    echo "installing $(2) with apt-get"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null) \
+	      || echo "warning: could not install $(2); $(3)"; \
 	  else \
-	    echo "hint: install graphviz for 'nasfpn draw' (e.g. sudo apt-get install graphviz)"; \
+	    echo "hint: install $(2) (e.g. sudo apt-get install $(2)); $(3)"; \
 	  fi; \
 	fi
+endef
 
-# headless Chromium opens the `nasfpn compare` page in the tests (skipped without it)
+graphviz:
+	$(call apt_install,dot,graphviz,without it 'nasfpn draw' writes .dot files only)
+
+# headless Chromium opens the `nasfpn compare` page in the tests
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium with apt-get"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "warning: could not install chromium; the compare page test will be skipped"; \
-	  else \
-	    echo "hint: install chromium to test the 'nasfpn compare' page (e.g. sudo apt-get install chromium)"; \
-	  fi; \
-	fi
+	$(call apt_install,chromium,chromium,without it the compare page test is skipped)
 
 test: install
 	$(PY) -m pytest

@@ -6,7 +6,8 @@ import json
 
 import click
 
-BACKBONE_HELP = "resnet10, resnet18, resnet34, resnet50, resnet101 or mobilenetv2"
+from .model_options import genotype_model_options
+
 # --post-processing choice -> the modes timed per model
 POST_PROCESSING_MODES = {"both": ("network", "detector"), "with": ("detector",),
                          "without": ("network",)}
@@ -40,13 +41,7 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @click.option("--neck-only", is_flag=True, help="Time the neck alone on backbone-shaped inputs.")
 @click.option("--exit-at", type=click.IntRange(min=1), default=None,
               help="Stop at pyramid copy K (anytime prediction) [default: last].")
-@click.option("--backbone", default="resnet50", show_default=True,
-              help=f"Backbone for genotypes: {BACKBONE_HELP}.")
-@click.option("--stack", type=click.IntRange(min=1), default=None,
-              help="Pyramid copies for genotypes [default: the file's, else 7].")
-@click.option("--channels", type=click.IntRange(min=1), default=None,
-              help="Pyramid channels for genotypes [default: the file's, else 256].")
-@click.option("--num-classes", type=click.IntRange(min=1), default=80, show_default=True)
+@genotype_model_options
 @click.option("--head-norm", type=click.Choice(["gn", "bn", "none"]), default="gn",
               show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None,

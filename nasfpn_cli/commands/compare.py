@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-BACKBONE_HELP = "resnet10, resnet18, resnet34, resnet50, resnet101 or mobilenetv2"
+from .model_options import genotype_model_options
 
 
 @click.command(name="compare")
@@ -23,13 +23,7 @@ BACKBONE_HELP = "resnet10, resnet18, resnet34, resnet50, resnet101 or mobilenetv
               help="Timed runs per model (0: no latency).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
-@click.option("--backbone", default="resnet50", show_default=True,
-              help=f"Backbone for genotypes and searched architectures: {BACKBONE_HELP}.")
-@click.option("--stack", type=click.IntRange(min=1), default=None,
-              help="Pyramid copies for genotypes [default: the file's, else 7].")
-@click.option("--channels", type=click.IntRange(min=1), default=None,
-              help="Pyramid channels for genotypes [default: the file's, else 256].")
-@click.option("--num-classes", type=click.IntRange(min=1), default=80, show_default=True)
+@genotype_model_options
 @click.option("--title", default="nasfpn compare", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Also print the table as JSON.")
 def command(models: tuple[str, ...], output: Path, top: int, image_size: int | None,
