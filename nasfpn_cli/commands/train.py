@@ -99,6 +99,9 @@ PATH = click.Path(path_type=str)
 @click.option("--eval-every", type=int, help="Evaluate every N epochs and after the last.")
 @click.option("--log-every", type=int, help="Log to metrics.jsonl every N steps (default 10).")
 @click.option("--eval-batch-size", type=int, help="Default: --batch-size.")
+@click.option("--tensorboard", is_flag=True, default=None,
+              help="Also write TensorBoard events (scalars, prediction images) into "
+                   "OUTPUT_DIR (needs the tensorboard extra).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def command(genotype: str | None, recipe: str | None, no_progress: bool, config_file: str | None,
             print_config: bool, **options) -> int:

@@ -114,6 +114,7 @@ class TrainConfig:
     eval_every: int = 1
     log_every: int = 10
     eval_batch_size: int | None = None
+    tensorboard: bool = False  # also write TensorBoard events into output_dir
     recipe: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 

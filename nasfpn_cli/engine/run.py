@@ -227,6 +227,12 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
     scheduler = build_scheduler(optimizer, schedule)
 
     log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main else None
+    writer = None
+    if config.tensorboard and ctx.is_main:
+        from .tensorboard import TensorBoardLog, summary_writer
+
+        writer = summary_writer(output_dir)
+        log = TensorBoardLog(log, writer)
     checkpoint_config = {
         "genotype_text": format_genotype(genotype),
         "model": model.config,
@@ -241,12 +247,18 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
                              progress=progress and ctx.is_main))
     if data.val is not None:
         val = data.val
-        hooks.append(EvalHook(
-            lambda trainer: evaluate(trainer.module, val,
-                                     batch_size=config.eval_batch_size or config.batch_size,
-                                     workers=config.workers, device=device,
-                                     progress=progress and ctx.is_main),
-            every=config.eval_every, log=log))
+
+        def evaluate_run(trainer: Trainer) -> dict[str, Any]:
+            return evaluate(trainer.module, val,
+                            batch_size=config.eval_batch_size or config.batch_size,
+                            workers=config.workers, device=device,
+                            progress=progress and ctx.is_main)
+
+        hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log))
+        if config.tensorboard:
+            from .tensorboard import tensorboard_hook
+
+            hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
     hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
                       amp=config.amp, grad_clip=config.grad_clip, hooks=hooks)

@@ -1,0 +1,148 @@
+"""TensorBoard logging of a training run (``nasfpn train --tensorboard``), next to metrics.jsonl.
+
+:class:`TensorBoardLog` stands in for the run's :class:`~.metrics_log.MetricsLog`: every record
+still goes to metrics.jsonl (so ``nasfpn plot`` keeps working) and its numbers also become
+scalars (``train/loss``, ``train/lr``, ``eval/AP``, ``eval/AP_class/<name>`` ...).
+:class:`TensorBoardHook` adds what the records lack: after each evaluation, drawings of the
+detections on the first validation images and, with deep supervision, the AP of every earlier
+exit (``eval/AP/exitK``; the last exit is ``eval/AP``).
+
+The ``tensorboard`` package is an optional extra (``pip install nasfpn[tensorboard]``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from .metrics_log import MetricsLog
+from .trainer import Hook, Trainer
+
+NOT_SCALARS = {"kind", "epoch", "step", "time", "per_class", "num_images", "num_detections"}
+PREVIEW_IMAGES = 3
+PREVIEW_SCORE_THRESHOLD = 0.3
+
+
+def summary_writer(log_dir: str | Path):
+    """A ``torch.utils.tensorboard.SummaryWriter``; UsageError naming the extra when the
+    tensorboard package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UsageError("--tensorboard needs the tensorboard package",
+                         hint="pip install 'nasfpn[tensorboard]' (or pip install tensorboard)") from None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def record_scalars(record: dict[str, Any]) -> dict[str, float]:
+    """The TensorBoard scalars of one metrics.jsonl record, tag -> value."""
+    prefix = record.get("kind", "metrics")
+    scalars = {f"{prefix}/{key}": float(value) for key, value in record.items()
+               if key not in NOT_SCALARS and isinstance(value, (int, float))
+               and not isinstance(value, bool)}
+    for name, value in (record.get("per_class") or {}).items():
+        if value is not None:
+            scalars[f"{prefix}/AP_class/{name}"] = float(value)
+    return scalars
+
+
+class TensorBoardLog:
+    """A MetricsLog that also writes every record's numbers as TensorBoard scalars."""
+
+    def __init__(self, log: MetricsLog, writer):
+        self.log = log
+        self.writer = writer
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.log.write(record)
+        step = int(record.get("step", 0))
+        for tag, value in record_scalars(record).items():
+            self.writer.add_scalar(tag, value, step)
+        self.writer.flush()
+
+    def truncate_after(self, step: int) -> None:
+        self.log.truncate_after(step)
+
+    def close(self) -> None:
+        self.log.close()
+        self.writer.close()
+
+
+class TensorBoardHook(Hook):
+    """After each evaluation: prediction drawings of the first validation images and, with deep
+    supervision, the AP of every earlier exit (all ranks evaluate, rank 0 writes)."""
+
+    def __init__(self, writer, val_dataset, labels, *,
+                 evaluate_at_exit: Callable[[Trainer, int], dict[str, Any]] | None = None,
+                 num_images: int = PREVIEW_IMAGES):
+        self.writer = writer  # None on ranks other than 0
+        self.val = val_dataset
+        self.labels = labels
+        self.evaluate_at_exit = evaluate_at_exit
+        self.num_images = num_images
+        self._seen_steps: set[int] = set()
+
+    def after_epoch(self, trainer: Trainer) -> None:
+        history = trainer.metrics_history
+        if not history or history[-1].get("epoch") != trainer.epoch:
+            return  # no evaluation this epoch
+        step = int(history[-1]["step"])
+        if step in self._seen_steps:
+            return
+        self._seen_steps.add(step)
+        network = trainer.module.network
+        if self.evaluate_at_exit is not None and network.deep_supervision:
+            for stack in range(1, network.num_stacks):
+                metrics = self.evaluate_at_exit(trainer, stack)
+                if self.writer is not None:
+                    self.writer.add_scalar(f"eval/AP/exit{stack}", float(metrics["AP"]), step)
+                    self.writer.add_scalar(f"eval/AP50/exit{stack}", float(metrics["AP50"]),
+                                           step)
+        if self.writer is not None:
+            self._previews(trainer, step)
+            self.writer.flush()
+
+    def _previews(self, trainer: Trainer, step: int) -> None:
+        from .prediction import draw_detections, predict_image
+
+        detector = trainer.module
+        was_training = detector.training
+        size = int(self.val.transform.size) if hasattr(self.val.transform, "size") else None
+        try:
+            for index in range(min(self.num_images, len(self.val))):
+                image = self.val.load_image(index)
+                detections = predict_image(detector, image, size or max(image.size), self.labels,
+                                           PREVIEW_SCORE_THRESHOLD)
+                drawing = np.asarray(draw_detections(image, detections), dtype=np.uint8)
+                self.writer.add_image(f"predictions/{index}", drawing, step, dataformats="HWC")
+        finally:
+            detector.train(was_training)
+
+
+def at_exit(evaluate_run: Callable[[Trainer], dict[str, Any]]
+            ) -> Callable[[Trainer, int], dict[str, Any]]:
+    """``evaluate_run`` made to score the model at stack ``exit_at`` (restored afterwards)."""
+
+    def evaluate_exit(trainer: Trainer, exit_at: int) -> dict[str, Any]:
+        detector = trainer.module
+        previous = detector.exit_at
+        detector.exit_at = exit_at
+        try:
+            return evaluate_run(trainer)
+        finally:
+            detector.exit_at = previous
+
+    return evaluate_exit
+
+
+def tensorboard_hook(writer, val_dataset, data,
+                     evaluate_run: Callable[[Trainer], dict[str, Any]]) -> TensorBoardHook:
+    """The hook a run with ``--tensorboard`` and validation data gets (``data``: the run's
+    :class:`~.training.DataBundle`, for the label names)."""
+    from .prediction import LabelInfo
+
+    labels = LabelInfo(data.label_to_category, data.category_names)
+    return TensorBoardHook(writer, val_dataset, labels, evaluate_at_exit=at_exit(evaluate_run))
