@@ -55,3 +55,15 @@ def toy_batches(num_batches: int = 4, batch_size: int = 2, seed: int = 0):
                             "image_id": 0})
         batches.append((images, targets))
     return batches
+
+
+def train_single_threaded(**config):
+    """``train(TrainConfig(**config))`` on one torch thread (shared CI cores), no progress bar."""
+    from nasfpn_cli.engine import TrainConfig, train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(TrainConfig(**config), progress=False)
+    finally:
+        torch.set_num_threads(threads)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from engine_helpers import ONE_THREAD, TINY_CONFIG
+from engine_helpers import ONE_THREAD, TINY_CONFIG, train_single_threaded
 
 STACKS = 2
 
@@ -14,18 +13,10 @@ STACKS = 2
 @pytest.fixture(scope="module")
 def deep_run(tiny_data, tmp_path_factory):
     """A 2-stack deeply supervised model after a few epochs on the tiny data: best.pt."""
-    from nasfpn_cli.engine import TrainConfig, train
-
     out = tmp_path_factory.mktemp("deep") / "run"
-    config = TrainConfig(**{**TINY_CONFIG, "stack": STACKS, "channels": 16},
-                         deep_supervision=True, data_dir=str(tiny_data), output_dir=str(out),
-                         epochs=3, eval_every=3, log_every=3)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(config, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    train_single_threaded(**{**TINY_CONFIG, "stack": STACKS, "channels": 16},
+                          deep_supervision=True, data_dir=str(tiny_data), output_dir=str(out),
+                          epochs=3, eval_every=3, log_every=3)
     return out / "last.pt"
 
 

@@ -3,8 +3,7 @@ images written as TensorBoard events next to metrics.jsonl, read back with Event
 from __future__ import annotations
 
 import pytest
-import torch
-from engine_helpers import TINY_CONFIG
+from engine_helpers import TINY_CONFIG, train_single_threaded
 
 from nasfpn_cli.engine.tensorboard import record_scalars
 
@@ -13,18 +12,10 @@ pytest.importorskip("tensorboard")
 
 @pytest.fixture(scope="module")
 def tensorboard_run(tiny_data, tmp_path_factory):
-    from nasfpn_cli.engine import TrainConfig, train
-
     out = tmp_path_factory.mktemp("tb") / "run"
-    config = TrainConfig(**{**TINY_CONFIG, "stack": 2, "channels": 16}, deep_supervision=True,
-                         data_dir=str(tiny_data), output_dir=str(out), epochs=2, eval_every=1,
-                         log_every=3, tensorboard=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(config, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    train_single_threaded(**{**TINY_CONFIG, "stack": 2, "channels": 16}, deep_supervision=True,
+                          data_dir=str(tiny_data), output_dir=str(out), epochs=2, eval_every=1,
+                          log_every=3, tensorboard=True)
     return out
 
 
