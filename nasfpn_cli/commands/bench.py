@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .model_options import genotype_model_options
+from .model_options import model_options, spec_from_options
 
 # --post-processing choice -> the modes timed per model
 POST_PROCESSING_MODES = {"both": ("network", "detector"), "with": ("detector",),
@@ -41,18 +41,15 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @click.option("--neck-only", is_flag=True, help="Time the neck alone on backbone-shaped inputs.")
 @click.option("--exit-at", type=click.IntRange(min=1), default=None,
               help="Stop at pyramid copy K (anytime prediction) [default: last].")
-@genotype_model_options
-@click.option("--head-norm", type=click.Choice(["gn", "bn", "none"]), default="gn",
-              show_default=True)
+@model_options
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: torch's].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(models: tuple[str, ...], image_size: int | None, batch_size: int, device: str,
             warmup: int, runs: int, amp: bool, channels_last: bool, compile_: bool,
             compile_backend: str, post_processing: str, score_threshold: float | None,
-            neck_only: bool, exit_at: int | None, backbone: str, stack: int | None,
-            channels: int | None, num_classes: int, head_norm: str, threads: int | None,
-            as_json: bool) -> int:
+            neck_only: bool, exit_at: int | None, threads: int | None, as_json: bool,
+            **model) -> int:
     """Time GENOTYPE(s) or CHECKPOINT(s): median and p90 latency, images/s, peak memory.
 
     A genotype (file or bundled name) is built with fresh weights and the model options; a
@@ -63,13 +60,13 @@ def command(models: tuple[str, ...], image_size: int | None, batch_size: int, de
     import torch
 
     from ..analysis.latency import BenchSettings
-    from ..analysis.sources import ModelOptions, load_source, unique_names
-    from ..engine.training import resolve_device
+    from ..engine.run import resolve_device
+    from ..engine.sources import load_source, unique_names
 
     if threads is not None:
         torch.set_num_threads(threads)
-    options = ModelOptions(backbone, stack, channels, num_classes, head_norm)
-    sources = [load_source(spec, options) for spec in models]
+    sources = [load_source(argument, lambda g: spec_from_options(g, **model))
+               for argument in models]
     for source, name in zip(sources, unique_names([s.name for s in sources])):
         source.name = name
     settings = BenchSettings(image_size or _default_size(sources), batch_size,
@@ -107,7 +104,7 @@ def _cases(source, modes, settings, exit_at, score_threshold):
 
 def _run_with_progress(cases, settings, show: bool):
     from ..analysis.latency import run_cases, total_runs
-    from ..engine.progress import make_progress
+    from ..utils import make_progress
 
     with make_progress(enabled=show) as bar:
         task = bar.add_task("bench", total=total_runs(len(cases), settings), status="")

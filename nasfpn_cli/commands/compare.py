@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .model_options import genotype_model_options
+from .model_options import model_options, spec_from_options
 
 
 @click.command(name="compare")
@@ -23,12 +23,11 @@ from .model_options import genotype_model_options
               help="Timed runs per model (0: no latency).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
               show_default=True)
-@genotype_model_options
+@model_options
 @click.option("--title", default="nasfpn compare", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Also print the table as JSON.")
 def command(models: tuple[str, ...], output: Path, top: int, image_size: int | None,
-            latency_runs: int, device: str, backbone: str, stack: int | None,
-            channels: int | None, num_classes: int, title: str, as_json: bool) -> int:
+            latency_runs: int, device: str, title: str, as_json: bool, **model) -> int:
     """Write one offline HTML page comparing GENOTYPE files/names, RUN folders (nasfpn train)
     and SEARCH folders (nasfpn search: their --top best architectures).
 
@@ -42,9 +41,8 @@ def command(models: tuple[str, ...], output: Path, top: int, image_size: int | N
         raise UsageError("nothing to compare",
                          hint="name genotypes, run folders or search folders, e.g. "
                               "nasfpn compare fpn nasfpn runs/a")
-    from ..analysis.sources import ModelOptions
     from ..console import console, err_console
-    from ..engine.training import resolve_device
+    from ..engine.run import resolve_device
     from ..report import collect_entries, measure_entries, write_compare_page
     from ..report.entries import shared_image_size
 
@@ -52,7 +50,7 @@ def command(models: tuple[str, ...], output: Path, top: int, image_size: int | N
     size = image_size or shared_image_size(entries)
     where = str(resolve_device(device))
     with err_console.status("measuring...", spinner="dots") as status:
-        measure_entries(entries, ModelOptions(backbone, stack, channels, num_classes),
+        measure_entries(entries, lambda genotype: spec_from_options(genotype, **model),
                         image_size=size, device=where, latency_runs=latency_runs,
                         on_step=lambda message: status.update(message))
     path = write_compare_page(entries, output, image_size=size, device=where, title=title)

@@ -28,7 +28,7 @@ class Entry:
     kind: str  # "genotype", "run", "checkpoint" or "search"
     path: str
     genotype: Any
-    model_config: dict[str, Any] | None = None  # build_detector options; None: the command's
+    spec: Any = None  # the stored ModelSpec of a run; None: built with the command's options
     best_eval: dict[str, Any] | None = None  # the best evaluation record of a run
     records: list[dict[str, Any]] = field(default_factory=list)  # metrics.jsonl of a run
     reward: float | None = None  # the search reward of a searched architecture
@@ -41,13 +41,12 @@ class Entry:
     def ap(self) -> float | None:
         return None if self.best_eval is None else float(self.best_eval["AP"])
 
-    def build(self, options) -> Any:
-        """The detector (fresh weights: only its cost is measured)."""
-        if self.model_config is None:
-            return options.build(self.genotype)
+    def build(self, spec_for: Callable[[Any], Any]) -> Any:
+        """The detector (fresh weights: only its cost is measured); ``spec_for(genotype)``
+        gives the ModelSpec of entries that do not bring their own."""
         from ..modeling.detector import build_detector
 
-        return build_detector(self.genotype, **self.model_config)
+        return build_detector(self.spec if self.spec is not None else spec_for(self.genotype))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "path": self.path, "params": self.params,
@@ -62,37 +61,30 @@ def best_evaluation(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _run_entry(folder: Path) -> Entry:
-    from ..engine.metrics_log import read_records
-    from ..genotype import parse_genotype
+    from ..modeling.spec import ModelSpec
+    from ..utils import read_jsonl
 
     config_path = folder / RUN_CONFIG
-    if not config_path.is_file():
-        raise UsageError(f"{folder}: not a run folder (no {RUN_CONFIG})")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         text, model = config["genotype_text"], config["model"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{config_path}: not a nasfpn run configuration ({exc})") from None
-    genotype = parse_genotype(text, f"{config_path}:genotype_text")
-    records = read_records(folder / RUN_METRICS)
+    spec = ModelSpec.from_dict(model, text, source=str(config_path))
+    records = read_jsonl(folder / RUN_METRICS)
     size = config.get("train", {}).get("image_size")
-    return Entry(genotype.name or folder.name, "run", str(folder), genotype, dict(model),
+    return Entry(spec.genotype.name or folder.name, "run", str(folder), spec.genotype, spec,
                  best_evaluation(records), records, training_image_size=size)
 
 
 def _checkpoint_entry(path: str) -> Entry:
-    from ..genotype import parse_genotype
-    from ..modeling.restore import read_checkpoint
+    from ..engine.checkpoint import Checkpoint
 
-    state = read_checkpoint(path)
-    config = state.get("config") or {}
-    if "genotype_text" not in config or "model" not in config:
-        raise UsageError(f"{path}: not a nasfpn training checkpoint (no genotype or model config)")
-    genotype = parse_genotype(config["genotype_text"], f"{path}:genotype_text")
-    history = list(state.get("metrics_history") or [])
-    return Entry(genotype.name or Path(path).stem, "checkpoint", path, genotype,
-                 dict(config["model"]), best_evaluation(history), history,
-                 training_image_size=config.get("train", {}).get("image_size"))
+    stored = Checkpoint.read(path)
+    spec = stored.spec
+    history = list(stored.state.get("metrics_history") or [])
+    return Entry(spec.genotype.name or Path(path).stem, "checkpoint", path, spec.genotype, spec,
+                 best_evaluation(history), history, training_image_size=stored.image_size)
 
 
 def _search_entries(folder: Path, top: int) -> list[Entry]:
@@ -112,8 +104,8 @@ def _search_entries(folder: Path, top: int) -> list[Entry]:
 def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
     """The entries the arguments name, in order (a search folder gives its ``top`` best);
     UsageError for nothing, or a folder that is neither a run nor a search."""
-    from ..analysis.sources import is_checkpoint, unique_names
-    from ..modeling.neck import resolve_genotype
+    from ..engine.sources import is_checkpoint, unique_names
+    from ..modeling.spec import as_genotype
     from ..search.runner import CONFIG_FILE
 
     if not specs:
@@ -132,7 +124,7 @@ def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
         elif is_checkpoint(spec):
             entries.append(_checkpoint_entry(spec))
         else:
-            genotype = resolve_genotype(spec)
+            genotype = as_genotype(spec)
             entries.append(Entry(genotype.name or path.stem, "genotype", spec, genotype))
     for entry, name in zip(entries, unique_names([e.name for e in entries])):
         entry.name = name
@@ -146,7 +138,8 @@ def shared_image_size(entries: Sequence[Entry], default: int = 640) -> int:
     return int(sizes.pop()) if len(sizes) == 1 and None not in sizes else default
 
 
-def measure_entries(entries: Sequence[Entry], options, *, image_size: int, device: str = "cpu",
+def measure_entries(entries: Sequence[Entry], spec_for: Callable[[Any], Any], *,
+                    image_size: int, device: str = "cpu",
                     latency_runs: int = 5,
                     on_step: Callable[[str], None] | None = None) -> None:
     """Fill in params and MACs (fvcore) of every entry and, unless ``latency_runs`` is 0, the
@@ -158,7 +151,7 @@ def measure_entries(entries: Sequence[Entry], options, *, image_size: int, devic
     networks = []
     for entry in entries:
         step(f"counting {entry.name}")
-        network = entry.build(options).network
+        network = entry.build(spec_for).network
         report = count_network(network, image_size, name=entry.name)
         entry.params, entry.macs = report.params, report.macs
         networks.append(network)

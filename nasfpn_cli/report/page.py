@@ -145,9 +145,8 @@ def render_page(entries: Sequence[Entry], *, image_size: int, device: str,
 def write_compare_page(entries: Sequence[Entry], out: str | Path, *, image_size: int,
                        device: str, title: str = "nasfpn compare") -> Path:
     """Write :func:`render_page` atomically to ``out``; returns the path."""
-    from ..engine.files import atomic_write_bytes
+    from ..utils import atomic_write
 
     out = Path(out)
-    atomic_write_bytes(render_page(entries, image_size=image_size, device=device,
-                                   title=title).encode("utf-8"), out)
+    atomic_write(out, render_page(entries, image_size=image_size, device=device, title=title))
     return out

@@ -116,26 +116,20 @@ def test_bench_variants_neck_only_and_exits(cli):
 
 
 def test_bench_of_a_checkpoint_uses_its_training_size(tmp_path, cli):
-    from nasfpn_cli.engine.checkpoint import save_checkpoint
+    from nasfpn_cli.engine.checkpoint import write_checkpoint
     from nasfpn_cli.modeling.detector import build_detector
 
     torch.manual_seed(0)
     detector = build_detector("fpn", 2, "resnet10", 16, 1)
     path = tmp_path / "tiny.pt"
-    save_checkpoint({"model": detector.state_dict(),
-                     "config": {"genotype_text": detector_genotype_text(), "model": detector.config,
-                                "train": {"image_size": 64}}}, path)
+    write_checkpoint({"model": detector.state_dict(),
+                      "config": {"genotype_text": detector.spec.genotype_text,
+                                 "model": detector.config, "train": {"image_size": 64}}}, path)
     run = cli("bench", str(path), "--warmup", "0", "--runs", "1", "--threads", "1", "--json",
               "--post-processing", "without")
     assert run.returncode == 0, run.stderr
     payload = json.loads(run.stdout)
     assert payload["settings"]["image_size"] == 64 and payload["results"][0]["model"] == "fpn"
-
-
-def detector_genotype_text() -> str:
-    from nasfpn_cli.genotype import load_genotype
-
-    return load_genotype("fpn").format()
 
 
 @pytest.mark.parametrize("args, message", [

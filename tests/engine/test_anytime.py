@@ -54,9 +54,9 @@ def test_every_exit_scores_and_matches_eval_exit_at(deep_run, tiny_data, cli):
 @pytest.mark.slow
 def test_flops_predict_and_export_at_an_exit(deep_run, tiny_data, cli, tmp_path):
     from nasfpn_cli.analysis.counting import count_network
-    from nasfpn_cli.modeling.restore import load_detector_from_checkpoint
+    from nasfpn_cli.engine.checkpoint import load_detector
 
-    network = load_detector_from_checkpoint(deep_run).network
+    network = load_detector(deep_run).network
     network.set_exit(1)
     expected = count_network(network, 64).macs
     flops = cli("flops", "fpn", "--backbone", "resnet10", "--stack", "2", "--channels", "16",

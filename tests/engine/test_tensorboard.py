@@ -35,7 +35,7 @@ def test_record_scalars_flattens_numbers_and_per_class_ap():
 
 
 def test_events_hold_losses_lr_ap_per_exit_ap_and_images(tensorboard_run):
-    from nasfpn_cli.engine.metrics_log import read_records
+    from nasfpn_cli.utils import read_jsonl as read_records
 
     assert list(tensorboard_run.glob("events.out.tfevents.*"))
     events = _events(tensorboard_run)
