@@ -139,21 +139,22 @@ def _print(results, settings, as_json: bool) -> None:
     table = Table(title=f"latency, batch {settings.batch_size} at {settings.image_size} px on "
                         f"{settings.device}" + (f" ({', '.join(variants)})" if variants else "")
                         + f", median of {settings.runs} runs")
-    for column in ("model", "mode", "exit", "params", "median ms", "p90 ms", "images/s",
-                   "peak MiB", "x first"):
-        table.add_column(column, justify="left" if column in ("model", "mode") else "right")
+    for column in ("model", "mode", "exit", "params", "median ms", "p90 ms", "img/s",
+                   "peak MiB", "x 1st"):
+        table.add_column(column, justify="left" if column in ("model", "mode") else "right",
+                         min_width=8 if column == "mode" else None)
     for result, ratio in zip(results, ratios):
         memory = ("-" if result.peak_memory_bytes is None
                   else f"{result.peak_memory_bytes / 2 ** 20:.1f}")
         exit_at = result.info.get("exit_at")
         table.add_row(result.name, result.mode,
-                      "-" if exit_at is None else str(exit_at), f"{result.params:,}",
+                      "-" if exit_at is None else str(exit_at), f"{result.params / 1e6:.2f}M",
                       f"{result.median_s * 1e3:.2f}", f"{result.p90_s * 1e3:.2f}",
                       f"{result.images_per_s:.1f}", memory, f"{ratio:.2f}")
     console.print(table)
     shown = dict.fromkeys(result.mode for result in results)
     console.print("[dim]" + "; ".join(f"{mode}: {MODE_HELP[mode]}" for mode in shown)
-                  + "; x first: median over the first model's in the same mode[/]")
+                  + "; x 1st: median over the first model's in the same mode[/]")
     console.print("[dim]peak memory: " + ("CUDA max allocated during the warm-up runs"
                                           if settings.device_type == "cuda" else
                                           "growth of the resident set size during the warm-up "
