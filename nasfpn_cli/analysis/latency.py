@@ -314,10 +314,10 @@ def neck_case(name: str, neck: nn.Module, in_channels: Sequence[int],
               settings: BenchSettings) -> BenchCase:
     """The neck alone, fed random backbone-shaped features (C3 at stride 8 ...) of an image of
     the settings' size padded as the network pads it."""
-    from .counting import padded_hw
+    from ..data.image_io import padded_size
 
     neck = prepare_module(neck, settings)
-    height, width = padded_hw(settings.image_size, settings.image_size, neck.size_divisor)
+    height, width = padded_size(settings.image_size, settings.image_size, neck.size_divisor)
     features = [_images(settings, channels, (height // 2 ** level, width // 2 ** level), seed)
                 for seed, (level, channels) in enumerate(zip(neck.inputs.in_levels, in_channels))]
     run = _forward(compiled(neck, settings), features, settings)
