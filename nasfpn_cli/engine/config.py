@@ -53,7 +53,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
                "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp"),
     "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
-                "log_every", "eval_batch_size", "recipe"),
+                "log_every", "eval_batch_size", "tensorboard", "recipe"),
 }
 
 
