@@ -58,8 +58,38 @@ def cli() -> None:
     """nasfpn: NAS-FPN feature pyramids, from a text genotype to a trained detector."""
 
 
+OUT_OF_MEMORY = ("out of memory\nhint: the sizes asked for (image size, batch, stack, channels, "
+                 "classes) do not fit in this machine's memory; ask for smaller ones")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """torch reports a failed allocation as a RuntimeError (CPU) or OutOfMemoryError (CUDA),
+    not as MemoryError."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text
+                                              or "out of memory" in text.lower())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings (PIL's decompression-bomb warning on a huge image...) as one
+    ``warning:`` line like ours, without a source path and line from site-packages."""
+    from .console import print_warning
+
+    print_warning(str(message))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the group and turns every user error into a message and exit code."""
+    import warnings
+
+    previous, warnings.showwarning = warnings.showwarning, _show_warning
+    try:
+        _run(argv)
+    finally:
+        warnings.showwarning = previous
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         result = cli.main(args=argv, prog_name="nasfpn", standalone_mode=False)
     except click.exceptions.Abort:
@@ -70,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        from .console import safe_text
+
+        exc.message = safe_text(exc.message)  # it may quote what was typed, escapes and all
         exc.show()
         sys.exit(exc.exit_code)
     except NasfpnError as exc:
@@ -83,14 +116,57 @@ def main(argv: list[str] | None = None) -> None:
         print_error("interrupted")
         sys.exit(130)
     except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(1)
+    except MemoryError:
+        from .console import print_error
+
+        print_error(OUT_OF_MEMORY)
+        sys.exit(1)
+    except OSError as exc:  # the machine refused (disk full, read-only, no such path): not a bug
+        from .console import print_error, system_error_message
+
+        _silence_stdout()
+        print_error(system_error_message(exc))
         sys.exit(1)
     except Exception as exc:  # a bug in nasfpn, not the user's fault: short message unless debugging
+        from .console import print_error
+
+        if _is_out_of_memory(exc):
+            print_error(OUT_OF_MEMORY)
+            sys.exit(1)
         if os.environ.get("NASFPN_DEBUG"):
             raise
-        from .console import print_error
 
         print_error(f"internal error: {type(exc).__name__}: {exc}\n"
                     "hint: set NASFPN_DEBUG=1 for the traceback and please report it")
         sys.exit(3)
     # a command may return its exit code (e.g. ``validate`` returns 1 for an invalid genotype)
+    _flush_stdout()
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _flush_stdout() -> None:
+    """Flush stdout now, so a full disk or closed pipe behind it is an error message and exit 1
+    instead of Python's "Exception ignored" at interpreter shutdown."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(1)
+    except OSError as exc:
+        from .console import print_error, system_error_message
+
+        _silence_stdout()
+        print_error(system_error_message(exc, "standard output"))
+        sys.exit(1)
+
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, dropping what could not be written, so the interpreter's
+    own flush at exit does not fail a second time."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -5,6 +5,8 @@ message and an exit code instead of a traceback.
 """
 from __future__ import annotations
 
+import re
+
 
 class NasfpnError(Exception):
     """A user-facing error: ``str(error)`` is the message, ``exit_code`` what the CLI returns."""
@@ -64,3 +66,22 @@ class TrainingError(NasfpnError):
 
 class SearchError(NasfpnError):
     """Architecture search cannot run with these settings."""
+
+
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def torch_load_failure(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in our words. Torch's own
+    message advises retrying with ``weights_only=False``: for a file from elsewhere that is the
+    advice to run its code, so it is never repeated. (Torch-free: only the message is read.)"""
+    text = str(exc)
+    found = _GLOBAL_RE.search(text)
+    if found or "Weights only load failed" in text:
+        what = f" ({found.group(1)})" if found else ""
+        return (f"it holds pickled Python objects{what} besides tensors and plain data; nasfpn "
+                "never loads those, as unpickling them can run arbitrary code")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if "weights_only" in first:
+        first = ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__

@@ -51,5 +51,5 @@ def command(genotype: str, source_format: str | None, target_format: str | None,
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write(Path(output), text)
+        atomic_write(Path(output), text, inputs=[checked.path])  # never onto its own input
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from .params import SEED, finite, image_size
 
 
 @click.group(name="data")
@@ -67,11 +68,11 @@ def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decod
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--num-images", type=click.IntRange(min=1), default=200, show_default=True,
               help="Images in both splits together.")
-@click.option("--image-size", type=click.IntRange(min=32), default=256, show_default=True,
+@click.option("--image-size", type=image_size(32), default=256, show_default=True,
               help="Width and height of every image, in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="The same seed writes byte-identical files.")
-@click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.2,
+@click.option("--val-fraction", type=finite(0.0, 1.0, max_open=True), default=0.2,
               show_default=True, help="Share of the images in the val2017 split.")
 @click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True,
               help="Shape categories (COCO ids 1, 3, 7, 12, 18, 25: non-contiguous).")
@@ -109,7 +110,7 @@ def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: 
               help="Images in val2017 (digits written by other hands than the training ones).")
 @click.option("--image-size", type=click.IntRange(min=64), default=160, show_default=True,
               help="Width and height of every image, in pixels.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="The same seed writes byte-identical files.")
 @click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
               help="Most digits in one image.")

@@ -5,10 +5,10 @@ import json
 
 import click
 
+from ..console import plain, print_warning
 from ..engine.config import DEVICES
-
-from ..console import print_warning
 from ..errors import UsageError
+from .params import BATCH_SIZE, LOADER_WORKERS, image_size
 
 PATH = click.Path(path_type=str)
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -26,7 +26,7 @@ def _table(metrics: dict):
     per_class.add_column("class")
     per_class.add_column("AP", justify="right")
     for name, value in metrics["per_class"].items():
-        per_class.add_row(name, "-" if value is None else f"{value:.3f}")
+        per_class.add_row(plain(name), "-" if value is None else f"{value:.3f}")
     return summary, per_class
 
 
@@ -35,11 +35,11 @@ def _table(metrics: dict):
 @click.option("--ann", type=PATH, required=True, help="COCO annotation file to score against.")
 @click.option("--images", type=PATH, required=True, help="Folder of its images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--batch-size", type=BATCH_SIZE, default=4, show_default=True)
+@click.option("--workers", type=LOADER_WORKERS, default=0, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default="auto",
               show_default=True)
-@click.option("--image-size", type=click.IntRange(min=64),
+@click.option("--image-size", type=image_size(64),
               help="Evaluation size (default: the training size stored in the checkpoint).")
 @click.option("--exit-at", type=click.IntRange(min=1), default=None,
               help="Score the outputs of pyramid copy K (anytime prediction) [default: last].")
@@ -59,15 +59,18 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     if exit_at is not None and all_exits:
         raise UsageError("--exit-at and --all-exits exclude each other")
     from ..console import console
+    from ..data.checks import require_clean
     from ..data.coco import CocoDetection, EvalTransform
     from ..engine.checkpoint import Checkpoint
     from ..engine.evaluation import evaluate
     from ..engine.run import resolve_device
 
     stored = Checkpoint.read(checkpoint)
+    require_clean(ann, images, "evaluation")  # the same checks as train, before any model work
     size = image_size or stored.image_size or 640
     dataset = CocoDetection(ann, images, EvalTransform(size))
-    trained_categories = stored.config.get("data", {}).get("label_to_category")
+    trained_categories = (stored.label_to_category if stored.data.get("label_to_category")
+                          else None)
     if trained_categories and list(trained_categories) != dataset.label_to_category:
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")

@@ -22,13 +22,26 @@ def command(files: tuple[str, ...], check: bool, write: bool) -> int:
     """Format genotype files canonically (comments kept); print, --check or --write."""
     from ..console import err_console
     from ..genotype import format_source, infer_format
-    from ..genotype.library import read_source, resolve_path
+    from ..genotype.library import STDIN, STDIN_NAME, read_source, read_stdin, resolve_path
     from ..utils import atomic_write
 
     if check and write:
         raise UsageError("--check and --write exclude each other")
     changed = []
     for spec in files:
+        if spec == STDIN:  # standard input: formatted to stdout, or checked
+            if write:
+                raise UsageError("-: --write cannot rewrite standard input",
+                                 hint="without --write the formatted text goes to stdout")
+            source = read_stdin()
+            formatted = format_source(source, STDIN_NAME)
+            if formatted != source:
+                changed.append(STDIN_NAME)
+                if check:
+                    err_console.print(f"would reformat {STDIN_NAME}", markup=False)
+            if not check:
+                sys.stdout.write(formatted)
+            continue
         path = resolve_path(spec)
         if write and not Path(spec).is_file():
             raise UsageError(f"{spec} is a bundled genotype; --write only rewrites files you "

@@ -10,6 +10,7 @@ import click
 
 from ..modeling.spec import (BACKBONES, DEFAULT_CHANNELS, DEFAULT_STACK, HEAD_NORMS,
                              ModelSpec)
+from .params import CHANNELS, NUM_CLASSES, STACK
 
 MODEL_OPTION_NAMES = ("backbone", "stack", "channels", "num_classes", "head_norm")
 PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
@@ -23,11 +24,11 @@ def model_options(command: Callable) -> Callable:
         click.option("--backbone", type=click.Choice(BACKBONES),
                      default=defaults["backbone"].default, show_default=True,
                      help="Backbone network."),
-        click.option("--stack", type=click.IntRange(min=1), default=None,
+        click.option("--stack", type=STACK, default=None,
                      help=f"Pyramid copies N of N@C {PYRAMID_RULE}."),
-        click.option("--channels", type=click.IntRange(min=1), default=None,
+        click.option("--channels", type=CHANNELS, default=None,
                      help=f"Pyramid channels C of N@C {PYRAMID_RULE}."),
-        click.option("--num-classes", type=click.IntRange(min=1),
+        click.option("--num-classes", type=NUM_CLASSES,
                      default=defaults["num_classes"].default, show_default=True),
         click.option("--head-norm", type=click.Choice(HEAD_NORMS),
                      default=defaults["head_norm"].default, show_default=True,

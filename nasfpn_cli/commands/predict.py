@@ -7,16 +7,17 @@ from pathlib import Path
 import click
 
 from ..engine.config import DEVICES
+from .params import PROBABILITY, OutputDir, image_size
 
 
 @click.command(name="predict")
 @click.argument("checkpoint", type=click.Path(path_type=str))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output-dir", type=OutputDir(),
               required=True, help="Folder for detections.json and one PNG per image.")
-@click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=0.3,
+@click.option("--score-threshold", type=PROBABILITY, default=0.3,
               show_default=True, help="Keep detections scoring at least this.")
-@click.option("--image-size", type=click.IntRange(min=64),
+@click.option("--image-size", type=image_size(64),
               help="Inference size (default: the training size stored in the checkpoint).")
 @click.option("--device", type=click.Choice(DEVICES), default="auto",
               show_default=True)
@@ -29,13 +30,16 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     Writes OUTPUT_DIR/detections.json (boxes in each image's own pixels, xyxy) and
     OUTPUT_DIR/<image>.png with the boxes and labels drawn.
     """
-    from ..console import console
+    from ..console import console, print_error
     from ..engine.checkpoint import Checkpoint
-    from ..engine.prediction import LabelInfo, find_images, predict_files
+    from ..engine.prediction import (LabelInfo, PredictionRun, find_images, predict_files,
+                                     refuse_overwriting_inputs)
     from ..engine.run import resolve_device
     from ..utils import atomic_write_json
 
+    output_dir = Path(output_dir)
     paths = find_images(inputs)
+    refuse_overwriting_inputs(paths, output_dir)
     stored = Checkpoint.read(checkpoint)
     detector = stored.detector().to(resolve_device(device))
     if exit_at is not None:
@@ -44,12 +48,23 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
         set_exit(detector, exit_at, checkpoint)
     labels = LabelInfo(stored.label_to_category, stored.category_names)
     size = image_size or stored.image_size or 640
-    records = predict_files(detector, paths, output_dir, image_size=size, labels=labels,
-                            score_threshold=score_threshold)
-    result = {"checkpoint": checkpoint, "score_threshold": score_threshold, "image_size": size,
-              "exit_at": detector.exit_at, "images": records}
-    atomic_write_json(output_dir / "detections.json", result)
+    run, complete = PredictionRun([], []), False
+    try:
+        predict_files(detector, paths, output_dir, image_size=size, labels=labels,
+                      score_threshold=score_threshold, run=run)
+        complete = True
+    finally:  # even when interrupted: detections.json lists exactly the drawings written
+        atomic_write_json(output_dir / "detections.json", {
+            "checkpoint": checkpoint, "score_threshold": score_threshold, "image_size": size,
+            "exit_at": detector.exit_at, "complete": complete, "images": run.records,
+            "skipped": run.skipped})
+    records = run.records
     total = sum(len(r["detections"]) for r in records)
     console.print(f"{total} detections in {len(records)} images: "
-                  f"{output_dir / 'detections.json'} and {len(records)} drawings in {output_dir}")
+                  f"{output_dir / 'detections.json'} and {len(records)} drawings in {output_dir}",
+                  markup=False)
+    if run.skipped:
+        print_error(f"{len(run.skipped)} of {len(paths)} images could not be read (listed "
+                    f"above and under \"skipped\" in {output_dir / 'detections.json'})")
+        return 1
     return 0

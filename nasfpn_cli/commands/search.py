@@ -8,7 +8,10 @@ import click
 from click.core import ParameterSource
 
 from ..errors import UsageError
+from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
 from ..search.rewards.proxy import ProxySettings
+from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
+                     require_writable_folder)
 
 PROXY = ProxySettings()  # the --proxy-* defaults
 
@@ -29,6 +32,9 @@ CONTROLLER_OPTIONS = {
     "evolution": {"population_size": "population_size", "sample_size": "sample_size"},
     "random": {},
 }
+# built-in rewards that train nothing, so the --proxy-* options mean nothing to them
+# (plug-in rewards get the options and may use them)
+REWARDS_WITHOUT_PROXY = ("similarity",)
 # options that say what is searched: fixed for the life of an output folder
 IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "cells",
                     "paper_constraints", *CONTROLLER_OPTIONS["ppo"],
@@ -58,14 +64,14 @@ def _paths(value: str | None) -> str | None:
               help="Finished trials to reach (a resumed search may raise it).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials at once; local workers share the cores' torch threads.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False), default="runs/search",
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("-o", "--output-dir", type=click.Path(), default="runs/search",
               show_default=True, help="search.json, trials.jsonl, state.pt, best.txt go here.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="local: process pool; ray: Ray tasks (GPU each if any).")
 @click.option("--address", default=None, help="Ray cluster address (auto, ray://HOST:PORT).")
 @click.option("--resume", is_flag=True, help="Continue the search in --output-dir.")
-@click.option("--cells", type=click.IntRange(min=5), default=7, show_default=True,
+@click.option("--cells", type=click.IntRange(5, MAX_SEARCH_CELLS), default=7, show_default=True,
               help="Merging cells per pyramid; the last 5 are the outputs.")
 @click.option("--paper-constraints", is_flag=True,
               help="The paper's extra rule: intermediate cells never produce P3 (stride 8).")
@@ -73,24 +79,24 @@ def _paths(value: str | None) -> str | None:
               help="evolution: population size.")
 @click.option("--sample-size", type=click.IntRange(min=1), default=10, show_default=True,
               help="evolution: tournament size.")
-@click.option("--ppo-lr", type=click.FloatRange(min=0, min_open=True), default=0.005,
+@click.option("--ppo-lr", type=POSITIVE, default=0.005,
               show_default=True, help="ppo: Adam learning rate.")
 @click.option("--ppo-batch-size", type=click.IntRange(min=1), default=10, show_default=True,
               help="ppo: rewards per policy update.")
 @click.option("--ppo-epochs", type=click.IntRange(min=1), default=4, show_default=True,
               help="ppo: passes over each batch.")
-@click.option("--ppo-entropy", type=click.FloatRange(min=0), default=0.0005, show_default=True,
+@click.option("--ppo-entropy", type=NON_NEGATIVE, default=0.0005, show_default=True,
               help="ppo: entropy bonus weight.")
 @click.option("--proxy-backbone", default=PROXY.backbone, show_default=True)
-@click.option("--proxy-stack", type=click.IntRange(min=1), default=PROXY.stack, show_default=True)
-@click.option("--proxy-channels", type=click.IntRange(min=4), default=PROXY.channels,
+@click.option("--proxy-stack", type=STACK, default=PROXY.stack, show_default=True)
+@click.option("--proxy-channels", type=click.IntRange(4, MAX_CHANNELS), default=PROXY.channels,
               show_default=True)
-@click.option("--proxy-image-size", type=click.IntRange(min=64), default=PROXY.image_size,
+@click.option("--proxy-image-size", type=image_size(64), default=PROXY.image_size,
               show_default=True)
 @click.option("--proxy-epochs", type=click.IntRange(min=1), default=PROXY.epochs, show_default=True)
-@click.option("--proxy-batch-size", type=click.IntRange(min=1), default=PROXY.batch_size,
+@click.option("--proxy-batch-size", type=BATCH_SIZE, default=PROXY.batch_size,
               show_default=True)
-@click.option("--proxy-lr", type=click.FloatRange(min=0, min_open=True), default=PROXY.lr,
+@click.option("--proxy-lr", type=POSITIVE, default=PROXY.lr,
               show_default=True)
 @click.option("--proxy-warmup", type=click.IntRange(min=0), default=PROXY.warmup,
               show_default=True, help="Warm-up optimizer steps.")
@@ -104,7 +110,7 @@ def _paths(value: str | None) -> str | None:
 @click.option("--proxy-val-images", type=click.Path(file_okay=False), default=None)
 @click.option("--proxy-images", type=click.IntRange(min=8), default=PROXY.synth_images,
               show_default=True, help="Synthetic proxy data: images in all (a quarter held out).")
-@click.option("--proxy-data-seed", type=int, default=PROXY.synth_seed, show_default=True,
+@click.option("--proxy-data-seed", type=SEED, default=PROXY.synth_seed, show_default=True,
               help="Synthetic proxy data: seed.")
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int | None:
@@ -115,11 +121,19 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     from ..console import console
     from ..search.runner import resumed_config, run_search
 
+    if params["executor"] == "local" and params["workers"] > max_local_processes():
+        raise UsageError(f"--workers {params['workers']}: more than {max_local_processes()} "
+                         "processes on this machine", hint="--executor ray runs trials on a "
+                                                            "cluster")
+    # checked here, not as the option's type: `search report` must not probe the default
+    require_writable_folder(params["output_dir"], "-o/--output-dir")
     output_dir = Path(params["output_dir"])
     where = {"trials": params["trials"], "workers": params["workers"],
              "executor": params["executor"], "address": params["address"]}
     if params["resume"] and (output_dir / "search.json").exists():
-        config = resumed_config(output_dir, **where)
+        # without --trials the stored target stands (not this option's default)
+        config = resumed_config(output_dir, **{**where, "trials": params["trials"]
+                                               if _given(ctx, "trials") else None})
         given = [f"--{name.replace('_', '-')}" for name in IDENTITY_OPTIONS if _given(ctx, name)]
         fresh = _config_from_options(ctx, params, output_dir, where)
         if given and fresh.identity() != config.identity():
@@ -147,6 +161,11 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
     from ..search.space import SearchSpace
 
     proxy = _explicit(ctx, params, PROXY_OPTIONS)
+    reward_name = params["reward"].partition(":")[0]
+    if proxy and reward_name in REWARDS_WITHOUT_PROXY:
+        given = [f"--{o.replace('_', '-')}" for o in PROXY_OPTIONS if _given(ctx, o)]
+        raise UsageError(f"{', '.join(given)}: not an option of --reward {reward_name}, which "
+                         "trains no proxy model")
     for name in ("train_ann", "train_images", "val_ann", "val_images"):
         if name in proxy:
             proxy[name] = _paths(proxy[name])
@@ -177,12 +196,15 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool) -
     from rich.table import Table
 
     from ..console import console
+    from ..search.runner import TRIALS_FILE
+    from ..search.trials import check_decisions
     from ..search.report import (compact_cells, curves, load_trials, rank_architectures,
                                  search_space_of, write_plots)
 
     out = Path(output_dir)
     records = load_trials(out)
     space = search_space_of(out)
+    check_decisions(records, space, out / TRIALS_FILE)
     ranked = rank_architectures(records)
     _, best, unique = curves(records)
     table = Table(title=f"top {min(top, len(ranked))} of {len(ranked)} distinct architectures "

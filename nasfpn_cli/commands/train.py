@@ -14,6 +14,8 @@ from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES
 from ..errors import UsageError
 from ..modeling.spec import BACKBONES
 from .model_options import PYRAMID_RULE
+from .params import (BATCH_SIZE, CHANNELS, LOADER_WORKERS, NON_NEGATIVE, POSITIVE, PROBABILITY,
+                     SEED, STACK, finite, finite_number, image_size, require_writable_folder)
 
 
 def _numbers(kind: type, count: int | None = None):
@@ -23,9 +25,11 @@ def _numbers(kind: type, count: int | None = None):
         if value is None:
             return None
         try:
-            numbers = tuple(kind(part) for part in value.split(",") if part.strip())
+            numbers = tuple(kind(finite_number(part) if kind is float else part)
+                            for part in value.split(",") if part.strip())
         except ValueError:
-            raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+            raise click.BadParameter(f"expected comma-separated finite numbers, got {value!r}"
+                                     ) from None
         if count is not None and len(numbers) != count:
             raise click.BadParameter(f"expected {count} comma-separated numbers, got {value!r}")
         return numbers
@@ -34,6 +38,34 @@ def _numbers(kind: type, count: int | None = None):
 
 
 PATH = click.Path(path_type=str)
+# option -> (the setting it needs, the value that setting must have): e.g. --milestones only
+# means something for the step schedule; giving it with another one is a usage error
+APPLIES_ONLY_WITH = {
+    "milestones": ("schedule", "step"),
+    "gamma": ("schedule", "step"),
+    "momentum": ("optimizer", "sgd"),
+}
+
+
+# option -> (what it needs, said as options): it means nothing while the check is false
+NEEDS = {
+    "dropblock_size": (lambda c: c.dropblock is not None, "--dropblock"),
+    "eval_every": (lambda c: c.data_dir is not None or c.val_ann is not None,
+                   "validation data (--data or --val-ann)"),
+    "eval_batch_size": (lambda c: c.data_dir is not None or c.val_ann is not None,
+                        "validation data (--data or --val-ann)"),
+}
+
+
+def _check_applicable(config, given: set[str]) -> None:
+    """A usage error for an option given on the command line that the settings ignore."""
+    for option, (setting, wanted) in APPLIES_ONLY_WITH.items():
+        if option in given and getattr(config, setting) != wanted:
+            raise UsageError(f"--{option.replace('_', '-')} applies only with --{setting} "
+                             f"{wanted}, not {getattr(config, setting)}")
+    for option, (applies, needed) in NEEDS.items():
+        if option in given and not applies(config):
+            raise UsageError(f"--{option.replace('_', '-')} applies only with {needed}")
 
 
 @click.command(name="train")
@@ -58,47 +90,54 @@ PATH = click.Path(path_type=str)
 @click.option("--backbone", type=click.Choice(BACKBONES), help="Default resnet18.")
 @click.option("--backbone-weights", type=PATH, metavar="FILE",
               help="ImageNet weights for the backbone (a torchvision-style state dict).")
-@click.option("--stack", type=int, help=f"Pyramid copies N of N@C {PYRAMID_RULE}.")
-@click.option("--channels", type=int, help=f"Pyramid channels C of N@C {PYRAMID_RULE}.")
-@click.option("--image-size", type=int, help="Square training size in pixels (default 256).")
+@click.option("--stack", type=STACK, help=f"Pyramid copies N of N@C {PYRAMID_RULE}.")
+@click.option("--channels", type=CHANNELS, help=f"Pyramid channels C of N@C {PYRAMID_RULE}.")
+@click.option("--image-size", type=image_size(64),
+              help="Square training size in pixels (default 256).")
 @click.option("--deep-supervision", is_flag=True, default=None,
               help="A head and loss after every pyramid copy.")
-@click.option("--dropblock", type=float, metavar="KEEP",
+@click.option("--dropblock", type=finite(0.0, 1.0, min_open=True), metavar="KEEP",
               help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
-@click.option("--dropblock-size", type=int, help="DropBlock block size (default 3).")
-@click.option("--focal-alpha", type=float, help="Focal loss alpha (default 0.25).")
-@click.option("--focal-gamma", type=float, help="Focal loss gamma (default 1.5).")
+@click.option("--dropblock-size", type=click.IntRange(min=1),
+              help="DropBlock block size (default 3).")
+@click.option("--focal-alpha", type=PROBABILITY, help="Focal loss alpha (default 0.25).")
+@click.option("--focal-gamma", type=NON_NEGATIVE, help="Focal loss gamma (default 1.5).")
 @click.option("--sync-bn", is_flag=True, default=None,
               help="Batch norm statistics across processes (distributed runs).")
-@click.option("--epochs", type=int, help="Epochs (default 12).")
-@click.option("--batch-size", type=int, help="Images per step and process (default 8).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default 12).")
+@click.option("--batch-size", type=BATCH_SIZE, help="Images per step and process (default 8).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Default sgd.")
-@click.option("--lr", type=float, help="Peak learning rate (default 0.01).")
-@click.option("--momentum", type=float, help="SGD momentum (default 0.9).")
-@click.option("--weight-decay", type=float, help="Default 1e-4; never on norms and biases.")
-@click.option("--warmup", type=int, help="Linear warmup steps (default 100).")
-@click.option("--warmup-factor", type=float,
+@click.option("--lr", type=POSITIVE, help="Peak learning rate (default 0.01).")
+@click.option("--momentum", type=finite(0.0, 1.0, max_open=True),
+              help="SGD momentum (default 0.9).")
+@click.option("--weight-decay", type=NON_NEGATIVE, help="Default 1e-4; never on norms and biases.")
+@click.option("--warmup", type=click.IntRange(min=0), help="Linear warmup steps (default 100).")
+@click.option("--warmup-factor", type=finite(0.0, 1.0, min_open=True),
               help="Warmup starts at this fraction of --lr (default 0.001).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), help="Default cosine.")
 @click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
               help="Epochs where the step schedule multiplies the lr by --gamma "
                    "(default 60%,80% of --epochs).")
-@click.option("--gamma", type=float, help="Step schedule factor (default 0.1).")
-@click.option("--grad-clip", type=float, help="Clip the gradient norm (default 10; 0 = off).")
+@click.option("--gamma", type=POSITIVE, help="Step schedule factor (default 0.1).")
+@click.option("--grad-clip", type=NON_NEGATIVE,
+              help="Clip the gradient norm (default 10; 0 = off).")
 @click.option("--amp/--no-amp", default=None,
               help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
 @click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
               help="Scale jitter range (default 0.8,1.2).")
-@click.option("--flip-prob", type=float, help="Horizontal flip probability (default 0.5).")
-@click.option("--workers", type=int, help="DataLoader worker processes (default 2).")
-@click.option("--seed", type=int, help="Seed for initialisation, order and augmentation.")
+@click.option("--flip-prob", type=PROBABILITY, help="Horizontal flip probability (default 0.5).")
+@click.option("--workers", type=LOADER_WORKERS,
+              help="DataLoader worker processes (default 2).")
+@click.option("--seed", type=SEED, help="Seed for initialisation, order and augmentation.")
 @click.option("--device", type=click.Choice(DEVICES), help="Default auto.")
 @click.option("--resume", is_flag=True, default=None,
               help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
 @click.option("--init-from", type=PATH, metavar="CKPT", help="Load weights only from CKPT.")
-@click.option("--eval-every", type=int, help="Evaluate every N epochs and after the last.")
-@click.option("--log-every", type=int, help="Log to metrics.jsonl every N steps (default 10).")
-@click.option("--eval-batch-size", type=int, help="Default: --batch-size.")
+@click.option("--eval-every", type=click.IntRange(min=1),
+              help="Evaluate every N epochs and after the last.")
+@click.option("--log-every", type=click.IntRange(min=1),
+              help="Log to metrics.jsonl every N steps (default 10).")
+@click.option("--eval-batch-size", type=BATCH_SIZE, help="Default: --batch-size.")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="Also write TensorBoard events (scalars, prediction images) into "
                    "OUTPUT_DIR (needs the tensorboard extra).")
@@ -131,9 +170,11 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
         raise UsageError("missing option -o / --output-dir", hint="the run folder to write")
     recipe = recipe or overrides.pop("recipe", None)
     config = TrainConfig.from_recipe(recipe, **overrides)
+    _check_applicable(config, {name for name, value in options.items() if value is not None})
     if print_config:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return 0
+    require_writable_folder(config.output_dir, "-o/--output-dir")  # before any data is read
 
     from ..console import console
     from ..engine.run import train

@@ -71,7 +71,7 @@ def command(genotypes: tuple[str, ...], as_json: bool, fmt: str | None) -> int:
     Prints every problem as FILE:LINE:COL: error: MESSAGE with the line and a caret, then a
     summary per file. Exit 0 if all are valid, 1 if any is not.
     """
-    from ..console import console, err_console
+    from ..console import console, err_console, print_diagnostics
 
     reports = []
     all_valid = True
@@ -89,8 +89,7 @@ def command(genotypes: tuple[str, ...], as_json: bool, fmt: str | None) -> int:
         reports.append(report)
         if as_json:
             continue
-        for diagnostic in diagnostics:
-            err_console.print(diagnostic.render(), markup=False, highlight=False)
+        print_diagnostics(diagnostics, more_hint="--json lists them all")
         if valid:
             console.print(summary_line(spec, report, len(warnings)), markup=False)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import stat
 from pathlib import Path
 
 from ..errors import DatasetError
@@ -39,10 +40,23 @@ def describe_json_error(text: str, error: json.JSONDecodeError) -> tuple[str, st
     return "json-invalid", f"invalid JSON at {where}: {error.msg}"
 
 
+# integers longer than this read as infinity (then fail the checks as ids or sizes): Python
+# refuses int() of more than 4300 digits, and no id or size needs more than a handful
+MAX_INT_DIGITS = 100
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else float("inf")
+
+
 def read_annotation_file(path: str | Path) -> object:
     """Parse a JSON annotation file; raises AnnotationFileError saying what and where."""
     path = Path(path)
     try:
+        if stat.S_ISCHR(path.stat().st_mode) or stat.S_ISBLK(path.stat().st_mode):
+            # /dev/zero would be read forever; pipes (--ann <(...)) are fine
+            raise AnnotationFileError(f"{path}: is a device, not an annotation file",
+                                      "json-unreadable")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise AnnotationFileError(f"{path}: no such annotation file", "json-unreadable") from None
@@ -58,7 +72,7 @@ def read_annotation_file(path: str | Path) -> object:
         raise AnnotationFileError(f"{path}: not UTF-8 text (byte {exc.start})",
                                   "json-invalid") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         kind, message = describe_json_error(text, exc)
         raise AnnotationFileError(f"{path}: {message}", kind) from None

@@ -132,6 +132,8 @@ class RenderedReport:
         from rich.table import Table
         from rich.text import Text
 
+        from ..console import safe_text
+
         report = self.report
         header = Text(report.summary_line(), style="green" if report.ok else "red")
         if report.ok:
@@ -142,7 +144,7 @@ class RenderedReport:
         table.add_column("examples", overflow="fold")
         for problem in report.problems:
             table.add_row(f"{problem.kind}\n{problem.description}", str(problem.count),
-                          Text("\n".join(problem.examples)))
+                          Text(safe_text("\n".join(problem.examples))))
         return Group(header, table)
 
     def __str__(self) -> str:
@@ -402,6 +404,13 @@ def _sections(findings: _Findings, data: dict) -> dict[str, list] | None:
     return sections if len(sections) == 3 else None
 
 
+def _ids(records: list, key: str) -> set:
+    """The ``key`` values of the dict records that can be ids at all (a list or object given as
+    an id is reported elsewhere, and must not crash the set)."""
+    return {record.get(key) for record in records
+            if isinstance(record, dict) and isinstance(record.get(key), (int, float, str))}
+
+
 def check_annotations(data: object, image_dir: str | Path, *, ann_file: str = "<annotations>",
                       check_images: bool = True, full_decode: bool = False,
                       max_examples: int = 5,
@@ -422,15 +431,15 @@ def check_annotations(data: object, image_dir: str | Path, *, ann_file: str = "<
                                        sections["categories"])
     category_ids = _check_categories(findings, categories)
     image_records = _check_images(findings, images)
-    all_image_ids = {image.get("id") for image in images if isinstance(image, dict)}
-    all_category_ids = {c.get("id") for c in categories if isinstance(c, dict)}
+    all_image_ids = _ids(images, "id")
+    all_category_ids = _ids(categories, "id")
     crowd = _check_annotations(findings, annotations, image_records, all_image_ids,
                                category_ids, all_category_ids)
     checked = 0
     if check_images:
         checked = _check_image_files(findings, Path(image_dir), image_records, full_decode,
                                      progress)
-    annotated = {ann.get("image_id") for ann in annotations if isinstance(ann, dict)}
+    annotated = _ids(annotations, "image_id")
     report.stats = {"images": len(images), "annotations": len(annotations),
                     "categories": len(categories), "crowd": crowd,
                     "images_without_annotations": sum(1 for i in image_records
@@ -499,6 +508,11 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
         raise DatasetError(f"{ann_file}: cannot be repaired by dropping bad records ({kinds})",
                            hint=CHECK_HINT)
     data = report.data
+    missing = [name for name in ("images", "annotations", "categories")
+               if not isinstance(data.get(name), list)]
+    if missing:
+        raise DatasetError(f"{ann_file}: cannot be repaired by dropping bad records (no "
+                           f"{', '.join(repr(m) for m in missing)} list)", hint=CHECK_HINT)
     categories = _kept(data["categories"], report.bad_categories)
     images = _kept(data["images"], report.bad_images)
     category_ids = {c["id"] for c in categories}
@@ -514,3 +528,26 @@ def clean_dataset(ann_file: str | Path, image_dir: str | Path,
     return CleanedDataset(cleaned, len(data["images"]) - len(images),
                           len(data["annotations"]) - len(annotations),
                           len(data["categories"]) - len(categories), report)
+
+
+def require_clean(ann_file: str | Path, image_dir: str | Path, split: str, *,
+                  skip_bad: bool | None = None) -> dict | None:
+    """The one gate every command that reads a dataset passes (``train``, ``eval``): check
+    ``ann_file`` and its images, and refuse bad data with the report on stderr and a
+    DatasetError. ``skip_bad`` True returns the cleaned annotations instead (None: the command
+    has no ``--skip-bad``, so the hint does not offer it). Returns None for clean data."""
+    from ..console import err_console, print_warning
+
+    report = check_dataset(ann_file, image_dir)
+    if report.ok:
+        return None
+    if not skip_bad:
+        err_console.print(report.render())
+        hint = ("fix them, or pass --skip-bad to drop the bad boxes and images"
+                if skip_bad is not None else
+                f"fix them; 'nasfpn data check {ann_file} --images {image_dir}' lists them")
+        raise DatasetError(f"{ann_file}: the {split} data has {report.total} problem(s), listed "
+                           "above", hint=hint)
+    cleaned = clean_dataset(ann_file, image_dir, report=report)
+    print_warning(f"{split} data: {cleaned.summary()}")
+    return cleaned.annotations

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..limits import MAX_IMAGE_SIZE
 from ..errors import CheckpointError, NasfpnError
 from ..modeling.detector import Detector, build_detector
 from ..modeling.spec import ModelSpec
@@ -103,20 +104,30 @@ class Checkpoint:
         return flatten_sections(dict(train)) if isinstance(train, Mapping) else {}
 
     @property
+    def data(self) -> dict[str, Any]:
+        """What the run stored about its dataset (labels, names); empty when nothing usable."""
+        data = self.config.get("data")
+        return dict(data) if isinstance(data, Mapping) else {}
+
+    @property
     def image_size(self) -> int | None:
         size = self.train_config.get("image_size")
-        return int(size) if isinstance(size, int) else None
+        if size is not None and (type(size) is not int or not 1 <= size <= MAX_IMAGE_SIZE):
+            raise CheckpointError(f"{self.path}: stored image_size {size!r} is not a size "
+                                  f"in 1..{MAX_IMAGE_SIZE}", hint="pass --image-size")
+        return size
 
     @property
     def label_to_category(self) -> list[int]:
-        data = self.config.get("data") or {}
-        return [int(c) for c in data.get("label_to_category") or
-                range(self.spec.num_classes)]
+        ids = self.data.get("label_to_category") or range(self.spec.num_classes)
+        if not all(type(c) is int for c in ids):
+            raise CheckpointError(f"{self.path}: stored label_to_category is not a list of "
+                                  "category ids")
+        return list(ids)
 
     @property
     def category_names(self) -> list[str]:
-        data = self.config.get("data") or {}
-        names = data.get("category_names")
+        names = self.data.get("category_names")
         return [str(n) for n in names] if names else [str(i) for i in
                                                       range(self.spec.num_classes)]
 

@@ -6,10 +6,12 @@ Defaults suit a CPU run on small data; :data:`RECIPES` holds published presets (
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UsageError
+from ..limits import MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK
 
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
@@ -55,6 +57,43 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
                 "log_every", "eval_batch_size", "tensorboard", "recipe"),
 }
+
+
+# the annotation words of TrainConfig's fields -> the Python types a value may have
+_TYPE_WORDS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
+                                            "bool": (bool,), "None": (type(None),)}
+
+
+_TYPE_NAMES = {"int": "a whole number", "float": "a number", "str": "text",
+               "bool": "true or false", "None": "unset"}
+_PLURAL_NAMES = {"int": "whole numbers", "float": "numbers"}
+
+
+def _type_problem(value: Any, annotation: str) -> str | None:
+    """Why ``value`` does not fit a field annotated ``annotation`` (``int | None``,
+    ``tuple[float, float]``...), or None when it fits. Bools are not numbers here."""
+    for option in (part.strip() for part in annotation.split("|")):
+        if option.startswith(("tuple[", "dict[")):
+            container = tuple if option.startswith("tuple[") else dict
+            if container is dict and isinstance(value, dict):
+                return None
+            if container is tuple and isinstance(value, (tuple, list)):
+                word = option[6:].split(",")[0].strip(" ]")
+                if all(_type_problem(v, word) is None for v in value):
+                    return None
+            continue
+        kinds = _TYPE_WORDS.get(option)
+        if kinds is None or (isinstance(value, kinds) and
+                             (bool in kinds or not isinstance(value, bool))):
+            return None
+    names = []
+    for option in (part.strip() for part in annotation.split("|")):
+        if option.startswith("tuple["):
+            word = option[6:].split(",")[0].strip(" ]")
+            names.append(f"a list of {_PLURAL_NAMES.get(word, word)}")
+        else:
+            names.append(_TYPE_NAMES.get(option, option))
+    return "must be " + " or ".join(names)
 
 
 @dataclass
@@ -147,11 +186,36 @@ class TrainConfig:
             if not condition:
                 raise UsageError(f"--{option.replace('_', '-')}: {message}")
 
+        for item in dataclasses.fields(self):  # inf and nan pass every comparison below
+            value = getattr(self, item.name)
+            wrong = _type_problem(value, str(item.type))  # a --config file can hold anything
+            need(wrong is None, item.name, f"{wrong}, got {value!r}")
+            numbers = value if isinstance(value, tuple) else (value,)
+            need(all(math.isfinite(v) for v in numbers if isinstance(v, float)), item.name,
+                 f"must be finite, got {value}")
+
         for name in ("stack", "channels", "image_size", "epochs", "batch_size", "eval_every",
                      "log_every"):
             value = getattr(self, name)
             need(value is None or int(value) >= 1, name, f"must be >= 1, got {value}")
         need(self.image_size >= 64, "image_size", f"must be >= 64 pixels, got {self.image_size}")
+        need(self.image_size <= MAX_IMAGE_SIZE, "image_size",
+             f"must be <= {MAX_IMAGE_SIZE} pixels (larger does not fit in memory), "
+             f"got {self.image_size}")
+        need(self.stack is None or self.stack <= MAX_STACK, "stack",
+             f"must be <= {MAX_STACK}, got {self.stack}")
+        need(self.channels is None or self.channels <= MAX_CHANNELS, "channels",
+             f"must be <= {MAX_CHANNELS}, got {self.channels}")
+        for name in ("batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            need(value is None or value <= MAX_BATCH_SIZE, name,
+                 f"must be <= {MAX_BATCH_SIZE}, got {value}")
+        need(0 <= self.seed <= MAX_SEED, "seed", f"must be 0..{MAX_SEED}, got {self.seed}")
+        need(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
+        need(0 <= self.focal_alpha <= 1, "focal_alpha",
+             f"must be in [0, 1], got {self.focal_alpha}")
+        need(self.focal_gamma >= 0, "focal_gamma", f"must be >= 0, got {self.focal_gamma}")
+        need(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
         need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
         need(self.warmup >= 0, "warmup", f"must be >= 0 steps, got {self.warmup}")

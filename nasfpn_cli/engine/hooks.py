@@ -31,6 +31,7 @@ class LoggingHook(Hook):
         self._count = 0
         self._images = 0
         self._since = time.perf_counter()
+        self._epoch = 1
 
     def before_train(self, trainer: Trainer) -> None:
         total = trainer.epochs * trainer.steps_per_epoch()
@@ -49,6 +50,8 @@ class LoggingHook(Hook):
             self._sums[name] = self._sums.get(name, 0.0) + value
         self._count += 1
         self._images += trainer.last_batch_size * self.world_size
+        self._epoch = trainer.epoch + 1  # the epoch this step belongs to (at its end, the
+        # trainer has already counted the epoch as done)
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
         if trainer.step % self.log_every == 0:
@@ -70,7 +73,7 @@ class LoggingHook(Hook):
     def _flush(self, trainer: Trainer) -> None:
         elapsed = max(time.perf_counter() - self._since, 1e-9)
         means = {name: total / self._count for name, total in self._sums.items()}
-        record: dict[str, Any] = {"kind": "train", "epoch": trainer.epoch + 1, "step": trainer.step,
+        record: dict[str, Any] = {"kind": "train", "epoch": self._epoch, "step": trainer.step,
                                   "lr": trainer.lr, **means,
                                   "images_per_s": self._images / elapsed, "time": time.time()}
         if self.log is not None:

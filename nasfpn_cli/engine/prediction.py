@@ -51,11 +51,21 @@ def find_images(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def _open_rgb(path: Path) -> Image.Image:
+    import warnings
+
+    from ..console import print_warning
+
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"{path}: cannot read image: {exc}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                converted = image.convert("RGB")
+        for warning in caught:  # e.g. a very large image: say which file it is
+            print_warning(f"{path}: {warning.message}")
+        return converted
+    except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as exc:
+        # PIL raises SyntaxError for some corrupt headers and MemoryError for absurd sizes
+        raise DatasetError(f"{path}: cannot read image: {exc or type(exc).__name__}") from None
 
 
 @torch.no_grad()
@@ -110,28 +120,60 @@ def unique_stems(paths: Sequence[Path]) -> list[str]:
     return names
 
 
+@dataclass
+class PredictionRun:
+    """What :func:`predict_files` did: one record per image written (``file``, ``drawing``,
+    ``width``, ``height``, ``detections``) and one per image skipped (``file``, ``error``)."""
+
+    records: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+
+
+def drawing_paths(paths: Sequence[Path], out_dir: Path) -> list[Path]:
+    """Where the drawing of each image goes: ``OUT/<unique stem>.png``."""
+    return [out_dir / f"{name}.png" for name in unique_stems(paths)]
+
+
+def refuse_overwriting_inputs(paths: Sequence[Path], out_dir: Path) -> None:
+    """A UsageError before any work when a drawing would replace one of the input images
+    (``predict imgs/ -o imgs/`` with PNG inputs)."""
+    for image, drawing in zip(paths, drawing_paths(paths, out_dir)):
+        try:
+            same = drawing.exists() and drawing.samefile(image)
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(f"{image}: its drawing would overwrite it in {out_dir}",
+                             hint="choose another --output-dir")
+
+
 def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, image_size: int,
                   labels: LabelInfo, score_threshold: float = 0.3,
-                  progress: bool = True) -> list[dict[str, Any]]:
-    """Predict every image, write ``OUT/<name>.png`` drawings; returns one record per image
-    (``file``, ``drawing``, ``width``, ``height``, ``detections``)."""
-    from ..utils import atomic_write
-    from ..utils import make_progress
+                  progress: bool = True, run: PredictionRun | None = None) -> PredictionRun:
+    """Predict every image and write ``OUT/<name>.png`` drawings. An image that cannot be read
+    is skipped with a warning (one per file), so one bad file never costs the good ones.
+    Records go into ``run`` as they are made, so a caller still has them after an interrupt."""
+    from ..console import print_warning
+    from ..utils import atomic_write, make_progress
 
     import io
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+    run = run if run is not None else PredictionRun([], [])
     with make_progress(enabled=progress) as bar:
         task = bar.add_task("predict", total=len(paths), status="")
-        for path, name in zip(paths, unique_stems(paths)):
-            image = _open_rgb(path)
+        for path, drawing in zip(paths, drawing_paths(paths, out_dir)):
+            bar.advance(task)
+            try:
+                image = _open_rgb(path)
+            except DatasetError as exc:
+                print_warning(f"skipped: {exc}")
+                run.skipped.append({"file": str(path), "error": str(exc)})
+                continue
             detections = predict_image(detector, image, image_size, labels, score_threshold)
             buffer = io.BytesIO()
             draw_detections(image, detections).save(buffer, format="PNG")
-            drawing = out_dir / f"{name}.png"
             atomic_write(drawing, buffer.getvalue())
-            records.append({"file": str(path), "drawing": str(drawing), "width": image.width,
-                            "height": image.height, "detections": detections})
-            bar.advance(task)
-    return records
+            run.records.append({"file": str(path), "drawing": str(drawing), "width": image.width,
+                                "height": image.height, "detections": detections})
+    return run

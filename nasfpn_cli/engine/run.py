@@ -77,18 +77,9 @@ def seed_everything(seed: int) -> None:
 def _check_split(ann: Path, images: Path, config: TrainConfig, split: str) -> dict | None:
     """Run the dataset checks; refuse bad data (the report on stderr, then DatasetError) unless
     ``skip_bad``, where the cleaned annotations are returned instead."""
-    from ..data.checks import check_dataset, clean_dataset
+    from ..data.checks import require_clean
 
-    report = check_dataset(ann, images)
-    if report.ok:
-        return None
-    if not config.skip_bad:
-        err_console.print(report.render())
-        raise DatasetError(f"{ann}: the {split} data has {report.total} problem(s), listed above",
-                           hint="fix them, or pass --skip-bad to drop the bad boxes and images")
-    cleaned = clean_dataset(ann, images, report=report)
-    print_warning(f"{split} data: {cleaned.summary()}")
-    return cleaned.annotations
+    return require_clean(ann, images, split, skip_bad=config.skip_bad)
 
 
 def build_data(config: TrainConfig, ctx: DistContext) -> DataBundle:
@@ -198,7 +189,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         loaded, skipped = transfer_weights(model, source.state["model"], config.init_from)
         if ctx.is_main:
             err_console.print(f"--init-from: loaded {loaded} tensors from {config.init_from}"
-                              + (f", kept {len(skipped)} of this model as built" if skipped else ""))
+                              + (f", kept {len(skipped)} of this model as built" if skipped else ""),
+                              markup=False)
     if config.sync_bn and ctx.is_distributed:
         if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)

@@ -128,10 +128,18 @@ class DiagnosticSink:
         return any(d.is_error for d in self.items)
 
 
+MAX_ERRORS_IN_MESSAGE = 50  # errors quoted in a GenotypeError message; the rest are counted
+
+
 def raise_for_errors(diagnostics: list[Diagnostic], path: str) -> None:
-    """Raise :class:`GenotypeError` (every error in its message) when any diagnostic is an error."""
+    """Raise :class:`GenotypeError` when any diagnostic is an error: every error is on the
+    exception, the first :data:`MAX_ERRORS_IN_MESSAGE` in its message with a count of the rest."""
     errors = [d for d in diagnostics if d.is_error]
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
+        shown = errors[:MAX_ERRORS_IN_MESSAGE]
+        rest = len(errors) - len(shown)
         raise GenotypeError(diagnostics, f"invalid genotype {path} ({count}):\n"
-                            + "\n".join(d.render() for d in errors))
+                            + "\n".join(d.render() for d in shown)
+                            + (f"\n... and {rest} more errors not shown ('nasfpn validate "
+                               f"{path} --json' lists them all)" if rest else ""))

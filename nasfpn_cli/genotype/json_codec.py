@@ -84,9 +84,19 @@ class _Dict(dict):
     pos: int
 
 
-def _located_loads(text: str):
-    """``json.loads`` whose strings and objects carry ``.pos`` (the pure-Python scanner)."""
-    decoder = json.JSONDecoder()
+# integers longer than this are read as infinity: Python refuses int() of more than 4300
+# digits, and no count in a genotype needs more than a handful
+MAX_INT_DIGITS = 100
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text) <= MAX_INT_DIGITS else float("inf")
+
+
+def _located_loads(text: str, duplicates: list | None = None):
+    """``json.loads`` whose strings and objects carry ``.pos`` (the pure-Python scanner). Keys
+    repeated within one object are appended to ``duplicates`` (json keeps the last silently)."""
+    decoder = json.JSONDecoder(parse_int=_bounded_int)
 
     def parse_string(string, end, strict):
         value, new_end = json.decoder.scanstring(string, end, strict)
@@ -95,10 +105,19 @@ def _located_loads(text: str):
         return located, new_end
 
     def parse_object(s_and_end, strict, scan_once, object_hook, object_pairs_hook, memo=None):
-        value, end = json.decoder.JSONObject(s_and_end, strict, scan_once, object_hook,
-                                             object_pairs_hook, memo)
-        located = _Dict(value)
+        pairs, end = json.decoder.JSONObject(s_and_end, strict, scan_once, object_hook,
+                                             list, memo)
+        located = _Dict(pairs)
         located.pos = s_and_end[1] - 1
+        if duplicates is not None and len(located) < len(pairs):
+            seen: dict[str, int] = {}  # key -> where its text was last found
+            source = s_and_end[0]
+            for key, _ in pairs:
+                quoted = json.dumps(key, ensure_ascii=False)
+                found = source.find(quoted, seen.get(key, located.pos) + 1, end)
+                if key in seen:
+                    duplicates.append((key, found if found >= 0 else located.pos))
+                seen[key] = found if found >= 0 else located.pos
         return located, end
 
     decoder.parse_string = parse_string
@@ -224,13 +243,18 @@ class _Reader:
     def read(self) -> Genotype:
         path = self.sink.path
         try:
-            root = _located_loads(self.text)
+            duplicates: list = []
+            root = _located_loads(self.text, duplicates)
         except json.JSONDecodeError as exc:
             self.sink.error(f"not valid JSON: {exc.msg}", self.sink.span(exc.lineno, exc.colno))
             return Genotype(cells=(), path=path, source=self.text, broken_cells=_UNREADABLE)
         except RecursionError:
             self.sink.error("not valid JSON: nested too deeply", self.sink.span(1, 1))
             return Genotype(cells=(), path=path, source=self.text, broken_cells=_UNREADABLE)
+        for key, pos in duplicates:
+            quoted = json.dumps(key, ensure_ascii=False)
+            self.sink.error(f"duplicate key {quoted}: JSON would silently keep only the last one",
+                            self.span_at(pos, len(quoted)))
         if not isinstance(root, _Dict):
             self.error("a JSON genotype is an object with a 'cells' list", root)
             return Genotype(cells=(), path=path, source=self.text, broken_cells=_UNREADABLE)

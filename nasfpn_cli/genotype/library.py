@@ -5,6 +5,7 @@ anything else the DSL); see :mod:`nasfpn_cli.genotype.convert`.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from .parser import parse
 from .validate import validate
 
 BUNDLED_SUFFIX = ".txt"
+STDIN, STDIN_NAME = "-", "<stdin>"  # '-' reads standard input, as every Unix tool does
 
 
 def bundled_dir() -> Path:
@@ -30,14 +32,24 @@ def bundled_names() -> list[str]:
 
 def resolve_path(path_or_name: str | Path) -> Path:
     """A file path as given, or the bundled file for a bare name; raises GenotypeNotFound."""
+    if str(path_or_name) == "":
+        raise GenotypeNotFound("an empty path names no genotype file",
+                               hint="give a file, '-' for standard input, or a bundled name: "
+                                    + ", ".join(bundled_names()))
     path = Path(path_or_name)
     try:
-        if path.is_file():
+        if path.is_file() or path.is_fifo():  # a pipe: `validate <(generate)`, /dev/stdin
             return path
+        if path.is_symlink():
+            try:
+                path.stat()
+            except OSError as exc:  # ELOOP: a link loop; ENOENT: a link to nothing
+                raise GenotypeNotFound(f"{path}: a symbolic link that leads nowhere: "
+                                       f"{exc.strerror or exc}") from exc
         if path.is_dir():
             raise GenotypeNotFound(f"{path}: is a directory, not a genotype file")
         if path.exists():
-            raise GenotypeNotFound(f"{path}: is not a regular file")
+            raise GenotypeNotFound(f"{path}: is not a regular file or a pipe (a device?)")
     except OSError as exc:  # e.g. a name too long for the file system
         raise GenotypeNotFound(f"{path_or_name}: {exc.strerror or exc}") from exc
     text = str(path_or_name)
@@ -53,13 +65,16 @@ def decode_source(data: bytes, path: str) -> str:
     """UTF-8 bytes (an optional BOM is dropped) -> text; raises GenotypeError located at the
     first byte that is not UTF-8 (binary files end here)."""
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         diagnostic = Diagnostic("error", f"byte 0x{data[exc.start]:02x} is not UTF-8 text; "
                                 "is this a genotype file?", Span(path, line, column))
         raise GenotypeError([diagnostic]) from exc
+    if "\r" in text and "\n" not in text:  # old Mac line endings: CR alone ends every line
+        text = text.replace("\r", "\n")
+    return text
 
 
 def read_source(path: Path, display: str | None = None) -> str:
@@ -69,6 +84,18 @@ def read_source(path: Path, display: str | None = None) -> str:
     except OSError as exc:
         raise GenotypeNotFound(f"{display or path}: cannot read: {exc.strerror or exc}") from exc
     return decode_source(data, display or str(path))
+
+
+def read_stdin() -> str:
+    """Standard input as genotype text (read once: a second '-' gets an error)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None or sys.stdin.closed:
+        raise GenotypeNotFound("-: standard input is not available")
+    try:
+        data = stream.read()
+    except (OSError, ValueError) as exc:
+        raise GenotypeNotFound(f"-: cannot read standard input: {exc}") from exc
+    return decode_source(data, STDIN_NAME)
 
 
 def check_text(text: str, path: str = "<string>") -> tuple[Genotype, list[Diagnostic]]:
@@ -110,6 +137,11 @@ def check_file(path_or_name: str | Path, fmt: str | None = None) -> CheckedFile:
     """
     from .convert import infer_format, read_genotype_text
 
+    if str(path_or_name) == STDIN:
+        text = read_stdin()
+        fmt = fmt or ("json" if text.lstrip().startswith("{") else "dsl")
+        genotype, diagnostics = read_genotype_text(text, STDIN_NAME, fmt)
+        return CheckedFile(STDIN, Path(STDIN), genotype, diagnostics)
     path = resolve_path(path_or_name)
     display = str(path_or_name) if Path(path_or_name).is_file() else str(path)
     text = read_source(path, display)

@@ -35,6 +35,9 @@ _DIRECTIVE_RE = re.compile(
     rf"{_WS}(?P<keyword>genotype|inputs|outputs|residual|stack|channels)"
     rf"(?P<values>(?:[ \t\f]+(?:{NAME_PATTERN}|[0-9]+))+){_END}")
 _VALUE_RE = re.compile(rf"{NAME_PATTERN}|[0-9]+")
+_NEGATIVE_RE = re.compile(rf"{_WS}(?P<keyword>stack|channels)[ \t\f]+(?P<number>-[0-9]+){_END}")
+# the range of the number directives
+INT_LIMITS = {"stack": 1024, "channels": 65536}
 _CELL_NAME_RE = re.compile(rf"{_WS}({NAME_PATTERN}){_WS}=")
 
 # what each directive takes: "name" (one NAME), "names" (one or more), "int" (one INT)
@@ -173,10 +176,22 @@ def _describe_expected(expected: set[str]) -> str:
     return " or ".join(names)
 
 
+def _shown(number: str, digits: int = 20) -> str:
+    """A number as quoted in a message: very long ones cut, with their length."""
+    return number if len(number) <= digits else f"{number[:digits]}... ({len(number)} digits)"
+
+
 def _syntax_error(text: str, line: int, sink: DiagnosticSink) -> Statement | None:
     """Explain why a line the regular expressions rejected is wrong (or parse it, if it is not)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+    negative = _NEGATIVE_RE.match(text)
+    if negative:  # "stack -3": say what is wrong with the number, not just "unexpected '-'"
+        keyword, number = negative.group("keyword"), negative.group("number")
+        column = negative.start("number") + 1
+        sink.error(f"'{keyword}' must be between 1 and {INT_LIMITS[keyword]}, not "
+                   f"{_shown(number)}", sink.span(line, column, column + len(number)))
+        return None
     try:
         return _statement_from_tree(grammar_parse_line(text), text, line)
     except UnexpectedInput as exc:
@@ -287,10 +302,12 @@ class _Builder:
             if self._once(keyword, span):
                 self.values[keyword] = levels
         elif keyword in ("stack", "channels"):
-            value = int(values[0].text)
-            limit = 1024 if keyword == "stack" else 65536
+            text = values[0].text
+            limit = INT_LIMITS[keyword]
+            # a number of thousands of digits must not reach int(): Python refuses to convert it
+            value = int(text) if len(text) <= len(str(limit)) else limit + 1
             if not 1 <= value <= limit:
-                self.sink.error(f"'{keyword}' must be between 1 and {limit}, not {value}",
+                self.sink.error(f"'{keyword}' must be between 1 and {limit}, not {_shown(text)}",
                                 value_span)
             elif self._once(keyword, span):
                 self.values[keyword] = value

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..errors import ModelError
+from ..errors import ModelError, torch_load_failure
 from .backbone_base import Backbone
 from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
@@ -75,7 +75,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
-        raise ModelError(f"backbone weights {path}: cannot read ({type(exc).__name__}: {exc})") from None
+        raise ModelError(f"backbone weights {path}: cannot read ({torch_load_failure(exc)})"
+                         ) from None
     for key in ("state_dict", "model"):
         if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
             data = data[key]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SearchError
-from .runner import TRIALS_FILE, load_config
+from .runner import TRIALS_FILE, described, load_config
 from .space import SearchSpace
 from .trials import TrialRecord, read_trials
 
@@ -94,4 +94,5 @@ def write_plots(records: list[TrialRecord], plots_dir: Path, title: str = "") ->
 
 
 def search_space_of(output_dir: Path) -> SearchSpace:
-    return SearchSpace.from_dict(load_config(output_dir)["identity"]["space"])
+    identity = load_config(output_dir)["identity"]
+    return described(output_dir, lambda: SearchSpace.from_dict(identity["space"]))

@@ -2,7 +2,8 @@
 
 Files in OUT:
 
-- ``search.json``: what is searched (controller, reward, space, seed); written once.
+- ``search.json``: what is searched (controller, reward, space, seed), written once, and the
+  ``--trials`` target, which ``--resume`` keeps unless given a new one.
 - ``trials.jsonl``: every finished trial, appended and fsynced (:mod:`.trials`).
 - ``state.pt``: the controller's state and the proposals still out, replaced atomically each
   time new proposals are made and *before* they run.
@@ -25,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..utils import atomic_write, atomic_write_json
-from ..errors import SearchError
+from ..errors import SearchError, torch_load_failure
 from .controllers import Controller, Proposal, build_controller
 from .executors import Executor, build_executor, set_torch_threads
 from .rewards import RewardSpec, build_reward
 from .space import SearchSpace
-from .trials import TrialLog, TrialRecord, read_trials
+from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask
 
 CONFIG_FILE, TRIALS_FILE = "search.json", "trials.jsonl"
@@ -88,11 +89,16 @@ def trial_seed(seed: int, arch_hash: str) -> int:
 def load_config(output_dir: Path) -> dict[str, Any]:
     path = output_dir / CONFIG_FILE
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise SearchError(f"{output_dir}: no search here (no {CONFIG_FILE})") from None
     except (OSError, ValueError) as exc:
         raise SearchError(f"{path}: unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
+        raise SearchError(f"{path}: not a search description (no \"identity\" object)")
+    if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
+        raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
+    return data
 
 
 class Search:
@@ -118,9 +124,7 @@ class Search:
                                                        **config.controller_options)
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(out / CONFIG_FILE, {"identity": config.identity()})
-        if hasattr(reward, "prepare"):
-            reward.prepare()
+            self._write_config()
         self.records: list[TrialRecord] = []
         self.cache: dict[str, float] = {}
         self.best: TrialRecord | None = None
@@ -129,8 +133,17 @@ class Search:
         self.parked: dict[str, list[int]] = {}  # hash -> trials waiting for that evaluation
         self.next_trial = 0
         if resume:
-            self._restore()
+            self._restore()  # checks everything before the first file is changed
+            read_trials(out / TRIALS_FILE, repair=True)
+            if stored.get("trials") != config.trials:
+                self._write_config()
+        if hasattr(reward, "prepare"):
+            reward.prepare()
         self.log = TrialLog(out / TRIALS_FILE)
+
+    def _write_config(self) -> None:
+        atomic_write_json(self.out / CONFIG_FILE, {"identity": self.config.identity(),
+                                                   "trials": self.config.trials})
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -149,7 +162,8 @@ class Search:
         """Rebuild the search from state.pt and trials.jsonl (see the module docstring)."""
         import torch
 
-        records = read_trials(self.out / TRIALS_FILE, repair=True)
+        records = read_trials(self.out / TRIALS_FILE)
+        check_decisions(records, self.space, self.out / TRIALS_FILE)
         path = self.out / STATE_FILE
         if not path.exists():
             if records:
@@ -158,7 +172,11 @@ class Search:
         try:
             state = torch.load(path, weights_only=True)
         except Exception as exc:  # torch raises several types for a damaged file
-            raise SearchError(f"{path}: unreadable search state: {exc}") from exc
+            raise SearchError(f"{path}: unreadable search state: {torch_load_failure(exc)}"
+                              ) from exc
+        if not isinstance(state, dict) or not {"finished", "controller", "next_trial",
+                                               "pending"} <= set(state):
+            raise SearchError(f"{path}: not a search state (written by another program?)")
         if state.get("version") != STATE_VERSION:
             raise SearchError(f"{path}: state version {state.get('version')} is not "
                               f"{STATE_VERSION}")
@@ -313,9 +331,25 @@ def run_search(config: SearchConfig, resume: bool = False, progress: bool = True
     return Search(config, resume).run(progress)
 
 
-def resumed_config(output_dir: Path, **rest: Any) -> SearchConfig:
-    """The stored search of OUT, with the settings that may change (trials, workers...)."""
-    return SearchConfig.from_identity(output_dir, load_config(output_dir)["identity"], **rest)
+def resumed_config(output_dir: Path, trials: int | None = None, **rest: Any) -> SearchConfig:
+    """The stored search of OUT, with the settings that may change (workers...); ``trials``
+    None keeps the stored target (100 for searches written before it was stored)."""
+    stored = load_config(output_dir)
+    target = trials if trials is not None else int(stored.get("trials", SearchConfig.trials))
+    return described(output_dir, lambda: SearchConfig.from_identity(
+        output_dir, stored["identity"], trials=target, **rest))
+
+
+def described(output_dir: Path, build: Any) -> Any:
+    """``build()`` on what search.json describes; a file edited into nonsense is a SearchError
+    naming it, not a KeyError."""
+    try:
+        return build()
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SearchError(f"{output_dir / CONFIG_FILE}: not a valid search description "
+                          f"({type(exc).__name__}: {exc})",
+                          hint="it was edited or damaged; restore it from the search that "
+                               "wrote this folder") from None
 
 
 __all__ = ["SearchConfig", "SearchSummary", "resumed_config", "run_search", "trial_seed"]

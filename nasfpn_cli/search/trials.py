@@ -7,6 +7,7 @@ the middle of a write can only be the last one; reading repairs it by cutting it
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,11 +40,29 @@ class TrialRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialRecord":
         return cls(step=int(data["step"]), trial=int(data["trial"]), hash=str(data["hash"]),
-                   genotype=str(data["genotype"]), reward=float(data["reward"]),
+                   genotype=str(data["genotype"]), reward=_finite(data["reward"]),
                    seconds=float(data["seconds"]), worker=str(data["worker"]),
                    decisions=[int(d) for d in data["decisions"]],
                    cached=bool(data.get("cached", False)), error=data.get("error"),
                    finished_at=float(data.get("finished_at", 0.0)))
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"reward {value!r} is not a finite number")
+    return number
+
+
+def check_decisions(records: list[TrialRecord], space: Any, path: Path) -> None:
+    """SearchError naming the line of the first record whose decisions do not fit ``space``
+    (a file edited by hand, or one from another search)."""
+    for record in records:
+        try:
+            space.check(record.decisions)
+        except SearchError as exc:
+            raise SearchError(f"{path}:{record.step + 1}: trial {record.trial}: {exc}",
+                              hint="the file does not belong to this search's space") from None
 
 
 def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:

@@ -64,7 +64,7 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
         value = float(reward(Candidate(genotype, tuple(task.decisions), task.hash, task.seed)))
     except TrainingError as exc:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
-                           error=exc.render())
+                           error=str(exc))  # its hint names train's options, not search's
     except NasfpnError as exc:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            fatal=exc.render())

@@ -1,0 +1,72 @@
+"""Fixtures for the hostile-input tests: an in-process CLI runner, a tiny dataset and one tiny
+trained checkpoint shared by every test that needs a model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nasfpn_cli.cli import main
+
+# a dataset and model small enough to train in seconds on one core
+TINY_DATA = dict(num_images=20, image_size=64, seed=0, val_fraction=0.2, num_classes=2,
+                 max_objects=2)
+TINY_TRAIN = dict(genotype="fpn", backbone="resnet10", stack=1, channels=16, image_size=64,
+                  batch_size=8, lr=0.01, warmup=2, workers=0, log_every=100)
+
+
+@pytest.fixture
+def run(capsys):
+    """``run(*args)`` runs ``nasfpn ARGS`` in this process: (exit code, stdout, stderr)."""
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    from nasfpn_cli.data.synth import make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("robust-data")
+    make_synthetic_dataset(root, **TINY_DATA)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_data, tmp_path_factory) -> Path:
+    """A two-epoch run folder (last.pt, best.pt, metrics.jsonl) on the tiny dataset."""
+    import torch
+
+    from nasfpn_cli.engine import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("robust-run") / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(TrainConfig(**TINY_TRAIN, data_dir=str(tiny_data), output_dir=str(out), epochs=2),
+              progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data))
+    return path

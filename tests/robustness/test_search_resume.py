@@ -1,0 +1,112 @@
+"""``search --resume -o DIR`` continues to the stored --trials target, and a refused resume
+changes no file."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+SEARCH = ["search", "--reward", "similarity:nasfpn", "--controller", "random"]
+
+
+def _trials(out):
+    return len((out / "trials.jsonl").read_text().splitlines())
+
+
+def _hashes(out):
+    return [json.loads(line)["hash"] for line in (out / "trials.jsonl").read_text().splitlines()]
+
+
+def test_resume_continues_to_the_stored_target(run, tmp_path):
+    out = tmp_path / "search"
+    stopped = tmp_path / "stopped"
+    assert run(*SEARCH, "--trials", "12", "-o", out)[0] == 0
+    assert json.loads((out / "search.json").read_text())["trials"] == 12
+    # a search stopped half way (as after a kill): its files say 6 done of a target of 12
+    assert run(*SEARCH, "--trials", "6", "-o", stopped)[0] == 0
+    config = json.loads((stopped / "search.json").read_text())
+    (stopped / "search.json").write_text(json.dumps({**config, "trials": 12}))
+    code, _, err = run("search", "--resume", "-o", stopped)
+    assert code == 0, err
+    assert _trials(stopped) == 12
+    assert _hashes(stopped) == _hashes(out)  # the same trials as a search never stopped
+
+
+def test_a_new_target_given_on_resume_is_stored(run, tmp_path):
+    out = tmp_path / "search"
+    assert run(*SEARCH, "--trials", "4", "-o", out)[0] == 0
+    assert run("search", "--resume", "--trials", "7", "-o", out)[0] == 0
+    assert _trials(out) == 7
+    assert json.loads((out / "search.json").read_text())["trials"] == 7
+    assert run("search", "--resume", "-o", out)[0] == 0  # nothing left to do
+    assert _trials(out) == 7
+
+
+def test_searches_written_before_the_target_was_stored_keep_the_old_default(tmp_path):
+    from nasfpn_cli.search.runner import resumed_config
+
+    out = tmp_path / "old"
+    out.mkdir()
+    from nasfpn_cli.search.runner import SearchConfig
+
+    (out / "search.json").write_text(json.dumps({"identity": SearchConfig(out).identity()}))
+    assert resumed_config(out).trials == 100
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("damage", ["state", "trials", "settings", "config"])
+def test_a_refused_resume_changes_no_file(run, tmp_path, damage):
+    out = tmp_path / "search"
+    assert run(*SEARCH, "--trials", "5", "-o", out)[0] == 0
+    with open(out / "trials.jsonl", "ab") as handle:  # a torn last line, as a kill leaves it
+        handle.write(b'{"step": 5, "tri')
+    if damage == "state":
+        (out / "state.pt").write_bytes(b"garbage")
+    elif damage == "trials":
+        lines = (out / "trials.jsonl").read_bytes().split(b"\n")
+        (out / "trials.jsonl").write_bytes(b"\n".join(lines[1:]))
+    elif damage == "config":
+        (out / "search.json").write_text("[]")
+    before = _snapshot(out)
+    extra = ["--seed", "9"] if damage == "settings" else []
+    code, _, err = run("search", "--resume", "--trials", "9", *extra, "-o", out)
+    assert code in (1, 2), err
+    assert "internal error" not in err
+    assert _snapshot(out) == before
+
+
+def _damage_decisions(out):
+    lines = (out / "trials.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["decisions"] = [99999, -5]
+    (out / "trials.jsonl").write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+
+
+def _damage_reward(out):
+    lines = (out / "trials.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    lines[0] = json.dumps(record).replace(json.dumps(record["reward"]), "NaN", 1)
+    (out / "trials.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _damage_space(out):
+    (out / "search.json").write_text(json.dumps({"identity": {"space": {"cells": "x"}}}))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_damage_decisions, "trials.jsonl:1: trial 0: expected 28 decisions"),
+    (_damage_reward, "trials.jsonl:1: not a trial record (reward nan is not a finite number)"),
+    (_damage_space, "search.json: not a valid search description"),
+])
+@pytest.mark.parametrize("command", ["report", "resume"])
+def test_damaged_search_files_are_located_errors(run, tmp_path, damage, message, command):
+    out = tmp_path / "search"
+    assert run(*SEARCH, "--trials", "3", "-o", out)[0] == 0
+    damage(out)
+    args = ["search", "report", out] if command == "report" else ["search", "--resume", "-o", out]
+    code, _, err = run(*args)
+    assert code == 1 and message in err, err
+    assert "internal error" not in err
