@@ -2,18 +2,13 @@
 trained checkpoint shared by every test that needs a model."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from nasfpn_cli.cli import main
 
-# a dataset and model small enough to train in seconds on one core
-TINY_DATA = dict(num_images=20, image_size=64, seed=0, val_fraction=0.2, num_classes=2,
-                 max_objects=2)
-TINY_TRAIN = dict(genotype="fpn", backbone="resnet10", stack=1, channels=16, image_size=64,
-                  batch_size=8, lr=0.01, warmup=2, workers=0, log_every=100)
+from robust_helpers import TINY_DATA, TINY_TRAIN
 
 
 @pytest.fixture
@@ -66,7 +61,3 @@ def one_thread():
     yield
     torch.set_num_threads(threads)
 
-
-def write_json(path: Path, data) -> Path:
-    path.write_text(json.dumps(data))
-    return path

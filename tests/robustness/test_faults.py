@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import TINY_TRAIN
+from robust_helpers import TINY_TRAIN
 
 FULL = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
