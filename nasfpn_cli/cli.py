@@ -162,7 +162,6 @@ def _flush_stdout() -> None:
         sys.exit(1)
 
 
-
 def _silence_stdout() -> None:
     """Point stdout at the null device, dropping what could not be written, so the interpreter's
     own flush at exit does not fail a second time."""

@@ -19,7 +19,6 @@ from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_NUM_CLAS
                       MAX_STACK, max_local_processes)
 
 
-
 class FiniteFloat(click.FloatRange):
     """A float that is finite (no inf, -inf or nan) and within the given bounds."""
 
@@ -49,8 +48,6 @@ def finite_number(text: str) -> float:
 PROBABILITY = finite(0.0, 1.0)
 POSITIVE = finite(0.0, min_open=True)
 NON_NEGATIVE = finite(0.0)
-
-
 STACK = click.IntRange(1, MAX_STACK)
 CHANNELS = click.IntRange(1, MAX_CHANNELS)
 BATCH_SIZE = click.IntRange(1, MAX_BATCH_SIZE)
