@@ -37,6 +37,6 @@ def command(genotype: str, output: str, stack: int | None, fmt: str | None) -> i
     copies, _ = resolve_pyramid_size(checked.genotype, stack)
     copies = min(copies, MAX_DRAWN_STACKS)
     dot_text = layout_to_dot(pyramid_layout(checked.genotype, copies))
-    written = render_dot(dot_text, output)
+    written = render_dot(dot_text, output, inputs=[checked.path])
     console.print(f"wrote {written}", markup=False)
     return 0

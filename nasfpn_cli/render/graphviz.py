@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import NasfpnError, UsageError
@@ -38,20 +39,22 @@ def find_dot() -> str | None:
     return shutil.which("dot")
 
 
-def render_dot(dot_text: str, out: str | Path) -> Path:
+def render_dot(dot_text: str, out: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
     """Write ``dot_text`` rendered in the format ``out``'s extension names; returns ``out``.
+    Never writes onto one of ``inputs`` (the genotype file drawn).
 
     Raises GraphvizMissing (after saving ``OUT.dot``) when ``dot`` is needed but absent.
     """
+    inputs = list(inputs)
     out = Path(out)
     fmt = output_format(out)
     if fmt == "dot":
-        atomic_write(out, dot_text)
+        atomic_write(out, dot_text, inputs=inputs)
         return out
     program = find_dot()
     if program is None:
         fallback = out.with_suffix(".dot")
-        atomic_write(fallback, dot_text)
+        atomic_write(fallback, dot_text, inputs=inputs)
         raise GraphvizMissing(
             f"graphviz's 'dot' program is not installed, so {out} was not drawn; "
             f"the graph was saved as {fallback}",
@@ -64,5 +67,5 @@ def render_dot(dot_text: str, out: str | Path) -> Path:
     if result.returncode != 0 or not result.stdout:
         message = result.stderr.decode("utf-8", errors="replace").strip()
         raise NasfpnError(f"graphviz failed to draw {out}: {message or 'no output'}")
-    atomic_write(out, result.stdout)
+    atomic_write(out, result.stdout, inputs=inputs)
     return out

@@ -204,3 +204,14 @@ def test_tampered_checkpoint_configs_are_clear_errors(run, tiny_run, tiny_data, 
                            "instances_val2017.json", "--images", tiny_data / "val2017")
     assert code == 1 and f"{checkpoint}: {message}" in err, err
     assert "out of memory" not in err and "internal error" not in err
+
+
+def test_draw_refuses_to_write_onto_its_genotype(run, tmp_path):
+    from nasfpn_cli.genotype import load_genotype
+
+    path = tmp_path / "g.dot"  # a genotype file that happens to end in .dot
+    path.write_text(load_genotype("fpn").source)
+    before = path.read_bytes()
+    code, _, err = run("draw", path, "-o", path)
+    assert code == 1 and "it is also an input" in err, err
+    assert path.read_bytes() == before
