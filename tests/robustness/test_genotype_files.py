@@ -153,3 +153,39 @@ def test_a_pipe_is_read_and_a_device_refused(run, tmp_path):
     if os.path.exists("/dev/zero"):
         code, out, err = run("validate", "/dev/zero")
         assert code == 1 and "is not a regular file or a pipe" in out + err
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10 ** 30, 10 ** 30),
+              st.floats(allow_nan=False), st.text(max_size=12),
+              st.sampled_from(["P3", "P9", "n1", "sum", "gp", "wsum", "out", ""])),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["name", "op", "inputs", "level", "output", "x"]), children, max_size=4),
+    max_leaves=8)
+
+
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 200)), deadline=None)
+@given(data=st.data())
+def test_mutated_json_genotypes_give_located_diagnostics(data):
+    """Any value at any key of a valid JSON genotype: a genotype or located diagnostics, never
+    an exception (the JSON twin of tests/genotype/test_robustness.py)."""
+    from nasfpn_cli.genotype import read_genotype_text
+
+    document = json.loads(genotype_to_json(load_genotype("nasfpn")))
+    for _ in range(data.draw(st.integers(1, 3))):
+        cells = document.get("cells")
+        if data.draw(st.booleans()) and isinstance(cells, list) and cells:
+            cell = cells[data.draw(st.integers(0, len(cells) - 1))]
+            if isinstance(cell, dict):
+                cell[data.draw(st.sampled_from(["name", "op", "inputs", "level", "output",
+                                                "extra"]))] = data.draw(JSON_VALUES)
+        else:
+            key = data.draw(st.sampled_from(sorted(document) + ["extra"]))
+            document[key] = data.draw(JSON_VALUES)
+    text = json.dumps(document, indent=data.draw(st.sampled_from([None, 2])))
+    genotype, diagnostics = read_genotype_text(text, "g.json", "json")
+    lines = max(text.count("\n") + 1, 1)
+    for diagnostic in diagnostics:
+        assert diagnostic.span.file == "g.json" and diagnostic.message
+        assert 0 <= diagnostic.span.line <= lines
+        diagnostic.render()
