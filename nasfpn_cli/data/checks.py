@@ -122,12 +122,33 @@ class CheckReport:
 
 
 class RenderedReport:
-    """A check report for display: rich output in a console, plain text as a string."""
+    """A check report for display: a table on a terminal; plain lines (one per example, never
+    folded, so paths and messages stay whole for grep) in a pipe, a file and ``str()``."""
 
     def __init__(self, report: CheckReport):
         self.report = report
 
-    def __rich__(self):
+    def __rich_console__(self, console, options):
+        if console.is_terminal:
+            yield self._table()
+        else:
+            yield self._lines()
+
+    def _lines(self):
+        from rich.text import Text
+
+        from ..console import safe_text
+
+        report = self.report
+        lines = [report.summary_line()]
+        for problem in report.problems:
+            lines.append(f"{problem.kind} ({problem.count}): {problem.description}")
+            lines.extend(f"    {safe_text(example)}" for example in problem.examples)
+            if problem.count > len(problem.examples):
+                lines.append(f"    ... and {problem.count - len(problem.examples)} more")
+        return Text("\n".join(lines), no_wrap=True, overflow="ignore")
+
+    def _table(self):
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
@@ -153,7 +174,8 @@ class RenderedReport:
         from rich.console import Console
 
         buffer = io.StringIO()
-        Console(file=buffer, width=110, color_system=None, highlight=False).print(self)
+        Console(file=buffer, width=110, color_system=None, highlight=False,
+                soft_wrap=True).print(self)
         return buffer.getvalue().rstrip()
 
 

@@ -67,3 +67,21 @@ def test_small_drawings_keep_curved_edges():
 
     assert 'splines="true"' in layout_to_dot(pyramid_layout(load_genotype("nasfpn"), 2))
     assert 'splines="line"' in layout_to_dot(pyramid_layout(load_genotype("nasfpn"), 64))
+
+
+def test_data_check_reports_stay_whole_lines_in_a_pipe(run, tmp_path):
+    """Piped output (scripts, grep, CI logs) gets one line per example, never folded however
+    long the path, and a count of the examples left out."""
+    import json
+
+    folder = tmp_path / ("a-very-long-folder-name-" * 6)
+    folder.mkdir()
+    ann = folder / "instances.json"
+    images = [{"id": i, "file_name": f"{i}.png", "width": 10, "height": 10} for i in range(30)]
+    annotations = [{"id": i, "image_id": i, "category_id": 1, "bbox": None} for i in range(30)]
+    ann.write_text(json.dumps({"images": images, "annotations": annotations,
+                               "categories": [{"id": 1, "name": "x"}]}))
+    code, out, _ = run("data", "check", ann, "--images", folder, "--no-images")
+    assert code == 1
+    assert f"{ann}: 30 images" in out  # the whole path on one line
+    assert "bbox-length (30): " in out and "    ... and 25 more" in out
