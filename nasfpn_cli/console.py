@@ -50,6 +50,13 @@ console = SafeConsole(highlight=False, soft_wrap=True)
 err_console = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
+def safe_json(text: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the unsafe characters JSON
+    leaves raw (DEL, C1 controls, bidi overrides) written as ``\\uNNNN`` escapes: still the same
+    JSON, and safe on a terminal. (JSON escapes C0 controls itself.)"""
+    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def plain(text: object, style: str = "") -> Text:
     """Untrusted text as a rich :class:`Text` (for table cells and the like): no markup, no
     control characters."""

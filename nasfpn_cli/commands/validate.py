@@ -71,7 +71,7 @@ def command(genotypes: tuple[str, ...], as_json: bool, fmt: str | None) -> int:
     Prints every problem as FILE:LINE:COL: error: MESSAGE with the line and a caret, then a
     summary per file. Exit 0 if all are valid, 1 if any is not.
     """
-    from ..console import console, err_console, print_diagnostics
+    from ..console import console, err_console, print_diagnostics, safe_json
 
     reports = []
     all_valid = True
@@ -96,6 +96,6 @@ def command(genotypes: tuple[str, ...], as_json: bool, fmt: str | None) -> int:
             count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
             err_console.print(f"{spec}: invalid ({count})", markup=False)
     if as_json:
-        click.echo(json.dumps({"valid": all_valid, "files": reports}, indent=2,
-                              ensure_ascii=False))
+        click.echo(safe_json(json.dumps({"valid": all_valid, "files": reports}, indent=2,
+                                        ensure_ascii=False)))
     return 0 if all_valid else 1

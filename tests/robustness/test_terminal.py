@@ -100,3 +100,14 @@ def test_progress_bars_keep_their_own_cursor_control():
     shown = buffer.getvalue()
     assert "\r\x1b[2K" in shown  # rich's own line redraw reaches the terminal
     assert "predict \\x1b[2J" in shown  # the description's escape does not
+
+
+def test_json_output_escapes_what_json_leaves_raw(run, tmp_path):
+    import json
+
+    path = tmp_path / "gé\u202e\x9b.txt"
+    path.write_text("genotype g\n")
+    code, out, _ = run("validate", path, "--json")
+    assert "\u202e" not in out and "\x9b" not in out and "\\u202e" in out
+    assert json.loads(out)["files"][0]["file"] == str(path)  # the same JSON value
+    assert "gé" in out  # ordinary non-ASCII text stays readable
