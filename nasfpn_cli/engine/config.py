@@ -41,6 +41,20 @@ RECIPES: dict[str, dict[str, Any]] = {
         "focal_alpha": 0.25,
         "focal_gamma": 1.5,
     },
+    # The architecture search's proxy task (docs/search.md), scaled to a CPU from the paper's
+    # ResNet-10, 3 stacks, 512 px, 10 epochs; the search's --proxy-* options go on top.
+    "proxy": {
+        "backbone": "resnet10",
+        "stack": 3,
+        "channels": 32,
+        "image_size": 96,
+        "epochs": 4,
+        "batch_size": 8,
+        "lr": 0.02,
+        "warmup": 10,
+        "workers": 0,
+        "log_every": 10 ** 9,
+    },
 }
 
 

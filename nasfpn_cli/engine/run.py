@@ -43,6 +43,7 @@ class TrainResult:
     metrics_history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     epochs: int = 0
     steps: int = 0
+    model: nn.Module | None = None  # the trained detector (unwrapped), e.g. to score it further
 
 
 @dataclass
@@ -144,20 +145,30 @@ def _resumed_config(config: TrainConfig, checkpoint: Checkpoint) -> TrainConfig:
                                output_dir=config.output_dir)
 
 
-def train(config: TrainConfig, *, progress: bool = True) -> TrainResult:
+def train(config: TrainConfig, *, progress: bool = True, genotype=None,
+          data: DataBundle | None = None, write_files: bool = True,
+          extra_hooks: tuple = ()) -> TrainResult:
     """Train a detector as ``config`` says; see the module docstring. Under ``torchrun`` every
-    process calls this and rank 0 writes the files."""
+    process calls this and rank 0 writes the files.
+
+    For many short runs (the search's proxy task): ``genotype`` is a Genotype to build instead of
+    loading ``config.genotype``; ``data`` datasets opened (and checked) once by
+    :func:`build_data`; ``write_files=False`` leaves nothing on disk (no checkpoints, metrics or
+    config.json); ``extra_hooks`` run after the built-in ones (e.g. to stop a diverging run).
+    """
     config = dataclasses.replace(config).validated()
     started_here = not distributed.is_initialized()
     ctx = distributed.init_distributed(resolve_device(config.device))
     try:
-        return _train(config, ctx, progress)
+        return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
     finally:
         if started_here:
             distributed.shutdown_distributed()
 
 
-def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult:
+def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype=None,
+           given_data: DataBundle | None = None, write_files: bool = True,
+           extra_hooks: tuple = ()) -> TrainResult:
     from ..genotype import format_genotype, load_genotype
 
     output_dir = Path(config.output_dir)
@@ -171,6 +182,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         resume_state = resumed.state
         config = _resumed_config(config, resumed)
         genotype = resumed.spec.genotype
+    elif given_genotype is not None:
+        genotype = given_genotype
     else:
         if last_path.exists():
             raise CheckpointError(f"{last_path}: a run already lives in {output_dir}",
@@ -182,7 +195,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         torch.cuda.set_device(device)
     seed_everything(config.seed)
 
-    data = build_data(config, ctx)
+    data = given_data if given_data is not None else build_data(config, ctx)
     model = build_model(config, genotype, len(data.label_to_category))
     if config.init_from:
         source = Checkpoint.read(config.init_from)
@@ -218,7 +231,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
 
-    log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main else None
+    log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main and write_files else None
     writer = None
     if config.tensorboard and ctx.is_main:
         from .tensorboard import TensorBoardLog, summary_writer
@@ -251,9 +264,10 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
             from .tensorboard import tensorboard_hook
 
             hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
-    hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
+    if write_files:
+        hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
-                      amp=config.amp, grad_clip=config.grad_clip, hooks=hooks)
+                      amp=config.amp, grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks])
 
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
@@ -261,7 +275,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         restore_rng_state(states[ctx.rank] if len(states) == ctx.world_size else states[0])
         if log is not None:
             log.truncate_after(trainer.step)
-    elif ctx.is_main:
+    elif ctx.is_main and write_files:
         output_dir.mkdir(parents=True, exist_ok=True)
         if log is not None:
             log.truncate_after(0)  # a fresh run starts a fresh log
@@ -271,4 +285,4 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
     history = trainer.metrics_history
     return TrainResult(best_ap=trainer.best_ap, last_metrics=dict(history[-1]) if history else {},
                        output_dir=output_dir, metrics_history=list(history),
-                       epochs=trainer.epoch, steps=trainer.step)
+                       epochs=trainer.epoch, steps=trainer.step, model=model)

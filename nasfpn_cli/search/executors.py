@@ -90,9 +90,9 @@ def _init_pool_worker(threads: int, counter) -> None:
 class LocalPoolExecutor(Executor):
     """A pool of ``workers`` spawned processes, each with ``cores // workers`` torch threads."""
 
-    def __init__(self, workers: int, cores: int | None = None):
+    def __init__(self, workers: int, cores: int | None = None, threads: int | None = None):
         self.capacity = workers
-        threads = max(1, (cores or available_cores()) // workers)
+        threads = threads or max(1, (cores or available_cores()) // workers)
         context = multiprocessing.get_context("spawn")  # forking a process that ran torch can hang
         self.pool = futures.ProcessPoolExecutor(workers, mp_context=context,
                                                 initializer=_init_pool_worker,
@@ -173,7 +173,9 @@ class RayExecutor(Executor):
             self.ray.shutdown()
 
 
-def build_executor(kind: str, workers: int, address: str | None = None) -> Executor:
+def build_executor(kind: str, workers: int, address: str | None = None,
+                   threads: int | None = None) -> Executor:
+    """``threads``: torch threads per local trial (default: the cores shared among workers)."""
     if workers < 1:
         raise SearchError(f"--workers must be at least 1, got {workers}")
     if kind == "ray":
@@ -182,4 +184,6 @@ def build_executor(kind: str, workers: int, address: str | None = None) -> Execu
         raise SearchError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if address:
         raise SearchError("--address is for --executor ray")
-    return InlineExecutor() if workers == 1 else LocalPoolExecutor(workers)
+    if threads is not None and threads < 1:
+        raise SearchError(f"--threads must be at least 1, got {threads}")
+    return InlineExecutor(threads) if workers == 1 else LocalPoolExecutor(workers, threads=threads)

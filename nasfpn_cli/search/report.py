@@ -2,7 +2,9 @@
 
 ``reward.png``: the reward of every trial by step, with the running best (the paper's Figure 4
 shows the same kind of curve); ``unique.png``: how many distinct architectures had been seen by
-each step; a search that has converged keeps proposing architectures it already knows.
+each step; a search that has converged keeps proposing architectures it already knows. A
+cost-aware search (``--macs-target``) also gets ``pareto.png``: score against neck MACs of every
+distinct architecture, the Pareto front, and the bundled genotypes' MACs for reference.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SearchError
+from .cost import REFERENCE_GENOTYPES
 from .runner import TRIALS_FILE, described, load_config
 from .space import SearchSpace
 from .trials import TrialRecord, read_trials
@@ -26,6 +29,8 @@ class RankedArchitecture:
     first_step: int
     count: int
     decisions: list[int]
+    score: float | None = None  # before the MACs penalty (cost-aware searches)
+    macs: int | None = None
 
 
 def load_trials(output_dir: Path) -> list[TrialRecord]:
@@ -43,10 +48,54 @@ def rank_architectures(records: list[TrialRecord]) -> list[RankedArchitecture]:
         known = by_hash.get(record.hash)
         if known is None:
             by_hash[record.hash] = RankedArchitecture(record.hash, record.reward, record.trial,
-                                                      record.step, 1, record.decisions)
+                                                      record.step, 1, record.decisions,
+                                                      record.score, record.macs)
         else:
             known.count += 1
     return sorted(by_hash.values(), key=lambda arch: (-arch.reward, arch.first_step))
+
+
+def pareto_front(ranked: list[RankedArchitecture]) -> list[RankedArchitecture]:
+    """The architectures no other beats on both counts (higher score, fewer MACs), by MACs."""
+    counted = sorted((arch for arch in ranked if arch.macs is not None),
+                     key=lambda arch: (arch.macs, -arch.score))
+    front: list[RankedArchitecture] = []
+    for arch in counted:
+        if not front or arch.score > front[-1].score:
+            front.append(arch)
+    return front
+
+
+def bundled_macs(output_dir: Path) -> dict[str, int]:
+    """Neck MACs of the bundled genotypes as the search's proxy builds them."""
+    from ..genotype import load_genotype
+    from .cost import neck_macs
+    from .rewards.proxy import ProxySettings
+
+    settings = ProxySettings.from_options(load_config(output_dir)["identity"]["reward"]
+                                          .get("options", {}))
+    return {name: neck_macs(load_genotype(name), settings) for name in REFERENCE_GENOTYPES}
+
+
+def write_pareto_plot(ranked: list[RankedArchitecture], references: dict[str, int],
+                      path: Path, title: str = "") -> Path:
+    from ..engine.plotting import new_figure, save_figure
+
+    counted = [arch for arch in ranked if arch.macs is not None]
+    front = pareto_front(ranked)
+    fig, ax = new_figure()
+    ax.scatter([a.macs for a in counted], [a.score for a in counted], s=8, alpha=0.4,
+               label="architectures")
+    ax.step([a.macs for a in front], [a.score for a in front], where="post", color="tab:red",
+            marker="o", label="Pareto front")
+    for name, macs in references.items():
+        ax.axvline(macs, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(name, (macs, 1.0), xycoords=("data", "axes fraction"), rotation=90,
+                    va="top", ha="right", fontsize=8, color="grey")
+    ax.set(xlabel="neck multiply-adds", ylabel="score (before the MACs penalty)",
+           title=f"{title} score vs MACs".strip())
+    ax.legend(loc="lower right")
+    return save_figure(fig, path)
 
 
 def compact_cells(space: SearchSpace, decisions: list[int]) -> str:
@@ -91,6 +140,15 @@ def write_plots(records: list[TrialRecord], plots_dir: Path, title: str = "") ->
     ax.legend(loc="upper left")
     paths.append(save_figure(fig, plots_dir / "unique.png"))
     return paths
+
+
+def write_cost_plot(records: list[TrialRecord], output_dir: Path, plots_dir: Path,
+                    title: str = "") -> Path | None:
+    """``pareto.png`` when the trials carry MACs (a cost-aware search), else None."""
+    ranked = rank_architectures(records)
+    if not any(arch.macs is not None for arch in ranked):
+        return None
+    return write_pareto_plot(ranked, bundled_macs(output_dir), plots_dir / "pareto.png", title)
 
 
 def search_space_of(output_dir: Path) -> SearchSpace:

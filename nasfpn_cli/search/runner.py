@@ -28,6 +28,9 @@ from typing import Any
 from ..utils import atomic_write, atomic_write_json
 from ..errors import SearchError, torch_load_failure
 from .controllers import Controller, Proposal, build_controller
+from .asha import SCHEDULERS, AshaScheduler, asha_budgets
+from .cost import MacsObjective
+from .rewards.proxy import ProxySettings
 from .executors import Executor, build_executor, set_torch_threads
 from .rewards import RewardSpec, build_reward
 from .space import SearchSpace
@@ -54,16 +57,48 @@ class SearchConfig:
     workers: int = 1
     executor: str = "local"
     address: str | None = None
+    threads: int | None = None  # torch threads per local trial (None: cores // workers)
+    macs_objective: MacsObjective | None = None  # --macs-target/--macs-weight: cost-aware
+    scheduler: str = "none"  # or "asha": successive halving over --proxy-epochs
+    asha_eta: int = 3
+    asha_min_epochs: int = 1
 
     def identity(self) -> dict[str, Any]:
-        return {"controller": self.controller, "controller_options": self.controller_options,
-                "reward": self.reward.to_dict(), "space": self.space.to_dict(), "seed": self.seed}
+        identity = {"controller": self.controller, "controller_options": self.controller_options,
+                    "reward": self.reward.to_dict(), "space": self.space.to_dict(),
+                    "seed": self.seed}
+        if self.macs_objective is not None:
+            identity["macs_objective"] = self.macs_objective.to_dict()
+        if self.scheduler != "none":
+            identity["scheduler"] = {"name": self.scheduler, "eta": self.asha_eta,
+                                     "min_epochs": self.asha_min_epochs}
+        return identity
 
     @classmethod
     def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any) -> "SearchConfig":
         return cls(output_dir, RewardSpec.from_dict(data["reward"]), data["controller"],
                    dict(data["controller_options"]), SearchSpace.from_dict(data["space"]),
-                   int(data["seed"]), **rest)
+                   int(data["seed"]),
+                   macs_objective=MacsObjective.from_dict(data.get("macs_objective")),
+                   **_scheduler_fields(data.get("scheduler")), **rest)
+
+    def make_scheduler(self) -> AshaScheduler | None:
+        """The ASHA rungs over the reward's ``epochs`` option (the proxy's epochs)."""
+        if self.scheduler == "none":
+            return None
+        if self.scheduler not in SCHEDULERS:
+            raise SearchError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
+                              f"{self.scheduler!r}")
+        max_epochs = int(ProxySettings.from_options(self.reward.options).epochs)
+        return AshaScheduler(asha_budgets(max_epochs, self.asha_min_epochs, self.asha_eta),
+                             self.asha_eta)
+
+
+def _scheduler_fields(data: dict[str, Any] | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    return {"scheduler": data["name"], "asha_eta": int(data["eta"]),
+            "asha_min_epochs": int(data["min_epochs"])}
 
 
 @dataclass
@@ -79,6 +114,9 @@ class _Pending:
     trial: int
     proposal: Proposal
     hash: str
+    rung: int = 0  # --scheduler asha: the budget it trains at now
+    rung_scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0  # spent on its lower rungs
 
 
 def trial_seed(seed: int, arch_hash: str) -> int:
@@ -86,12 +124,12 @@ def trial_seed(seed: int, arch_hash: str) -> int:
     return int(hashlib.sha256(f"{seed}:{arch_hash}".encode()).hexdigest()[:8], 16)
 
 
-def load_config(output_dir: Path) -> dict[str, Any]:
-    path = output_dir / CONFIG_FILE
+def read_json_file(path: Path, missing: str) -> dict[str, Any]:
+    """A settings file of an output folder; SearchError ``missing`` when there is none."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SearchError(f"{output_dir}: no search here (no {CONFIG_FILE})") from None
+        raise SearchError(missing) from None
     except (OSError, ValueError) as exc:
         raise SearchError(f"{path}: unreadable: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
@@ -99,6 +137,11 @@ def load_config(output_dir: Path) -> dict[str, Any]:
     if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
         raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
     return data
+
+
+def load_config(output_dir: Path) -> dict[str, Any]:
+    return read_json_file(output_dir / CONFIG_FILE,
+                          f"{output_dir}: no search here (no {CONFIG_FILE})")
 
 
 class Search:
@@ -119,6 +162,7 @@ class Search:
             raise SearchError(f"{out}: a search already lives here",
                               hint="pass --resume to continue it, or choose another --output-dir")
         self.space = config.space
+        self.asha = config.make_scheduler()
         reward = build_reward(config.reward, self.space, out)  # bad settings fail before any file
         self.controller: Controller = build_controller(config.controller, self.space, config.seed,
                                                        **config.controller_options)
@@ -126,7 +170,7 @@ class Search:
             out.mkdir(parents=True, exist_ok=True)
             self._write_config()
         self.records: list[TrialRecord] = []
-        self.cache: dict[str, float] = {}
+        self.cache: dict[str, TrialRecord] = {}  # hash -> the trial that evaluated it
         self.best: TrialRecord | None = None
         self.pending: dict[int, _Pending] = {}
         self.running: dict[str, int] = {}  # hash -> the trial evaluating it
@@ -196,11 +240,13 @@ class Search:
             elif record.trial >= self.next_trial:
                 raise SearchError(f"{self.out / TRIALS_FILE}: trial {record.trial} is unknown to "
                                   f"{STATE_FILE}", hint="the files do not belong together")
+            if self.asha is not None and record.rungs and not record.cached:
+                self.asha.replay(record.rungs)
             self._remember(record)
 
     def _remember(self, record: TrialRecord) -> None:
         self.records.append(record)
-        self.cache.setdefault(record.hash, record.reward)
+        self.cache.setdefault(record.hash, record)
         if self.best is None or record.reward > self.best.reward:
             self.best = record
             comment = (f"best of the search in {self.out}: reward {record.reward:.6g} "
@@ -211,38 +257,58 @@ class Search:
     # -- trials ----------------------------------------------------------------------------------
 
     def _task(self, pending: _Pending) -> TrialTask:
+        reward = self.config.reward.to_dict()
+        if self.asha is not None:  # the rung's budget
+            reward["options"] = {**reward["options"], "epochs": self.asha.budgets[pending.rung]}
         return TrialTask(pending.trial, tuple(pending.proposal.decisions), pending.hash,
                          trial_seed(self.config.seed, pending.hash), self.space.to_dict(),
-                         self.config.reward.to_dict(), str(self.out))
+                         reward, str(self.out),
+                         macs_objective=None if self.config.macs_objective is None
+                         else self.config.macs_objective.to_dict())
 
     def _finish(self, trial: int, reward: float, seconds: float, worker: str, cached: bool,
-                error: str | None = None) -> None:
+                error: str | None = None, score: float | None = None,
+                macs: int | None = None, rungs: list[float] | None = None) -> None:
         """Record a finished trial, then tell the controller (in that order: see the docstring)."""
         pending = self.pending.pop(trial)
         record = TrialRecord(step=len(self.records), trial=trial, hash=pending.hash,
                              genotype=self.space.to_text(pending.proposal.decisions),
                              reward=reward, seconds=round(seconds, 4), worker=worker,
                              decisions=list(pending.proposal.decisions), cached=cached,
-                             error=error, finished_at=round(time.time(), 3))
+                             error=error, finished_at=round(time.time(), 3), score=score,
+                             macs=macs, rungs=rungs)
         self.log.append(record)
         self._remember(record)
         self.controller.tell(pending.proposal, reward)
 
-    def _on_result(self, result: TrialResult) -> None:
+    def _on_result(self, result: TrialResult, executor: Executor) -> None:
         if result.fatal:
             raise SearchError(f"trial {result.trial} failed: {result.fatal}",
                               hint="fix the cause and rerun with --resume")
-        arch = self.pending[result.trial].hash
+        pending = self.pending[result.trial]
+        rungs = None
+        if self.asha is not None:
+            pending.rung_scores.append(result.reward)
+            pending.seconds += result.seconds
+            rungs = list(pending.rung_scores)
+            if result.error is None and self.asha.promote(pending.rung, result.reward):
+                pending.rung += 1  # trains again at the next budget; still running
+                executor.submit(self._task(pending))
+                return
+        arch = pending.hash
         self.running.pop(arch, None)
-        self._finish(result.trial, result.reward, result.seconds, result.worker, False,
-                     result.error)
+        self._finish(result.trial, result.reward, pending.seconds or result.seconds,
+                     result.worker, False, result.error, result.score, result.macs, rungs)
         for waiting in self.parked.pop(arch, []):
-            self._finish(waiting, result.reward, 0.0, "cache", True)
+            self._finish(waiting, result.reward, 0.0, "cache", True, score=result.score,
+                         macs=result.macs, rungs=rungs)
 
     def _dispatch(self, pending: _Pending, executor: Executor) -> None:
         """Run a proposal, reuse its cached reward, or park it behind the same running one."""
         if pending.hash in self.cache:
-            self._finish(pending.trial, self.cache[pending.hash], 0.0, "cache", True)
+            first = self.cache[pending.hash]
+            self._finish(pending.trial, first.reward, 0.0, "cache", True, score=first.score,
+                         macs=first.macs, rungs=first.rungs)
         elif pending.hash in self.running:
             self.parked.setdefault(pending.hash, []).append(pending.trial)
         else:
@@ -279,7 +345,7 @@ class Search:
             if not self.running:
                 raise SearchError("internal: no trial is running and none can start")
             for result in executor.wait():
-                self._on_result(result)
+                self._on_result(result, executor)
             bar.update()
         self._save_state()
 
@@ -292,7 +358,8 @@ class Search:
         set_torch_threads(1)  # the controller is small: leave the cores to the trials
         try:
             with _SearchProgress(self, progress) as bar, \
-                    build_executor(config.executor, config.workers, config.address) as executor:
+                    build_executor(config.executor, config.workers, config.address,
+                                   config.threads) as executor:
                 self._loop(executor, bar)
         finally:
             self.log.close()

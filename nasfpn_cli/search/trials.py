@@ -17,6 +17,9 @@ from ..errors import SearchError
 from ..utils import JsonlWriter
 
 
+OPTIONAL_FIELDS = ("score", "macs", "rungs")
+
+
 @dataclass
 class TrialRecord:
     """One finished trial. ``step`` is its place in completion order (the line number, from 0);
@@ -33,9 +36,15 @@ class TrialRecord:
     cached: bool = False
     error: str | None = None
     finished_at: float = 0.0  # unix time the record was written
+    score: float | None = None  # with --macs-target: the reward before the MACs penalty
+    macs: int | None = None  # with --macs-target: the neck's multiply-adds
+    rungs: list[float] | None = None  # with --scheduler asha: the score at each budget reached
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """One line; the fields of cost-aware and ASHA searches only where they are used."""
+        data = {key: value for key, value in asdict(self).items()
+                if value is not None or key not in OPTIONAL_FIELDS}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialRecord":
@@ -44,7 +53,10 @@ class TrialRecord:
                    seconds=float(data["seconds"]), worker=str(data["worker"]),
                    decisions=[int(d) for d in data["decisions"]],
                    cached=bool(data.get("cached", False)), error=data.get("error"),
-                   finished_at=float(data.get("finished_at", 0.0)))
+                   finished_at=float(data.get("finished_at", 0.0)),
+                   score=None if data.get("score") is None else float(data["score"]),
+                   macs=None if data.get("macs") is None else int(data["macs"]),
+                   rungs=None if data.get("rungs") is None else [float(v) for v in data["rungs"]])
 
 
 def _finite(value: Any) -> float:
@@ -65,12 +77,14 @@ def check_decisions(records: list[TrialRecord], space: Any, path: Path) -> None:
                               hint="the file does not belong to this search's space") from None
 
 
-def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
-    """All complete records of ``path`` (none when it does not exist).
+def read_json_lines(path: Path, repair: bool = False, what: str = "JSON line"
+                    ) -> list[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` for every complete line of ``path`` (none when it does not
+    exist).
 
     Every record is written with its newline in one append, so a last line without a newline was
-    torn by a kill: it is ignored, and cut off the file when ``repair`` is set. Any other bad
-    line means the file was damaged otherwise, and raises SearchError naming the line.
+    torn by a kill: it is ignored, and cut off the file when ``repair`` is set. A complete line
+    that is not JSON raises SearchError naming it.
     """
     if not path.exists():
         return []
@@ -80,10 +94,24 @@ def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
         with open(path, "r+b") as handle:
             handle.truncate(len(complete))
             os.fsync(handle.fileno())
-    records: list[TrialRecord] = []
+    lines: list[tuple[int, Any]] = []
     for number, line in enumerate(complete.splitlines(), start=1):
         try:
-            record = TrialRecord.from_dict(json.loads(line))
+            lines.append((number, json.loads(line)))
+        except ValueError as exc:
+            raise SearchError(f"{path}:{number}: not a {what} ({exc})",
+                              hint="the file was edited or damaged; fix or remove that line"
+                              ) from exc
+    return lines
+
+
+def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
+    """All complete trial records of ``path`` (see :func:`read_json_lines`); a line that is not
+    a trial record, or out of step order, raises SearchError naming the line."""
+    records: list[TrialRecord] = []
+    for number, data in read_json_lines(path, repair, "trial record"):
+        try:
+            record = TrialRecord.from_dict(data)
         except (ValueError, KeyError, TypeError) as exc:
             raise SearchError(f"{path}:{number}: not a trial record ({exc})",
                               hint="the file was edited or damaged; fix or remove that line"
@@ -95,7 +123,8 @@ def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
 
 
 class TrialLog(JsonlWriter):
-    """Appends records to ``trials.jsonl``, each one on disk before ``append`` returns."""
+    """Appends records (anything with ``to_json()``) to a JSONL file such as ``trials.jsonl``,
+    each one on disk before ``append`` returns."""
 
-    def append(self, record: TrialRecord) -> None:
+    def append(self, record: Any) -> None:
         self.write(record.to_json())

@@ -28,6 +28,9 @@ class TrialTask:
     space: dict[str, Any]
     reward: dict[str, Any]  # a RewardSpec as a dict
     output_dir: str  # the search's OUT folder (where e.g. the proxy data lives)
+    genotype: str | None = None  # DSL text to score instead of ``decisions`` (an architecture
+    # outside the search space, e.g. a bundled one in a calibration)
+    macs_objective: dict[str, Any] | None = None  # a MacsObjective as a dict: cost-aware reward
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class TrialResult:
     worker: str
     error: str | None = None  # the architecture failed (e.g. its training diverged): reward 0
     fatal: str | None = None  # the trial could not run at all: the search stops
+    score: float | None = None  # the reward before the MACs penalty (with --macs-target)
+    macs: int | None = None  # neck multiply-adds (with --macs-target)
 
 
 def _space_and_reward(task: TrialTask):
@@ -60,7 +65,12 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
     start = time.perf_counter()
     try:
         space, reward = _space_and_reward(task)
-        genotype = space.to_genotype(task.decisions)
+        if task.genotype is None:
+            genotype = space.to_genotype(task.decisions)
+        else:
+            from ..genotype import parse_genotype
+
+            genotype = parse_genotype(task.genotype, f"<{task.hash}>")
         value = float(reward(Candidate(genotype, tuple(task.decisions), task.hash, task.seed)))
     except TrainingError as exc:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
@@ -76,4 +86,11 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
     if value != value or value in (float("inf"), float("-inf")):
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            error=f"the reward was {value}")
-    return TrialResult(task.trial, value, time.perf_counter() - start, worker)
+    if task.macs_objective is None:
+        return TrialResult(task.trial, value, time.perf_counter() - start, worker)
+    from .cost import MacsObjective, neck_macs
+    from .rewards.proxy import ProxySettings
+
+    macs = neck_macs(genotype, ProxySettings.from_options(task.reward.get("options", {})))
+    return TrialResult(task.trial, MacsObjective.from_dict(task.macs_objective).reward(value, macs),
+                       time.perf_counter() - start, worker, score=value, macs=macs)

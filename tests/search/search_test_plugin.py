@@ -19,3 +19,15 @@ def slow_similarity(argument, space, options):
         return space.similarity(candidate.decisions, target)
 
     return reward
+
+
+@register_reward("budget-similarity")
+def budget_similarity(argument, space, options):
+    """The similarity to ``nasfpn`` scaled by the budget: ``epochs / 9`` of it (for ASHA)."""
+    target = space.encode(load_genotype(argument or "nasfpn"))
+    epochs = int(options.get("epochs", 9))
+
+    def reward(candidate):
+        return space.similarity(candidate.decisions, target) * epochs / 9
+
+    return reward

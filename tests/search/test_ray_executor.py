@@ -17,8 +17,15 @@ def test_search_on_a_local_ray_instance(tmp_path):
                               executor="ray")
         summary = run_search(config, progress=False)
         assert ray.is_initialized()  # an instance the caller started is left running
+        asha = run_search(SearchConfig(tmp_path / "asha", RewardSpec.parse(
+            "similarity:nasfpn", {"epochs": 4}), "random", trials=8, workers=2, executor="ray",
+            scheduler="asha", asha_eta=2), progress=False)
     finally:
         ray.shutdown()
+    # the scheduler runs in the driver: rungs are trained as Ray tasks like any trial
+    assert all(1 <= len(r.rungs) <= 3 for r in asha.records)  # budgets 1, 2, 4
+    assert any(len(r.rungs) > 1 for r in asha.records)
+    assert all(r.worker.startswith("ray:") for r in asha.records if not r.cached)
     assert [r.step for r in summary.records] == list(range(12))
     workers = {r.worker for r in summary.records if not r.cached}
     assert workers and all(w.startswith("ray:") for w in workers)

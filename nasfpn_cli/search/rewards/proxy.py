@@ -5,36 +5,44 @@ used its AP on a held-out split as the reward. Here the same happens through the
 (:func:`nasfpn_cli.engine.train`), with every knob a ``--proxy-*`` option and smaller defaults.
 The data is a COCO-format train/validation pair: by default a synthetic dataset written once in
 ``OUT/proxy_data``, or a real one (``--proxy-train-ann/--proxy-train-images/--proxy-val-ann/
---proxy-val-images``). The reward is the validation AP (0-1) after the last epoch.
+--proxy-val-images``). The reward is scored on the validation split after the last epoch:
+COCO AP (0-1) by default, or AP50, or ``1 / (1 + validation loss)`` (see :data:`SCORES`).
+
+Trials are cheap to start: each process reads and checks the annotations once and keeps the
+decoded images in memory (up to :data:`IMAGE_CACHE_BYTES`), the model is built from the
+candidate's Genotype object, and a proxy run writes no files at all.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
-import tempfile
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import DatasetError, SearchError
 from ..space import SearchSpace
 from . import Candidate, register_reward
 
 DATA_PATH_OPTIONS = ("train_ann", "train_images", "val_ann", "val_images")
+IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
+
+
+# TrainConfig fields that --proxy-* options set, on top of the "proxy" recipe
+TRAINED_FIELDS = ("backbone", "stack", "channels", "image_size", "epochs", "batch_size", "lr",
+                  "warmup", "device")
 
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """The proxy task; each field is the ``--proxy-<field>`` option."""
+    """The proxy task: the training is the ``proxy`` recipe of
+    :class:`~nasfpn_cli.engine.config.TrainConfig` with the ``--proxy-*`` training options
+    given on top (``train``; read back as attributes: ``settings.epochs``); the other fields are
+    what only the proxy has (its data and what it scores)."""
 
-    backbone: str = "resnet10"
-    stack: int = 3
-    channels: int = 32
-    image_size: int = 96
-    epochs: int = 4
-    batch_size: int = 8
-    lr: float = 0.02
-    warmup: int = 10  # optimizer steps
-    device: str = "auto"
+    train: dict[str, Any] = field(default_factory=dict)  # TRAINED_FIELDS given
+    score: str = "ap"  # what the reward is: a key of SCORES
     # a real dataset (all four paths), or None: synthetic data in OUT/proxy_data
     train_ann: str | None = None
     train_images: str | None = None
@@ -47,9 +55,32 @@ class ProxySettings:
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ProxySettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in options.items()
-                      if key in known and value is not None})
+        """From reward options (``--proxy-*`` by field name); values are checked as ``nasfpn
+        train`` checks them (UsageError naming the option)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"train"}
+        given = {key: value for key, value in options.items() if value is not None}
+        settings = cls({key: given[key] for key in TRAINED_FIELDS if key in given},
+                       **{key: value for key, value in given.items() if key in known})
+        settings.config  # noqa: B018 - check the training values now
+        return settings
+
+    @functools.cached_property
+    def config(self):
+        """The proxy's TrainConfig (without data paths, seed or output folder)."""
+        from ...engine.config import TrainConfig
+
+        return TrainConfig.from_recipe("proxy", **self.train)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in TRAINED_FIELDS:
+            return getattr(self.config, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, the training ones resolved through the recipe."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name != "train"}
+        return {**{name: getattr(self, name) for name in TRAINED_FIELDS}, **values}
 
     @property
     def uses_real_data(self) -> bool:
@@ -60,8 +91,12 @@ class ProxyReward:
     """Trains a small detector with the candidate's pyramid and returns its validation AP."""
 
     def __init__(self, settings: ProxySettings, output_dir: Path):
+        if settings.score not in SCORES:
+            raise SearchError(f"--proxy-score must be one of {', '.join(SCORES)}, got "
+                              f"{settings.score!r}")
         self.settings = settings
         self.synthetic_dir = output_dir / "proxy_data"
+        self._bundle = None  # the datasets, opened on the first trial of this process
 
     def data_paths(self) -> dict[str, str]:
         settings = self.settings
@@ -79,7 +114,8 @@ class ProxyReward:
                 "val_images": str(root / "val2017")}
 
     def prepare(self) -> None:
-        """Write the synthetic dataset once (kept for later searches), then check the data."""
+        """Write the synthetic dataset once (kept for later searches), then check the data (the
+        same checks as ``nasfpn train``: a bad file is refused before the first trial)."""
         from ...data.coco import resolve_data_paths
 
         settings = self.settings
@@ -93,29 +129,129 @@ class ProxyReward:
         try:
             resolve_data_paths(None, paths["train_ann"], paths["train_images"], paths["val_ann"],
                                paths["val_images"])
+            self._data()
         except DatasetError as exc:
             raise SearchError(f"proxy data: {exc}", hint=exc.hint) from exc
 
     def __call__(self, candidate: Candidate) -> float:
-        with tempfile.TemporaryDirectory(prefix="nasfpn-proxy-") as scratch:
-            work = Path(scratch)
-            genotype_file = work / "genotype.txt"
-            genotype_file.write_text(candidate.genotype.source)
-            return self._train(genotype_file, work / "run", candidate.seed)
-
-    def _train(self, genotype_file: Path, run_dir: Path, seed: int) -> float:
-        from ...engine import TrainConfig, train
+        from ...engine import train
 
         settings = self.settings
-        config = TrainConfig(
-            genotype=str(genotype_file), output_dir=str(run_dir), **self.data_paths(),
-            backbone=settings.backbone, stack=settings.stack, channels=settings.channels,
-            image_size=settings.image_size, epochs=settings.epochs,
-            batch_size=settings.batch_size, lr=settings.lr, warmup=settings.warmup, workers=0,
-            seed=seed, device=settings.device, eval_every=settings.epochs,
-            log_every=10**9)
-        result = train(config, progress=False)
-        return max(0.0, float(result.best_ap))
+        config = self.train_config(candidate.seed)
+        data = self._data()
+        train_set = copy.copy(data.train)  # shares the records and the image cache
+        train_set.seed = candidate.seed  # the trial's augmentation stream
+        run = dataclasses.replace(data, train=train_set, val=None)  # scored below, not per epoch
+        result = train(config, progress=False, genotype=candidate.genotype, data=run,
+                       write_files=False, extra_hooks=(divergence_hook(),))
+        return max(0.0, float(SCORES[settings.score](result.model, data.val, config)))
+
+    def train_config(self, seed: int):
+        """The proxy's TrainConfig (writes nothing: ``output_dir`` is never created)."""
+        return dataclasses.replace(self.settings.config, genotype="<candidate>",
+                                   output_dir="<proxy: no files>", **self.data_paths(),
+                                   seed=seed, eval_every=self.settings.epochs)
+
+    def _data(self):
+        """The datasets, read and checked once per process; decoded images cached."""
+        if self._bundle is None:
+            from ...engine.distributed import DistContext
+            from ...engine.run import build_data
+
+            bundle = build_data(self.train_config(0), DistContext())
+            for dataset in (bundle.train, bundle.val):
+                cache_decoded_images(dataset, IMAGE_CACHE_BYTES)
+            self._bundle = bundle
+        return self._bundle
+
+
+DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
+
+
+def divergence_hook(factor: float = DIVERGENCE_FACTOR):
+    """A training hook that stops a run whose loss rises above ``factor`` x its first step's
+    (a NaN or infinite loss stops any run already): the trial scores 0 without training on."""
+    from ...engine.trainer import Hook
+    from ...errors import TrainingError
+
+    class StopDiverging(Hook):
+        first: float | None = None
+
+        def after_step(self, trainer) -> None:
+            loss = trainer.last_losses["loss"]
+            if self.first is None:
+                self.first = loss
+            elif loss > factor * self.first:
+                raise TrainingError(f"the run diverged: loss {loss:.4g} at step {trainer.step}, "
+                                    f"over {factor:g} x the first step's {self.first:.4g}")
+
+    return StopDiverging()
+
+
+def cache_decoded_images(dataset, budget_bytes: int) -> None:
+    """Make ``dataset.load_image`` remember decoded images (copies are handed out, so a
+    transform cannot change the cached one) until ``budget_bytes`` of pixels are held."""
+    decode = dataset.load_image
+    cache: dict[int, Any] = {}
+    held = [0]
+
+    def load_image(index: int):
+        if index in cache:
+            return cache[index].copy()
+        image = decode(index)
+        size = image.width * image.height * 3
+        if held[0] + size <= budget_bytes:
+            cache[index] = image
+            held[0] += size
+            return image.copy()
+        return image
+
+    dataset.load_image = load_image
+
+
+def _evaluate(model, dataset, config) -> dict[str, Any]:
+    from ...engine.evaluation import evaluate
+    from ...engine.run import resolve_device
+
+    return evaluate(model, dataset, batch_size=config.batch_size, workers=0,
+                    device=resolve_device(config.device))
+
+
+def validation_loss(model, dataset, config) -> float:
+    """Mean training loss (focal + box) of ``model`` over ``dataset``, in eval mode."""
+    import torch
+
+    from ...data.coco import build_dataloader
+    from ...engine.trainer import move_targets
+    from ...engine.run import resolve_device
+
+    device = resolve_device(config.device)
+    model.eval()
+    total, images_seen = 0.0, 0
+    loader = build_dataloader(dataset, config.batch_size, shuffle=False, workers=0)
+    with torch.no_grad():
+        for images, targets in loader:
+            losses = model.losses(images.to(device), move_targets(targets, device))
+            total += float(losses["loss"]) * len(images)
+            images_seen += len(images)
+    return total / max(1, images_seen)
+
+
+def _inverse_loss(model, dataset, config) -> float:
+    loss = validation_loss(model, dataset, config)
+    if loss != loss or loss == float("inf"):
+        from ...errors import TrainingError
+
+        raise TrainingError(f"the validation loss is {loss}")
+    return 1.0 / (1.0 + loss)
+
+
+# --proxy-score NAME -> (model, validation dataset, TrainConfig) -> reward (higher is better)
+SCORES: dict[str, Callable[[Any, Any, Any], float]] = {
+    "ap": lambda model, dataset, config: _evaluate(model, dataset, config)["AP"],
+    "ap50": lambda model, dataset, config: _evaluate(model, dataset, config)["AP50"],
+    "loss": _inverse_loss,
+}
 
 
 @register_reward("proxy")

@@ -1,0 +1,452 @@
+"""``nasfpn search calibrate``: does the proxy rank architectures as a longer training does?
+
+A fixed, seeded set of K architectures (bundled pyramids, architectures sampled from the search
+space, and deliberately poor ones) is trained twice, under the proxy settings and under a longer
+*reference* schedule, at S seeds each. Every training runs as a trial of the search's executors
+(in this process, a local pool, or Ray) and is appended to ``trainings.jsonl`` as it finishes;
+``--resume`` reruns only what is missing there. At the end :mod:`.fidelity` compares the two
+sides and the results go to ``calibration.json`` and ``calibration.png``.
+
+Files in OUT:
+
+- ``plan.json``: what is calibrated (architectures, both schedules, seeds); written once.
+- ``trainings.jsonl``: one line per finished training, flushed and fsynced.
+- ``calibration.json``, ``calibration.png``: the results (rewritten by every complete run).
+- ``proxy/proxy_data``, ``reference/proxy_data``: the synthetic datasets (without real data).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..utils import atomic_write_json
+from ..errors import SearchError, UsageError
+from .cost import REFERENCE_GENOTYPES
+from .executors import build_executor
+from .fidelity import Fidelity, measure_fidelity
+from .rewards import RewardSpec, build_reward
+from .rewards.proxy import ProxySettings
+from .runner import read_json_file
+from .space import SearchSpace
+from .trials import TrialLog, read_json_lines
+from .worker import TrialResult, TrialTask
+
+PLAN_FILE, TRAININGS_FILE = "plan.json", "trainings.jsonl"
+RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
+SCHEDULES = ("proxy", "reference")
+BUNDLED = REFERENCE_GENOTYPES
+# ProxySettings fields a reference schedule may set (the model and the data stay the proxy's)
+REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
+                    "score")
+# the reference scores COCO AP whatever the proxy scores: it stands for the real objective
+DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 320, "score": "ap"}
+MIN_ARCHITECTURES = 3
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One calibrated architecture: ``kind`` is bundled, given (a file), sampled or poor;
+    ``genotype`` its DSL text."""
+
+    name: str
+    kind: str
+    genotype: str
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(self.genotype.encode()).hexdigest()[:16]
+
+
+def coarse_only_decisions(space: SearchSpace, rng: np.random.Generator) -> tuple[int, ...]:
+    """A deliberately poor pyramid: every cell reads only the two coarsest inputs and earlier
+    cells, so the fine levels reach the outputs only through the residual rule."""
+    coarse = set(range(space.num_inputs - 2, space.num_inputs))
+    decisions: list[int] = []
+    for step in range(space.num_decisions):
+        choices = space.valid_choices(step, decisions)
+        if step % 4 in (0, 1):
+            choices = [c for c in choices if c in coarse or c >= space.num_inputs]
+        decisions.append(choices[int(rng.integers(len(choices)))])
+    return space.check(decisions)
+
+
+def choose_architectures(space: SearchSpace, bundled: tuple[str, ...], sampled: int, poor: int,
+                         seed: int) -> list[Architecture]:
+    """The bundled genotypes, then ``sampled`` uniform samples, then ``poor`` coarse-only ones;
+    the same ``seed`` gives the same set. Duplicates (by canonical form) are drawn again."""
+    from ..genotype import bundled_names, format_genotype, load_genotype
+
+    chosen: list[Architecture] = []
+    seen: set[str] = set()
+    for name in bundled:
+        genotype = load_genotype(name)
+        text = format_genotype(genotype)
+        kind = "bundled" if name in bundled_names() else "given"  # else a file
+        chosen.append(Architecture(genotype.name or Path(name).stem, kind, text))
+        seen.add(text)
+    rng = np.random.default_rng([seed, 8])
+    for kind, count, draw in (("sampled", sampled, space.sample),
+                              ("poor", poor, lambda r: coarse_only_decisions(space, r))):
+        for index in range(1, count + 1):
+            for _ in range(1000):
+                decisions = draw(rng)
+                if space.hash(decisions) not in seen:
+                    break
+            else:
+                raise SearchError(f"calibrate: cannot draw {count} distinct {kind} architectures")
+            seen.add(space.hash(decisions))
+            name = f"{kind}{index}"
+            text = format_genotype(space.to_genotype(space.canonical(decisions), name=name))
+            chosen.append(Architecture(name, kind, text))
+    names = [arch.name for arch in chosen]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--architectures: a name appears twice in {', '.join(names)}")
+    if len(chosen) < MIN_ARCHITECTURES:
+        raise UsageError(f"calibrate needs at least {MIN_ARCHITECTURES} architectures to rank, "
+                         f"got {len(chosen)}",
+                         hint="add --architectures, --sampled or --poor")
+    return chosen
+
+
+def training_work(settings: ProxySettings) -> float:
+    """Images x pixels a schedule trains on, for comparing schedules on the same data."""
+    images = 1 if settings.uses_real_data else settings.synth_images
+    return settings.epochs * images * settings.image_size ** 2
+
+
+def _describe(settings: ProxySettings) -> str:
+    images = "all" if settings.uses_real_data else str(settings.synth_images)
+    return f"{settings.epochs} epochs x {images} images at {settings.image_size} px"
+
+
+@dataclass
+class CalibrationConfig:
+    """One calibration. Everything but ``output_dir`` and where it runs is fixed for OUT."""
+
+    output_dir: Path
+    proxy: dict[str, Any] = field(default_factory=dict)  # ProxySettings fields given
+    reference: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_REFERENCE))
+    bundled: tuple[str, ...] = BUNDLED
+    sampled: int = 2
+    poor: int = 2
+    seeds: int = 2
+    seed: int = 0
+    space: SearchSpace = field(default_factory=SearchSpace)
+    top_k: int = 3
+    workers: int = 1
+    executor: str = "local"
+    address: str | None = None
+    threads: int | None = None  # torch threads per local training (None: cores // workers)
+
+    def settings(self, schedule: str) -> dict[str, Any]:
+        """The reward options of a schedule: the proxy's, and the reference's on top of them."""
+        if schedule == "proxy":
+            return dict(self.proxy)
+        return {**self.proxy, **self.reference}
+
+    def identity(self) -> dict[str, Any]:
+        return {"proxy": self.proxy, "reference": self.reference, "bundled": list(self.bundled),
+                "sampled": self.sampled, "poor": self.poor, "seeds": self.seeds,
+                "seed": self.seed, "space": self.space.to_dict(), "top_k": self.top_k}
+
+    @classmethod
+    def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any
+                      ) -> "CalibrationConfig":
+        return cls(output_dir, dict(data["proxy"]), dict(data["reference"]),
+                   tuple(data["bundled"]), int(data["sampled"]), int(data["poor"]),
+                   int(data["seeds"]), int(data["seed"]), SearchSpace.from_dict(data["space"]),
+                   int(data["top_k"]), **rest)
+
+    def check(self) -> None:
+        """Usage errors (exit 2) before anything is written."""
+        if self.seeds < 1:
+            raise UsageError(f"--seeds must be at least 1, got {self.seeds}")
+        unknown = sorted(set(self.reference) - set(REFERENCE_FIELDS))
+        if unknown:
+            raise UsageError(f"reference schedule: unknown setting(s) {', '.join(unknown)}")
+        proxy = ProxySettings.from_options(self.settings("proxy"))
+        reference = ProxySettings.from_options(self.settings("reference"))
+        if training_work(reference) <= training_work(proxy):
+            raise UsageError(
+                f"the reference schedule is no longer than the proxy: {_describe(reference)} "
+                f"against the proxy's {_describe(proxy)}",
+                hint="raise --reference-epochs, --reference-images or --reference-image-size")
+
+
+@dataclass
+class TrainingRecord:
+    """One finished training of one architecture under one schedule and seed."""
+
+    architecture: str
+    schedule: str
+    seed_index: int
+    seed: int
+    score: float
+    seconds: float
+    worker: str
+    error: str | None = None
+    finished_at: float = 0.0
+
+    @property
+    def job(self) -> tuple[str, str, int]:
+        return self.architecture, self.schedule, self.seed_index
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingRecord":
+        return cls(str(data["architecture"]), str(data["schedule"]), int(data["seed_index"]),
+                   int(data["seed"]), float(data["score"]), float(data["seconds"]),
+                   str(data["worker"]), data.get("error"), float(data.get("finished_at", 0.0)))
+
+
+def read_trainings(path: Path, repair: bool = False) -> list[TrainingRecord]:
+    records = []
+    for number, data in read_json_lines(path, repair, "training record"):
+        try:
+            records.append(TrainingRecord.from_dict(data))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SearchError(f"{path}:{number}: not a training record ({exc})") from exc
+    return records
+
+
+def training_seed(seed: int, seed_index: int, arch: Architecture) -> int:
+    """One seed per (calibration seed, seed index, architecture), shared by both schedules."""
+    text = f"{seed}:{seed_index}:{arch.key}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+@dataclass(frozen=True)
+class Job:
+    index: int
+    arch: Architecture
+    schedule: str
+    seed_index: int
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.arch.name, self.schedule, self.seed_index
+
+
+@dataclass
+class ArchitectureResult:
+    name: str
+    kind: str
+    genotype: str
+    neck_macs: int | None
+    scores: dict[str, list[float]]  # schedule -> score per seed index
+
+    def mean(self, schedule: str) -> float:
+        return float(np.mean(self.scores[schedule]))
+
+    def std(self, schedule: str) -> float:
+        values = self.scores[schedule]
+        return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+@dataclass
+class CalibrationResult:
+    architectures: list[ArchitectureResult]
+    fidelity: Fidelity
+    seconds_per_training: dict[str, float]  # schedule -> mean seconds
+    settings: dict[str, dict[str, Any]]  # schedule -> ProxySettings as a dict
+    errors: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"architectures": [asdict(arch) for arch in self.architectures],
+                "fidelity": self.fidelity.to_dict(),
+                "seconds_per_training": self.seconds_per_training,
+                "settings": self.settings, "errors": self.errors}
+
+
+class Calibration:
+    """A calibration in progress; see the module docstring. Use :func:`run_calibration`."""
+
+    def __init__(self, config: CalibrationConfig, resume: bool = False):
+        config.check()
+        out = Path(config.output_dir)
+        self.out, self.config = out, config
+        if resume:
+            stored = load_plan(out)
+            if stored != json.loads(json.dumps(config.identity())):
+                raise UsageError(f"{out}: --resume with other settings than the calibration there",
+                                 hint=f"resume with the stored settings (see {out / PLAN_FILE})")
+        elif (out / TRAININGS_FILE).exists():
+            raise UsageError(f"{out}: a calibration already lives here",
+                             hint="pass --resume to continue it, or choose another --output-dir")
+        self.architectures = choose_architectures(config.space, config.bundled, config.sampled,
+                                                  config.poor, config.seed)
+        self.rewards = {schedule: RewardSpec("proxy", options=config.settings(schedule))
+                        for schedule in SCHEDULES}
+        for schedule, spec in self.rewards.items():  # bad data fails before any training
+            reward = build_reward(spec, config.space, out / schedule)
+            reward.prepare()
+        if not resume:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(out / PLAN_FILE, config.identity())
+        self.records = read_trainings(out / TRAININGS_FILE, repair=True) if resume else []
+        self.jobs = self._jobs()
+        known = {job.key for job in self.jobs}
+        strangers = [record.job for record in self.records if record.job not in known]
+        if strangers:
+            raise SearchError(f"{out / TRAININGS_FILE}: trainings {strangers[:3]} are not in the "
+                              "plan", hint="the files do not belong together")
+
+    def _jobs(self) -> list[Job]:
+        """Every training, longest first (the reference runs), so the last ones are short."""
+        jobs = [(schedule, seed_index, arch) for schedule in reversed(SCHEDULES)
+                for seed_index in range(self.config.seeds) for arch in self.architectures]
+        return [Job(index, arch, schedule, seed_index)
+                for index, (schedule, seed_index, arch) in enumerate(jobs)]
+
+    def _task(self, job: Job) -> TrialTask:
+        return TrialTask(job.index, (), job.arch.key,
+                         training_seed(self.config.seed, job.seed_index, job.arch),
+                         self.config.space.to_dict(), self.rewards[job.schedule].to_dict(),
+                         str(self.out / job.schedule), genotype=job.arch.genotype)
+
+    def run(self, progress: bool = True) -> CalibrationResult:
+        done = {record.job for record in self.records}
+        todo = [job for job in self.jobs if job.key not in done]
+        log = TrialLog(self.out / TRAININGS_FILE)
+        config = self.config
+        try:
+            with _Progress(len(self.jobs), len(done), progress) as bar, \
+                    build_executor(config.executor, config.workers, config.address,
+                                   config.threads) as executor:
+                queue = list(todo)
+                running: dict[int, Job] = {}
+                while queue or running:
+                    while queue and len(running) < executor.capacity:
+                        job = queue.pop(0)
+                        running[job.index] = job
+                        executor.submit(self._task(job))
+                    for result in executor.wait():
+                        job = running.pop(result.trial)
+                        log.append(self._record(job, result))
+                        bar.advance(job)
+        finally:
+            log.close()
+        return self.summarize()
+
+    def _record(self, job: Job, result: TrialResult) -> TrainingRecord:
+        if result.fatal:
+            raise SearchError(f"training of {job.arch.name} ({job.schedule}, seed "
+                              f"{job.seed_index}) failed: {result.fatal}",
+                              hint="fix the cause and rerun with --resume")
+        record = TrainingRecord(job.arch.name, job.schedule, job.seed_index,
+                                training_seed(self.config.seed, job.seed_index, job.arch),
+                                result.reward, round(result.seconds, 3), result.worker,
+                                result.error, round(time.time(), 3))
+        self.records.append(record)
+        return record
+
+    def summarize(self) -> CalibrationResult:
+        """Compare both sides over the finished trainings; write calibration.json and the plot."""
+        by_job = {record.job: record for record in self.records}
+        missing = [job.key for job in self.jobs if job.key not in by_job]
+        if missing:
+            raise SearchError(f"{self.out}: {len(missing)} trainings have not finished",
+                              hint="rerun with --resume")
+        results = []
+        for arch in self.architectures:
+            scores = {schedule: [by_job[(arch.name, schedule, s)].score
+                                 for s in range(self.config.seeds)] for schedule in SCHEDULES}
+            results.append(ArchitectureResult(arch.name, arch.kind, arch.genotype,
+                                              self._neck_macs(arch), scores))
+        fidelity = measure_fidelity(
+            np.array([arch.scores["proxy"] for arch in results]),
+            np.array([arch.scores["reference"] for arch in results]),
+            top_k=self.config.top_k, seed=self.config.seed)
+        seconds = {schedule: float(np.mean([r.seconds for r in self.records
+                                            if r.schedule == schedule])) for schedule in SCHEDULES}
+        settings = {schedule: ProxySettings.from_options(self.config.settings(schedule)).to_dict()
+                    for schedule in SCHEDULES}
+        errors = [f"{r.architecture} ({r.schedule}, seed {r.seed_index}): {r.error}"
+                  for r in self.records if r.error]
+        result = CalibrationResult(results, fidelity, seconds, settings, errors)
+        atomic_write_json(self.out / RESULT_FILE, result.to_dict())
+        write_scatter(result, self.out / PLOT_FILE)
+        return result
+
+    def _neck_macs(self, arch: Architecture) -> int:
+        """Neck multiply-adds at the proxy's channels, stack and image size."""
+        from ..genotype import parse_genotype
+        from .cost import neck_macs
+
+        return neck_macs(parse_genotype(arch.genotype, arch.name),
+                         ProxySettings.from_options(self.config.settings("proxy")))
+
+
+def write_scatter(result: CalibrationResult, path: Path) -> Path:
+    """Proxy mean against reference mean per architecture, seed std as error bars, named."""
+    from ..engine.plotting import new_figure, save_figure
+
+    fig, ax = new_figure()
+    colours = {"bundled": "tab:blue", "given": "tab:green", "sampled": "tab:orange",
+               "poor": "tab:red"}
+    for arch in result.architectures:
+        ax.errorbar(arch.mean("proxy"), arch.mean("reference"), xerr=arch.std("proxy"),
+                    yerr=arch.std("reference"), fmt="o", capsize=3,
+                    color=colours.get(arch.kind, "tab:grey"))
+        ax.annotate(arch.name, (arch.mean("proxy"), arch.mean("reference")),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    for kind, colour in colours.items():
+        ax.plot([], [], "o", color=colour, label=kind)
+    fidelity = result.fidelity
+    ax.set(xlabel="proxy score (mean over seeds)", ylabel="reference score (mean over seeds)",
+           title=f"Kendall tau {fidelity.kendall_tau.text()}, Spearman rho "
+                 f"{fidelity.spearman_rho.text()}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return save_figure(fig, path)
+
+
+def load_plan(output_dir: Path) -> dict[str, Any]:
+    return read_json_file(Path(output_dir) / PLAN_FILE,
+                          f"{output_dir}: no calibration here (no {PLAN_FILE})")
+
+
+class _Progress:
+    """The rich progress bar: trainings done, the last one finished."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        from ..utils import make_progress
+
+        self.progress = make_progress(enabled)
+        self.task = self.progress.add_task("calibrate", total=total, completed=done, status="")
+
+    def advance(self, job: Job) -> None:
+        self.progress.update(self.task, advance=1,
+                             status=f"{job.arch.name} {job.schedule} seed {job.seed_index}")
+
+    def __enter__(self) -> "_Progress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+
+def run_calibration(config: CalibrationConfig, resume: bool = False,
+                    progress: bool = True) -> CalibrationResult:
+    """Run (or finish) a calibration; see the module docstring."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return Calibration(config, resume).run(progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def resumed_config(output_dir: Path, **where: Any) -> CalibrationConfig:
+    """The stored calibration of ``output_dir``, to run with ``where`` (workers, executor...)."""
+    return CalibrationConfig.from_identity(Path(output_dir), load_plan(output_dir), **where)

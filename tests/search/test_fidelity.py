@@ -1,0 +1,62 @@
+"""Rank agreement between proxy and reference scores: exact values and interval sanity."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nasfpn_cli.errors import SearchError
+from nasfpn_cli.search.fidelity import measure_fidelity, pooled_seed_std, top_k_overlap
+
+
+def test_one_swapped_pair_of_four():
+    proxy = np.array([[1.0], [2.0], [3.0], [4.0]])
+    reference = np.array([[1.0], [3.0], [2.0], [4.0]])
+    fidelity = measure_fidelity(proxy, reference, top_k=2, resamples=200)
+    assert fidelity.kendall_tau.value == pytest.approx(4 / 6)  # 5 concordant, 1 discordant
+    assert fidelity.spearman_rho.value == pytest.approx(0.8)  # 1 - 6 * 2 / (4 * 15)
+    assert fidelity.top_k_overlap == 0.5  # {3, 4} against {2, 4}
+    tau = fidelity.kendall_tau
+    assert -1.0 <= tau.low <= tau.value <= tau.high <= 1.0
+    assert fidelity.proxy_noise == 0.0  # one seed: no noise estimate
+    assert fidelity.proxy_spread == pytest.approx(np.std([1, 2, 3, 4], ddof=1))
+
+
+def test_perfect_agreement_has_a_degenerate_interval_at_one():
+    proxy = np.array([[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.4, 0.4]])
+    fidelity = measure_fidelity(proxy, proxy * 10, resamples=300)
+    assert fidelity.kendall_tau.value == 1.0 and fidelity.kendall_tau.high == 1.0
+    assert fidelity.kendall_tau.low == 1.0  # no seed noise, every resample still agrees
+    assert fidelity.top_k_overlap == 1.0
+
+
+def test_seed_noise_widens_the_interval():
+    rng = np.random.default_rng(0)
+    means = np.linspace(0.0, 1.0, 8)[:, None]
+    quiet = measure_fidelity(means + rng.normal(0, 0.01, (8, 3)),
+                             means + rng.normal(0, 0.01, (8, 3)), resamples=400)
+    noisy = measure_fidelity(means + rng.normal(0, 0.5, (8, 3)),
+                             means + rng.normal(0, 0.5, (8, 3)), resamples=400)
+    width = lambda f: f.kendall_tau.high - f.kendall_tau.low  # noqa: E731
+    assert width(noisy) > width(quiet)
+    assert noisy.proxy_noise > 10 * quiet.proxy_noise
+
+
+def test_constant_scores_make_the_correlation_undefined():
+    proxy = np.zeros((4, 2))
+    reference = np.arange(8.0).reshape(4, 2)
+    fidelity = measure_fidelity(proxy, reference, resamples=50)
+    assert fidelity.kendall_tau.value is None and fidelity.kendall_tau.text() == "undefined"
+    assert fidelity.kendall_tau.undefined_resamples == 50
+
+
+def test_pooled_std_and_top_k():
+    scores = np.array([[1.0, 3.0], [2.0, 2.0]])  # variances 2 and 0
+    assert pooled_seed_std(scores) == pytest.approx(math.sqrt(1.0))
+    assert top_k_overlap(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0]), 1) == 0.0
+
+
+def test_fewer_than_three_architectures_is_refused():
+    with pytest.raises(SearchError, match="at least 3"):
+        measure_fidelity(np.ones((2, 1)), np.ones((2, 1)))
