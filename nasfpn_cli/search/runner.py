@@ -132,16 +132,19 @@ def read_json_file(path: Path, missing: str) -> dict[str, Any]:
         raise SearchError(missing) from None
     except (OSError, ValueError) as exc:
         raise SearchError(f"{path}: unreadable: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
-        raise SearchError(f"{path}: not a search description (no \"identity\" object)")
-    if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
-        raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
+    if not isinstance(data, dict):
+        raise SearchError(f"{path}: not a JSON object")
     return data
 
 
 def load_config(output_dir: Path) -> dict[str, Any]:
-    return read_json_file(output_dir / CONFIG_FILE,
-                          f"{output_dir}: no search here (no {CONFIG_FILE})")
+    path = output_dir / CONFIG_FILE
+    data = read_json_file(path, f"{output_dir}: no search here (no {CONFIG_FILE})")
+    if not isinstance(data.get("identity"), dict):
+        raise SearchError(f"{path}: not a search description (no \"identity\" object)")
+    if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
+        raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
+    return data
 
 
 class Search:
