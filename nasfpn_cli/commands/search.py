@@ -145,7 +145,24 @@ proxy_options = _decorator(PROXY_CLICK_OPTIONS)
 executor_options = _decorator(EXECUTOR_CLICK_OPTIONS)
 
 
+def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--config FILE: its keys become the options' defaults, so flags given still win and
+    resume checks see them as given."""
+    if value is None:
+        return
+    from ..engine.config_file import read_config_file
+
+    names = [p.name for p in ctx.command.params if p.name and p.expose_value]
+    ctx.default_map = {**(ctx.default_map or {}), **read_config_file(value, names)}
+
+
 @click.group(name="search", invoke_without_command=True)
+@click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+              callback=_read_config, metavar="FILE",
+              help="Options from a TOML (or JSON) file, keys as the option names with "
+                   "underscores; flags given here win.")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved options (valid as --config) and exit.")
 @click.option("--controller", type=click.Choice(["ppo", "random", "evolution"]), default="ppo",
               show_default=True, help="How architectures are proposed.")
 @click.option("--reward", default="proxy", show_default=True, metavar="NAME[:ARG]",
@@ -194,6 +211,11 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     scores them, trials run on W workers; see docs/search.md. `search report OUT` shows results."""
     if ctx.invoked_subcommand is not None:
         return None
+    if params.pop("print_config"):
+        import json
+
+        click.echo(json.dumps(params, indent=2))
+        return 0
     from ..console import console
     from ..search.runner import resumed_config, run_search
 

@@ -61,7 +61,7 @@ def read_config_file(path: str | Path, known: Iterable[str]) -> dict[str, Any]:
     if unknown:
         raise UsageError(f"--config {path}: unknown key(s) {', '.join(unknown)}",
                          hint="keys are the option names with underscores, e.g. batch_size; "
-                              "see 'nasfpn train --print-config'")
+                              "--print-config lists them")
     for key, value in flat.items():
         if isinstance(value, list):
             flat[key] = tuple(value)

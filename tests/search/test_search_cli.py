@@ -60,3 +60,23 @@ def test_resume_keeps_the_stored_settings(cli, tmp_path):
     assert "8 trials" in again.stdout
     other = cli("search", "--resume", "--controller", "ppo", "-o", str(tmp_path))
     assert other.returncode == 2 and "--controller differ" in other.stderr
+
+
+def test_search_reads_options_from_a_config_file_and_flags_win(tmp_path):
+    import json
+
+    from tests.cli_runner import run_cli
+
+    config = tmp_path / "search.toml"
+    config.write_text('controller = "random"\ntrials = 7\nproxy_epochs = 2\n')
+    result = run_cli("search", "--config", str(config), "--trials", "9", "--print-config")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert (printed["controller"], printed["trials"], printed["proxy_epochs"]) == ("random", 9, 2)
+    again = tmp_path / "printed.json"
+    again.write_text(result.stdout)
+    assert json.loads(run_cli("search", "--config", str(again), "--print-config").stdout) == printed
+    bad = tmp_path / "bad.toml"
+    bad.write_text("colour = 1\n")
+    result = run_cli("search", "--config", str(bad))
+    assert result.returncode == 2 and "unknown key(s) colour" in result.stderr
