@@ -103,7 +103,9 @@ class TrainConfig:
     ``warmup`` counts optimizer steps; ``milestones`` are epochs (empty: 60% and 80% of
     ``epochs``). ``recipe`` only records which preset :meth:`from_recipe` started from.
     ``dropblock`` is DropBlock's final keep probability (None: off), reached linearly over the
-    run. ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at`` for a proxy task).
+    run. ``anchor_size`` is the smallest anchor's side in strides of P3 (4: 32 px).
+    ``ema`` evaluates and checkpoints an exponential moving average of the weights (decay
+    ``ema_decay``). ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at`` for a proxy task).
     """
 
     genotype: str = "nasfpn"
@@ -126,6 +128,7 @@ class TrainConfig:
     dropblock_size: int = 3
     focal_alpha: float = 0.25
     focal_gamma: float = 1.5
+    anchor_size: float = 4.0
     sync_bn: bool = False
     # optimisation
     epochs: int = 12
@@ -141,6 +144,8 @@ class TrainConfig:
     gamma: float = 0.1
     grad_clip: float | None = 10.0
     amp: bool = False
+    ema: bool = False
+    ema_decay: float = 0.999
     # augmentation
     scale_range: tuple[float, float] = (0.8, 1.2)
     flip_prob: float = 0.5
@@ -234,6 +239,8 @@ class TrainConfig:
         need(0.0 <= self.flip_prob <= 1.0, "flip_prob", "must be in [0, 1]")
         need(len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1],
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
+        need(0.0 < self.ema_decay < 1.0, "ema_decay", f"must be in (0, 1), got {self.ema_decay}")
+        need(self.anchor_size > 0, "anchor_size", f"must be > 0, got {self.anchor_size}")
         need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0")
         need(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
              "must be >= 1")
@@ -260,7 +267,7 @@ class TrainConfig:
                                 num_classes=num_classes, backbone=self.backbone,
                                 deep_supervision=self.deep_supervision,
                                 focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
-                                **options)
+                                anchor_size=self.anchor_size, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict nested by :data:`SECTIONS` (tuples become lists)."""

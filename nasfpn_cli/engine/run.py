@@ -24,6 +24,7 @@ from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from ..utils import atomic_write_json
 from .config import TrainConfig
 from .distributed import DistContext
+from .ema import ModelEma
 from .evaluation import evaluate
 from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
 from .metrics_log import MetricsLog
@@ -241,7 +242,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         val = data.val
 
         def evaluate_run(trainer: Trainer) -> dict[str, Any]:
-            return evaluate(trainer.module, val,
+            return evaluate(trainer.eval_module, val,
                             batch_size=config.eval_batch_size or config.batch_size,
                             workers=config.workers, device=device,
                             progress=progress and ctx.is_main)
@@ -252,8 +253,9 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
 
             hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
     hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
+    ema = ModelEma(model, config.ema_decay) if config.ema else None
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
-                      amp=config.amp, grad_clip=config.grad_clip, hooks=hooks)
+                      amp=config.amp, grad_clip=config.grad_clip, hooks=hooks, ema=ema)
 
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
