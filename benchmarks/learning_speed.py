@@ -2,12 +2,14 @@
 
 Trains several *arms* (a recipe plus option overrides) side by side in one process on the
 digits-on-photos set (``nasfpn data digits``: scikit-learn's handwritten digits, 10 classes),
-one torch thread, data loaded in the process. The arms take turns: each runs a slice of
-``--slice`` training seconds, then the next, so machine noise hits all of them alike. Only
-training steps are timed (data loading included); evaluations on the validation split (every
-``1/--evals`` of the run) are not. Each arm's schedule is fitted to the budget: with
-``--seconds`` the steps one arm gets follow from its own measured step time (a few calibration
-steps on a throwaway copy, also interleaved), with ``--epochs`` they are fixed.
+one torch thread, data loaded in the process. Time is CPU time of the process
+(``time.process_time``), so other programs on the machine barely change the figures; the arms
+also take turns, each running a slice of ``--slice`` CPU seconds before the next, so what
+noise remains hits all of them alike. Only training steps are timed (data loading included);
+evaluations on the validation split (every ``1/--evals`` of the run) are not. Each arm's
+schedule is fitted to the budget: with ``--seconds`` the steps an arm gets follow from its
+measured step time (calibration steps on throwaway copies, the arms taking turns step by
+step), with ``--epochs`` they are fixed.
 
 Prints a table of AP and AP50 against training seconds, the images/s of each arm and, when
 an arm labelled ``today`` is present, each arm's final AP over today's; writes
@@ -51,7 +53,7 @@ from nasfpn_cli.engine.training import build_data, build_model, seed_everything 
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
 DEFAULT_ARMS = ("today=default", "small=small")
-CALIBRATION_STEPS = 4  # timed, after one untimed step
+CALIBRATION_STEPS = 5  # timed, after one untimed step
 
 
 @dataclasses.dataclass
@@ -136,17 +138,14 @@ class Arm:
     def steps_per_epoch(self) -> int:
         return len(self.data.train) // self.config.batch_size
 
-    def calibrate(self) -> float:
-        """Seconds per training step, measured on a throwaway copy."""
+    def calibration_run(self):
+        """A throwaway copy's steps; yields each step's CPU seconds."""
         trainer = self._build_trainer(total_steps=1000)
-        times = []
-        for index in range(CALIBRATION_STEPS + 1):
-            started = time.perf_counter()
+        while True:
+            started = time.process_time()
             images, targets = next(trainer.batches)  # type: ignore[attr-defined]
             trainer.run_step(images, targets)
-            if index:
-                times.append(time.perf_counter() - started)
-        return statistics.median(times)
+            yield time.process_time() - started
 
     def start(self, total_steps: int, evals: int) -> None:
         self.total_steps = max(1, total_steps)
@@ -162,13 +161,13 @@ class Arm:
         """Train until ``seconds`` passed or the next evaluation point; evaluate there."""
         trainer = self.trainer
         assert trainer is not None
-        until = time.perf_counter() + seconds
-        while not self.done and time.perf_counter() < until:
-            started = time.perf_counter()
+        until = time.process_time() + seconds
+        while not self.done and time.process_time() < until:
+            started = time.process_time()
             images, targets = next(trainer.batches)  # type: ignore[attr-defined]
             trainer.run_step(images, targets)
             trainer.step += 1
-            self.train_seconds += time.perf_counter() - started
+            self.train_seconds += time.process_time() - started
             self.images += int(images.shape[0])
             if trainer.step in self.eval_steps:
                 self._evaluate()
@@ -190,16 +189,29 @@ class Arm:
         return self.images / max(self.train_seconds, 1e-9)
 
 
+def calibrate(arms: list[Arm]) -> dict[str, float]:
+    """Median CPU seconds per step of every arm, the arms taking turns step by step (the first
+    step of each, which sets up caches, is not counted)."""
+    runs = {arm.spec.label: arm.calibration_run() for arm in arms}
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for index in range(CALIBRATION_STEPS + 1):
+        for label, run in runs.items():
+            seconds = next(run)
+            if index:
+                times[label].append(seconds)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
 def run_seed(specs: list[ArmSpec], data_dir: Path, seed: int, args) -> list[Arm]:
     arms = [Arm(spec, data_dir, seed, args.image_size) for spec in specs]
+    per_step = calibrate(arms) if args.epochs is None else {}
     for arm in arms:
         if args.epochs is not None:
             total = args.epochs * arm.steps_per_epoch()
         else:
-            per_step = arm.calibrate()
-            total = int(args.seconds / per_step)
-            print(f"  seed {seed} {arm.spec.label}: {per_step:.2f} s/step -> {total} steps "
-                  f"({total / arm.steps_per_epoch():.2f} epochs)", flush=True)
+            total = int(args.seconds / per_step[arm.spec.label])
+            print(f"  seed {seed} {arm.spec.label}: {per_step[arm.spec.label]:.3f} s/step -> "
+                  f"{total} steps ({total / arm.steps_per_epoch():.2f} epochs)", flush=True)
         arm.start(total, args.evals)
     while not all(arm.done for arm in arms):
         for arm in arms:

@@ -30,6 +30,7 @@ from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
 from .metrics_log import MetricsLog
 from .optim import build_optimizer
 from .schedule import LrSchedule, build_scheduler
+from .summary import start_lines
 from .trainer import Trainer
 
 
@@ -268,6 +269,9 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool) -> TrainResult
         if log is not None:
             log.truncate_after(0)  # a fresh run starts a fresh log
         atomic_write_json(output_dir / "config.json", checkpoint_config)
+    if progress and ctx.is_main and trainer.step == 0:
+        for line in start_lines(model, config, data.train, schedule.total_steps, device):
+            err_console.print(line, markup=False, highlight=False)
     distributed.barrier()
     trainer.train()
     history = trainer.metrics_history
