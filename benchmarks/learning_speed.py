@@ -49,7 +49,7 @@ from nasfpn_cli.engine.optim import build_optimizer  # noqa: E402
 from nasfpn_cli.engine.plotting import new_figure, save_figure  # noqa: E402
 from nasfpn_cli.engine.schedule import LrSchedule, build_scheduler  # noqa: E402
 from nasfpn_cli.engine.trainer import Trainer  # noqa: E402
-from nasfpn_cli.engine.training import build_data, build_model, seed_everything  # noqa: E402
+from nasfpn_cli.engine.run import build_data, build_model, seed_everything  # noqa: E402
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
 DEFAULT_ARMS = ("today=default", "small=small")

@@ -15,12 +15,11 @@ import torch
 from engine_helpers import ONE_THREAD, TINY_MODEL
 from torch import nn
 
-from nasfpn_cli.engine.checkpoint import load_checkpoint
+from nasfpn_cli.engine.checkpoint import Checkpoint, read_checkpoint
 from nasfpn_cli.engine.ema import ModelEma
-from nasfpn_cli.engine.metrics_log import read_records
+from nasfpn_cli.utils import read_jsonl
 from nasfpn_cli.engine.trainer import Trainer
 from nasfpn_cli.errors import CheckpointError
-from nasfpn_cli.modeling.restore import detector_from_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,17 +85,17 @@ def test_restored_detector_uses_the_averaged_weights():
     live = detector.state_dict()
     averaged = {k: v + 1 if v.is_floating_point() else v for k, v in live.items()}
     config = {"genotype_text": genotype.format(), "model": detector.config}
-    plain = detector_from_checkpoint({"model": live, "config": config})
-    with_ema = detector_from_checkpoint({"model": live, "config": config,
-                                         "ema": {"model": averaged, "updates": 3,
-                                                 "decay": 0.9}})
+    plain = Checkpoint("plain.pt", {"model": live, "config": config}).detector()
+    with_ema = Checkpoint("ema.pt", {"model": live, "config": config,
+                                     "ema": {"model": averaged, "updates": 3,
+                                             "decay": 0.9}}).detector()
     name = "network.head.cls_subnet.0.conv.weight"
     assert torch.equal(plain.state_dict()[name], live[name])
     assert torch.equal(with_ema.state_dict()[name], averaged[name])
 
 
 def _train_records(out: Path) -> list[tuple]:
-    return [(r["epoch"], r["step"], r["loss"]) for r in read_records(out / "metrics.jsonl")
+    return [(r["epoch"], r["step"], r["loss"]) for r in read_jsonl(out / "metrics.jsonl")
             if r["kind"] == "train"]
 
 
@@ -118,7 +117,7 @@ def test_kill_9_then_resume_continues_the_average_bit_identically(tiny_data, tmp
     finally:
         process.kill()
         process.wait()
-    saved = load_checkpoint(killed / "last.pt")
+    saved = read_checkpoint(killed / "last.pt").state
     assert saved["epoch"] == 1 and saved["ema"]["updates"] == 6 and saved["ema"]["decay"] == 0.9
     resumed = cli("train", "--resume", "-o", str(killed), "--workers", "0", "--no-progress",
                   env=ONE_THREAD)
@@ -126,7 +125,7 @@ def test_kill_9_then_resume_continues_the_average_bit_identically(tiny_data, tmp
     finished = cli(*args, "-o", str(straight), env=ONE_THREAD)
     assert finished.returncode == 0, finished.stderr
 
-    a, b = load_checkpoint(straight / "last.pt"), load_checkpoint(killed / "last.pt")
+    a, b = read_checkpoint(straight / "last.pt").state, read_checkpoint(killed / "last.pt").state
     assert a["ema"]["updates"] == b["ema"]["updates"] == 18
     for name, value in a["ema"]["model"].items():
         assert torch.equal(value, b["ema"]["model"][name]), name
