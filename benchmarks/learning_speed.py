@@ -184,6 +184,10 @@ class Arm:
                             "epochs": round(trainer.step / self.steps_per_epoch(), 3),
                             "AP": metrics["AP"], "AP50": metrics["AP50"],
                             "AR100": metrics["AR100"]})
+        point = self.points[-1]
+        print(f"    {self.spec.label} seed {self.seed}: step {point['step']}, "
+              f"{point['seconds']:.0f} s, AP {point['AP']:.3f}, AP50 {point['AP50']:.3f}",
+              flush=True)
 
     def images_per_second(self) -> float:
         return self.images / max(self.train_seconds, 1e-9)
