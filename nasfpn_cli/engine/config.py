@@ -41,6 +41,17 @@ RECIPES: dict[str, dict[str, Any]] = {
         "focal_alpha": 0.25,
         "focal_gamma": 1.5,
     },
+    # Few CPU minutes from scratch on small objects, chosen by benchmarks/learning_speed.py
+    # (docs/training.md): 128 px (a multiple of the P7 stride, so nothing is padded away),
+    # anchors from 16 px, AdamW, a short warmup. The model options stay the defaults.
+    "small": {
+        "image_size": 128,
+        "anchor_size": 2.0,
+        "optimizer": "adamw",
+        "lr": 0.001,
+        "weight_decay": 0.05,
+        "warmup": 30,
+    },
 }
 
 
