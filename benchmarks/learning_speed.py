@@ -85,6 +85,17 @@ def parse_arm(text: str) -> ArmSpec:
     return ArmSpec(label, None if recipe == "default" else recipe, overrides)
 
 
+def parse_steps(text: str) -> list[tuple[str, int]]:
+    """``today=121,small=399`` -> [("today", 121), ("small", 399)]."""
+    pairs = []
+    for item in filter(None, text.split(",")):
+        label, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r} is not LABEL=STEPS")
+        pairs.append((label, int(count)))
+    return pairs
+
+
 def endless(loader):
     """Batches forever, epoch after epoch (``set_epoch`` as the trainer does)."""
     epoch = 0
@@ -208,9 +219,13 @@ def calibrate(arms: list[Arm]) -> dict[str, float]:
 
 def run_seed(specs: list[ArmSpec], data_dir: Path, seed: int, args) -> list[Arm]:
     arms = [Arm(spec, data_dir, seed, args.image_size) for spec in specs]
-    per_step = calibrate(arms) if args.epochs is None else {}
+    fixed = dict(args.steps)
+    to_calibrate = [arm for arm in arms if arm.spec.label not in fixed]
+    per_step = calibrate(to_calibrate) if args.epochs is None and to_calibrate else {}
     for arm in arms:
-        if args.epochs is not None:
+        if arm.spec.label in fixed:
+            total = fixed[arm.spec.label]
+        elif args.epochs is not None:
             total = args.epochs * arm.steps_per_epoch()
         else:
             total = int(args.seconds / per_step[arm.spec.label])
@@ -272,6 +287,9 @@ def main() -> None:
                         help="training seconds per arm (steps fitted per arm)")
     budget.add_argument("--epochs", type=int, help="fixed epochs per arm instead of seconds")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--steps", type=parse_steps, default=[], metavar="LABEL=N,...",
+                        help="fixed step counts for these arms instead of calibrating (to rerun "
+                             "the schedules an earlier calibration fitted, on a busier machine)")
     parser.add_argument("--arm", action="append", help="LABEL=RECIPE [KEY=VALUE ...]")
     parser.add_argument("--image-size", type=int, default=None,
                         help="training size for every arm (default: each arm's own)")

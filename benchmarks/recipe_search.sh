@@ -17,5 +17,8 @@ $PY benchmarks/learning_speed.py --seconds 180 --evals 1 --seeds 0 -o out/recipe
   --arm "s128a2_adamw=default image_size=128 anchor_size=2 warmup=30 optimizer=adamw lr=0.001 weight_decay=0.05" \
   --arm "s128a2_adamw_ema=default image_size=128 anchor_size=2 warmup=30 optimizer=adamw lr=0.001 weight_decay=0.05 ema=true ema_decay=0.99"
 
+# round 2 reuses the step counts round 1's calibration fitted to 180 CPU-seconds (a calibration
+# on a machine whose host is overcommitted inflates CPU time too, and fits fewer steps)
 $PY benchmarks/learning_speed.py --seconds 180 --evals 3 --seeds 1 -o out/recipe_search/round2 \
+  --steps "today=121,small=399,small_ema=374" \
   --arm "today=default" --arm "small=small" --arm "small_ema=small ema=true ema_decay=0.99"
