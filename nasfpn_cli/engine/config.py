@@ -60,11 +60,12 @@ RECIPES: dict[str, dict[str, Any]] = {
 SECTIONS: dict[str, tuple[str, ...]] = {
     "model": ("genotype", "backbone", "backbone_weights", "stack", "channels",
               "deep_supervision", "dropblock", "dropblock_size", "focal_alpha", "focal_gamma",
-              "sync_bn", "model_kwargs"),
+              "anchor_size", "sync_bn", "model_kwargs"),
     "data": ("data_dir", "train_ann", "train_images", "val_ann", "val_images", "skip_bad",
              "image_size", "scale_range", "flip_prob"),
     "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
-               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp"),
+               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp", "ema",
+               "ema_decay"),
     "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
                 "log_every", "eval_batch_size", "tensorboard", "recipe"),
 }
@@ -116,7 +117,8 @@ class TrainConfig:
     ``dropblock`` is DropBlock's final keep probability (None: off), reached linearly over the
     run. ``anchor_size`` is the smallest anchor's side in strides of P3 (4: 32 px).
     ``ema`` evaluates and checkpoints an exponential moving average of the weights (decay
-    ``ema_decay``). ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at`` for a proxy task).
+    ``ema_decay``). ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at``
+    for a proxy task).
     """
 
     genotype: str = "nasfpn"
