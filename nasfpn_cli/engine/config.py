@@ -43,8 +43,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     # Few CPU minutes from scratch on small objects, chosen by benchmarks/learning_speed.py
     # (docs/training.md): 128 px (a multiple of the P7 stride, so nothing is padded away),
-    # anchors from 16 px, AdamW, a short warmup. The model options stay the defaults.
+    # anchors from 16 px, AdamW, a short warmup, a 3@64 pyramid (ResNet-18 as by default).
     "small": {
+        "stack": 3,
+        "channels": 64,
         "image_size": 128,
         "anchor_size": 2.0,
         "optimizer": "adamw",

@@ -13,11 +13,11 @@ def test_small_recipe_values_are_pinned():
     assert (config.image_size, config.anchor_size, config.optimizer, config.lr,
             config.weight_decay, config.warmup) == (128, 2.0, "adamw", 0.001, 0.05, 30)
     assert config.recipe == "small" and not config.ema
+    assert (config.stack, config.channels) == (3, 64)
     # everything else stays the CPU defaults
     defaults = TrainConfig()
-    assert (config.backbone, config.stack, config.channels, config.batch_size,
-            config.epochs) == (defaults.backbone, defaults.stack, defaults.channels,
-                               defaults.batch_size, defaults.epochs)
+    assert (config.backbone, config.batch_size, config.epochs, config.schedule) == (
+        defaults.backbone, defaults.batch_size, defaults.epochs, defaults.schedule)
     assert config.model_spec("fpn", 10).anchor_size == 2.0
 
 
