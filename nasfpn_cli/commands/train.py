@@ -87,7 +87,7 @@ def _check_applicable(config, given: set[str]) -> None:
 @click.option("--recipe", type=click.Choice(list(RECIPES)),
               help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
                    "50 epochs, steps at 30 and 40; small: few CPU minutes on small objects, "
-                   "128 px, --anchor-size 2, AdamW lr 1e-3, warmup 30).")
+                   "3@64, 128 px, --anchor-size 2, AdamW lr 1e-3, warmup 30).")
 @click.option("--backbone", type=click.Choice(BACKBONES), help="Default resnet18.")
 @click.option("--backbone-weights", type=PATH, metavar="FILE",
               help="ImageNet weights for the backbone (a torchvision-style state dict).")
