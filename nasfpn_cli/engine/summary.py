@@ -77,8 +77,9 @@ def start_lines(detector: nn.Module, config, dataset, steps: int,
     """The run summary line and the anchor-coverage line of the training boxes."""
     from ..modeling.anchor_coverage import dataset_anchor_coverage
 
-    summary = summarise_run(detector, f"{config.genotype} {config.stack}@{config.channels} "
-                                      f"{config.backbone}", config.image_size, steps,
+    built = detector.config  # N@C as resolved (options, the file's directives or 7@256)
+    summary = summarise_run(detector, f"{config.genotype} {built['stack']}@{built['channels']} "
+                                      f"{built['backbone']}", config.image_size, steps,
                             config.batch_size, device)
     coverage = dataset_anchor_coverage(dataset, detector.anchor_generator, config.image_size)
     lines = [summary.line(), coverage.summary()]
