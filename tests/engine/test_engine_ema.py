@@ -76,7 +76,7 @@ def test_trainer_saves_the_average_and_refuses_a_checkpoint_without_one():
 
 
 def test_restored_detector_uses_the_averaged_weights():
-    from nasfpn_cli.genotype import load_genotype
+    from nasfpn_cli.genotype import format_genotype, load_genotype
     from nasfpn_cli.modeling.detector import build_detector
 
     genotype = load_genotype("fpn")
@@ -84,7 +84,7 @@ def test_restored_detector_uses_the_averaged_weights():
                               stack=1)
     live = detector.state_dict()
     averaged = {k: v + 1 if v.is_floating_point() else v for k, v in live.items()}
-    config = {"genotype_text": genotype.format(), "model": detector.config}
+    config = {"genotype_text": format_genotype(genotype), "model": detector.config}
     plain = Checkpoint("plain.pt", {"model": live, "config": config}).detector()
     with_ema = Checkpoint("ema.pt", {"model": live, "config": config,
                                      "ema": {"model": averaged, "updates": 3,
