@@ -263,10 +263,10 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
 
 
 def make_progress(enabled: bool = True, *, status: bool = True, eta: bool = True,
-                  transient: bool = False) -> Any:
+                  transient: bool = False, eta_column: Any = None) -> Any:
     """The tool's rich progress bar on stderr: description, bar, done/total, elapsed, the time
-    to the end and (``status``) a free-text field. Disabled, a silent no-op with the same
-    interface; ``transient`` bars vanish when done."""
+    to the end (rich's, or ``eta_column``) and (``status``) a free-text field. Disabled, a
+    silent no-op with the same interface; ``transient`` bars vanish when done."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
@@ -274,7 +274,9 @@ def make_progress(enabled: bool = True, *, status: bool = True, eta: bool = True
 
     columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn()]
-    if eta:
+    if eta_column is not None:
+        columns.append(eta_column)
+    elif eta:
         columns += [TextColumn("eta"), TimeRemainingColumn()]
     if status:
         columns.append(TextColumn("{task.fields[status]}"))

@@ -2,7 +2,8 @@
 
 A checkpoint is a dict ``{"format_version", "model", "optimizer", "scheduler", "scaler",
 "epoch", "step", "rng", "metrics_history", "best_ap", "config": {"genotype_text", "model",
-"train", "data"}}``; ``config.model`` is the :class:`~nasfpn_cli.modeling.spec.ModelSpec` as
+"train", "data"}}`` (plus ``"ema"`` with ``--ema``: the averaged weights, which evaluation and
+export use); ``config.model`` is the :class:`~nasfpn_cli.modeling.spec.ModelSpec` as
 JSON. Only plain containers, numbers, strings and tensors go in, so files are read with
 ``weights_only=True`` (no pickled code runs). Files are written atomically. Version 1 files
 (no ``format_version``, written before the ModelSpec) still load; newer versions are refused
@@ -145,6 +146,15 @@ class Checkpoint:
         except NasfpnError as exc:
             raise CheckpointError(f"{self.path}: cannot rebuild the detector: {exc}") from exc
 
+    @property
+    def weights(self) -> Mapping[str, Any]:
+        """The weights evaluation and export use: the average of a run trained with ``--ema``
+        (``state["ema"]["model"]``), else the trained weights (``state["model"]``)."""
+        ema = self.state.get("ema")
+        if isinstance(ema, Mapping) and isinstance(ema.get("model"), Mapping):
+            return ema["model"]
+        return self.state["model"]
+
     def detector(self) -> Detector:
         """The stored detector with its weights loaded strictly, on the CPU in eval mode."""
         spec = self.spec
@@ -152,7 +162,7 @@ class Checkpoint:
             detector = build_detector(spec)
         except NasfpnError as exc:
             raise CheckpointError(f"{self.path}: cannot rebuild the detector: {exc}") from exc
-        weights = self.state["model"]
+        weights = self.weights
         own = detector.state_dict()
         missing = sorted(set(own) - set(weights))
         unexpected = sorted(set(weights) - set(own))

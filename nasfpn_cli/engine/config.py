@@ -55,6 +55,19 @@ RECIPES: dict[str, dict[str, Any]] = {
         "workers": 0,
         "log_every": 10 ** 9,
     },
+    # Few CPU minutes from scratch on small objects, chosen by benchmarks/learning_speed.py
+    # (docs/training.md): 128 px (a multiple of the P7 stride, so nothing is padded away),
+    # anchors from 16 px, AdamW, a short warmup, a 3@64 pyramid (ResNet-18 as by default).
+    "small": {
+        "stack": 3,
+        "channels": 64,
+        "image_size": 128,
+        "anchor_size": 2.0,
+        "optimizer": "adamw",
+        "lr": 0.001,
+        "weight_decay": 0.05,
+        "warmup": 30,
+    },
 }
 
 
@@ -63,11 +76,12 @@ RECIPES: dict[str, dict[str, Any]] = {
 SECTIONS: dict[str, tuple[str, ...]] = {
     "model": ("genotype", "backbone", "backbone_weights", "stack", "channels",
               "deep_supervision", "dropblock", "dropblock_size", "focal_alpha", "focal_gamma",
-              "sync_bn", "model_kwargs"),
+              "anchor_size", "sync_bn", "model_kwargs"),
     "data": ("data_dir", "train_ann", "train_images", "val_ann", "val_images", "skip_bad",
              "image_size", "scale_range", "flip_prob"),
     "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
-               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp"),
+               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp", "ema",
+               "ema_decay"),
     "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
                 "log_every", "eval_batch_size", "tensorboard", "recipe"),
 }
@@ -117,7 +131,10 @@ class TrainConfig:
     ``warmup`` counts optimizer steps; ``milestones`` are epochs (empty: 60% and 80% of
     ``epochs``). ``recipe`` only records which preset :meth:`from_recipe` started from.
     ``dropblock`` is DropBlock's final keep probability (None: off), reached linearly over the
-    run. ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at`` for a proxy task).
+    run. ``anchor_size`` is the smallest anchor's side in strides of P3 (4: 32 px).
+    ``ema`` evaluates and checkpoints an exponential moving average of the weights (decay
+    ``ema_decay``). ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at``
+    for a proxy task).
     """
 
     genotype: str = "nasfpn"
@@ -140,6 +157,7 @@ class TrainConfig:
     dropblock_size: int = 3
     focal_alpha: float = 0.25
     focal_gamma: float = 1.5
+    anchor_size: float = 4.0
     sync_bn: bool = False
     # optimisation
     epochs: int = 12
@@ -155,6 +173,8 @@ class TrainConfig:
     gamma: float = 0.1
     grad_clip: float | None = 10.0
     amp: bool = False
+    ema: bool = False
+    ema_decay: float = 0.999
     # augmentation
     scale_range: tuple[float, float] = (0.8, 1.2)
     flip_prob: float = 0.5
@@ -248,6 +268,8 @@ class TrainConfig:
         need(0.0 <= self.flip_prob <= 1.0, "flip_prob", "must be in [0, 1]")
         need(len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1],
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
+        need(0.0 < self.ema_decay < 1.0, "ema_decay", f"must be in (0, 1), got {self.ema_decay}")
+        need(self.anchor_size > 0, "anchor_size", f"must be > 0, got {self.anchor_size}")
         need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0")
         need(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
              "must be >= 1")
@@ -274,7 +296,7 @@ class TrainConfig:
                                 num_classes=num_classes, backbone=self.backbone,
                                 deep_supervision=self.deep_supervision,
                                 focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
-                                **options)
+                                anchor_size=self.anchor_size, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict nested by :data:`SECTIONS` (tuples become lists)."""

@@ -12,6 +12,7 @@ from . import distributed
 from .checkpoint import capture_rng_state, write_checkpoint
 from .metrics_log import MetricsLog
 from ..utils import make_progress
+from .progress import RunEndColumn
 from .trainer import Hook, Trainer
 
 
@@ -35,10 +36,10 @@ class LoggingHook(Hook):
 
     def before_train(self, trainer: Trainer) -> None:
         total = trainer.epochs * trainer.steps_per_epoch()
-        self._bar = make_progress(enabled=self.show_progress)
+        self._bar = make_progress(enabled=self.show_progress, eta_column=RunEndColumn())
         self._bar.start()
         self._task = self._bar.add_task(self._description(trainer), total=total,
-                                        completed=trainer.step, status="")
+                                        completed=trainer.step, first=trainer.step, status="")
         self._since = time.perf_counter()
 
     def before_epoch(self, trainer: Trainer) -> None:

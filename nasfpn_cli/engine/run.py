@@ -24,11 +24,13 @@ from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from ..utils import atomic_write_json
 from .config import TrainConfig
 from .distributed import DistContext
+from .ema import ModelEma
 from .evaluation import evaluate
 from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
 from .metrics_log import MetricsLog
 from .optim import build_optimizer
 from .schedule import LrSchedule, build_scheduler
+from .summary import start_lines
 from .trainer import Trainer
 
 
@@ -254,7 +256,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
         val = data.val
 
         def evaluate_run(trainer: Trainer) -> dict[str, Any]:
-            return evaluate(trainer.module, val,
+            return evaluate(trainer.eval_module, val,
                             batch_size=config.eval_batch_size or config.batch_size,
                             workers=config.workers, device=device,
                             progress=progress and ctx.is_main)
@@ -266,8 +268,10 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
             hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
     if write_files:
         hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
+    ema = ModelEma(model, config.ema_decay) if config.ema else None
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
-                      amp=config.amp, grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks])
+                      amp=config.amp, grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks],
+                      ema=ema)
 
     if resume_state is not None:
         trainer.load_state_dict(resume_state)
@@ -280,6 +284,9 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
         if log is not None:
             log.truncate_after(0)  # a fresh run starts a fresh log
         atomic_write_json(output_dir / "config.json", checkpoint_config)
+    if progress and ctx.is_main and trainer.step == 0:
+        for line in start_lines(model, config, data.train, schedule.total_steps, device):
+            err_console.print(line, markup=False, highlight=False)
     distributed.barrier()
     trainer.train()
     history = trainer.metrics_history

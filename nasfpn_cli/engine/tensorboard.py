@@ -108,7 +108,7 @@ class TensorBoardHook(Hook):
     def _previews(self, trainer: Trainer, step: int) -> None:
         from .prediction import draw_detections, predict_image
 
-        detector = trainer.module
+        detector = trainer.eval_module
         was_training = detector.training
         size = int(self.val.transform.size) if hasattr(self.val.transform, "size") else None
         try:
@@ -127,7 +127,7 @@ def at_exit(evaluate_run: Callable[[Trainer], dict[str, Any]]
     """``evaluate_run`` made to score the model at stack ``exit_at`` (restored afterwards)."""
 
     def evaluate_exit(trainer: Trainer, exit_at: int) -> dict[str, Any]:
-        detector = trainer.module
+        detector = trainer.eval_module
         previous = detector.exit_at
         detector.exit_at = exit_at
         try:

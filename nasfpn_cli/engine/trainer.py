@@ -13,8 +13,9 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
-from ..errors import TrainingError
+from ..errors import CheckpointError, TrainingError
 from . import distributed
+from .ema import ModelEma
 
 
 class Hook:
@@ -46,13 +47,15 @@ class Trainer:
     ``model(images, targets)`` must return a dict of scalar losses with the total under "loss".
     State the hooks read or write: ``epoch`` (epochs completed), ``step`` (optimizer steps),
     ``last_losses``, ``last_batch_size``, ``metrics_history``, ``best_ap``, ``improved``.
+    With ``ema`` (a :class:`~nasfpn_cli.engine.ema.ModelEma`) the average follows every step,
+    is saved and restored with the state, and :attr:`eval_module` is the averaged model.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, loader: Iterable, *,
                  epochs: int, device: torch.device, amp: bool = False,
                  grad_clip: float | None = None, hooks: Sequence[Hook] = (),
-                 start_epoch: int = 0, start_step: int = 0):
+                 start_epoch: int = 0, start_step: int = 0, ema: ModelEma | None = None):
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
@@ -61,6 +64,7 @@ class Trainer:
         self.device = device
         self.grad_clip = grad_clip
         self.hooks = list(hooks)
+        self.ema = ema
         self.epoch = start_epoch
         self.step = start_step
         self.amp = amp
@@ -77,6 +81,11 @@ class Trainer:
     def module(self) -> nn.Module:
         """The bare model (unwrapped from DistributedDataParallel)."""
         return getattr(self.model, "module", self.model)
+
+    @property
+    def eval_module(self) -> nn.Module:
+        """The model to evaluate and export: the weight average when there is one."""
+        return self.ema.module if self.ema is not None else self.module
 
     @property
     def lr(self) -> float:
@@ -139,12 +148,14 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.module)
         self.last_losses = checked
         self.last_batch_size = int(images.shape[0])
 
     def state_dict(self) -> dict[str, Any]:
         """The resumable part of a checkpoint (the caller adds rng and config)."""
-        return {
+        state = {
             "model": self.module.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -154,6 +165,9 @@ class Trainer:
             "metrics_history": list(self.metrics_history),
             "best_ap": self.best_ap,
         }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint written by :meth:`state_dict`."""
@@ -166,6 +180,11 @@ class Trainer:
         self.step = int(state["step"])
         self.metrics_history = list(state.get("metrics_history", []))
         self.best_ap = float(state.get("best_ap", -1.0))
+        if self.ema is not None:
+            if "ema" not in state:
+                raise CheckpointError("the checkpoint holds no EMA weights to continue",
+                                      hint="it was written without --ema")
+            self.ema.load_state_dict(state["ema"])
 
     def _call(self, moment: str) -> None:
         for hook in self.hooks:
