@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..utils import atomic_write
-from ..utils import read_jsonl
+from ..utils import atomic_write, read_jsonl
 
 # keys of a train record that are bookkeeping, not curves
 _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}
@@ -41,9 +40,8 @@ def _series(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Write ``losses.png``, ``lr.png`` and (with evaluations) ``ap.png`` for a run folder;
-    returns their paths. Raises UsageError when there is nothing to plot."""
+def _records(run_dir: str | Path) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
+    """A run's metrics file, its train records and its eval records; UsageError when empty."""
     run_dir = Path(run_dir)
     metrics_file = run_dir / "metrics.jsonl" if run_dir.is_dir() else run_dir
     records = read_jsonl(metrics_file)
@@ -52,6 +50,55 @@ def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Pat
     if not train and not evals:
         raise UsageError(f"{metrics_file}: no metrics to plot",
                          hint="give a run folder written by 'nasfpn train'")
+    return metrics_file, train, evals
+
+
+def _training_seconds(train: list[dict[str, Any]], step: int) -> float | None:
+    """Wall seconds from the run's first logged step to the last one logged at or before
+    ``step`` (the time an evaluation of that step had trained for)."""
+    times = [(r["step"], r["time"]) for r in train if isinstance(r.get("time"), (int, float))]
+    before = [t for s, t in times if s <= step]
+    return before[-1] - times[0][1] if before and times else None
+
+
+def plot_runs(run_dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
+    """Several runs on one chart each: ``compare_ap.png`` (validation AP and AP50 against
+    training seconds) and ``compare_loss.png`` (training loss against seconds); the legend
+    names each run by its folder."""
+    runs = [(Path(d).name if Path(d).is_dir() else Path(d).parent.name, *_records(d)[1:])
+            for d in run_dirs]
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    fig, ax = new_figure()
+    for index, (name, train, evals) in enumerate(runs):
+        colour = f"C{index}"
+        points = [(_training_seconds(train, r["step"]), r) for r in evals]
+        points = [(s, r) for s, r in points if s is not None]
+        for key, style in (("AP", "-o"), ("AP50", "--s")):
+            ax.plot([s for s, _ in points], [r.get(key, 0.0) for _, r in points], style,
+                    color=colour, label=f"{name} {key}")
+    ax.set(xlabel="training seconds", ylabel="COCO bbox AP (fraction)",
+           title="validation AP, runs side by side")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    written.append(save_figure(fig, out_dir / "compare_ap.png"))
+    fig, ax = new_figure()
+    for index, (name, train, _) in enumerate(runs):
+        points = [(_training_seconds(train, r["step"]), r["loss"]) for r in train
+                  if isinstance(r.get("loss"), (int, float))]
+        ax.plot([s for s, _ in points if s is not None], [v for s, v in points if s is not None],
+                color=f"C{index}", label=name)
+    ax.set(xlabel="training seconds", ylabel="loss", title="training loss, runs side by side")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    written.append(save_figure(fig, out_dir / "compare_loss.png"))
+    return written
+
+
+def plot_run(run_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``losses.png``, ``lr.png`` and (with evaluations) ``ap.png`` for a run folder;
+    returns their paths. Raises UsageError when there is nothing to plot."""
+    metrics_file, train, evals = _records(run_dir)
     out_dir = Path(out_dir) if out_dir is not None else metrics_file.parent
     written: list[Path] = []
     if train:

@@ -92,3 +92,27 @@ def test_plot_writes_the_three_curves(trained_run, cli, tmp_path):
     empty.mkdir()
     nothing = cli("plot", str(empty))
     assert nothing.returncode == 2 and "no metrics to plot" in nothing.stderr
+
+
+def test_plot_of_several_runs_puts_them_on_one_chart(cli, tmp_path):
+    import json
+
+    from nasfpn_cli.engine.plotting import _training_seconds
+
+    for name, speed in (("today", 1.0), ("small", 3.0)):
+        run = tmp_path / name
+        run.mkdir()
+        lines = [{"kind": "train", "epoch": 1, "step": s, "loss": 2.0 / s, "lr": 0.01,
+                  "time": 1000.0 + s / speed} for s in (1, 10, 20)]
+        lines.append({"kind": "eval", "epoch": 1, "step": 20, "AP": 0.1 * speed, "AP50": 0.2})
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    train = [r for r in map(json.loads, (tmp_path / "small" / "metrics.jsonl").read_text()
+                            .splitlines()) if r["kind"] == "train"]
+    assert _training_seconds(train, 20) == pytest.approx((20 - 1) / 3.0)
+    assert _training_seconds(train, 0) is None
+    result = cli("plot", str(tmp_path / "today"), str(tmp_path / "small"), "-o",
+                 str(tmp_path / "charts"))
+    assert result.returncode == 0, result.stderr
+    for name in ("compare_ap.png", "compare_loss.png"):
+        with Image.open(tmp_path / "charts" / name) as png:
+            assert png.format == "PNG" and png.size == (700, 400)
