@@ -41,21 +41,27 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+_SWEPT_FOLDERS: set[str] = set()
+
+
 def _sweep_stale_temps(target: Path) -> None:
-    """Remove temporary files a killed writer left beside ``target`` (their pid is gone), so
-    they never accumulate."""
-    prefix = f".{target.name}{TEMP_MARK}"
+    """Remove the temporary files that killed writers left in ``target``'s folder (their pid is
+    gone), so they never accumulate. Each folder is listed once per process: writing many files
+    into one folder (predict's drawings) stays linear."""
+    folder = os.path.abspath(target.parent)
+    if folder in _SWEPT_FOLDERS:
+        return
+    _SWEPT_FOLDERS.add(folder)
     try:
-        entries = list(target.parent.iterdir())
+        entries = list(os.scandir(folder))
     except OSError:
         return
     for entry in entries:
-        if not entry.name.startswith(prefix):
-            continue
-        suffix = entry.name[len(prefix):]
-        if suffix.isdigit() and int(suffix) != os.getpid() and not _process_alive(int(suffix)):
+        _, mark, suffix = entry.name.rpartition(TEMP_MARK)
+        if (mark and entry.name.startswith(".") and suffix.isdigit()
+                and int(suffix) != os.getpid() and not _process_alive(int(suffix))):
             with contextlib.suppress(OSError):
-                entry.unlink()
+                os.unlink(entry.path)
 
 
 def _fresh_temporary(target: Path, shown: Path) -> Path:
