@@ -105,6 +105,56 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Path, Path, Any]:
+    """(the path as given, the file to replace, its stat or None): symlinks resolved, folders
+    and the command's own inputs refused."""
+    given = Path(path)
+    if str(path) == "":
+        raise NasfpnError("cannot write to an empty path")
+    for source in inputs:
+        if str(source) != STDOUT and _same_file(given, Path(source)):
+            raise NasfpnError(f"refusing to write {given}: it is also an input of this command",
+                              hint="write the output to another file")
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
+    try:
+        info = target.stat() if target.exists() else None
+    except OSError as exc:
+        raise _write_error(given, exc) from exc
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise NasfpnError(f"cannot write {given}: it is a folder")
+    return given, target, info
+
+
+def _is_special(info: Any) -> bool:
+    """A device, FIFO or socket: written through, never renamed over."""
+    return info is not None and not stat.S_ISREG(info.st_mode)
+
+
+def _write_through(target: Path, payload: bytes, shown: Path) -> None:
+    try:
+        with open(target, "wb") as handle:
+            handle.write(payload)
+    except OSError as exc:
+        raise _write_error(shown, exc) from exc
+
+
+def _install(temporary: Path, target: Path, info: Any, shown: Path) -> None:
+    """Move a finished temporary file onto ``target``: fsynced, the old file's mode and owner
+    kept, renamed in one step, the folder fsynced."""
+    try:
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if info is not None:
+            os.chmod(temporary, stat.S_IMODE(info.st_mode))
+            if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):
+                    os.chown(temporary, info.st_uid, info.st_gid)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise _write_error(shown, exc) from exc
+    _fsync_folder(target.parent)
+
+
 def atomic_write(path: str | Path, data: str | bytes, *,
                  inputs: Iterable[str | Path] = ()) -> None:
     """Write ``data`` to ``path`` so readers see the old file or the new one, never a torn one.
@@ -129,45 +179,20 @@ def atomic_write(path: str | Path, data: str | bytes, *,
         except OSError as exc:
             raise _write_error("standard output", exc) from exc
         return
-    given = Path(path)
-    if str(path) == "":
-        raise NasfpnError("cannot write to an empty path")
-    for source in inputs:
-        if str(source) != STDOUT and _same_file(given, Path(source)):
-            raise NasfpnError(f"refusing to write {given}: it is also an input of this command",
-                              hint="write the output to another file")
-    target = Path(os.path.realpath(given)) if given.is_symlink() else given
-    try:
-        info = target.stat() if target.exists() else None
-    except OSError as exc:
-        raise _write_error(given, exc) from exc
-    if info is not None and stat.S_ISDIR(info.st_mode):
-        raise NasfpnError(f"cannot write {given}: it is a folder")
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        try:  # a device, FIFO or socket: write through, never rename over it
-            with open(target, "wb") as handle:
-                handle.write(payload)
-        except OSError as exc:
-            raise _write_error(given, exc) from exc
+    given, target, info = _resolve_target(path, inputs)
+    if _is_special(info):
+        _write_through(target, payload, given)
         return
     temporary = _fresh_temporary(target, given)
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if info is not None:
-            os.chmod(temporary, stat.S_IMODE(info.st_mode))
-            if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
-                with contextlib.suppress(OSError):
-                    os.chown(temporary, info.st_uid, info.st_gid)
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise _write_error(given, exc) from exc
+        try:
+            temporary.write_bytes(payload)
+        except OSError as exc:
+            raise _write_error(given, exc) from exc
+        _install(temporary, target, info, given)
     finally:
         with contextlib.suppress(OSError):
             temporary.unlink()
-    _fsync_folder(target.parent)
 
 
 def atomic_write_json(path: str | Path, value: Any, *, indent: int | None = 2) -> None:
@@ -179,12 +204,16 @@ def atomic_write_json(path: str | Path, value: Any, *, indent: int | None = 2) -
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path`` for writers that need a file name (ONNX, TorchScript);
-    moved onto ``path`` with :func:`atomic_write`'s guarantees when the block succeeds."""
-    target = Path(path)
-    temporary = _fresh_temporary(target, target)
+    put in place with :func:`atomic_write`'s guarantees when the block succeeds (renamed, not
+    copied, so a large file is written once)."""
+    given, target, info = _resolve_target(path, ())
+    temporary = _fresh_temporary(target, given)
     try:
         yield temporary
-        atomic_write(target, temporary.read_bytes())
+        if _is_special(info):
+            _write_through(target, temporary.read_bytes(), given)
+        else:
+            _install(temporary, target, info, given)
     finally:
         with contextlib.suppress(OSError):
             temporary.unlink()
