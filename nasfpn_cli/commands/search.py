@@ -141,6 +141,14 @@ def _decorator(options: list):
     return decorate
 
 
+# the search space, for `search` and for the architectures `search calibrate` samples
+SPACE_CLICK_OPTIONS = [
+    click.option("--cells", type=click.IntRange(5, MAX_SEARCH_CELLS), default=7,
+                 show_default=True, help="Merging cells per pyramid; the last 5 are the outputs."),
+    click.option("--paper-constraints", is_flag=True,
+                 help="The paper's extra rule: intermediate cells never produce P3 (stride 8)."),
+]
+space_options = _decorator(SPACE_CLICK_OPTIONS)
 proxy_options = _decorator(PROXY_CLICK_OPTIONS)
 executor_options = _decorator(EXECUTOR_CLICK_OPTIONS)
 
@@ -176,10 +184,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               show_default=True, help="search.json, trials.jsonl, state.pt, best.txt go here.")
 @executor_options
 @click.option("--resume", is_flag=True, help="Continue the search in --output-dir.")
-@click.option("--cells", type=click.IntRange(5, MAX_SEARCH_CELLS), default=7, show_default=True,
-              help="Merging cells per pyramid; the last 5 are the outputs.")
-@click.option("--paper-constraints", is_flag=True,
-              help="The paper's extra rule: intermediate cells never produce P3 (stride 8).")
+@space_options
 @click.option("--population-size", type=click.IntRange(min=2), default=50, show_default=True,
               help="evolution: population size.")
 @click.option("--sample-size", type=click.IntRange(min=1), default=10, show_default=True,
@@ -371,14 +376,11 @@ CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "to
               help="Deliberately poor samples (cells read only the two coarsest inputs).")
 @click.option("--seeds", type=click.IntRange(min=1), default=2, show_default=True,
               help="Trainings per architecture and schedule.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Draws the sampled architectures and the training seeds.")
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Report the overlap of the proxy's and the reference's top k.")
-@click.option("--cells", type=click.IntRange(min=5), default=7, show_default=True,
-              help="Merging cells of the sampled architectures.")
-@click.option("--paper-constraints", is_flag=True,
-              help="Sample with the paper's rule: intermediate cells never produce P3.")
+@space_options
 @executor_options
 @click.option("--resume", is_flag=True, help="Finish the calibration in --output-dir.")
 @proxy_options
