@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nasfpn_cli.data.coco import build_dataloader  # noqa: E402
+from nasfpn_cli.data.loader import endless_batches  # noqa: E402
 from nasfpn_cli.data.digits import make_digits_dataset  # noqa: E402
 from nasfpn_cli.engine.config import TrainConfig  # noqa: E402
 from nasfpn_cli.engine.distributed import DistContext  # noqa: E402
@@ -97,15 +98,6 @@ def parse_steps(text: str) -> list[tuple[str, int]]:
     return pairs
 
 
-def endless(loader):
-    """Batches forever, epoch after epoch (``set_epoch`` as the trainer does)."""
-    epoch = 0
-    while True:
-        loader.set_epoch(epoch)
-        yield from loader
-        epoch += 1
-
-
 class Arm:
     """One recipe's training run, advanced a slice at a time."""
 
@@ -144,7 +136,7 @@ class Arm:
                           device=torch.device("cpu"), amp=config.amp,
                           grad_clip=config.grad_clip, ema=ema)
         trainer.model.train()
-        trainer.batches = endless(loader)  # type: ignore[attr-defined]
+        trainer.batches = endless_batches(loader)  # type: ignore[attr-defined]
         return trainer
 
     def steps_per_epoch(self) -> int:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nasfpn_cli.data.coco import CocoDetection, TrainTransform, build_dataloader  # noqa: E402
+from nasfpn_cli.data.loader import endless_batches  # noqa: E402
 from nasfpn_cli.data.synth import make_synthetic_dataset  # noqa: E402
 from nasfpn_cli.engine.config import TrainConfig  # noqa: E402
 from nasfpn_cli.engine.optim import build_optimizer  # noqa: E402
@@ -38,15 +39,6 @@ from nasfpn_cli.engine.run import build_model  # noqa: E402
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
 TARGET = 1.15
-
-
-def endless(loader):
-    """Batches forever, epoch after epoch, as training sees them."""
-    epoch = 0
-    while True:
-        loader.set_epoch(epoch)
-        yield from loader
-        epoch += 1
 
 
 def main() -> None:
@@ -78,7 +70,7 @@ def main() -> None:
         scheduler = build_scheduler(optimizer, LrSchedule("cosine", total_steps=10**6))
         trainer = Trainer(model, optimizer, scheduler, loader, epochs=1,
                           device=torch.device("cpu"), grad_clip=config.grad_clip)
-        batches = endless(loader)
+        batches = endless_batches(loader)
         fixed_images, _ = next(batches)
 
         def full_step() -> None:

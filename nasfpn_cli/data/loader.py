@@ -88,6 +88,16 @@ class DetectionDataLoader(DataLoader):
         return super().__iter__()
 
 
+def endless_batches(loader: DetectionDataLoader):
+    """The loader's batches forever, epoch after epoch, each epoch seeded as training seeds it
+    (benchmarks that time a number of steps rather than epochs)."""
+    epoch = 0
+    while True:
+        loader.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
 def build_dataloader(dataset: Dataset, batch_size: int, shuffle: bool, workers: int = 0,
                      seed: int = 0, distributed: bool = False, drop_last: bool | None = None,
                      pin_memory: bool = False) -> DetectionDataLoader:
