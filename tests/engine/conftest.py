@@ -1,13 +1,12 @@
-"""Fixtures for the engine tests: a tiny synthetic dataset and a single-thread torch (the CI
-machines are shared: two threads fighting over busy cores run many times slower)."""
+"""Fixtures for the engine tests: a tiny synthetic dataset and one short training run (on one
+torch thread: the CI machines are shared)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 
-from engine_helpers import TINY, TINY_CONFIG
+from engine_helpers import TINY, TINY_CONFIG, train_single_threaded
 
 from nasfpn_cli.data.synth import make_synthetic_dataset
 
@@ -19,27 +18,13 @@ def tiny_data(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def trained_run(tiny_data, tmp_path_factory):
     """One short training run shared by the tests that need a trained checkpoint:
     (config, result); files under ``result.output_dir``."""
-    from nasfpn_cli.engine import TrainConfig, train
+    from nasfpn_cli.engine import TrainConfig
 
     out = tmp_path_factory.mktemp("trained") / "run"
-    config = TrainConfig(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=8,
-                         eval_every=4, log_every=3)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = train(config, progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    return config, result
+    options = dict(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=8,
+                   eval_every=4, log_every=3)
+    return TrainConfig(**options), train_single_threaded(**options)

@@ -2,7 +2,15 @@
 stand-ins for the detector and data loader for fast tests of the training loop."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import torch
+from cli_runner import ROOT, train_single_threaded  # noqa: F401 - re-exported for the engine tests
 from torch import nn
 
 # small enough for seconds per epoch on one core, large enough to learn from
@@ -57,13 +65,22 @@ def toy_batches(num_batches: int = 4, batch_size: int = 2, seed: int = 0):
     return batches
 
 
-def train_single_threaded(**config):
-    """``train(TrainConfig(**config))`` on one torch thread (shared CI cores), no progress bar."""
-    from nasfpn_cli.engine import TrainConfig, train
+def kill_in_epoch_2(args: list[str], out: Path) -> None:
+    """Run ``nasfpn ARGS -o OUT`` (one thread) and kill -9 it in the middle of epoch 2, once
+    step 8 is in its metrics.jsonl (the tiny runs have 6 steps an epoch)."""
+    from nasfpn_cli.utils import read_jsonl
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    process = subprocess.Popen([sys.executable, "-m", "nasfpn_cli", *args, "-o", str(out)],
+                               cwd=ROOT, env={**os.environ, **ONE_THREAD},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        return train(TrainConfig(**config), progress=False)
+        deadline = time.monotonic() + 120
+        while not any(r.get("kind") == "train" and r["epoch"] == 2 and r["step"] >= 8
+                      for r in read_jsonl(out / "metrics.jsonl")):
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run never reached epoch 2"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
     finally:
-        torch.set_num_threads(threads)
+        process.kill()
+        process.wait()

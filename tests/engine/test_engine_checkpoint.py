@@ -1,7 +1,6 @@
 """Checkpoints: atomic writes, weights-only loading, RNG round trips, clear errors."""
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np

@@ -3,25 +3,17 @@ continuation after kill -9, and that evaluation and export use the averaged weig
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import torch
-from engine_helpers import ONE_THREAD, TINY_MODEL
+from engine_helpers import ONE_THREAD, TINY_MODEL, kill_in_epoch_2
 from torch import nn
 
 from nasfpn_cli.engine.checkpoint import Checkpoint, read_checkpoint
 from nasfpn_cli.engine.ema import ModelEma
-from nasfpn_cli.utils import read_jsonl
 from nasfpn_cli.engine.trainer import Trainer
 from nasfpn_cli.errors import CheckpointError
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _toy() -> nn.Module:
@@ -94,29 +86,11 @@ def test_restored_detector_uses_the_averaged_weights():
     assert torch.equal(with_ema.state_dict()[name], averaged[name])
 
 
-def _train_records(out: Path) -> list[tuple]:
-    return [(r["epoch"], r["step"], r["loss"]) for r in read_jsonl(out / "metrics.jsonl")
-            if r["kind"] == "train"]
-
-
 def test_kill_9_then_resume_continues_the_average_bit_identically(tiny_data, tmp_path, cli):
     args = ["train", "fpn", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "3",
             "--ema", "--ema-decay", "0.9", "--log-every", "1", "--no-progress"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    env = {**os.environ, **ONE_THREAD}
-    process = subprocess.Popen([sys.executable, "-m", "nasfpn_cli", *args, "-o", str(killed)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(r[0] == 2 and r[1] >= 8 for r in _train_records(killed)):
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the run never reached epoch 2"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)  # in the middle of epoch 2
-    finally:
-        process.kill()
-        process.wait()
+    kill_in_epoch_2(args, killed)
     saved = read_checkpoint(killed / "last.pt").state
     assert saved["epoch"] == 1 and saved["ema"]["updates"] == 6 and saved["ema"]["decay"] == 0.9
     resumed = cli("train", "--resume", "-o", str(killed), "--workers", "0", "--no-progress",

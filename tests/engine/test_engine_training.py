@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from engine_helpers import ONE_THREAD, TINY_CONFIG, TINY_MODEL
+from engine_helpers import ONE_THREAD, TINY_CONFIG, TINY_MODEL, kill_in_epoch_2
 
 from nasfpn_cli.engine import TrainConfig, train
 from nasfpn_cli.engine import run as engine_run
@@ -105,20 +103,7 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_data, tm
     args = ["train", "fpn", "--data", str(tiny_data), *TINY_MODEL, "--epochs", "3",
             "--log-every", "1", "--no-progress"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    env = {**os.environ, **ONE_THREAD}
-    process = subprocess.Popen([sys.executable, "-m", "nasfpn_cli", *args, "-o", str(killed)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(r[0] == 2 and r[1] >= 8 for r in _train_records(killed)):
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the run never reached epoch 2"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)  # in the middle of epoch 2
-    finally:
-        process.kill()
-        process.wait()
+    kill_in_epoch_2(args, killed)
     assert read_checkpoint(killed / "last.pt").state["epoch"] == 1
 
     # --resume alone: the genotype, data and options come from the checkpoint

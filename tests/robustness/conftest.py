@@ -8,6 +8,7 @@ import pytest
 
 from nasfpn_cli.cli import main
 
+from cli_runner import train_single_threaded
 from robust_helpers import TINY_DATA, TINY_TRAIN
 
 
@@ -37,27 +38,6 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_data, tmp_path_factory) -> Path:
     """A two-epoch run folder (last.pt, best.pt, metrics.jsonl) on the tiny dataset."""
-    import torch
-
-    from nasfpn_cli.engine import TrainConfig, train
-
     out = tmp_path_factory.mktemp("robust-run") / "run"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(TrainConfig(**TINY_TRAIN, data_dir=str(tiny_data), output_dir=str(out), epochs=2),
-              progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    train_single_threaded(**TINY_TRAIN, data_dir=str(tiny_data), output_dir=str(out), epochs=2)
     return out
-
-
-@pytest.fixture
-def one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-

@@ -25,11 +25,8 @@ def similarity_run(controller, trials: int) -> list[float]:
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread):
+    """Every controller test on one torch thread."""
 
 
 def test_ppo_learns_to_reach_the_target():
