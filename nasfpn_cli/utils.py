@@ -294,6 +294,22 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], An
 
 
 # ---------------------------------------------------------------------------------------------
+# names
+
+
+def unique_names(names: Iterable[str], separator: str = "#") -> list[str]:
+    """``names`` with repeats numbered (``x``, ``x#2``, ``x#3``...), so table rows, plot
+    points and output files stay distinguishable."""
+    seen: dict[str, int] = {}
+    result = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        result.append(name if count == 1 else f"{name}{separator}{count}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
 # progress and modes
 
 

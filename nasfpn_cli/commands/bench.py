@@ -61,7 +61,8 @@ def command(models: tuple[str, ...], image_size: int | None, batch_size: int, de
 
     from ..analysis.latency import BenchSettings
     from ..engine.run import resolve_device
-    from ..engine.sources import load_source, unique_names
+    from ..engine.sources import load_source
+    from ..utils import unique_names
 
     if threads is not None:
         torch.set_num_threads(threads)

@@ -111,13 +111,9 @@ def draw_detections(image: Image.Image, detections: Sequence[dict[str, Any]]) ->
 
 def unique_stems(paths: Sequence[Path]) -> list[str]:
     """Output names per input image; repeated stems (a.png in two folders) get -2, -3..."""
-    seen: dict[str, int] = {}
-    names = []
-    for path in paths:
-        count = seen.get(path.stem, 0) + 1
-        seen[path.stem] = count
-        names.append(path.stem if count == 1 else f"{path.stem}-{count}")
-    return names
+    from ..utils import unique_names
+
+    return unique_names((path.stem for path in paths), separator="-")
 
 
 @dataclass

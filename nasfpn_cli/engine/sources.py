@@ -52,14 +52,3 @@ def load_source(argument: str, spec_for: Callable[[str], ModelSpec]) -> ModelSou
     spec = spec_for(argument)
     return ModelSource(spec.genotype.name or Path(argument).stem, "genotype", argument, spec,
                        build_detector(spec).eval())
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """Repeated names get ``#2``, ``#3``... so rows and points stay distinguishable."""
-    seen: dict[str, int] = {}
-    result = []
-    for name in names:
-        count = seen.get(name, 0) + 1
-        seen[name] = count
-        result.append(name if count == 1 else f"{name}#{count}")
-    return result

@@ -104,7 +104,8 @@ def _search_entries(folder: Path, top: int) -> list[Entry]:
 def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
     """The entries the arguments name, in order (a search folder gives its ``top`` best);
     UsageError for nothing, or a folder that is neither a run nor a search."""
-    from ..engine.sources import is_checkpoint, unique_names
+    from ..engine.sources import is_checkpoint
+    from ..utils import unique_names
     from ..modeling.spec import as_genotype
     from ..search.runner import CONFIG_FILE
 
