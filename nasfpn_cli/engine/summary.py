@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..utils import eval_mode
+
 TRAIN_STEP_FORWARDS = 3.0  # measured on CPU: a training step ~ 3 no-grad forward passes
 LOW_COVERAGE = 0.8  # below this share of covered boxes the start lines suggest a fix
 
@@ -46,9 +48,7 @@ def _duration(seconds: float) -> str:
 def estimate_images_per_second(network: nn.Module, batch_size: int, image_size: int,
                                device: torch.device) -> float:
     """Training images/s guessed from one timed no-grad forward pass (after a warm-up one)."""
-    was_training = network.training
-    network.eval()
-    try:
+    with eval_mode(network), torch.no_grad():
         images = torch.zeros(batch_size, 3, image_size, image_size, device=device)
         network(images[:1])
         started = time.perf_counter()
@@ -56,8 +56,6 @@ def estimate_images_per_second(network: nn.Module, batch_size: int, image_size: 
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elapsed = time.perf_counter() - started
-    finally:
-        network.train(was_training)
     return batch_size / max(TRAIN_STEP_FORWARDS * elapsed, 1e-9)
 
 
@@ -77,9 +75,9 @@ def start_lines(detector: nn.Module, config, dataset, steps: int,
     """The run summary line and the anchor-coverage line of the training boxes."""
     from ..modeling.anchor_coverage import dataset_anchor_coverage
 
-    built = detector.config  # N@C as resolved (options, the file's directives or 7@256)
-    summary = summarise_run(detector, f"{config.genotype} {built['stack']}@{built['channels']} "
-                                      f"{built['backbone']}", config.image_size, steps,
+    spec = detector.spec  # N@C as resolved (options, the file's directives or 7@256)
+    summary = summarise_run(detector, f"{config.genotype} {spec.stack}@{spec.channels} "
+                                      f"{spec.backbone}", config.image_size, steps,
                             config.batch_size, device)
     coverage = dataset_anchor_coverage(dataset, detector.anchor_generator, config.image_size)
     lines = [summary.line(), coverage.summary()]
