@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..genotype import OPS, ResolvedCell
-from .dropblock import DropBlockConfig, make_dropblock
+from .dropblock import make_dropblock
+from .spec import DropBlockSpec
 from .layers import make_conv3x3, make_norm
 from .ops import make_merge, make_resample
 
@@ -28,7 +29,7 @@ class MergingCell(nn.Module):
     def __init__(self, name: str, op: str, level: int, input_indices: list[int],
                  input_levels: list[int], residual_indices: list[int], channels: int, *,
                  norm: str = "bn", separable: bool = False,
-                 dropblock: DropBlockConfig | None = None):
+                 dropblock: DropBlockSpec | None = None):
         super().__init__()
         self.name = name
         self.op = op

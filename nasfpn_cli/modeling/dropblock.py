@@ -6,35 +6,11 @@ moves every DropBlock in a model along that schedule.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ModelError
-
-SCHEDULES = ("linear", "constant")
-
-
-@dataclass(frozen=True)
-class DropBlockConfig:
-    """DropBlock settings: square ``block_size`` (odd), final ``keep_prob``, and its ``schedule``
-    ("linear": from 1.0 to keep_prob as training progresses; "constant": keep_prob throughout)."""
-
-    block_size: int = 3
-    keep_prob: float = 0.9
-    schedule: str = "linear"
-
-    def __post_init__(self) -> None:
-        if self.block_size < 1 or self.block_size % 2 == 0:
-            raise ModelError(f"dropblock block size must be a positive odd number (got {self.block_size})")
-        if not 0.0 < self.keep_prob <= 1.0:
-            raise ModelError(f"dropblock keep probability must be in (0, 1] (got {self.keep_prob})")
-        if self.schedule not in SCHEDULES:
-            raise ModelError(f"dropblock schedule must be one of {', '.join(SCHEDULES)} "
-                             f"(got {self.schedule!r})")
-
+from .spec import DropBlockSpec
 
 class DropBlock2d(nn.Module):
     """Zero square blocks of ``block_size`` at random and rescale the rest; identity in eval mode.
@@ -45,7 +21,7 @@ class DropBlock2d(nn.Module):
 
     def __init__(self, block_size: int = 3, keep_prob: float = 0.9, schedule: str = "linear"):
         super().__init__()
-        DropBlockConfig(block_size, keep_prob, schedule)  # validates
+        DropBlockSpec(block_size, keep_prob, schedule)  # checks the values
         self.block_size = block_size
         self.final_keep_prob = keep_prob
         self.schedule = schedule
@@ -78,7 +54,7 @@ class DropBlock2d(nn.Module):
                 f"final_keep_prob={self.final_keep_prob}, schedule={self.schedule}")
 
 
-def make_dropblock(config: DropBlockConfig | None) -> nn.Module:
+def make_dropblock(config: DropBlockSpec | None) -> nn.Module:
     """A DropBlock2d for ``config``, or an identity when DropBlock is off (``None``)."""
     if config is None:
         return nn.Identity()

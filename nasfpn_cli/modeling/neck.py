@@ -20,9 +20,8 @@ from torch import Tensor, nn
 from ..errors import ModelError
 from ..genotype import Genotype, Plan, plan
 from .cell import MergingCell
-from .dropblock import DropBlockConfig
 from .layers import ConvNorm, make_norm
-from .spec import as_genotype, resolve_pyramid_size
+from .spec import DropBlockSpec, as_genotype, dropblock_spec, resolve_pyramid_size
 
 DEFAULT_IN_CHANNELS = (512, 1024, 2048)
 FIRST_BACKBONE_LEVEL = 3  # C3 (stride 8) is the first backbone feature the neck takes
@@ -167,17 +166,6 @@ def _check_options(genotype: Genotype, in_channels: Sequence[int], channels: int
                              f"inputs {', '.join(f'P{m}' for m in missing)} are not outputs")
 
 
-def _dropblock_config(dropblock: DropBlockConfig | Mapping | None) -> DropBlockConfig | None:
-    if dropblock is None or isinstance(dropblock, DropBlockConfig):
-        return dropblock
-    if isinstance(dropblock, Mapping):
-        try:
-            return DropBlockConfig(**dropblock)
-        except TypeError as exc:
-            raise ModelError(f"bad dropblock options {dict(dropblock)!r}: {exc}") from None
-    raise ModelError(f"dropblock must be a DropBlockConfig, a mapping or None (got {dropblock!r})")
-
-
 def build_stack(resolved: Plan, channels: int, **cell_options) -> PyramidStack:
     """One pyramid copy from a resolved plan; features are indexed inputs first, then cells."""
     positions = {name: index for index, name in enumerate(resolved.inputs)}
@@ -191,7 +179,7 @@ def build_stack(resolved: Plan, channels: int, **cell_options) -> PyramidStack:
 def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEFAULT_IN_CHANNELS,
                channels: int | None = None, stack: int | None = None, *,
                norm: str = "bn", separable: bool = False,
-               dropblock: DropBlockConfig | Mapping | None = None) -> Neck:
+               dropblock: DropBlockSpec | Mapping | None = None) -> Neck:
     """Compile ``genotype`` (a Genotype, a file path or a bundled name) into a :class:`Neck`.
 
     ``in_channels`` are the channels of C3, C4, ... from the backbone. ``channels``/``stack``
@@ -199,14 +187,14 @@ def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEF
     7@256).
     ``norm``: "bn", "syncbn" (batch statistics across processes when distributed), "gn",
     "frozenbn" or "none"; ``separable``: depthwise-separable 3x3 convs in the cells;
-    ``dropblock``: a :class:`DropBlockConfig` (or its fields as a mapping) applied after every
+    ``dropblock``: a :class:`~nasfpn_cli.modeling.spec.DropBlockSpec` (or its fields as a mapping) applied after every
     cell's norm, off by default.
     """
     genotype = as_genotype(genotype)
     stack, channels = resolve_pyramid_size(genotype, stack, channels)
     in_channels = tuple(in_channels)
     _check_options(genotype, in_channels, channels, stack)
-    options = dict(norm=norm, separable=separable, dropblock=_dropblock_config(dropblock))
+    options = dict(norm=norm, separable=separable, dropblock=dropblock_spec(dropblock))
     make_norm(norm, channels)  # unknown names fail here, before anything is built
     resolved = plan(genotype)
     in_levels = range(FIRST_BACKBONE_LEVEL, FIRST_BACKBONE_LEVEL + len(in_channels))

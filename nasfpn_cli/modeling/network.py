@@ -10,7 +10,6 @@ because padding is only added after the last row and column).
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
@@ -23,7 +22,6 @@ from ..errors import ModelError
 from ..genotype import Genotype
 from .backbone_base import Backbone
 from .backbones import build_backbone
-from .dropblock import DropBlockConfig
 from .head import RetinaHead
 from .neck import Neck, build_neck
 from .spec import ModelSpec
@@ -134,10 +132,8 @@ def build_network(spec: ModelSpec | Genotype | str | Path, num_classes: int | No
         spec = ModelSpec.create(spec, stack=stack, channels=channels, **given, **options)
     trunk = build_backbone(spec.backbone, weights=backbone_weights,
                            frozen_stages=spec.frozen_stages, frozen_bn=spec.frozen_bn)
-    dropblock = None if spec.dropblock is None else DropBlockConfig(
-        **dataclasses.asdict(spec.dropblock))
     neck = build_neck(spec.genotype, trunk.out_channels, spec.channels, spec.stack,
-                      norm=spec.neck_norm, separable=spec.separable, dropblock=dropblock)
+                      norm=spec.neck_norm, separable=spec.separable, dropblock=spec.dropblock)
     head_count = neck.num_stacks if spec.deep_supervision else 1
     heads = [RetinaHead(neck.channels, spec.num_classes, spec.num_anchors, spec.num_convs,
                         spec.head_norm, spec.prior_prob) for _ in range(head_count)]

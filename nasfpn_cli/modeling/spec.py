@@ -50,14 +50,28 @@ def as_genotype(genotype: Genotype | str | Path) -> Genotype:
     return genotype if isinstance(genotype, Genotype) else load_genotype(genotype)
 
 
+DROPBLOCK_SCHEDULES = ("linear", "constant")
+
+
 @dataclass(frozen=True)
 class DropBlockSpec:
     """DropBlock in the merging cells: odd ``block_size``, final ``keep_prob`` and its schedule
-    (``linear``: from 1 to keep_prob over training; ``constant``)."""
+    (``linear``: from 1 to keep_prob over training; ``constant``). Checked when made."""
 
     block_size: int = 3
     keep_prob: float = 0.9
     schedule: str = "linear"
+
+    def __post_init__(self) -> None:
+        if (not isinstance(self.block_size, int) or self.block_size < 1
+                or self.block_size % 2 == 0):
+            raise ModelError("dropblock block size must be a positive odd number "
+                             f"(got {self.block_size!r})")
+        if not 0.0 < self.keep_prob <= 1.0:
+            raise ModelError(f"dropblock keep probability must be in (0, 1] (got {self.keep_prob})")
+        if self.schedule not in DROPBLOCK_SCHEDULES:
+            raise ModelError(f"dropblock schedule must be one of {', '.join(DROPBLOCK_SCHEDULES)} "
+                             f"(got {self.schedule!r})")
 
 
 @dataclass(frozen=True)
@@ -205,7 +219,19 @@ def _normalised(key: str, value: Any) -> Any:
         raise ModelError(f"model option {key}={value!r} cannot be stored in a checkpoint "
                          "(not JSON-able)") from None
     if key == "dropblock" and isinstance(value, Mapping):
-        return DropBlockSpec(**value)
+        return dropblock_spec(value)
     if key in ("anchor_scales", "anchor_ratios") and value is not None:
         return tuple(float(v) for v in value)
     return value
+
+
+def dropblock_spec(dropblock: DropBlockSpec | Mapping | None) -> DropBlockSpec | None:
+    """A DropBlockSpec from itself, its fields as a mapping, or None (off); ModelError else."""
+    if dropblock is None or isinstance(dropblock, DropBlockSpec):
+        return dropblock
+    if isinstance(dropblock, Mapping):
+        try:
+            return DropBlockSpec(**dropblock)
+        except TypeError as exc:
+            raise ModelError(f"bad dropblock options {dict(dropblock)!r}: {exc}") from None
+    raise ModelError(f"dropblock must be a DropBlockSpec, a mapping or None (got {dropblock!r})")

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from nasfpn_cli.errors import ModelError
 from nasfpn_cli.genotype import bundled_names, parse_genotype
-from nasfpn_cli.modeling.dropblock import DropBlock2d, DropBlockConfig
+from nasfpn_cli.modeling.dropblock import DropBlock2d
+from nasfpn_cli.modeling.spec import DropBlockSpec
 from nasfpn_cli.modeling.neck import Neck, build_neck
 
 IN_CHANNELS = (8, 16, 32)
@@ -176,7 +177,7 @@ def test_stacking_needs_every_input_level_among_the_outputs():
 
 def test_separable_convs_and_dropblock_are_per_cell_options():
     neck = build_neck("nasfpn", IN_CHANNELS, channels=16, stack=1, separable=True,
-                      dropblock=DropBlockConfig(block_size=3, keep_prob=0.9))
+                      dropblock=DropBlockSpec(block_size=3, keep_prob=0.9))
     cell = neck.stacks[0].cells[0]
     assert sum(p.numel() for p in cell.parameters()) == 9 * 16 + 16 * 16 + 2 * 16  # dw + pw + BN
     assert isinstance(cell.dropblock, DropBlock2d) and cell.dropblock.final_keep_prob == 0.9

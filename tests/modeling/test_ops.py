@@ -9,7 +9,8 @@ from torch import nn
 
 from nasfpn_cli.errors import ModelError
 from nasfpn_cli.genotype import OPS
-from nasfpn_cli.modeling.dropblock import DropBlock2d, DropBlockConfig, set_dropblock_progress
+from nasfpn_cli.modeling.dropblock import DropBlock2d, set_dropblock_progress
+from nasfpn_cli.modeling.spec import DropBlockSpec
 from nasfpn_cli.modeling.layers import (FrozenBatchNorm2d, convert_sync_batchnorm, freeze_batchnorm,
                                        make_norm)
 from nasfpn_cli.modeling.ops import (GlobalPoolAttention, SumMerge, WeightedSum, make_merge,
@@ -85,7 +86,7 @@ def test_dropblock_is_identity_in_eval_and_follows_its_schedule():
     (dict(block_size=4), "odd"), (dict(keep_prob=0.0), r"\(0, 1\]"), (dict(schedule="cosine"), "schedule")])
 def test_dropblock_config_is_validated(fields, message):
     with pytest.raises(ModelError, match=message):
-        DropBlockConfig(**fields)
+        DropBlockSpec(**fields)
 
 
 def test_norm_registry_and_frozen_batchnorm():
