@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES
+from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig
 from ..errors import UsageError
 from ..modeling.spec import BACKBONES
 from .model_options import PYRAMID_RULE
@@ -38,6 +38,16 @@ def _numbers(kind: type, count: int | None = None):
 
 
 PATH = click.Path(path_type=str)
+DEFAULTS = TrainConfig()  # the help texts quote the defaults from here, never typed twice
+
+
+def default(name: str) -> str:
+    """The CPU default of setting ``name`` as the help shows it (numbers with %g, lists "A,B")."""
+    value = getattr(DEFAULTS, name)
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 # option -> (the setting it needs, the value that setting must have): e.g. --milestones only
 # means something for the step schedule; giving it with another one is a usage error
 APPLIES_ONLY_WITH = {
@@ -88,63 +98,64 @@ def _check_applicable(config, given: set[str]) -> None:
               help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
                    "50 epochs, steps at 30 and 40; small: few CPU minutes on small objects, "
                    "3@64, 128 px, --anchor-size 2, AdamW lr 1e-3, warmup 30).")
-@click.option("--backbone", type=click.Choice(BACKBONES), help="Default resnet18.")
+@click.option("--backbone", type=click.Choice(BACKBONES), help=f"Default {default('backbone')}.")
 @click.option("--backbone-weights", type=PATH, metavar="FILE",
               help="ImageNet weights for the backbone (a torchvision-style state dict).")
 @click.option("--stack", type=STACK, help=f"Pyramid copies N of N@C {PYRAMID_RULE}.")
 @click.option("--channels", type=CHANNELS, help=f"Pyramid channels C of N@C {PYRAMID_RULE}.")
 @click.option("--image-size", type=image_size(64),
-              help="Square training size in pixels (default 256).")
+              help=f"Square training size in pixels (default {default('image_size')}).")
 @click.option("--deep-supervision", is_flag=True, default=None,
               help="A head and loss after every pyramid copy.")
 @click.option("--dropblock", type=finite(0.0, 1.0, min_open=True), metavar="KEEP",
               help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
 @click.option("--dropblock-size", type=click.IntRange(min=1),
-              help="DropBlock block size (default 3).")
-@click.option("--focal-alpha", type=PROBABILITY, help="Focal loss alpha (default 0.25).")
-@click.option("--focal-gamma", type=NON_NEGATIVE, help="Focal loss gamma (default 1.5).")
+              help=f"DropBlock block size (default {default('dropblock_size')}).")
+@click.option("--focal-alpha", type=PROBABILITY, help=f"Focal loss alpha (default {default('focal_alpha')}).")
+@click.option("--focal-gamma", type=NON_NEGATIVE, help=f"Focal loss gamma (default {default('focal_gamma')}).")
 @click.option("--anchor-size", type=POSITIVE,
-              help="Smallest anchor side in P3 strides (default 4: 32 px; 2 suits objects of "
+              help=f"Smallest anchor side in P3 strides (default {default('anchor_size')}: "
+                   f"{8 * DEFAULTS.anchor_size:g} px; 2 suits objects of "
                    "10-30 px). The start of the run prints how many training boxes it covers.")
 @click.option("--sync-bn", is_flag=True, default=None,
               help="Batch norm statistics across processes (distributed runs).")
-@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default 12).")
-@click.option("--batch-size", type=BATCH_SIZE, help="Images per step and process (default 8).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Default sgd.")
-@click.option("--lr", type=POSITIVE, help="Peak learning rate (default 0.01).")
+@click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs (default {default('epochs')}).")
+@click.option("--batch-size", type=BATCH_SIZE, help=f"Images per step and process (default {default('batch_size')}).")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=f"Default {default('optimizer')}.")
+@click.option("--lr", type=POSITIVE, help=f"Peak learning rate (default {default('lr')}).")
 @click.option("--momentum", type=finite(0.0, 1.0, max_open=True),
-              help="SGD momentum (default 0.9).")
-@click.option("--weight-decay", type=NON_NEGATIVE, help="Default 1e-4; never on norms and biases.")
-@click.option("--warmup", type=click.IntRange(min=0), help="Linear warmup steps (default 100).")
+              help=f"SGD momentum (default {default('momentum')}).")
+@click.option("--weight-decay", type=NON_NEGATIVE, help=f"Default {default('weight_decay')}; never on norms and biases.")
+@click.option("--warmup", type=click.IntRange(min=0), help=f"Linear warmup steps (default {default('warmup')}).")
 @click.option("--warmup-factor", type=finite(0.0, 1.0, min_open=True),
-              help="Warmup starts at this fraction of --lr (default 0.001).")
-@click.option("--schedule", type=click.Choice(SCHEDULES), help="Default cosine.")
+              help=f"Warmup starts at this fraction of --lr (default {default('warmup_factor')}).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), help=f"Default {default('schedule')}.")
 @click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
               help="Epochs where the step schedule multiplies the lr by --gamma "
                    "(default 60%,80% of --epochs).")
-@click.option("--gamma", type=POSITIVE, help="Step schedule factor (default 0.1).")
+@click.option("--gamma", type=POSITIVE, help=f"Step schedule factor (default {default('gamma')}).")
 @click.option("--grad-clip", type=NON_NEGATIVE,
-              help="Clip the gradient norm (default 10; 0 = off).")
+              help=f"Clip the gradient norm (default {default('grad_clip')}; 0 = off).")
 @click.option("--ema/--no-ema", default=None,
               help="Evaluate, keep and export an exponential moving average of the weights.")
 @click.option("--ema-decay", type=finite(0.0, 1.0, min_open=True, max_open=True),
-              help="EMA decay per step (default 0.999).")
+              help=f"EMA decay per step (default {default('ema_decay')}).")
 @click.option("--amp/--no-amp", default=None,
               help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
 @click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
-              help="Scale jitter range (default 0.8,1.2).")
-@click.option("--flip-prob", type=PROBABILITY, help="Horizontal flip probability (default 0.5).")
+              help=f"Scale jitter range (default {default('scale_range')}).")
+@click.option("--flip-prob", type=PROBABILITY, help=f"Horizontal flip probability (default {default('flip_prob')}).")
 @click.option("--workers", type=LOADER_WORKERS,
-              help="DataLoader worker processes (default 2).")
+              help=f"DataLoader worker processes (default {default('workers')}).")
 @click.option("--seed", type=SEED, help="Seed for initialisation, order and augmentation.")
-@click.option("--device", type=click.Choice(DEVICES), help="Default auto.")
+@click.option("--device", type=click.Choice(DEVICES), help=f"Default {default('device')}.")
 @click.option("--resume", is_flag=True, default=None,
               help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
 @click.option("--init-from", type=PATH, metavar="CKPT", help="Load weights only from CKPT.")
 @click.option("--eval-every", type=click.IntRange(min=1),
               help="Evaluate every N epochs and after the last.")
 @click.option("--log-every", type=click.IntRange(min=1),
-              help="Log to metrics.jsonl every N steps (default 10).")
+              help=f"Log to metrics.jsonl every N steps (default {default('log_every')}).")
 @click.option("--eval-batch-size", type=BATCH_SIZE, help="Default: --batch-size.")
 @click.option("--tensorboard", is_flag=True, default=None,
               help="Also write TensorBoard events (scalars, prediction images) into "

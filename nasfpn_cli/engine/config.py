@@ -10,8 +10,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ModelError, UsageError
 from ..limits import MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK
+from ..modeling.spec import DropBlockSpec, ModelSpec, check_model_option
 
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
@@ -124,6 +125,10 @@ def _type_problem(value: Any, annotation: str) -> str | None:
     return "must be " + " or ".join(names)
 
 
+# ModelSpec's defaults: the model options below start from them (train's backbone excepted)
+_SPEC_DEFAULTS = {item.name: item.default for item in dataclasses.fields(ModelSpec)}
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs; ``dataclasses.asdict`` of it is stored in checkpoints.
@@ -152,12 +157,12 @@ class TrainConfig:
     stack: int | None = None  # None: the genotype's directive, else 7 (the ModelSpec rule)
     channels: int | None = None  # None: the genotype's directive, else 256
     image_size: int = 256
-    deep_supervision: bool = False
+    deep_supervision: bool = _SPEC_DEFAULTS["deep_supervision"]
     dropblock: float | None = None
-    dropblock_size: int = 3
-    focal_alpha: float = 0.25
-    focal_gamma: float = 1.5
-    anchor_size: float = 4.0
+    dropblock_size: int = DropBlockSpec.block_size
+    focal_alpha: float = _SPEC_DEFAULTS["focal_alpha"]
+    focal_gamma: float = _SPEC_DEFAULTS["focal_gamma"]
+    anchor_size: float = _SPEC_DEFAULTS["anchor_size"]
     sync_bn: bool = False
     # optimisation
     epochs: int = 12
@@ -246,9 +251,6 @@ class TrainConfig:
                  f"must be <= {MAX_BATCH_SIZE}, got {value}")
         need(0 <= self.seed <= MAX_SEED, "seed", f"must be 0..{MAX_SEED}, got {self.seed}")
         need(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-        need(0 <= self.focal_alpha <= 1, "focal_alpha",
-             f"must be in [0, 1], got {self.focal_alpha}")
-        need(self.focal_gamma >= 0, "focal_gamma", f"must be >= 0, got {self.focal_gamma}")
         need(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
         need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
@@ -269,7 +271,12 @@ class TrainConfig:
         need(len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1],
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
         need(0.0 < self.ema_decay < 1.0, "ema_decay", f"must be in (0, 1), got {self.ema_decay}")
-        need(self.anchor_size > 0, "anchor_size", f"must be > 0, got {self.anchor_size}")
+        for key, value in self.spec_options().items():  # as ModelSpec checks them
+            try:
+                check_model_option(key, value)
+            except ModelError as exc:
+                option = key if key in self.model_kwargs else "--" + key.replace("_", "-")
+                raise UsageError(f"{option}: {exc}") from None
         need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0")
         need(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
              "must be >= 1")
@@ -283,20 +290,23 @@ class TrainConfig:
         self.milestones = tuple(int(m) for m in self.milestones)
         return self
 
-    def model_spec(self, genotype, num_classes: int):
-        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` these options describe for
-        ``genotype`` (N@C: --stack/--channels > the file's directives > 7@256)."""
-        from ..modeling.spec import ModelSpec
-
-        options: dict[str, Any] = dict(self.model_kwargs)
+    def spec_options(self) -> dict[str, Any]:
+        """The ModelSpec options these settings give (N@C apart): the model fields, then
+        ``model_kwargs`` on top."""
+        options: dict[str, Any] = dict(backbone=self.backbone,
+                                       deep_supervision=self.deep_supervision,
+                                       focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
+                                       anchor_size=self.anchor_size)
         if self.dropblock is not None:
             options["dropblock"] = {"block_size": self.dropblock_size,
                                     "keep_prob": self.dropblock}
+        return {**options, **self.model_kwargs}
+
+    def model_spec(self, genotype, num_classes: int) -> ModelSpec:
+        """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` these options describe for
+        ``genotype`` (N@C: --stack/--channels > the file's directives > 7@256)."""
         return ModelSpec.create(genotype, stack=self.stack, channels=self.channels,
-                                num_classes=num_classes, backbone=self.backbone,
-                                deep_supervision=self.deep_supervision,
-                                focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
-                                anchor_size=self.anchor_size, **options)
+                                num_classes=num_classes, **self.spec_options())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict nested by :data:`SECTIONS` (tuples become lists)."""

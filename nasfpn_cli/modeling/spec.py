@@ -164,10 +164,12 @@ class ModelSpec:
             value = getattr(self, key)
             need(math.isfinite(value) and 0.0 <= value <= 1.0,
                  f"{key} must lie in [0, 1] (got {value})")
-        for key in ("focal_gamma", "smooth_l1_beta", "box_loss_weight", "anchor_size"):
+        for key in ("focal_gamma", "smooth_l1_beta", "box_loss_weight"):
             value = getattr(self, key)
             need(math.isfinite(value) and value >= 0, f"{key} must be a finite number >= 0 "
                                                       f"(got {value})")
+        need(math.isfinite(self.anchor_size) and self.anchor_size > 0,
+             f"anchor_size must be a finite number > 0 (got {self.anchor_size})")
         need(0.0 < self.prior_prob < 1.0, f"prior_prob must lie in (0, 1) (got {self.prior_prob})")
         need(self.exit_at is None or 1 <= self.exit_at <= self.stack,
              f"exit_at must be a stack between 1 and {self.stack} (got {self.exit_at})")
@@ -202,6 +204,16 @@ class ModelSpec:
             raise ModelError(f"{source}: unknown model option(s) {', '.join(unknown)} "
                              "(written by a newer nasfpn?)")
         return cls.create(genotype, **values)
+
+
+def check_model_option(key: str, value: Any) -> None:
+    """ModelError when ``value`` is not a valid ``key`` option of :meth:`ModelSpec.create`
+    (checked alone, as the spec checks it, without a genotype)."""
+    if key not in option_names():
+        raise ModelError(f"unknown model option: {key}")
+    # exit_at is bounded by the stack, which is not known here: check it against its own value
+    stack = value if key == "exit_at" and isinstance(value, int) and value >= 1 else DEFAULT_STACK
+    ModelSpec(genotype=None, stack=stack, **{key: _normalised(key, value)}).checked()
 
 
 def option_names() -> tuple[str, ...]:

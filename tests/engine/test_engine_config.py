@@ -78,3 +78,30 @@ def test_stored_configs_are_sectioned_and_flat_ones_still_read():
     assert TrainConfig.from_dict(stored) == config
     flat = {k: v for section in stored.values() for k, v in section.items()}
     assert TrainConfig.from_dict(flat) == config  # what versions before sections wrote
+
+
+def test_model_options_start_from_and_are_checked_by_the_model_spec():
+    from nasfpn_cli.modeling.spec import ModelSpec
+
+    spec = TrainConfig(backbone="resnet50").model_spec("fpn", num_classes=80)
+    assert spec == ModelSpec.create("fpn", num_classes=80)  # train adds no defaults of its own
+    with pytest.raises(UsageError, match="--focal-alpha: focal_alpha must lie in"):
+        TrainConfig(focal_alpha=2.0).validated()
+    with pytest.raises(UsageError, match="--anchor-size: anchor_size must be a finite number > 0"):
+        TrainConfig(anchor_size=0.0).validated()
+    with pytest.raises(UsageError, match="box_loss: unknown box_loss 'iou'"):
+        TrainConfig(model_kwargs={"box_loss": "iou"}).validated()
+    assert TrainConfig(stack=12, model_kwargs={"exit_at": 9}).validated().model_spec(
+        "nasfpn", 3).exit_at == 9
+
+
+def test_train_help_quotes_the_defaults_of_the_config(cli, monkeypatch):
+    import dataclasses
+
+    from nasfpn_cli.commands import train as train_command
+
+    assert "Epochs (default 12)." in " ".join(cli("train", "--help").stdout.split())
+    changed = dataclasses.replace(train_command.DEFAULTS, epochs=7, scale_range=(0.5, 2.0))
+    monkeypatch.setattr(train_command, "DEFAULTS", changed)
+    assert (train_command.default("epochs"), train_command.default("scale_range"),
+            train_command.default("lr")) == ("7", "0.5,2", "0.01")
