@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import sys
 
 from rich.console import Console
 from rich.segment import Segment
@@ -114,7 +113,3 @@ def system_error_message(exc: OSError, what: str | None = None) -> str:
         message = f"{exc.filename} -> {exc.filename2}: {reason}"
     hint = _SYSTEM_HINTS.get(exc.errno or -1)
     return message + (f"\nhint: {hint}" if hint else "")
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

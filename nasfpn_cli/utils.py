@@ -335,6 +335,26 @@ def make_progress(enabled: bool = True, *, status: bool = True, eta: bool = True
                     transient=transient)
 
 
+class ProgressTask:
+    """One task on the tool's progress bar (:func:`make_progress`), as a context manager that
+    starts and stops the bar; ``update`` takes rich's ``advance``, ``completed``, ``status``."""
+
+    def __init__(self, description: str, total: int, enabled: bool = True, **fields: Any):
+        self.progress = make_progress(enabled)
+        self.task = self.progress.add_task(description, total=total,
+                                           **{"status": "", **fields})
+
+    def update(self, **changes: Any) -> None:
+        self.progress.update(self.task, **changes)
+
+    def __enter__(self) -> "ProgressTask":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+
 @contextlib.contextmanager
 def eval_mode(module: Any) -> Iterator[Any]:
     """Put a torch module in eval mode for the block and restore the mode it had (train or

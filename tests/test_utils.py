@@ -147,3 +147,15 @@ def test_lazy_exports_and_eval_mode():
         assert not module.training
         raise ValueError
     assert module.training
+
+
+def test_progress_task_starts_moves_and_stops_its_bar():
+    from nasfpn_cli.utils import ProgressTask
+
+    with ProgressTask("search", 10, completed=2) as bar:
+        assert bar.progress.live.is_started
+        bar.update(advance=3, status="best 0.1")
+        task = bar.progress.tasks[0]
+        assert (task.description, task.completed, task.total) == ("search", 5, 10)
+        assert task.fields["status"] == "best 0.1"
+    assert not bar.progress.live.is_started

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils import atomic_write_json
+from ..utils import ProgressTask, atomic_write_json
 from ..errors import SearchError, UsageError
 from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
@@ -318,7 +318,7 @@ class Calibration:
         log = TrialLog(self.out / TRAININGS_FILE)
         config = self.config
         try:
-            with _Progress(len(self.jobs), len(done), progress) as bar, \
+            with ProgressTask("calibrate", len(self.jobs), progress, completed=len(done)) as bar, \
                     build_executor(config.executor, config.workers, config.address,
                                    config.threads) as executor:
                 queue = list(todo)
@@ -331,7 +331,8 @@ class Calibration:
                     for result in executor.wait():
                         job = running.pop(result.trial)
                         log.append(self._record(job, result))
-                        bar.advance(job)
+                        bar.update(advance=1, status=f"{job.arch.name} {job.schedule} "
+                                                     f"seed {job.seed_index}")
         finally:
             log.close()
         return self.summarize()
@@ -412,27 +413,6 @@ def write_scatter(result: CalibrationResult, path: Path) -> Path:
 def load_plan(output_dir: Path) -> dict[str, Any]:
     return read_json_file(Path(output_dir) / PLAN_FILE,
                           f"{output_dir}: no calibration here (no {PLAN_FILE})")
-
-
-class _Progress:
-    """The rich progress bar: trainings done, the last one finished."""
-
-    def __init__(self, total: int, done: int, enabled: bool):
-        from ..utils import make_progress
-
-        self.progress = make_progress(enabled)
-        self.task = self.progress.add_task("calibrate", total=total, completed=done, status="")
-
-    def advance(self, job: Job) -> None:
-        self.progress.update(self.task, advance=1,
-                             status=f"{job.arch.name} {job.schedule} seed {job.seed_index}")
-
-    def __enter__(self) -> "_Progress":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
 
 
 def run_calibration(config: CalibrationConfig, resume: bool = False,

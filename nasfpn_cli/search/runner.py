@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..utils import atomic_write, atomic_write_json
+from ..utils import ProgressTask, atomic_write, atomic_write_json
 from ..errors import SearchError, torch_load_failure
 from .controllers import Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
@@ -336,21 +336,26 @@ class Search:
         for pending in asked:
             self._dispatch(pending, executor)
 
-    def _loop(self, executor: Executor, bar: "_SearchProgress") -> None:
+    def _loop(self, executor: Executor, bar: ProgressTask) -> None:
         for pending in sorted(self.pending.values(), key=lambda p: p.trial):
             self._dispatch(pending, executor)  # proposals a kill interrupted run again
-        bar.update()
+        self._show(bar)
         while len(self.records) < self.config.trials:
             self._fill(executor)
-            bar.update()
+            self._show(bar)
             if len(self.records) >= self.config.trials:
                 break
             if not self.running:
                 raise SearchError("internal: no trial is running and none can start")
             for result in executor.wait():
                 self._on_result(result, executor)
-            bar.update()
+            self._show(bar)
         self._save_state()
+
+    def _show(self, bar: ProgressTask) -> None:
+        """Trials done, the best reward, the unique architectures."""
+        best = "-" if self.best is None else f"{self.best.reward:.4f}"
+        bar.update(completed=len(self.records), status=f"best {best} unique {len(self.cache)}")
 
     def run(self, progress: bool = True) -> SearchSummary:
         started = time.perf_counter()
@@ -360,7 +365,7 @@ class Search:
         threads = torch.get_num_threads()
         set_torch_threads(1)  # the controller is small: leave the cores to the trials
         try:
-            with _SearchProgress(self, progress) as bar, \
+            with ProgressTask("search", self.config.trials, progress) as bar, \
                     build_executor(config.executor, config.workers, config.address,
                                    config.threads) as executor:
                 self._loop(executor, bar)
@@ -369,31 +374,6 @@ class Search:
             set_torch_threads(threads)
         return SearchSummary(self.records, self.best, len(self.cache),
                              time.perf_counter() - started)
-
-
-class _SearchProgress:
-    """The rich progress bar: trials done, best reward, unique architectures."""
-
-    def __init__(self, search: Search, enabled: bool):
-        from ..utils import make_progress
-
-        self.search = search
-        self.progress = make_progress(enabled)
-        self.task = self.progress.add_task("search", total=search.config.trials,
-                                           status="best - unique 0")
-
-    def update(self) -> None:
-        search = self.search
-        best = "-" if search.best is None else f"{search.best.reward:.4f}"
-        self.progress.update(self.task, completed=len(search.records),
-                             status=f"best {best} unique {len(search.cache)}")
-
-    def __enter__(self) -> "_SearchProgress":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
 
 
 def run_search(config: SearchConfig, resume: bool = False, progress: bool = True) -> SearchSummary:

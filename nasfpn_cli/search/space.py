@@ -110,13 +110,6 @@ class SearchSpace:
                                   "allowed in this search space")
         return decisions
 
-    def is_valid(self, decisions: Sequence[int]) -> bool:
-        try:
-            self.check(decisions)
-        except SearchError:
-            return False
-        return True
-
     # -- decisions <-> genotype ---------------------------------------------------------------
 
     def feature_name(self, index: int) -> str:
