@@ -9,7 +9,8 @@ from click.core import ParameterSource
 
 from ..errors import UsageError
 from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
-from ..search.rewards.proxy import ProxySettings
+from ..search.calibration import DEFAULT_REFERENCE
+from ..search.rewards.proxy import GENERATED_DATA, ProxySettings
 from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
                      require_writable_folder)
 
@@ -23,7 +24,7 @@ PROXY_OPTIONS = {
     "proxy_device": "device", "proxy_train_ann": "train_ann",
     "proxy_train_images": "train_images", "proxy_val_ann": "val_ann",
     "proxy_val_images": "val_images", "proxy_images": "synth_images",
-    "proxy_data_seed": "synth_seed", "proxy_score": "score",
+    "proxy_data": "synth_kind", "proxy_data_seed": "synth_seed", "proxy_score": "score",
 }
 # controller -> {option -> keyword of the controller}
 CONTROLLER_OPTIONS = {
@@ -106,16 +107,21 @@ PROXY_CLICK_OPTIONS = [
                  default=PROXY.device,
                  show_default=True),
     click.option("--proxy-train-ann", type=click.Path(dir_okay=False), default=None,
-                 help="Real proxy data (all four paths); default: synthetic in OUT/proxy_data."),
+                 help="Your own proxy data (all four paths); default: --proxy-data written "
+                      "in OUT/proxy_data."),
     click.option("--proxy-train-images", type=click.Path(file_okay=False), default=None),
     click.option("--proxy-val-ann", type=click.Path(dir_okay=False), default=None,
                  help="The held-out split that scores the reward."),
     click.option("--proxy-val-images", type=click.Path(file_okay=False), default=None),
+    click.option("--proxy-data", type=click.Choice(list(GENERATED_DATA)),
+                 default=PROXY.synth_kind, show_default=True,
+                 help="The data a proxy without --proxy-train-ann writes for itself: "
+                      "handwritten digits on photos (real images) or synthetic shapes."),
     click.option("--proxy-images", type=click.IntRange(min=8), default=PROXY.synth_images,
                  show_default=True,
-                 help="Synthetic proxy data: images in all (a quarter held out)."),
+                 help="Generated proxy data: images in all (a third held out)."),
     click.option("--proxy-data-seed", type=SEED, default=PROXY.synth_seed, show_default=True,
-                 help="Synthetic proxy data: seed."),
+                 help="Generated proxy data: seed."),
 ]
 
 
@@ -384,10 +390,13 @@ CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "to
 @executor_options
 @click.option("--resume", is_flag=True, help="Finish the calibration in --output-dir.")
 @proxy_options
-@click.option("--reference-epochs", type=click.IntRange(min=1), default=12, show_default=True,
+@click.option("--reference-epochs", type=click.IntRange(min=1),
+              default=DEFAULT_REFERENCE["epochs"], show_default=True,
               help="Reference schedule: epochs.")
-@click.option("--reference-images", type=click.IntRange(min=8), default=320, show_default=True,
-              help="Reference schedule, synthetic data: images in all (a quarter held out).")
+@click.option("--reference-images", type=click.IntRange(min=8),
+              default=DEFAULT_REFERENCE["synth_images"], show_default=True,
+              help="Reference schedule, generated data (--proxy-data): images in all (a third "
+                   "held out).")
 @click.option("--reference-image-size", type=click.IntRange(min=64), default=None,
               help="Reference schedule: image size [default: the proxy's].")
 @click.option("--reference-lr", type=click.FloatRange(min=0, min_open=True), default=None,

@@ -43,16 +43,21 @@ RECIPES: dict[str, dict[str, Any]] = {
         "focal_gamma": 1.5,
     },
     # The architecture search's proxy task (docs/search.md), scaled to a CPU from the paper's
-    # ResNet-10, 3 stacks, 512 px, 10 epochs; the search's --proxy-* options go on top.
+    # ResNet-10, 3 stacks, 512 px, 10 epochs, with the fast-learning solver and anchors of
+    # "small" (lr 3e-3 for its ~100 steps), chosen by `nasfpn search calibrate` on the digits
+    # (docs/search.md, "Measured"); the search's --proxy-* options go on top.
     "proxy": {
         "backbone": "resnet10",
         "stack": 3,
         "channels": 32,
-        "image_size": 96,
+        "image_size": 128,
+        "anchor_size": 2.0,
         "epochs": 4,
         "batch_size": 8,
-        "lr": 0.02,
-        "warmup": 10,
+        "optimizer": "adamw",
+        "lr": 0.003,
+        "weight_decay": 0.05,
+        "warmup": 30,
         "workers": 0,
         "log_every": 10 ** 9,
     },

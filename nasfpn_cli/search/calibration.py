@@ -45,7 +45,7 @@ BUNDLED = REFERENCE_GENOTYPES
 REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
                     "score")
 # the reference scores COCO AP whatever the proxy scores: it stands for the real objective
-DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 320, "score": "ap"}
+DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
 MIN_ARCHITECTURES = 3
 
 

@@ -66,3 +66,25 @@ def test_an_unknown_score_is_refused(tmp_path):
 
     with pytest.raises(SearchError, match="--proxy-score must be one of ap, ap50, loss"):
         ProxyReward(ProxySettings(score="map"), Path(tmp_path))
+
+
+@pytest.mark.parametrize("kind, marker, categories", [("digits", "digits.json", 10),
+                                                      ("shapes", None, 3)])
+def test_generated_proxy_data_by_kind(tmp_path, kind, marker, categories):
+    import json
+
+    settings = ProxySettings.from_options({**TINY, "synth_kind": kind})
+    ProxyReward(settings, tmp_path).prepare()
+    root = tmp_path / "proxy_data"
+    val = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    train = json.loads((root / "annotations" / "instances_train2017.json").read_text())
+    assert (len(train["images"]), len(val["images"])) == (8, 4)  # a third held out
+    assert len(val["categories"]) == categories
+    assert (marker is None) or (root / marker).is_file()
+
+
+def test_unknown_generated_data_kind_is_a_search_error(tmp_path):
+    from nasfpn_cli.errors import SearchError
+
+    with pytest.raises(SearchError, match="--proxy-data must be one of digits, shapes"):
+        ProxyReward(ProxySettings.from_options({**TINY, "synth_kind": "faces"}), tmp_path)

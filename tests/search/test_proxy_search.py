@@ -20,7 +20,8 @@ def test_tiny_proxy_search_with_two_workers(cli, tmp_path):
         assert 0.0 <= record["reward"] <= 1.0 and record["error"] is None
         assert record["worker"] in ("worker0", "worker1") and record["seconds"] > 0
     assert (out / "proxy_data" / "annotations" / "instances_val2017.json").is_file()
-    assert len(list((out / "proxy_data" / "val2017").glob("*.png"))) == 3  # a quarter held out
+    assert len(list((out / "proxy_data" / "val2017").glob("*.png"))) == 4  # a third held out
+    assert (out / "proxy_data" / "digits.json").is_file()  # the default: --proxy-data digits
     identity = json.loads((out / "search.json").read_text())["identity"]
     assert identity["reward"] == {"name": "proxy", "argument": None, "modules": [], "options": {
         "image_size": 64, "channels": 16, "epochs": 1, "synth_images": 12, "batch_size": 4,

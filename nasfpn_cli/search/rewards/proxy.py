@@ -3,8 +3,9 @@
 The paper trained every sampled pyramid briefly (ResNet-10, 3 stacks, 512 px, 10 epochs) and
 used its AP on a held-out split as the reward. Here the same happens through the training engine
 (:func:`nasfpn_cli.engine.train`), with every knob a ``--proxy-*`` option and smaller defaults.
-The data is a COCO-format train/validation pair: by default a synthetic dataset written once in
-``OUT/proxy_data``, or a real one (``--proxy-train-ann/--proxy-train-images/--proxy-val-ann/
+The data is a COCO-format train/validation pair: by default one generated once in
+``OUT/proxy_data`` (``--proxy-data``: real handwritten digits on photos, or synthetic shapes;
+see :data:`GENERATED_DATA`), or one of your own (``--proxy-train-ann/--proxy-train-images/--proxy-val-ann/
 --proxy-val-images``). The reward is scored on the validation split after the last epoch:
 COCO AP (0-1) by default, or AP50, or ``1 / (1 + validation loss)`` (see :data:`SCORES`).
 
@@ -48,9 +49,11 @@ class ProxySettings:
     train_images: str | None = None
     val_ann: str | None = None
     val_images: str | None = None
-    # the synthetic dataset
-    synth_images: int = 160
-    synth_val_fraction: float = 0.25
+    # the generated dataset (without real data): a key of GENERATED_DATA, images in all, the
+    # part held out for scoring, the seed
+    synth_kind: str = "digits"
+    synth_images: int = 300
+    synth_val_fraction: float = 1 / 3
     synth_seed: int = 0
 
     @classmethod
@@ -94,6 +97,9 @@ class ProxyReward:
         if settings.score not in SCORES:
             raise SearchError(f"--proxy-score must be one of {', '.join(SCORES)}, got "
                               f"{settings.score!r}")
+        if settings.synth_kind not in GENERATED_DATA:
+            raise SearchError(f"--proxy-data must be one of {', '.join(GENERATED_DATA)}, got "
+                              f"{settings.synth_kind!r}")
         self.settings = settings
         self.synthetic_dir = output_dir / "proxy_data"
         self._bundle = None  # the datasets, opened on the first trial of this process
@@ -121,11 +127,9 @@ class ProxyReward:
         settings = self.settings
         paths = self.data_paths()
         if not settings.uses_real_data and not Path(paths["val_ann"]).is_file():
-            from ...data.synth import make_synthetic_dataset
-
-            make_synthetic_dataset(self.synthetic_dir, num_images=settings.synth_images,
-                                   image_size=settings.image_size, seed=settings.synth_seed,
-                                   val_fraction=settings.synth_val_fraction)
+            GENERATED_DATA[settings.synth_kind](
+                self.synthetic_dir, settings.synth_images, settings.image_size,
+                settings.synth_seed, settings.synth_val_fraction)
         try:
             resolve_data_paths(None, paths["train_ann"], paths["train_images"], paths["val_ann"],
                                paths["val_images"])
@@ -163,6 +167,33 @@ class ProxyReward:
                 cache_decoded_images(dataset, IMAGE_CACHE_BYTES)
             self._bundle = bundle
         return self._bundle
+
+
+def write_digits(out: Path, images: int, image_size: int, seed: int,
+                 val_fraction: float) -> None:
+    """Handwritten digits on photos (``nasfpn data digits``): up to 4 digits of 3/16 to 1/2
+    of the image side (24-64 px at 128 px), large enough for a few epochs to learn."""
+    from ...data.digits import make_digits_dataset
+
+    num_val = max(1, round(images * val_fraction))
+    make_digits_dataset(out, num_train=max(1, images - num_val), num_val=num_val,
+                        image_size=image_size, seed=seed, max_objects=4,
+                        min_object_size=max(6, image_size * 3 // 16),
+                        max_object_size=image_size // 2)
+
+
+def write_shapes(out: Path, images: int, image_size: int, seed: int,
+                 val_fraction: float) -> None:
+    """Synthetic coloured shapes (``nasfpn data synth``)."""
+    from ...data.synth import make_synthetic_dataset
+
+    make_synthetic_dataset(out, num_images=images, image_size=image_size, seed=seed,
+                           val_fraction=val_fraction)
+
+
+# --proxy-data: the datasets a proxy writes for itself when it is given no real data
+GENERATED_DATA: dict[str, Callable[[Path, int, int, int, float], None]] = {
+    "digits": write_digits, "shapes": write_shapes}
 
 
 DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
