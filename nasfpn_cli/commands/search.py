@@ -10,7 +10,7 @@ from click.core import ParameterSource
 from ..errors import UsageError
 from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
 from ..search.calibration import DEFAULT_REFERENCE
-from ..search.rewards.proxy import GENERATED_DATA, ProxySettings
+from ..search.rewards.proxy import GENERATED_DATA, SCORES, ProxySettings
 from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
                      require_writable_folder)
 
@@ -100,7 +100,7 @@ PROXY_CLICK_OPTIONS = [
                  show_default=True),
     click.option("--proxy-warmup", type=click.IntRange(min=0), default=PROXY.warmup,
                  show_default=True, help="Warm-up optimizer steps."),
-    click.option("--proxy-score", type=click.Choice(["ap", "ap50", "loss"]), default=PROXY.score,
+    click.option("--proxy-score", type=click.Choice(list(SCORES)), default=PROXY.score,
                  show_default=True,
                  help="The reward: validation AP, AP50, or 1 / (1 + validation loss)."),
     click.option("--proxy-device", type=click.Choice(["auto", "cpu", "cuda"]),
@@ -405,7 +405,8 @@ CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "to
               help="Reference schedule: batch size [default: the proxy's].")
 @click.option("--reference-warmup", type=click.IntRange(min=0), default=None,
               help="Reference schedule: warm-up optimizer steps [default: the proxy's].")
-@click.option("--reference-score", type=click.Choice(["ap", "ap50", "loss"]), default="ap",
+@click.option("--reference-score", type=click.Choice(list(SCORES)),
+              default=DEFAULT_REFERENCE["score"],
               show_default=True, help="What the reference scores (whatever the proxy scores).")
 @click.pass_context
 def calibrate(ctx: click.Context, **params: Any) -> int:

@@ -43,7 +43,7 @@ class ProxySettings:
     what only the proxy has (its data and what it scores)."""
 
     train: dict[str, Any] = field(default_factory=dict)  # TRAINED_FIELDS given
-    score: str = "ap"  # what the reward is: a key of SCORES
+    score: str = "ap50"  # what the reward is: a key of SCORES (ap50: measured, docs/search.md)
     # a real dataset (all four paths), or None: synthetic data in OUT/proxy_data
     train_ann: str | None = None
     train_images: str | None = None
