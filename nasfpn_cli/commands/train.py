@@ -111,8 +111,10 @@ def _check_applicable(config, given: set[str]) -> None:
               help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
 @click.option("--dropblock-size", type=click.IntRange(min=1),
               help=f"DropBlock block size (default {default('dropblock_size')}).")
-@click.option("--focal-alpha", type=PROBABILITY, help=f"Focal loss alpha (default {default('focal_alpha')}).")
-@click.option("--focal-gamma", type=NON_NEGATIVE, help=f"Focal loss gamma (default {default('focal_gamma')}).")
+@click.option("--focal-alpha", type=PROBABILITY,
+              help=f"Focal loss alpha (default {default('focal_alpha')}).")
+@click.option("--focal-gamma", type=NON_NEGATIVE,
+              help=f"Focal loss gamma (default {default('focal_gamma')}).")
 @click.option("--anchor-size", type=POSITIVE,
               help=f"Smallest anchor side in P3 strides (default {default('anchor_size')}: "
                    f"{8 * DEFAULTS.anchor_size:g} px; 2 suits objects of "
@@ -120,13 +122,16 @@ def _check_applicable(config, given: set[str]) -> None:
 @click.option("--sync-bn", is_flag=True, default=None,
               help="Batch norm statistics across processes (distributed runs).")
 @click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs (default {default('epochs')}).")
-@click.option("--batch-size", type=BATCH_SIZE, help=f"Images per step and process (default {default('batch_size')}).")
+@click.option("--batch-size", type=BATCH_SIZE,
+              help=f"Images per step and process (default {default('batch_size')}).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=f"Default {default('optimizer')}.")
 @click.option("--lr", type=POSITIVE, help=f"Peak learning rate (default {default('lr')}).")
 @click.option("--momentum", type=finite(0.0, 1.0, max_open=True),
               help=f"SGD momentum (default {default('momentum')}).")
-@click.option("--weight-decay", type=NON_NEGATIVE, help=f"Default {default('weight_decay')}; never on norms and biases.")
-@click.option("--warmup", type=click.IntRange(min=0), help=f"Linear warmup steps (default {default('warmup')}).")
+@click.option("--weight-decay", type=NON_NEGATIVE,
+              help=f"Default {default('weight_decay')}; never on norms and biases.")
+@click.option("--warmup", type=click.IntRange(min=0),
+              help=f"Linear warmup steps (default {default('warmup')}).")
 @click.option("--warmup-factor", type=finite(0.0, 1.0, min_open=True),
               help=f"Warmup starts at this fraction of --lr (default {default('warmup_factor')}).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), help=f"Default {default('schedule')}.")
@@ -144,7 +149,8 @@ def _check_applicable(config, given: set[str]) -> None:
               help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
 @click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
               help=f"Scale jitter range (default {default('scale_range')}).")
-@click.option("--flip-prob", type=PROBABILITY, help=f"Horizontal flip probability (default {default('flip_prob')}).")
+@click.option("--flip-prob", type=PROBABILITY,
+              help=f"Horizontal flip probability (default {default('flip_prob')}).")
 @click.option("--workers", type=LOADER_WORKERS,
               help=f"DataLoader worker processes (default {default('workers')}).")
 @click.option("--seed", type=SEED, help="Seed for initialisation, order and augmentation.")

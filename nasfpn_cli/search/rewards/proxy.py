@@ -5,9 +5,10 @@ used its AP on a held-out split as the reward. Here the same happens through the
 (:func:`nasfpn_cli.engine.train`), with every knob a ``--proxy-*`` option and smaller defaults.
 The data is a COCO-format train/validation pair: by default one generated once in
 ``OUT/proxy_data`` (``--proxy-data``: real handwritten digits on photos, or synthetic shapes;
-see :data:`GENERATED_DATA`), or one of your own (``--proxy-train-ann/--proxy-train-images/--proxy-val-ann/
---proxy-val-images``). The reward is scored on the validation split after the last epoch:
-COCO AP (0-1) by default, or AP50, or ``1 / (1 + validation loss)`` (see :data:`SCORES`).
+see :data:`GENERATED_DATA`), or one of your own (``--proxy-train-ann``, ``--proxy-train-images``,
+``--proxy-val-ann``, ``--proxy-val-images``). The reward is scored on the validation split after
+the last epoch: COCO AP50 (0-1) by default, or AP, or ``1 / (1 + validation loss)`` (see
+:data:`SCORES`).
 
 Trials are cheap to start: each process reads and checks the annotations once and keeps the
 decoded images in memory (up to :data:`IMAGE_CACHE_BYTES`), the model is built from the
