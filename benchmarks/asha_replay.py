@@ -125,21 +125,23 @@ def plot(scores, budgets, visits, orders, best_k, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for arch, values in sorted(scores.items()):
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=120)
+    styles = ["-", "--", ":", "-."]
+    ranked = sorted(scores.items(), key=lambda item: -item[1][budgets[-1]])
+    for index, (arch, values) in enumerate(ranked):
         ys = [values[b] for b in budgets]
-        colour = None if arch in best_k else "0.6"
-        line, = ax.plot(budgets, ys, "-", color=colour, lw=1.2, zorder=1)
+        colour = None if arch in best_k else "0.55"
+        line, = ax.plot(budgets, ys, styles[index % len(styles)], color=colour, lw=1.2,
+                        zorder=1, label=f"{arch} ({ys[-1]:.3f})")
         sizes = [10 + 140 * visits[arch, r] / orders for r in range(len(budgets))]
         ax.scatter(budgets, ys, s=sizes, color=line.get_color(), zorder=2)
-        ax.annotate(arch, (budgets[-1], ys[-1]), xytext=(4, 0), textcoords="offset points",
-                    fontsize=8, va="center")
+    ax.legend(fontsize=7, loc="upper left", title="full-budget score", title_fontsize=7)
     ax.set_xscale("log")
     ax.set_xticks(budgets, [str(b) for b in budgets])
     ax.set_xlabel("budget (epochs, each a training from scratch)")
-    ax.set_ylabel("validation AP")
-    ax.set_title("ASHA replayed: point size = share of orders that trained it there",
-                 fontsize=9)
+    ax.set_ylabel("validation score (as the trainings recorded it)")
+    ax.set_title("ASHA replayed: point size = share of orders that trained it there; "
+                 f"colour: the full-budget top {len(best_k)}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
