@@ -45,7 +45,7 @@ class ProxySettings:
 
     train: dict[str, Any] = field(default_factory=dict)  # TRAINED_FIELDS given
     score: str = "ap50"  # what the reward is: a key of SCORES (ap50: measured, docs/search.md)
-    # a real dataset (all four paths), or None: synthetic data in OUT/proxy_data
+    # your own dataset (all four paths), or None: --proxy-data generated in OUT/proxy_data
     train_ann: str | None = None
     train_images: str | None = None
     val_ann: str | None = None
