@@ -9,8 +9,7 @@ from click.core import ParameterSource
 
 from ..errors import UsageError
 from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
-from ..search.calibration import DEFAULT_REFERENCE
-from ..search.rewards.proxy import GENERATED_DATA, SCORES, ProxySettings
+from ..search.rewards.proxy import DEFAULT_REFERENCE, GENERATED_DATA, SCORES, ProxySettings
 from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
                      require_writable_folder)
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from .spec import DropBlockSpec
 
+
 class DropBlock2d(nn.Module):
     """Zero square blocks of ``block_size`` at random and rescale the rest; identity in eval mode.
 

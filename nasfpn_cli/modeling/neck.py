@@ -187,8 +187,8 @@ def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEF
     7@256).
     ``norm``: "bn", "syncbn" (batch statistics across processes when distributed), "gn",
     "frozenbn" or "none"; ``separable``: depthwise-separable 3x3 convs in the cells;
-    ``dropblock``: a :class:`~nasfpn_cli.modeling.spec.DropBlockSpec` (or its fields as a mapping) applied after every
-    cell's norm, off by default.
+    ``dropblock``: a :class:`~nasfpn_cli.modeling.spec.DropBlockSpec` (or its fields as a
+    mapping) applied after every cell's norm, off by default.
     """
     genotype = as_genotype(genotype)
     stack, channels = resolve_pyramid_size(genotype, stack, channels)

@@ -31,7 +31,7 @@ from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
-from .rewards.proxy import ProxySettings
+from .rewards.proxy import DEFAULT_REFERENCE, ProxySettings
 from .runner import read_json_file
 from .space import SearchSpace
 from .trials import TrialLog, read_json_lines
@@ -44,8 +44,6 @@ BUNDLED = REFERENCE_GENOTYPES
 # ProxySettings fields a reference schedule may set (the model and the data stay the proxy's)
 REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
                     "score")
-# the reference scores COCO AP whatever the proxy scores: it stands for the real objective
-DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
 MIN_ARCHITECTURES = 3
 
 

@@ -197,6 +197,12 @@ GENERATED_DATA: dict[str, Callable[[Path, int, int, int, float], None]] = {
     "digits": write_digits, "shapes": write_shapes}
 
 
+# ``search calibrate``'s reference schedule on top of the proxy's settings: 3x the epochs, 2x
+# the generated images; it scores COCO AP whatever the proxy scores (the real objective). Here,
+# not in search.calibration, so the CLI reads it without importing the calibration machinery.
+DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
+
+
 DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
 
 
