@@ -30,6 +30,10 @@ class FiniteFloat(click.FloatRange):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
 
+    def _describe_range(self) -> str:
+        """No range in the help when there is none (click would print "x<=None")."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
 
 def finite(min: float | None = None, max: float | None = None, *, min_open: bool = False,
            max_open: bool = False) -> FiniteFloat:

@@ -2,6 +2,7 @@
 
 Options left out keep the value of ``--recipe`` (when given) or the CPU defaults of
 :class:`~nasfpn_cli.engine.config.TrainConfig`; under ``torchrun`` every process runs this.
+Every setting's option is generated from its declaration in TrainConfig (help by section).
 """
 from __future__ import annotations
 
@@ -10,43 +11,26 @@ from pathlib import Path
 
 import click
 
-from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig
+from ..engine.config import TrainConfig
 from ..errors import UsageError
-from ..modeling.spec import BACKBONES
-from .model_options import PYRAMID_RULE
-from .params import (BATCH_SIZE, CHANNELS, LOADER_WORKERS, NON_NEGATIVE, POSITIVE, PROBABILITY,
-                     SEED, STACK, finite, finite_number, image_size, require_writable_folder)
+from .params import require_writable_folder
+from .settings_options import SectionedCommand, format_default, set_option, settings_options
 
-
-def _numbers(kind: type, count: int | None = None):
-    """A click callback parsing "A,B,..." into a tuple of ``kind``."""
-
-    def parse(ctx: click.Context, param: click.Parameter, value: str | None):
-        if value is None:
-            return None
-        try:
-            numbers = tuple(kind(finite_number(part) if kind is float else part)
-                            for part in value.split(",") if part.strip())
-        except ValueError:
-            raise click.BadParameter(f"expected comma-separated finite numbers, got {value!r}"
-                                     ) from None
-        if count is not None and len(numbers) != count:
-            raise click.BadParameter(f"expected {count} comma-separated numbers, got {value!r}")
-        return numbers
-
-    return parse
-
-
-PATH = click.Path(path_type=str)
 DEFAULTS = TrainConfig()  # the help texts quote the defaults from here, never typed twice
 
 
 def default(name: str) -> str:
     """The CPU default of setting ``name`` as the help shows it (numbers with %g, lists "A,B")."""
-    value = getattr(DEFAULTS, name)
-    if isinstance(value, tuple):
-        return ",".join(f"{v:g}" for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return format_default(getattr(DEFAULTS, name))
+
+
+def _help(name: str) -> str | None:
+    """Help texts that quote more than the default (read when the options are made)."""
+    if name == "anchor_size":
+        return (f"Smallest anchor side in P3 strides (default {default('anchor_size')}: "
+                f"{8 * DEFAULTS.anchor_size:g} px; 2 suits objects of 10-30 px). The start of "
+                "the run prints how many training boxes it covers.")
+    return None
 
 # option -> (the setting it needs, the value that setting must have): e.g. --milestones only
 # means something for the step schedule; giving it with another one is a usage error
@@ -78,97 +62,17 @@ def _check_applicable(config, given: set[str]) -> None:
             raise UsageError(f"--{option.replace('_', '-')} applies only with {needed}")
 
 
-@click.command(name="train")
+@click.command(name="train", cls=SectionedCommand)
 @click.argument("genotype", required=False)
-@click.option("--data", "data_dir", type=PATH, help="Dataset folder in the COCO 2017 layout.")
-@click.option("--train-ann", type=PATH, help="Training annotations (COCO JSON).")
-@click.option("--train-images", type=PATH, help="Folder of the training images.")
-@click.option("--val-ann", type=PATH, help="Validation annotations (COCO JSON).")
-@click.option("--val-images", type=PATH, help="Folder of the validation images.")
-@click.option("--skip-bad", is_flag=True, default=None,
-              help="Drop bad boxes/images the data checks find instead of refusing the data.")
-@click.option("-o", "--output-dir", type=PATH,
-              help="Run folder: last.pt, best.pt, metrics.jsonl, config.json (required unless "
-                   "--config sets output_dir).")
-@click.option("--config", "config_file", type=PATH, metavar="FILE",
+@click.option("--config", "config_file", type=click.Path(path_type=str), metavar="FILE",
               help="Options from a TOML file or a run's config.json; flags given here win.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved configuration (valid as --config) and exit.")
-@click.option("--recipe", type=click.Choice(list(RECIPES)),
-              help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, lr 0.08, "
-                   "50 epochs, steps at 30 and 40; small: few CPU minutes on small objects, "
-                   "3@64, 128 px, --anchor-size 2, AdamW lr 1e-3, warmup 30).")
-@click.option("--backbone", type=click.Choice(BACKBONES), help=f"Default {default('backbone')}.")
-@click.option("--backbone-weights", type=PATH, metavar="FILE",
-              help="ImageNet weights for the backbone (a torchvision-style state dict).")
-@click.option("--stack", type=STACK, help=f"Pyramid copies N of N@C {PYRAMID_RULE}.")
-@click.option("--channels", type=CHANNELS, help=f"Pyramid channels C of N@C {PYRAMID_RULE}.")
-@click.option("--image-size", type=image_size(64),
-              help=f"Square training size in pixels (default {default('image_size')}).")
-@click.option("--deep-supervision", is_flag=True, default=None,
-              help="A head and loss after every pyramid copy.")
-@click.option("--dropblock", type=finite(0.0, 1.0, min_open=True), metavar="KEEP",
-              help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
-@click.option("--dropblock-size", type=click.IntRange(min=1),
-              help=f"DropBlock block size (default {default('dropblock_size')}).")
-@click.option("--focal-alpha", type=PROBABILITY,
-              help=f"Focal loss alpha (default {default('focal_alpha')}).")
-@click.option("--focal-gamma", type=NON_NEGATIVE,
-              help=f"Focal loss gamma (default {default('focal_gamma')}).")
-@click.option("--anchor-size", type=POSITIVE,
-              help=f"Smallest anchor side in P3 strides (default {default('anchor_size')}: "
-                   f"{8 * DEFAULTS.anchor_size:g} px; 2 suits objects of "
-                   "10-30 px). The start of the run prints how many training boxes it covers.")
-@click.option("--sync-bn", is_flag=True, default=None,
-              help="Batch norm statistics across processes (distributed runs).")
-@click.option("--epochs", type=click.IntRange(min=1), help=f"Epochs (default {default('epochs')}).")
-@click.option("--batch-size", type=BATCH_SIZE,
-              help=f"Images per step and process (default {default('batch_size')}).")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), help=f"Default {default('optimizer')}.")
-@click.option("--lr", type=POSITIVE, help=f"Peak learning rate (default {default('lr')}).")
-@click.option("--momentum", type=finite(0.0, 1.0, max_open=True),
-              help=f"SGD momentum (default {default('momentum')}).")
-@click.option("--weight-decay", type=NON_NEGATIVE,
-              help=f"Default {default('weight_decay')}; never on norms and biases.")
-@click.option("--warmup", type=click.IntRange(min=0),
-              help=f"Linear warmup steps (default {default('warmup')}).")
-@click.option("--warmup-factor", type=finite(0.0, 1.0, min_open=True),
-              help=f"Warmup starts at this fraction of --lr (default {default('warmup_factor')}).")
-@click.option("--schedule", type=click.Choice(SCHEDULES), help=f"Default {default('schedule')}.")
-@click.option("--milestones", callback=_numbers(int), metavar="E1,E2",
-              help="Epochs where the step schedule multiplies the lr by --gamma "
-                   "(default 60%,80% of --epochs).")
-@click.option("--gamma", type=POSITIVE, help=f"Step schedule factor (default {default('gamma')}).")
-@click.option("--grad-clip", type=NON_NEGATIVE,
-              help=f"Clip the gradient norm (default {default('grad_clip')}; 0 = off).")
-@click.option("--ema/--no-ema", default=None,
-              help="Evaluate, keep and export an exponential moving average of the weights.")
-@click.option("--ema-decay", type=finite(0.0, 1.0, min_open=True, max_open=True),
-              help=f"EMA decay per step (default {default('ema_decay')}).")
-@click.option("--amp/--no-amp", default=None,
-              help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
-@click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
-              help=f"Scale jitter range (default {default('scale_range')}).")
-@click.option("--flip-prob", type=PROBABILITY,
-              help=f"Horizontal flip probability (default {default('flip_prob')}).")
-@click.option("--workers", type=LOADER_WORKERS,
-              help=f"DataLoader worker processes (default {default('workers')}).")
-@click.option("--seed", type=SEED, help="Seed for initialisation, order and augmentation.")
-@click.option("--device", type=click.Choice(DEVICES), help=f"Default {default('device')}.")
-@click.option("--resume", is_flag=True, default=None,
-              help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
-@click.option("--init-from", type=PATH, metavar="CKPT", help="Load weights only from CKPT.")
-@click.option("--eval-every", type=click.IntRange(min=1),
-              help="Evaluate every N epochs and after the last.")
-@click.option("--log-every", type=click.IntRange(min=1),
-              help=f"Log to metrics.jsonl every N steps (default {default('log_every')}).")
-@click.option("--eval-batch-size", type=BATCH_SIZE, help="Default: --batch-size.")
-@click.option("--tensorboard", is_flag=True, default=None,
-              help="Also write TensorBoard events (scalars, prediction images) into "
-                   "OUTPUT_DIR (needs the tensorboard extra).")
+@set_option()
+@settings_options(TrainConfig, defaults=DEFAULTS, help_for=_help)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def command(genotype: str | None, recipe: str | None, no_progress: bool, config_file: str | None,
-            print_config: bool, **options) -> int:
+            print_config: bool, assignments: tuple, **options) -> int:
     """Train a detector for GENOTYPE (a file or bundled name) on COCO-format data.
 
     Writes OUTPUT_DIR/last.pt every epoch, OUTPUT_DIR/best.pt at the best validation AP and
@@ -177,15 +81,14 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     import dataclasses
     import json
 
-    from ..engine.config import TrainConfig
     from ..engine.config_file import read_config_file
+    from ..settings import assigned_values
 
     overrides: dict = {}
     if config_file is not None:
         overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))
+    overrides.update(assigned_values(TrainConfig, assignments))
     overrides.update({name: value for name, value in options.items() if value is not None})
-    if overrides.get("grad_clip") == 0:
-        overrides["grad_clip"] = None
     if genotype is not None:
         overrides["genotype"] = genotype
     elif "genotype" not in overrides and not overrides.get("resume") and not print_config:

@@ -6,13 +6,15 @@ Defaults suit a CPU run on small data; :data:`RECIPES` holds published presets (
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError, UsageError
-from ..limits import MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK
-from ..modeling.spec import DropBlockSpec, ModelSpec, check_model_option
+from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK,
+                      max_local_processes)
+from ..modeling.spec import (BACKBONES, DEFAULT_CHANNELS, DEFAULT_STACK, DropBlockSpec,
+                             ModelSpec, check_model_option)
+from ..settings import check_declared, sections, setting
 
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
@@ -77,66 +79,15 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-# TrainConfig's fields by section: the model spec's options, the data, the solver and the
-# runtime. Stored configurations (config.json, checkpoints, --config files) are nested by section.
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "model": ("genotype", "backbone", "backbone_weights", "stack", "channels",
-              "deep_supervision", "dropblock", "dropblock_size", "focal_alpha", "focal_gamma",
-              "anchor_size", "sync_bn", "model_kwargs"),
-    "data": ("data_dir", "train_ann", "train_images", "val_ann", "val_images", "skip_bad",
-             "image_size", "scale_range", "flip_prob"),
-    "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
-               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp", "ema",
-               "ema_decay"),
-    "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
-                "log_every", "eval_batch_size", "tensorboard", "recipe"),
-}
-
-
-# the annotation words of TrainConfig's fields -> the Python types a value may have
-_TYPE_WORDS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
-                                            "bool": (bool,), "None": (type(None),)}
-
-
-_TYPE_NAMES = {"int": "a whole number", "float": "a number", "str": "text",
-               "bool": "true or false", "None": "unset"}
-_PLURAL_NAMES = {"int": "whole numbers", "float": "numbers"}
-
-
-def _type_problem(value: Any, annotation: str) -> str | None:
-    """Why ``value`` does not fit a field annotated ``annotation`` (``int | None``,
-    ``tuple[float, float]``...), or None when it fits. Bools are not numbers here."""
-    for option in (part.strip() for part in annotation.split("|")):
-        if option.startswith(("tuple[", "dict[")):
-            container = tuple if option.startswith("tuple[") else dict
-            if container is dict and isinstance(value, dict):
-                return None
-            if container is tuple and isinstance(value, (tuple, list)):
-                word = option[6:].split(",")[0].strip(" ]")
-                if all(_type_problem(v, word) is None for v in value):
-                    return None
-            continue
-        kinds = _TYPE_WORDS.get(option)
-        if kinds is None or (isinstance(value, kinds) and
-                             (bool in kinds or not isinstance(value, bool))):
-            return None
-    names = []
-    for option in (part.strip() for part in annotation.split("|")):
-        if option.startswith("tuple["):
-            word = option[6:].split(",")[0].strip(" ]")
-            names.append(f"a list of {_PLURAL_NAMES.get(word, word)}")
-        else:
-            names.append(_TYPE_NAMES.get(option, option))
-    return "must be " + " or ".join(names)
-
-
 # ModelSpec's defaults: the model options below start from them (train's backbone excepted)
 _SPEC_DEFAULTS = {item.name: item.default for item in dataclasses.fields(ModelSpec)}
+_PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs; ``dataclasses.asdict`` of it is stored in checkpoints.
+    """Everything a training run needs, each field declared once with its help, section and
+    range (:mod:`nasfpn_cli.settings`); ``dataclasses.asdict`` of it is stored in checkpoints.
 
     ``warmup`` counts optimizer steps; ``milestones`` are epochs (empty: 60% and 80% of
     ``epochs``). ``recipe`` only records which preset :meth:`from_recipe` started from.
@@ -147,59 +98,124 @@ class TrainConfig:
     for a proxy task).
     """
 
-    genotype: str = "nasfpn"
-    output_dir: str = "runs/train"
-    # data: data_dir (COCO 2017 layout) and/or explicit paths; no validation pair: no evaluation
-    data_dir: str | None = None
-    train_ann: str | None = None
-    train_images: str | None = None
-    val_ann: str | None = None
-    val_images: str | None = None
-    skip_bad: bool = False
     # model
-    backbone: str = "resnet18"
-    backbone_weights: str | None = None
-    stack: int | None = None  # None: the genotype's directive, else 7 (the ModelSpec rule)
-    channels: int | None = None  # None: the genotype's directive, else 256
-    image_size: int = 256
-    deep_supervision: bool = _SPEC_DEFAULTS["deep_supervision"]
-    dropblock: float | None = None
-    dropblock_size: int = DropBlockSpec.block_size
-    focal_alpha: float = _SPEC_DEFAULTS["focal_alpha"]
-    focal_gamma: float = _SPEC_DEFAULTS["focal_gamma"]
-    anchor_size: float = _SPEC_DEFAULTS["anchor_size"]
-    sync_bn: bool = False
-    # optimisation
-    epochs: int = 12
-    batch_size: int = 8
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup: int = 100
-    warmup_factor: float = 0.001
-    schedule: str = "cosine"
-    milestones: tuple[int, ...] = ()
-    gamma: float = 0.1
-    grad_clip: float | None = 10.0
-    amp: bool = False
-    ema: bool = False
-    ema_decay: float = 0.999
-    # augmentation
-    scale_range: tuple[float, float] = (0.8, 1.2)
-    flip_prob: float = 0.5
+    genotype: str = setting("nasfpn", section="model", cli=False,
+                            help="A genotype file or bundled name.")
+    backbone: str = setting("resnet18", section="model", choices=BACKBONES,
+                            help="Default {default}.")
+    backbone_weights: str | None = setting(None, section="model", path="any", metavar="FILE",
+                                           help="ImageNet weights for the backbone (a "
+                                                "torchvision-style state dict).")
+    stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
+                                help=f"Pyramid copies N of N@C {_PYRAMID_RULE}.")
+    channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
+                                   help=f"Pyramid channels C of N@C {_PYRAMID_RULE}.")
+    deep_supervision: bool = setting(_SPEC_DEFAULTS["deep_supervision"], section="model",
+                                     help="A head and loss after every pyramid copy.")
+    dropblock: float | None = setting(
+        None, section="model", minimum=0.0, maximum=1.0, min_open=True, metavar="KEEP",
+        range_text="is DropBlock's final keep probability in (0, 1] (paper: 0.9)",
+        help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
+    dropblock_size: int = setting(DropBlockSpec.block_size, section="model", minimum=1,
+                                  help="DropBlock block size (default {default}).")
+    # the limits of these are ModelSpec's (check_model_option), not declared a second time
+    focal_alpha: float = setting(_SPEC_DEFAULTS["focal_alpha"], section="model",
+                                 help="Focal loss alpha (default {default}).")
+    focal_gamma: float = setting(_SPEC_DEFAULTS["focal_gamma"], section="model",
+                                 help="Focal loss gamma (default {default}).")
+    anchor_size: float = setting(
+        _SPEC_DEFAULTS["anchor_size"], section="model",
+        help="Smallest anchor side in P3 strides (default {default}; 2 suits objects of "
+             "10-30 px). The start of the run prints how many training boxes it covers.")
+    sync_bn: bool = setting(False, section="model",
+                            help="Batch norm statistics across processes (distributed runs).")
+    model_kwargs: dict[str, Any] = setting(
+        default_factory=dict, section="model", cli=False,
+        help="More ModelSpec options as they are (e.g. exit_at).")
+    # data: data_dir (COCO 2017 layout) and/or explicit paths; no validation pair: no evaluation
+    data_dir: str | None = setting(None, section="data", flag="data", path="any",
+                                   help="Dataset folder in the COCO 2017 layout.")
+    train_ann: str | None = setting(None, section="data", path="any",
+                                    help="Training annotations (COCO JSON).")
+    train_images: str | None = setting(None, section="data", path="any",
+                                       help="Folder of the training images.")
+    val_ann: str | None = setting(None, section="data", path="any",
+                                  help="Validation annotations (COCO JSON).")
+    val_images: str | None = setting(None, section="data", path="any",
+                                     help="Folder of the validation images.")
+    skip_bad: bool = setting(False, section="data",
+                             help="Drop bad boxes/images the data checks find instead of "
+                                  "refusing the data.")
+    image_size: int = setting(256, section="data", minimum=64, maximum=MAX_IMAGE_SIZE,
+                              unit="pixels",
+                              help="Square training size in pixels (default {default}).")
+    scale_range: tuple[float, float] = setting(
+        (0.8, 1.2), section="data", minimum=0.0, min_open=True, metavar="MIN,MAX",
+        range_text="needs 0 < MIN <= MAX", help="Scale jitter range (default {default}).")
+    flip_prob: float = setting(0.5, section="data", minimum=0.0, maximum=1.0,
+                               help="Horizontal flip probability (default {default}).")
+    # solver
+    epochs: int = setting(12, section="solver", minimum=1, help="Epochs (default {default}).")
+    batch_size: int = setting(8, section="solver", minimum=1, maximum=MAX_BATCH_SIZE,
+                              help="Images per step and process (default {default}).")
+    optimizer: str = setting("sgd", section="solver", choices=OPTIMIZERS,
+                             help="Default {default}.")
+    lr: float = setting(0.01, section="solver", minimum=0.0, min_open=True,
+                        help="Peak learning rate (default {default}).")
+    momentum: float = setting(0.9, section="solver", minimum=0.0, maximum=1.0, max_open=True,
+                              help="SGD momentum (default {default}).")
+    weight_decay: float = setting(1e-4, section="solver", minimum=0.0,
+                                  help="Default {default}; never on norms and biases.")
+    warmup: int = setting(100, section="solver", minimum=0, unit="steps",
+                          help="Linear warmup steps (default {default}).")
+    warmup_factor: float = setting(0.001, section="solver", minimum=0.0, maximum=1.0,
+                                   min_open=True, help="Warmup starts at this fraction of --lr "
+                                                       "(default {default}).")
+    schedule: str = setting("cosine", section="solver", choices=SCHEDULES,
+                            help="Default {default}.")
+    milestones: tuple[int, ...] = setting((), section="solver", minimum=1, metavar="E1,E2",
+                                          help="Epochs where the step schedule multiplies the "
+                                               "lr by --gamma (default 60%,80% of --epochs).")
+    gamma: float = setting(0.1, section="solver", minimum=0.0, min_open=True,
+                           help="Step schedule factor (default {default}).")
+    grad_clip: float | None = setting(10.0, section="solver", minimum=0.0,
+                                      help="Clip the gradient norm (default {default}; 0 = off).")
+    amp: bool = setting(False, section="solver", switch=True,
+                        help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on "
+                             "CUDA.")
+    ema: bool = setting(False, section="solver", switch=True,
+                        help="Evaluate, keep and export an exponential moving average of the "
+                             "weights.")
+    ema_decay: float = setting(0.999, section="solver", minimum=0.0, maximum=1.0,
+                               min_open=True, max_open=True,
+                               help="EMA decay per step (default {default}).")
     # runtime
-    workers: int = 2
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    init_from: str | None = None
-    eval_every: int = 1
-    log_every: int = 10
-    eval_batch_size: int | None = None
-    tensorboard: bool = False  # also write TensorBoard events into output_dir
-    recipe: str | None = None
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    output_dir: str = setting("runs/train", section="runtime", short="-o", path="any",
+                              help="Run folder: last.pt, best.pt, metrics.jsonl, config.json "
+                                   "(required unless --config sets output_dir).")
+    workers: int = setting(2, section="runtime", minimum=0, maximum=max_local_processes,
+                           help="DataLoader worker processes (default {default}).")
+    seed: int = setting(0, section="runtime", minimum=0, maximum=MAX_SEED,
+                        help="Seed for initialisation, order and augmentation.")
+    device: str = setting("auto", section="runtime", choices=DEVICES, help="Default {default}.")
+    resume: bool = setting(False, section="runtime",
+                           help="Continue OUTPUT_DIR/last.pt exactly where it stopped.")
+    init_from: str | None = setting(None, section="runtime", path="any", metavar="CKPT",
+                                    help="Load weights only from CKPT.")
+    eval_every: int = setting(1, section="runtime", minimum=1,
+                              help="Evaluate every N epochs and after the last.")
+    log_every: int = setting(10, section="runtime", minimum=1,
+                             help="Log to metrics.jsonl every N steps (default {default}).")
+    eval_batch_size: int | None = setting(None, section="runtime", minimum=1,
+                                          maximum=MAX_BATCH_SIZE, help="Default: --batch-size.")
+    tensorboard: bool = setting(False, section="runtime",
+                                help="Also write TensorBoard events (scalars, prediction images) "
+                                     "into OUTPUT_DIR (needs the tensorboard extra).")
+    recipe: str | None = setting(None, section="runtime", choices=lambda: tuple(RECIPES),
+                                 help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, "
+                                      "lr 0.08, 50 epochs, steps at 30 and 40; small: few CPU "
+                                      "minutes on small objects, 3@64, 128 px, --anchor-size 2, "
+                                      "AdamW lr 1e-3, warmup 30).")
 
     @classmethod
     def from_recipe(cls, name: str | None, **overrides: Any) -> "TrainConfig":
@@ -224,70 +240,29 @@ class TrainConfig:
         return (max(1, round(0.6 * self.epochs)), max(1, round(0.8 * self.epochs)))
 
     def validated(self) -> "TrainConfig":
-        """Check every value; raises :class:`UsageError` naming the option. Returns self."""
+        """Check every value against its declaration, then the rules between fields; raises
+        :class:`UsageError` naming the option. Returns self."""
 
         def need(condition: bool, option: str, message: str) -> None:
             if not condition:
                 raise UsageError(f"--{option.replace('_', '-')}: {message}")
 
-        for item in dataclasses.fields(self):  # inf and nan pass every comparison below
-            value = getattr(self, item.name)
-            wrong = _type_problem(value, str(item.type))  # a --config file can hold anything
-            need(wrong is None, item.name, f"{wrong}, got {value!r}")
-            numbers = value if isinstance(value, tuple) else (value,)
-            need(all(math.isfinite(v) for v in numbers if isinstance(v, float)), item.name,
-                 f"must be finite, got {value}")
-
-        for name in ("stack", "channels", "image_size", "epochs", "batch_size", "eval_every",
-                     "log_every"):
-            value = getattr(self, name)
-            need(value is None or int(value) >= 1, name, f"must be >= 1, got {value}")
-        need(self.image_size >= 64, "image_size", f"must be >= 64 pixels, got {self.image_size}")
-        need(self.image_size <= MAX_IMAGE_SIZE, "image_size",
-             f"must be <= {MAX_IMAGE_SIZE} pixels (larger does not fit in memory), "
-             f"got {self.image_size}")
-        need(self.stack is None or self.stack <= MAX_STACK, "stack",
-             f"must be <= {MAX_STACK}, got {self.stack}")
-        need(self.channels is None or self.channels <= MAX_CHANNELS, "channels",
-             f"must be <= {MAX_CHANNELS}, got {self.channels}")
-        for name in ("batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            need(value is None or value <= MAX_BATCH_SIZE, name,
-                 f"must be <= {MAX_BATCH_SIZE}, got {value}")
-        need(0 <= self.seed <= MAX_SEED, "seed", f"must be 0..{MAX_SEED}, got {self.seed}")
-        need(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
-        need(self.gamma > 0, "gamma", f"must be > 0, got {self.gamma}")
-        need(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        need(self.weight_decay >= 0, "weight_decay", f"must be >= 0, got {self.weight_decay}")
-        need(self.warmup >= 0, "warmup", f"must be >= 0 steps, got {self.warmup}")
-        need(0 < self.warmup_factor <= 1, "warmup_factor", "must be in (0, 1]")
-        need(self.schedule in SCHEDULES, "schedule",
-             f"must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        need(self.optimizer in OPTIMIZERS, "optimizer",
-             f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        need(self.device in DEVICES, "device",
-             f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        need(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
-        need(self.dropblock is None or 0.0 < self.dropblock <= 1.0, "dropblock",
-             f"is DropBlock's final keep probability in (0, 1] (paper: 0.9), got {self.dropblock}")
-        need(self.dropblock_size >= 1 and self.dropblock_size % 2 == 1, "dropblock_size",
+        if self.grad_clip == 0:  # "0 = off", as on the command line
+            self.grad_clip = None
+        check_declared(self, lambda name, message: UsageError(
+            f"--{name.replace('_', '-')}: {message}"))
+        need(self.dropblock_size % 2 == 1, "dropblock_size",
              f"must be a positive odd number, got {self.dropblock_size}")
-        need(0.0 <= self.flip_prob <= 1.0, "flip_prob", "must be in [0, 1]")
-        need(len(self.scale_range) == 2 and 0 < self.scale_range[0] <= self.scale_range[1],
+        need(len(self.scale_range) == 2 and self.scale_range[0] <= self.scale_range[1],
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
-        need(0.0 < self.ema_decay < 1.0, "ema_decay", f"must be in (0, 1), got {self.ema_decay}")
-        for key, value in self.spec_options().items():  # as ModelSpec checks them
+        need(list(self.milestones) == sorted(self.milestones), "milestones",
+             "must be increasing epoch numbers >= 1")
+        for key, value in self.spec_options().items():  # ModelSpec owns their limits
             try:
                 check_model_option(key, value)
             except ModelError as exc:
                 option = key if key in self.model_kwargs else "--" + key.replace("_", "-")
                 raise UsageError(f"{option}: {exc}") from None
-        need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "must be > 0")
-        need(self.eval_batch_size is None or self.eval_batch_size >= 1, "eval_batch_size",
-             "must be >= 1")
-        need(all(int(m) >= 1 for m in self.milestones)
-             and list(self.milestones) == sorted(self.milestones), "milestones",
-             "must be increasing epoch numbers >= 1")
         if self.resume and self.init_from:
             raise UsageError("--resume and --init-from exclude each other",
                              hint="--resume continues OUT/last.pt; --init-from loads weights only")
@@ -340,3 +315,8 @@ def flatten_sections(values: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[key] = value
     return flat
+
+
+# TrainConfig's fields by section (model, data, solver, runtime), from their declarations: stored
+# configurations (config.json, checkpoints, --config files) are nested by section
+SECTIONS: dict[str, tuple[str, ...]] = sections(TrainConfig)
