@@ -2,29 +2,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import click
 from click.core import ParameterSource
 
+from ..engine.config import TrainConfig
 from ..errors import UsageError
-from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
-from ..search.rewards.proxy import DEFAULT_REFERENCE, GENERATED_DATA, SCORES, ProxySettings
-from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
-                     require_writable_folder)
+from ..limits import MAX_SEARCH_CELLS, max_local_processes
+from ..search.rewards.proxy import (DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS,
+                                    ProxySettings)
+from ..settings import declared, meta_of
+from .params import NON_NEGATIVE, SEED, POSITIVE, require_writable_folder
+from .settings_options import SectionedCommand, SectionedGroup, settings_options
 
 PROXY = ProxySettings()  # the --proxy-* defaults (the "proxy" recipe of TrainConfig)
-
-# --proxy-* option -> ProxySettings field (only options given on the command line are stored)
-PROXY_OPTIONS = {
-    "proxy_backbone": "backbone", "proxy_stack": "stack", "proxy_channels": "channels",
-    "proxy_image_size": "image_size", "proxy_epochs": "epochs",
-    "proxy_batch_size": "batch_size", "proxy_lr": "lr", "proxy_warmup": "warmup",
-    "proxy_device": "device", "proxy_train_ann": "train_ann",
-    "proxy_train_images": "train_images", "proxy_val_ann": "val_ann",
-    "proxy_val_images": "val_images", "proxy_images": "synth_images",
-    "proxy_data": "synth_kind", "proxy_data_seed": "synth_seed", "proxy_score": "score",
-}
+# the proxy's own settings that have a --proxy-* option
+PROXY_OWN_FIELDS = tuple(item.name for item, meta in declared(ProxySettings) if meta.cli)
+# --proxy-* parameter -> ProxySettings field (only options given on the command line are stored)
+PROXY_OPTIONS = {f"proxy_{name}": name for name in TRAINED_FIELDS + PROXY_OWN_FIELDS}
 # controller -> {option -> keyword of the controller}
 CONTROLLER_OPTIONS = {
     "ppo": {"ppo_lr": "learning_rate", "ppo_batch_size": "batch_size", "ppo_epochs": "epochs",
@@ -81,47 +78,13 @@ def _proxy_settings(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any
     return proxy
 
 
-# the --proxy-* options, shared by `search` and `search calibrate`
-PROXY_CLICK_OPTIONS = [
-    click.option("--proxy-backbone", default=PROXY.backbone, show_default=True),
-    click.option("--proxy-stack", type=STACK, default=PROXY.stack,
-                 show_default=True),
-    click.option("--proxy-channels", type=click.IntRange(4, MAX_CHANNELS),
-                 default=PROXY.channels,
-                 show_default=True),
-    click.option("--proxy-image-size", type=image_size(64), default=PROXY.image_size,
-                 show_default=True),
-    click.option("--proxy-epochs", type=click.IntRange(min=1), default=PROXY.epochs,
-                 show_default=True),
-    click.option("--proxy-batch-size", type=BATCH_SIZE, default=PROXY.batch_size,
-                 show_default=True),
-    click.option("--proxy-lr", type=POSITIVE, default=PROXY.lr,
-                 show_default=True),
-    click.option("--proxy-warmup", type=click.IntRange(min=0), default=PROXY.warmup,
-                 show_default=True, help="Warm-up optimizer steps."),
-    click.option("--proxy-score", type=click.Choice(list(SCORES)), default=PROXY.score,
-                 show_default=True,
-                 help="The reward: validation AP, AP50, or 1 / (1 + validation loss)."),
-    click.option("--proxy-device", type=click.Choice(["auto", "cpu", "cuda"]),
-                 default=PROXY.device,
-                 show_default=True),
-    click.option("--proxy-train-ann", type=click.Path(dir_okay=False), default=None,
-                 help="Your own proxy data (all four paths); default: --proxy-data written "
-                      "in OUT/proxy_data."),
-    click.option("--proxy-train-images", type=click.Path(file_okay=False), default=None),
-    click.option("--proxy-val-ann", type=click.Path(dir_okay=False), default=None,
-                 help="The held-out split that scores the reward."),
-    click.option("--proxy-val-images", type=click.Path(file_okay=False), default=None),
-    click.option("--proxy-data", type=click.Choice(list(GENERATED_DATA)),
-                 default=PROXY.synth_kind, show_default=True,
-                 help="The data a proxy without --proxy-train-ann writes for itself: "
-                      "handwritten digits on photos (real images) or synthetic shapes."),
-    click.option("--proxy-images", type=click.IntRange(min=8), default=PROXY.synth_images,
-                 show_default=True,
-                 help="Generated proxy data: images in all (a third held out)."),
-    click.option("--proxy-data-seed", type=SEED, default=PROXY.synth_seed, show_default=True,
-                 help="Generated proxy data: seed."),
-]
+def proxy_options(command: Callable) -> Callable:
+    """The --proxy-* options of `search` and `search calibrate`: train's declarations of the
+    TRAINED_FIELDS (defaults of the proxy recipe) and the proxy's own settings."""
+    command = settings_options(ProxySettings, prefix="proxy-", defaults=PROXY,
+                               concrete=True)(command)
+    return settings_options(TrainConfig, prefix="proxy-", names=TRAINED_FIELDS,
+                            defaults=PROXY.config, concrete=True, section="proxy")(command)
 
 
 # where trials run, shared by `search` and `search calibrate`
@@ -154,7 +117,6 @@ SPACE_CLICK_OPTIONS = [
                  help="The paper's extra rule: intermediate cells never produce P3 (stride 8)."),
 ]
 space_options = _decorator(SPACE_CLICK_OPTIONS)
-proxy_options = _decorator(PROXY_CLICK_OPTIONS)
 executor_options = _decorator(EXECUTOR_CLICK_OPTIONS)
 
 
@@ -169,7 +131,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     ctx.default_map = {**(ctx.default_map or {}), **read_config_file(value, names)}
 
 
-@click.group(name="search", invoke_without_command=True)
+@click.group(name="search", invoke_without_command=True, cls=SectionedGroup)
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=_read_config, metavar="FILE",
               help="Options from a TOML (or JSON) file, keys as the option names with "
@@ -361,16 +323,33 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     return 0
 
 
-# --reference-* option -> ProxySettings field of the reference schedule
-REFERENCE_OPTIONS = {"reference_epochs": "epochs", "reference_images": "synth_images",
-                     "reference_image_size": "image_size", "reference_lr": "lr",
-                     "reference_batch_size": "batch_size", "reference_warmup": "warmup",
-                     "reference_score": "score"}
+# --reference-* parameter -> ProxySettings field of the reference schedule (train's declaration
+# for the training ones, the proxy's for its own)
+REFERENCE_OPTIONS = {f"reference_{name}": name for name in REFERENCE_FIELDS}
 CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "top_k", "cells",
                         "paper_constraints", *PROXY_OPTIONS, *REFERENCE_OPTIONS)
+REFERENCE_DEFAULTS = SimpleNamespace(**{name: DEFAULT_REFERENCE.get(name)
+                                        for name in REFERENCE_FIELDS})
 
 
-@command.command(name="calibrate")
+def _reference_help(name: str) -> str:
+    flag = meta_of(ProxySettings if name in PROXY_OWN_FIELDS else TrainConfig, name).flag_name(
+        name, "proxy-")
+    default = "" if name in DEFAULT_REFERENCE else " [default: the proxy's]"
+    return f"Reference schedule: as {flag}{default}."
+
+
+def reference_options(command: Callable) -> Callable:
+    """The --reference-* options of `search calibrate`, from the same declarations."""
+    for cls in (ProxySettings, TrainConfig):
+        names = [name for name in REFERENCE_FIELDS if name in cls.__dataclass_fields__]
+        command = settings_options(cls, prefix="reference-", names=names,
+                                   defaults=REFERENCE_DEFAULTS, concrete=True,
+                                   section="reference", help_for=_reference_help)(command)
+    return command
+
+
+@command.command(name="calibrate", cls=SectionedCommand)
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False), default="runs/calibration",
               show_default=True, help="plan.json, trainings.jsonl, calibration.json/png go here.")
 @click.option("--architectures", default="fpn,panet,nasfpn,bifpn", show_default=True,
@@ -389,24 +368,7 @@ CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "to
 @executor_options
 @click.option("--resume", is_flag=True, help="Finish the calibration in --output-dir.")
 @proxy_options
-@click.option("--reference-epochs", type=click.IntRange(min=1),
-              default=DEFAULT_REFERENCE["epochs"], show_default=True,
-              help="Reference schedule: epochs.")
-@click.option("--reference-images", type=click.IntRange(min=8),
-              default=DEFAULT_REFERENCE["synth_images"], show_default=True,
-              help="Reference schedule, generated data (--proxy-data): images in all (a third "
-                   "held out).")
-@click.option("--reference-image-size", type=click.IntRange(min=64), default=None,
-              help="Reference schedule: image size [default: the proxy's].")
-@click.option("--reference-lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Reference schedule: learning rate [default: the proxy's].")
-@click.option("--reference-batch-size", type=click.IntRange(min=1), default=None,
-              help="Reference schedule: batch size [default: the proxy's].")
-@click.option("--reference-warmup", type=click.IntRange(min=0), default=None,
-              help="Reference schedule: warm-up optimizer steps [default: the proxy's].")
-@click.option("--reference-score", type=click.Choice(list(SCORES)),
-              default=DEFAULT_REFERENCE["score"],
-              show_default=True, help="What the reference scores (whatever the proxy scores).")
+@reference_options
 @click.pass_context
 def calibrate(ctx: click.Context, **params: Any) -> int:
     """Measure how well the proxy ranks architectures: train a fixed set under the proxy and
@@ -435,10 +397,8 @@ def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: 
     from ..search.space import SearchSpace
 
     proxy = _proxy_settings(ctx, params)
-    reference = {"epochs": params["reference_epochs"], "synth_images": params["reference_images"],
-                 "score": params["reference_score"]}
-    reference.update({field: params[option] for option, field in REFERENCE_OPTIONS.items()
-                      if params[option] is not None})
+    reference = {field: params[option] for option, field in REFERENCE_OPTIONS.items()
+                 if params[option] is not None}
     bundled = tuple(name.strip() for name in params["architectures"].split(",") if name.strip())
     return CalibrationConfig(output_dir, proxy, reference, bundled, params["sampled"],
                              params["poor"], params["seeds"], params["seed"],

@@ -95,15 +95,15 @@ def _option(item, meta: Setting, prefix: str, dest: str, defaults: Any, concrete
     annotation = str(item.type)
     value = getattr(defaults, item.name) if defaults is not None else None
     text = (help_for(item.name) if help_for else None) or meta.help
-    if "{default" in text:
-        text = text.replace("{default}", format_default(value))
+    quoted = "{default}" in text  # the help says the default itself
+    text = text.replace("{default}", format_default(value))
     flag = meta.flag_name(item.name, prefix)
     declarations = [flag, dest + item.name]
     if meta.short and not prefix:
         declarations.insert(0, meta.short)
     kwargs: dict[str, Any] = {"help": text, "metavar": meta.metavar,
                               "default": value if concrete else None,
-                              "show_default": concrete and value is not None}
+                              "show_default": concrete and value is not None and not quoted}
     if annotation == "bool":
         if meta.switch:
             declarations[declarations.index(flag)] = f"{flag}/--{prefix}no-{flag[2 + len(prefix):]}"

@@ -31,19 +31,17 @@ from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
-from .rewards.proxy import DEFAULT_REFERENCE, ProxySettings
+from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings
 from .runner import read_json_file
 from .space import SearchSpace
 from .trials import TrialLog, read_json_lines
-from .worker import TrialResult, TrialTask
+from .worker import TrialResult, TrialTask, adopt_reward
 
 PLAN_FILE, TRAININGS_FILE = "plan.json", "trainings.jsonl"
 RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
 SCHEDULES = ("proxy", "reference")
 BUNDLED = REFERENCE_GENOTYPES
 # ProxySettings fields a reference schedule may set (the model and the data stay the proxy's)
-REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
-                    "score")
 MIN_ARCHITECTURES = 3
 
 
@@ -286,6 +284,7 @@ class Calibration:
         for schedule, spec in self.rewards.items():  # bad data fails before any training
             reward = build_reward(spec, config.space, out / schedule)
             reward.prepare()
+            adopt_reward(config.space, spec, out / schedule, reward)  # inline trials reuse it
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(out / PLAN_FILE, config.identity())

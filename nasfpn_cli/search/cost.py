@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import SearchError
-from .rewards.proxy import ProxySettings
 
 DEFAULT_WEIGHT = -0.07  # MnasNet's soft-constraint exponent
 REFERENCE_GENOTYPES = ("fpn", "panet", "nasfpn", "bifpn")  # hand-designed points of comparison
@@ -45,8 +44,9 @@ class MacsObjective:
         return None if data is None else cls(float(data["target"]), float(data["weight"]))
 
 
-def neck_macs(genotype, settings: ProxySettings) -> int:
-    """Multiply-adds of ``genotype``'s neck as the proxy builds it, per image."""
+def neck_macs(genotype, settings: Any) -> int:
+    """Multiply-adds per image of ``genotype``'s neck as ``settings`` (a TrainConfig, or anything
+    with its ``backbone``, ``stack``, ``channels`` and ``image_size``) build it."""
     from ..analysis.counting import count_neck
     from ..modeling.spec import ModelSpec
 

@@ -69,12 +69,12 @@ def pareto_front(ranked: list[RankedArchitecture]) -> list[RankedArchitecture]:
 def bundled_macs(output_dir: Path) -> dict[str, int]:
     """Neck MACs of the bundled genotypes as the search's proxy builds them."""
     from ..genotype import load_genotype
-    from .cost import neck_macs
-    from .rewards.proxy import ProxySettings
+    from .rewards import RewardSpec, build_reward
 
-    settings = ProxySettings.from_options(load_config(output_dir)["identity"]["reward"]
-                                          .get("options", {}))
-    return {name: neck_macs(load_genotype(name), settings) for name in REFERENCE_GENOTYPES}
+    identity = load_config(output_dir)["identity"]
+    reward = build_reward(RewardSpec.from_dict(identity["reward"]),
+                          SearchSpace.from_dict(identity["space"]), output_dir)
+    return {name: reward.cost(load_genotype(name)) for name in REFERENCE_GENOTYPES}
 
 
 def write_pareto_plot(ranked: list[RankedArchitecture], references: dict[str, int],

@@ -30,12 +30,11 @@ from ..errors import SearchError, torch_load_failure
 from .controllers import Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
-from .rewards.proxy import ProxySettings
 from .executors import Executor, build_executor, set_torch_threads
-from .rewards import RewardSpec, build_reward
+from .rewards import Reward, RewardSpec, build_reward
 from .space import SearchSpace
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
-from .worker import TrialResult, TrialTask
+from .worker import TrialResult, TrialTask, adopt_reward
 
 CONFIG_FILE, TRIALS_FILE = "search.json", "trials.jsonl"
 STATE_FILE, BEST_FILE = "state.pt", "best.txt"
@@ -82,15 +81,18 @@ class SearchConfig:
                    macs_objective=MacsObjective.from_dict(data.get("macs_objective")),
                    **_scheduler_fields(data.get("scheduler")), **rest)
 
-    def make_scheduler(self) -> AshaScheduler | None:
-        """The ASHA rungs over the reward's ``epochs`` option (the proxy's epochs)."""
+    def make_scheduler(self, reward: Reward) -> AshaScheduler | None:
+        """The ASHA rungs over the reward's budget (the proxy's epochs)."""
         if self.scheduler == "none":
             return None
         if self.scheduler not in SCHEDULERS:
             raise SearchError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got "
                               f"{self.scheduler!r}")
-        max_epochs = int(ProxySettings.from_options(self.reward.options).epochs)
-        return AshaScheduler(asha_budgets(max_epochs, self.asha_min_epochs, self.asha_eta),
+        budgets = reward.budget_range()
+        if budgets is None:
+            raise SearchError(f"--scheduler {self.scheduler}: the reward {self.reward.name!r} "
+                              "takes no budget to halve")
+        return AshaScheduler(asha_budgets(budgets[1], self.asha_min_epochs, self.asha_eta),
                              self.asha_eta)
 
 
@@ -165,8 +167,8 @@ class Search:
             raise SearchError(f"{out}: a search already lives here",
                               hint="pass --resume to continue it, or choose another --output-dir")
         self.space = config.space
-        self.asha = config.make_scheduler()
         reward = build_reward(config.reward, self.space, out)  # bad settings fail before any file
+        self.asha = config.make_scheduler(reward)
         self.controller: Controller = build_controller(config.controller, self.space, config.seed,
                                                        **config.controller_options)
         if not resume:
@@ -184,8 +186,8 @@ class Search:
             read_trials(out / TRIALS_FILE, repair=True)
             if stored.get("trials") != config.trials:
                 self._write_config()
-        if hasattr(reward, "prepare"):
-            reward.prepare()
+        reward.prepare()
+        adopt_reward(self.space, config.reward, out, reward)  # inline trials reuse it
         self.log = TrialLog(out / TRIALS_FILE)
 
     def _write_config(self) -> None:
@@ -260,14 +262,12 @@ class Search:
     # -- trials ----------------------------------------------------------------------------------
 
     def _task(self, pending: _Pending) -> TrialTask:
-        reward = self.config.reward.to_dict()
-        if self.asha is not None:  # the rung's budget
-            reward["options"] = {**reward["options"], "epochs": self.asha.budgets[pending.rung]}
         return TrialTask(pending.trial, tuple(pending.proposal.decisions), pending.hash,
                          trial_seed(self.config.seed, pending.hash), self.space.to_dict(),
-                         reward, str(self.out),
+                         self.config.reward.to_dict(), str(self.out),
                          macs_objective=None if self.config.macs_objective is None
-                         else self.config.macs_objective.to_dict())
+                         else self.config.macs_objective.to_dict(),
+                         budget=None if self.asha is None else self.asha.budgets[pending.rung])
 
     def _finish(self, trial: int, reward: float, seconds: float, worker: str, cached: bool,
                 error: str | None = None, score: float | None = None,

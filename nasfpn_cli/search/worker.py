@@ -31,6 +31,7 @@ class TrialTask:
     genotype: str | None = None  # DSL text to score instead of ``decisions`` (an architecture
     # outside the search space, e.g. a bundled one in a calibration)
     macs_objective: dict[str, Any] | None = None  # a MacsObjective as a dict: cost-aware reward
+    budget: int | None = None  # within the reward's budget_range (ASHA's rung); None: the full
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,21 @@ class TrialResult:
     macs: int | None = None  # neck multiply-adds (with --macs-target)
 
 
+def _reward_key(space: dict[str, Any], reward: dict[str, Any], output_dir: str) -> str:
+    return json.dumps([space, reward, output_dir], sort_keys=True)
+
+
+def adopt_reward(space, spec, output_dir, reward) -> None:
+    """Let trials run in this process reuse ``reward``, already prepared by the caller (the
+    inline executor then neither builds it again nor reads its data a second time)."""
+    _REWARD_CACHE[_reward_key(space.to_dict(), spec.to_dict(), str(output_dir))] = (space, reward)
+
+
 def _space_and_reward(task: TrialTask):
     from .rewards import RewardSpec, build_reward
     from .space import SearchSpace
 
-    key = json.dumps([task.space, task.reward, task.output_dir], sort_keys=True)
+    key = _reward_key(task.space, task.reward, task.output_dir)
     if key not in _REWARD_CACHE:
         space = SearchSpace.from_dict(task.space)
         reward = build_reward(RewardSpec.from_dict(task.reward), space, task.output_dir)
@@ -71,7 +82,8 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
             from ..genotype import parse_genotype
 
             genotype = parse_genotype(task.genotype, f"<{task.hash}>")
-        value = float(reward(Candidate(genotype, tuple(task.decisions), task.hash, task.seed)))
+        candidate = Candidate(genotype, tuple(task.decisions), task.hash, task.seed)
+        value = float(reward.score(candidate, task.budget))
     except TrainingError as exc:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            error=str(exc))  # its hint names train's options, not search's
@@ -88,9 +100,8 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
                            error=f"the reward was {value}")
     if task.macs_objective is None:
         return TrialResult(task.trial, value, time.perf_counter() - start, worker)
-    from .cost import MacsObjective, neck_macs
-    from .rewards.proxy import ProxySettings
+    from .cost import MacsObjective
 
-    macs = neck_macs(genotype, ProxySettings.from_options(task.reward.get("options", {})))
+    macs = reward.cost(genotype)
     return TrialResult(task.trial, MacsObjective.from_dict(task.macs_objective).reward(value, macs),
                        time.perf_counter() - start, worker, score=value, macs=macs)

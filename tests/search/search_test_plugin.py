@@ -6,7 +6,7 @@ import os
 import time
 
 from nasfpn_cli.genotype import load_genotype
-from nasfpn_cli.search.rewards import register_reward
+from nasfpn_cli.search.rewards import Reward, register_reward
 
 
 @register_reward("slow-similarity")
@@ -21,13 +21,22 @@ def slow_similarity(argument, space, options):
     return reward
 
 
+class BudgetSimilarity(Reward):
+    """The similarity to a target scaled by the budget: ``budget / 9`` of it (for ASHA); the
+    full budget is the ``epochs`` option (9 by default)."""
+
+    def __init__(self, space, target, epochs: int):
+        self.space, self.target, self.epochs = space, target, epochs
+
+    def budget_range(self):
+        return 1, self.epochs
+
+    def score(self, candidate, budget=None):
+        return self.space.similarity(candidate.decisions, self.target) * (
+            budget or self.epochs) / 9
+
+
 @register_reward("budget-similarity")
 def budget_similarity(argument, space, options):
-    """The similarity to ``nasfpn`` scaled by the budget: ``epochs / 9`` of it (for ASHA)."""
-    target = space.encode(load_genotype(argument or "nasfpn"))
-    epochs = int(options.get("epochs", 9))
-
-    def reward(candidate):
-        return space.similarity(candidate.decisions, target) * epochs / 9
-
-    return reward
+    return BudgetSimilarity(space, space.encode(load_genotype(argument or "nasfpn")),
+                            int(options.get("epochs", 9)))

@@ -57,3 +57,11 @@ def test_an_asha_search_stops_poor_architectures_early(tmp_path, monkeypatch):
     assert stored == {"name": "asha", "eta": 3, "min_epochs": 1}
     resumed = run_search(resumed_config(tmp_path, trials=34), resume=True, progress=False)
     assert len(resumed.records) == 34
+
+
+def test_asha_needs_a_reward_that_takes_a_budget(tmp_path):
+    config = SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "random", trials=4,
+                          scheduler="asha")
+    with pytest.raises(SearchError, match="the reward 'similarity' takes no budget"):
+        run_search(config, progress=False)
+    assert not (tmp_path / "search.json").exists()  # refused before anything is written

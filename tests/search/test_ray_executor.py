@@ -1,6 +1,9 @@
 """``--executor ray``: the same trials as Ray tasks, on a small local Ray instance."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from nasfpn_cli.search.rewards import RewardSpec
@@ -9,7 +12,11 @@ from nasfpn_cli.search.runner import SearchConfig, run_search
 ray = pytest.importorskip("ray")
 
 
-def test_search_on_a_local_ray_instance(tmp_path):
+def test_search_on_a_local_ray_instance(tmp_path, monkeypatch):
+    plugins = str(Path(__file__).parent)  # the budget-similarity reward, in the Ray workers too
+    monkeypatch.syspath_prepend(plugins)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [plugins, *filter(None, [os.environ.get("PYTHONPATH")])]))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         config = SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "evolution",
@@ -18,7 +25,7 @@ def test_search_on_a_local_ray_instance(tmp_path):
         summary = run_search(config, progress=False)
         assert ray.is_initialized()  # an instance the caller started is left running
         asha = run_search(SearchConfig(tmp_path / "asha", RewardSpec.parse(
-            "similarity:nasfpn", {"epochs": 4}), "random", trials=8, workers=2, executor="ray",
+            "budget-similarity", {"epochs": 4}, ("search_test_plugin",)), "random", trials=8, workers=2, executor="ray",
             scheduler="asha", asha_eta=2), progress=False)
     finally:
         ray.shutdown()

@@ -1,7 +1,8 @@
 """Rewards by name (``--reward NAME[:ARGUMENT]``), and the plug-in point for new ones.
 
 A reward factory receives the ``ARGUMENT`` text (or None), the search space and the options of
-the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward`.
+the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward` (or a
+plain callable, wrapped in :class:`CallableReward`).
 Rewards are rebuilt from their :class:`RewardSpec` inside every worker process or Ray task, so
 a factory must be importable there: built-ins live here; a plug-in module passed with
 ``--reward-module`` is imported in the main process and in every worker before the name is
@@ -18,7 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from ...errors import SearchError
 from ...genotype import Genotype
@@ -35,17 +36,59 @@ class Candidate:
     seed: int
 
 
-class Reward(Protocol):
-    """Scores a candidate; higher is better.
+class Reward:
+    """What the search asks of a reward; the runner, its workers, ASHA and the MACs objective
+    talk to nothing else.
 
-    A reward may also define ``prepare(self) -> None``: it runs once in the main process before
-    the first trial (e.g. to write the proxy dataset that every worker then reads).
+    - :meth:`prepare` runs once in the main process before the first trial (e.g. to write and
+      check the data every worker then reads);
+    - :meth:`score` scores a candidate (higher is better) at a ``budget`` within
+      :meth:`budget_range` (None: the full budget), e.g. training epochs for ASHA's rungs;
+    - :meth:`cost` counts what ``--macs-target`` penalises.
+
+    A factory may also return a plain callable ``candidate -> float``: :func:`build_reward`
+    wraps it in :class:`CallableReward` (no budget; the default cost).
     """
 
-    def __call__(self, candidate: Candidate) -> float: ...
+    def prepare(self) -> None:
+        """Once, in the main process, before the first trial."""
+
+    def score(self, candidate: Candidate, budget: int | None = None) -> float:
+        raise NotImplementedError
+
+    def budget_range(self) -> tuple[int, int] | None:
+        """The smallest and the full budget :meth:`score` takes (None: it takes none)."""
+        return None
+
+    def cost(self, genotype: Genotype) -> int:
+        """Neck multiply-adds per image as this reward builds the model; a reward that builds
+        none is charged as the ``proxy`` recipe's model (so --macs-target means one thing)."""
+        from ...engine.config import TrainConfig
+        from ..cost import neck_macs
+
+        return neck_macs(genotype, TrainConfig.from_recipe("proxy"))
+
+    def __call__(self, candidate: Candidate) -> float:
+        return self.score(candidate)
 
 
-RewardFactory = Callable[[str | None, SearchSpace, dict[str, Any]], Reward]
+class CallableReward(Reward):
+    """A plain ``candidate -> float`` callable as a :class:`Reward`; its ``prepare()`` runs
+    when it has one."""
+
+    def __init__(self, function: Callable[[Candidate], float]):
+        self.function = function
+
+    def prepare(self) -> None:
+        prepare = getattr(self.function, "prepare", None)
+        if prepare is not None:
+            prepare()
+
+    def score(self, candidate: Candidate, budget: int | None = None) -> float:
+        return self.function(candidate)
+
+
+RewardFactory = Callable[[str | None, SearchSpace, dict[str, Any]], "Reward | Callable"]
 
 REWARDS: dict[str, RewardFactory] = {}
 BUILTIN_MODULES = {"similarity": "similarity", "proxy": "proxy"}
@@ -113,8 +156,10 @@ def build_reward(spec: RewardSpec, space: SearchSpace, output_dir: str | Path) -
         raise SearchError(f"--reward: unknown reward {spec.name!r}; known: {', '.join(known)}",
                           hint="a reward of your own is registered with register_reward in a "
                                "module passed as --reward-module (docs/search.md)")
-    return REWARDS[spec.name](spec.argument, space,
-                              {**spec.options, "output_dir": str(output_dir)})
+    reward = REWARDS[spec.name](spec.argument, space,
+                                {**spec.options, "output_dir": str(output_dir)})
+    return reward if isinstance(reward, Reward) else CallableReward(reward)
 
 
-__all__ = ["Candidate", "REWARDS", "Reward", "RewardSpec", "build_reward", "register_reward"]
+__all__ = ["CallableReward", "Candidate", "REWARDS", "Reward", "RewardSpec", "build_reward",
+           "register_reward"]

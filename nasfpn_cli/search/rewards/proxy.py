@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import DatasetError, SearchError
+from ...limits import MAX_SEED
+from ...settings import check_declared, meta_of, setting
 from ..space import SearchSpace
-from . import Candidate, register_reward
+from . import Candidate, Reward, register_reward
 
 DATA_PATH_OPTIONS = ("train_ann", "train_images", "val_ann", "val_images")
 IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
 
 
-# TrainConfig fields that --proxy-* options set, on top of the "proxy" recipe
+# TrainConfig fields that --proxy-* options set, on top of the "proxy" recipe (their flags,
+# types and ranges are train's: one declaration, see commands/search.py)
 TRAINED_FIELDS = ("backbone", "stack", "channels", "image_size", "epochs", "batch_size", "lr",
                   "warmup", "device")
 
@@ -41,21 +44,34 @@ class ProxySettings:
     """The proxy task: the training is the ``proxy`` recipe of
     :class:`~nasfpn_cli.engine.config.TrainConfig` with the ``--proxy-*`` training options
     given on top (``train``; read back as attributes: ``settings.epochs``); the other fields are
-    what only the proxy has (its data and what it scores)."""
+    what only the proxy has (its data and what it scores), each declared once for its
+    ``--proxy-*`` option."""
 
     train: dict[str, Any] = field(default_factory=dict)  # TRAINED_FIELDS given
-    score: str = "ap50"  # what the reward is: a key of SCORES (ap50: measured, docs/search.md)
+    # what the reward is (ap50: measured, docs/search.md)
+    score: str = setting("ap50", section="proxy", choices=lambda: tuple(SCORES),
+                         help="The reward: validation AP, AP50, or 1 / (1 + validation loss).")
     # your own dataset (all four paths), or None: --proxy-data generated in OUT/proxy_data
-    train_ann: str | None = None
-    train_images: str | None = None
-    val_ann: str | None = None
-    val_images: str | None = None
+    train_ann: str | None = setting(None, section="proxy", path="file",
+                                    help="Your own proxy data (all four paths); default: "
+                                         "--proxy-data written in OUT/proxy_data.")
+    train_images: str | None = setting(None, section="proxy", path="folder")
+    val_ann: str | None = setting(None, section="proxy", path="file",
+                                  help="The held-out split that scores the reward.")
+    val_images: str | None = setting(None, section="proxy", path="folder")
     # the generated dataset (without real data): a key of GENERATED_DATA, images in all, the
     # part held out for scoring, the seed
-    synth_kind: str = "digits"
-    synth_images: int = 300
-    synth_val_fraction: float = 1 / 3
-    synth_seed: int = 0
+    synth_kind: str = setting("digits", section="proxy", flag="data",
+                              choices=lambda: tuple(GENERATED_DATA),
+                              help="The data a proxy without --proxy-train-ann writes for "
+                                   "itself: handwritten digits on photos (real images) or "
+                                   "synthetic shapes.")
+    synth_images: int = setting(300, section="proxy", flag="images", minimum=8,
+                                help="Generated proxy data: images in all (a third held out).")
+    synth_val_fraction: float = setting(1 / 3, section="proxy", cli=False, minimum=0.0,
+                                        maximum=1.0, min_open=True, max_open=True)
+    synth_seed: int = setting(0, section="proxy", flag="data-seed", minimum=0, maximum=MAX_SEED,
+                              help="Generated proxy data: seed.")
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ProxySettings":
@@ -65,6 +81,8 @@ class ProxySettings:
         given = {key: value for key, value in options.items() if value is not None}
         settings = cls({key: given[key] for key in TRAINED_FIELDS if key in given},
                        **{key: value for key, value in given.items() if key in known})
+        check_declared(settings, lambda name, message: SearchError(
+            f"{meta_of(cls, name).flag_name(name, 'proxy-')} {message}"))
         settings.config  # noqa: B018 - check the training values now
         return settings
 
@@ -91,16 +109,13 @@ class ProxySettings:
         return any(getattr(self, name) for name in DATA_PATH_OPTIONS)
 
 
-class ProxyReward:
-    """Trains a small detector with the candidate's pyramid and returns its validation AP."""
+class ProxyReward(Reward):
+    """Trains a small detector with the candidate's pyramid and returns its validation AP; the
+    budget is the training's epochs."""
 
     def __init__(self, settings: ProxySettings, output_dir: Path):
-        if settings.score not in SCORES:
-            raise SearchError(f"--proxy-score must be one of {', '.join(SCORES)}, got "
-                              f"{settings.score!r}")
-        if settings.synth_kind not in GENERATED_DATA:
-            raise SearchError(f"--proxy-data must be one of {', '.join(GENERATED_DATA)}, got "
-                              f"{settings.synth_kind!r}")
+        check_declared(settings, lambda name, message: SearchError(
+            f"{meta_of(ProxySettings, name).flag_name(name, 'proxy-')} {message}"))
         self.settings = settings
         self.synthetic_dir = output_dir / "proxy_data"
         self._bundle = None  # the datasets, opened on the first trial of this process
@@ -138,11 +153,19 @@ class ProxyReward:
         except DatasetError as exc:
             raise SearchError(f"proxy data: {exc}", hint=exc.hint) from exc
 
-    def __call__(self, candidate: Candidate) -> float:
+    def budget_range(self) -> tuple[int, int]:
+        return 1, int(self.settings.epochs)
+
+    def cost(self, genotype) -> int:
+        from ..cost import neck_macs
+
+        return neck_macs(genotype, self.settings.config)
+
+    def score(self, candidate: Candidate, budget: int | None = None) -> float:
         from ...engine import train
 
         settings = self.settings
-        config = self.train_config(candidate.seed)
+        config = self.train_config(candidate.seed, budget)
         data = self._data()
         train_set = copy.copy(data.train)  # shares the records and the image cache
         train_set.seed = candidate.seed  # the trial's augmentation stream
@@ -151,11 +174,13 @@ class ProxyReward:
                        write_files=False, extra_hooks=(divergence_hook(),))
         return max(0.0, float(SCORES[settings.score](result.model, data.val, config)))
 
-    def train_config(self, seed: int):
-        """The proxy's TrainConfig (writes nothing: ``output_dir`` is never created)."""
+    def train_config(self, seed: int, epochs: int | None = None):
+        """The proxy's TrainConfig for ``epochs`` (None: all of them); writes nothing:
+        ``output_dir`` is never created."""
+        epochs = epochs or self.settings.epochs
         return dataclasses.replace(self.settings.config, genotype="<candidate>",
                                    output_dir="<proxy: no files>", **self.data_paths(),
-                                   seed=seed, eval_every=self.settings.epochs)
+                                   seed=seed, epochs=epochs, eval_every=epochs)
 
     def _data(self):
         """The datasets, read and checked once per process; decoded images cached."""
@@ -201,6 +226,9 @@ GENERATED_DATA: dict[str, Callable[[Path, int, int, int, float], None]] = {
 # the generated images; it scores COCO AP whatever the proxy scores (the real objective). Here,
 # not in search.calibration, so the CLI reads it without importing the calibration machinery.
 DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
+# the settings a reference schedule may change (--reference-*)
+REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
+                    "score")
 
 
 DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
