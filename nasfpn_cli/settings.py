@@ -52,6 +52,7 @@ class Setting:
     switch: bool = False
     cli: bool = True
     range_text: str | None = None
+    unset_help: str = ""
 
     def upper(self) -> float | None:
         """The upper bound (a callable one, e.g. processes per machine, read now)."""

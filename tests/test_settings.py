@@ -9,7 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from nasfpn_cli.commands.settings_options import SectionedCommand, settings_options
+from nasfpn_cli.commands.settings_options import (SectionedCommand, option_fields,
+                                                 settings_options)
 from nasfpn_cli.errors import UsageError
 from nasfpn_cli.settings import (assigned_values, parse_assignment, sections, setting,
                                  value_problem)
@@ -61,11 +62,12 @@ def test_every_documented_flag_is_still_there():
 def test_generated_options_take_types_ranges_choices_and_flags_from_the_declaration():
     runner = CliRunner()
     command = _toy_command()
-    assert json.loads(runner.invoke(command, []).output) == {
-        "data_dir": None, "fast": None, "kind": None, "lr": None, "size": None}
+    assert json.loads(runner.invoke(command, []).output) == {  # parameters follow the flags
+        "data": None, "fast": None, "kind": None, "lr": None, "size": None}
+    assert option_fields(Toy)["data"] == "data_dir"
     given = runner.invoke(command, ["--lr", "0.5", "--size", "128", "--kind", "b", "--data",
                                     "d", "--no-fast"])
-    assert json.loads(given.output) == {"data_dir": "d", "fast": False, "kind": "b", "lr": 0.5,
+    assert json.loads(given.output) == {"data": "d", "fast": False, "kind": "b", "lr": 0.5,
                                         "size": 128}
     for bad in (["--lr", "0"], ["--lr", "nan"], ["--size", "4"], ["--size", "1024"],
                 ["--kind", "c"], ["--hidden", "1"]):

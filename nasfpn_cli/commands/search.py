@@ -10,33 +10,33 @@ from click.core import ParameterSource
 
 from ..engine.config import TrainConfig
 from ..errors import UsageError
-from ..limits import MAX_SEARCH_CELLS, max_local_processes
+from ..limits import max_local_processes
+from ..search.controllers import CONTROLLERS
 from ..search.rewards.proxy import (DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS,
                                     ProxySettings)
-from ..settings import declared, meta_of
-from .params import NON_NEGATIVE, SEED, POSITIVE, require_writable_folder
-from .settings_options import SectionedCommand, SectionedGroup, settings_options
+from ..settings import meta_of
+from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
+                               SpaceSettings)
+from .params import require_writable_folder
+from .settings_options import (SectionedCommand, SectionedGroup, option_fields,
+                               settings_options)
 
 PROXY = ProxySettings()  # the --proxy-* defaults (the "proxy" recipe of TrainConfig)
-# the proxy's own settings that have a --proxy-* option
-PROXY_OWN_FIELDS = tuple(item.name for item, meta in declared(ProxySettings) if meta.cli)
+SEARCH, CALIBRATION = SearchSettings(), CalibrationSettings()  # the other options' defaults
 # --proxy-* parameter -> ProxySettings field (only options given on the command line are stored)
-PROXY_OPTIONS = {f"proxy_{name}": name for name in TRAINED_FIELDS + PROXY_OWN_FIELDS}
-# controller -> {option -> keyword of the controller}
-CONTROLLER_OPTIONS = {
-    "ppo": {"ppo_lr": "learning_rate", "ppo_batch_size": "batch_size", "ppo_epochs": "epochs",
-            "ppo_entropy": "entropy_weight"},
-    "evolution": {"population_size": "population_size", "sample_size": "sample_size"},
-    "random": {},
-}
+PROXY_OPTIONS = {**option_fields(TrainConfig, "proxy-", TRAINED_FIELDS),
+                 **option_fields(ProxySettings, "proxy-")}
+# controller -> {option -> keyword of the controller}, from the controllers' declarations
+CONTROLLER_OPTIONS = {name: option_fields(entry.options, entry.flag_prefix)
+                      for name, entry in CONTROLLERS.items()}
 # built-in rewards that train nothing, so the --proxy-* options mean nothing to them
 # (plug-in rewards get the options and may use them)
 REWARDS_WITHOUT_PROXY = ("similarity",)
 # options that say what is searched: fixed for the life of an output folder
 IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "cells", "macs_target",
                     "macs_weight", "scheduler", "asha_eta", "asha_min_epochs", "paper_constraints",
-                    *CONTROLLER_OPTIONS["ppo"],
-                    *CONTROLLER_OPTIONS["evolution"], *PROXY_OPTIONS)
+                    *(option for options in CONTROLLER_OPTIONS.values() for option in options),
+                    *PROXY_OPTIONS)
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -87,37 +87,17 @@ def proxy_options(command: Callable) -> Callable:
                             defaults=PROXY.config, concrete=True, section="proxy")(command)
 
 
-# where trials run, shared by `search` and `search calibrate`
-EXECUTOR_CLICK_OPTIONS = [
-    click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Trials at once; local workers share the cores' torch threads."),
-    click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
-                 show_default=True, help="local: process pool; ray: Ray tasks (GPU each if any)."),
-    click.option("--address", default=None, help="Ray cluster address (auto, ray://HOST:PORT)."),
-    click.option("--threads", type=click.IntRange(min=1), default=None,
-                 help="Torch threads per local trial [default: cores // workers]; 1 on a "
-                      "machine shared with other work."),
-]
+# where trials run and the search space, shared by `search` and `search calibrate`
+executor_options = settings_options(ExecutorSettings, defaults=ExecutorSettings(), concrete=True)
+space_options = settings_options(SpaceSettings, defaults=SpaceSettings(), concrete=True)
 
 
-def _decorator(options: list):
-    def decorate(function):
-        for option in reversed(options):
-            function = option(function)
-        return function
-
-    return decorate
-
-
-# the search space, for `search` and for the architectures `search calibrate` samples
-SPACE_CLICK_OPTIONS = [
-    click.option("--cells", type=click.IntRange(5, MAX_SEARCH_CELLS), default=7,
-                 show_default=True, help="Merging cells per pyramid; the last 5 are the outputs."),
-    click.option("--paper-constraints", is_flag=True,
-                 help="The paper's extra rule: intermediate cells never produce P3 (stride 8)."),
-]
-space_options = _decorator(SPACE_CLICK_OPTIONS)
-executor_options = _decorator(EXECUTOR_CLICK_OPTIONS)
+def controller_options(command: Callable) -> Callable:
+    """Every controller's options, from its declaration (``--ppo-lr``, ``--population-size``)."""
+    for entry in CONTROLLERS.values():
+        command = settings_options(entry.options, prefix=entry.flag_prefix,
+                                   defaults=entry.options(), concrete=True)(command)
+    return command
 
 
 def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -138,44 +118,18 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "underscores; flags given here win.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved options (valid as --config) and exit.")
-@click.option("--controller", type=click.Choice(["ppo", "random", "evolution"]), default="ppo",
-              show_default=True, help="How architectures are proposed.")
-@click.option("--reward", default="proxy", show_default=True, metavar="NAME[:ARG]",
-              help="proxy (train and score AP), similarity:GENOTYPE, or a registered plug-in.")
+@settings_options(SearchSettings, names=["controller", "reward"], defaults=SEARCH, concrete=True)
 @click.option("--reward-module", multiple=True, metavar="MODULE",
               help="Import MODULE (in every worker too) to register rewards of your own.")
-@click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Finished trials to reach (a resumed search may raise it).")
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("-o", "--output-dir", type=click.Path(), default="runs/search",
-              show_default=True, help="search.json, trials.jsonl, state.pt, best.txt go here.")
+@settings_options(SearchSettings, names=["trials", "seed", "output_dir"], defaults=SEARCH,
+                  concrete=True)
 @executor_options
-@click.option("--resume", is_flag=True, help="Continue the search in --output-dir.")
+@settings_options(SearchSettings, names=["resume"], defaults=SEARCH, concrete=True)
 @space_options
-@click.option("--population-size", type=click.IntRange(min=2), default=50, show_default=True,
-              help="evolution: population size.")
-@click.option("--sample-size", type=click.IntRange(min=1), default=10, show_default=True,
-              help="evolution: tournament size.")
-@click.option("--ppo-lr", type=POSITIVE, default=0.005,
-              show_default=True, help="ppo: Adam learning rate.")
-@click.option("--ppo-batch-size", type=click.IntRange(min=1), default=10, show_default=True,
-              help="ppo: rewards per policy update.")
-@click.option("--ppo-epochs", type=click.IntRange(min=1), default=4, show_default=True,
-              help="ppo: passes over each batch.")
-@click.option("--ppo-entropy", type=NON_NEGATIVE, default=0.0005, show_default=True,
-              help="ppo: entropy bonus weight.")
-@click.option("--scheduler", type=click.Choice(["none", "asha"]), default="none",
-              show_default=True, help="asha: successive halving over --proxy-epochs (the "
-                                      "reward is the score at the highest budget reached).")
-@click.option("--asha-eta", type=click.IntRange(min=2), default=3, show_default=True,
-              help="asha: the best 1/ETA of a rung go on, with ETA x the epochs.")
-@click.option("--asha-min-epochs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="asha: the smallest budget.")
-@click.option("--macs-target", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="MACS", help="Cost-aware reward: score x (neck MACs / MACS) ** weight "
-                                   "above MACS (e.g. 2e7); neck as the proxy builds it.")
-@click.option("--macs-weight", type=click.FloatRange(max=0), default=-0.07, show_default=True,
-              help="The exponent of --macs-target (MnasNet: -0.07).")
+@controller_options
+@settings_options(SearchSettings, names=["scheduler", "asha_eta", "asha_min_epochs",
+                                         "macs_target", "macs_weight"], defaults=SEARCH,
+                  concrete=True)
 @proxy_options
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int | None:
@@ -325,7 +279,10 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
 
 # --reference-* parameter -> ProxySettings field of the reference schedule (train's declaration
 # for the training ones, the proxy's for its own)
-REFERENCE_OPTIONS = {f"reference_{name}": name for name in REFERENCE_FIELDS}
+REFERENCE_OPTIONS = {
+    **option_fields(TrainConfig, "reference-", [n for n in REFERENCE_FIELDS if n in TRAINED_FIELDS]),
+    **option_fields(ProxySettings, "reference-", [n for n in REFERENCE_FIELDS
+                                                  if n not in TRAINED_FIELDS])}
 CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "top_k", "cells",
                         "paper_constraints", *PROXY_OPTIONS, *REFERENCE_OPTIONS)
 REFERENCE_DEFAULTS = SimpleNamespace(**{name: DEFAULT_REFERENCE.get(name)
@@ -333,7 +290,7 @@ REFERENCE_DEFAULTS = SimpleNamespace(**{name: DEFAULT_REFERENCE.get(name)
 
 
 def _reference_help(name: str) -> str:
-    flag = meta_of(ProxySettings if name in PROXY_OWN_FIELDS else TrainConfig, name).flag_name(
+    flag = meta_of(TrainConfig if name in TRAINED_FIELDS else ProxySettings, name).flag_name(
         name, "proxy-")
     default = "" if name in DEFAULT_REFERENCE else " [default: the proxy's]"
     return f"Reference schedule: as {flag}{default}."
@@ -350,23 +307,12 @@ def reference_options(command: Callable) -> Callable:
 
 
 @command.command(name="calibrate", cls=SectionedCommand)
-@click.option("-o", "--output-dir", type=click.Path(file_okay=False), default="runs/calibration",
-              show_default=True, help="plan.json, trainings.jsonl, calibration.json/png go here.")
-@click.option("--architectures", default="fpn,panet,nasfpn,bifpn", show_default=True,
-              metavar="NAMES", help="Comma-separated bundled names or genotype files ('' none).")
-@click.option("--sampled", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Architectures sampled uniformly from the search space.")
-@click.option("--poor", type=click.IntRange(min=0), default=2, show_default=True,
-              help="Deliberately poor samples (cells read only the two coarsest inputs).")
-@click.option("--seeds", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Trainings per architecture and schedule.")
-@click.option("--seed", type=SEED, default=0, show_default=True,
-              help="Draws the sampled architectures and the training seeds.")
-@click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Report the overlap of the proxy's and the reference's top k.")
+@settings_options(CalibrationSettings, names=["output_dir", "architectures", "sampled", "poor",
+                                             "seeds", "seed", "top_k"],
+                  defaults=CALIBRATION, concrete=True)
 @space_options
 @executor_options
-@click.option("--resume", is_flag=True, help="Finish the calibration in --output-dir.")
+@settings_options(CalibrationSettings, names=["resume"], defaults=CALIBRATION, concrete=True)
 @proxy_options
 @reference_options
 @click.pass_context

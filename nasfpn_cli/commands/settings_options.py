@@ -68,37 +68,55 @@ def settings_options(cls: Any, *, prefix: str = "", names: Iterable[str] | None 
                      help_for: Callable[[str], str | None] | None = None) -> Callable:
     """A decorator adding one click option per declared, command-line field of ``cls``.
 
-    ``prefix`` goes before the flag and the parameter name (``proxy-``: ``--proxy-lr`` ->
-    ``proxy_lr``); ``names`` picks fields (all by default); ``defaults`` (an instance) supplies
+    ``prefix`` goes before the flag, whose name with underscores is the parameter's
+    (``proxy-``: ``--proxy-lr`` -> ``proxy_lr``; :func:`option_fields` maps them back); ``names`` picks fields (all by default); ``defaults`` (an instance) supplies
     the defaults quoted in the help, and with ``concrete`` the options' own defaults too
     (otherwise an option left out is None, so a recipe or a --config file can fill it);
     ``section`` overrides the help section; ``help_for(name)`` may replace a help text.
     """
-    wanted = None if names is None else list(names)
-    fields = [(item, meta) for item, meta in declared(cls) if meta.cli
-              and (wanted is None or item.name in wanted)]
-    if wanted is not None:
-        fields.sort(key=lambda pair: wanted.index(pair[0].name))
-    dest = prefix.replace("-", "_")
+    fields = _fields(cls, names)
 
     def decorate(command: Callable) -> Callable:
         for item, meta in reversed(fields):
-            command = _option(item, meta, prefix, dest, defaults, concrete,
-                              section or meta.section, help_for)(command)
+            command = _option(item, meta, prefix, defaults, concrete, section or meta.section,
+                              help_for)(command)
         return command
 
     return decorate
 
 
-def _option(item, meta: Setting, prefix: str, dest: str, defaults: Any, concrete: bool,
-            section: str, help_for: Callable[[str], str | None] | None) -> Callable:
+def _fields(cls: Any, names: Iterable[str] | None) -> list:
+    wanted = None if names is None else list(names)
+    fields = [(item, meta) for item, meta in declared(cls) if meta.cli
+              and (wanted is None or item.name in wanted)]
+    if wanted is not None:
+        fields.sort(key=lambda pair: wanted.index(pair[0].name))
+    return fields
+
+
+def parameter_name(meta: Setting, name: str, prefix: str = "") -> str:
+    """The click parameter (and ``--config`` key) of a field: its flag with underscores."""
+    return meta.flag_name(name, prefix)[2:].replace("-", "_")
+
+
+def option_fields(cls: Any, prefix: str = "", names: Iterable[str] | None = None
+                  ) -> dict[str, str]:
+    """Parameter name -> field name of the options :func:`settings_options` makes."""
+    return {parameter_name(meta, item.name, prefix): item.name
+            for item, meta in _fields(cls, names)}
+
+
+def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, section: str,
+            help_for: Callable[[str], str | None] | None) -> Callable:
     annotation = str(item.type)
     value = getattr(defaults, item.name) if defaults is not None else None
     text = (help_for(item.name) if help_for else None) or meta.help
     quoted = "{default}" in text  # the help says the default itself
     text = text.replace("{default}", format_default(value))
+    if value is None and meta.unset_help:
+        text = f"{text} {meta.unset_help}"
     flag = meta.flag_name(item.name, prefix)
-    declarations = [flag, dest + item.name]
+    declarations = [flag, parameter_name(meta, item.name, prefix)]
     if meta.short and not prefix:
         declarations.insert(0, meta.short)
     kwargs: dict[str, Any] = {"help": text, "metavar": meta.metavar,
@@ -125,6 +143,11 @@ class SectionedOption(click.Option):
         self.section = section
 
 
+# --help headings where "<Section> options" would not read well
+SECTION_TITLES = {"ppo": "PPO controller options", "evolution": "Evolution controller options",
+                  "trials": "Where trials run"}
+
+
 class _Sectioned:
     """``--help`` with the options grouped under their settings' sections."""
 
@@ -134,8 +157,8 @@ class _Sectioned:
             record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
             if record is not None:
                 title = getattr(param, "section", None)
-                groups.setdefault(f"{title.capitalize()} options" if title else "Options",
-                                  []).append(record)
+                groups.setdefault(SECTION_TITLES.get(title, f"{str(title).capitalize()} options")
+                                  if title else "Options", []).append(record)
         for title, rows in sorted(groups.items(), key=lambda kv: kv[0] != "Options"):
             with formatter.section(title):
                 formatter.write_dl(rows)

@@ -14,9 +14,11 @@ import click
 from ..engine.config import TrainConfig
 from ..errors import UsageError
 from .params import require_writable_folder
-from .settings_options import SectionedCommand, format_default, set_option, settings_options
+from .settings_options import (SectionedCommand, format_default, option_fields, set_option,
+                               settings_options)
 
 DEFAULTS = TrainConfig()  # the help texts quote the defaults from here, never typed twice
+FIELDS = option_fields(TrainConfig)  # parameter (e.g. data for --data) -> TrainConfig field
 
 
 def default(name: str) -> str:
@@ -88,7 +90,8 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     if config_file is not None:
         overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))
     overrides.update(assigned_values(TrainConfig, assignments))
-    overrides.update({name: value for name, value in options.items() if value is not None})
+    overrides.update({FIELDS[name]: value for name, value in options.items()
+                      if value is not None})
     if genotype is not None:
         overrides["genotype"] = genotype
     elif "genotype" not in overrides and not overrides.get("resume") and not print_config:
@@ -98,7 +101,8 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
         raise UsageError("missing option -o / --output-dir", hint="the run folder to write")
     recipe = recipe or overrides.pop("recipe", None)
     config = TrainConfig.from_recipe(recipe, **overrides)
-    _check_applicable(config, {name for name, value in options.items() if value is not None})
+    _check_applicable(config, {FIELDS[name] for name, value in options.items()
+                               if value is not None})
     if print_config:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return 0

@@ -107,9 +107,9 @@ class TrainConfig:
                                            help="ImageNet weights for the backbone (a "
                                                 "torchvision-style state dict).")
     stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
-                                help=f"Pyramid copies N of N@C {_PYRAMID_RULE}.")
+                                help="Pyramid copies N of N@C.", unset_help=_PYRAMID_RULE)
     channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
-                                   help=f"Pyramid channels C of N@C {_PYRAMID_RULE}.")
+                                   help="Pyramid channels C of N@C.", unset_help=_PYRAMID_RULE)
     deep_supervision: bool = setting(_SPEC_DEFAULTS["deep_supervision"], section="model",
                                      help="A head and loss after every pyramid copy.")
     dropblock: float | None = setting(

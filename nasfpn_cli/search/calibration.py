@@ -33,6 +33,7 @@ from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
 from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings
 from .runner import read_json_file
+from .settings import CalibrationSettings, ExecutorSettings
 from .space import SearchSpace
 from .trials import TrialLog, read_json_lines
 from .worker import TrialResult, TrialTask, adopt_reward
@@ -129,14 +130,14 @@ class CalibrationConfig:
     proxy: dict[str, Any] = field(default_factory=dict)  # ProxySettings fields given
     reference: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_REFERENCE))
     bundled: tuple[str, ...] = BUNDLED
-    sampled: int = 2
-    poor: int = 2
-    seeds: int = 2
-    seed: int = 0
+    sampled: int = CalibrationSettings.sampled  # defaults: the declared options'
+    poor: int = CalibrationSettings.poor
+    seeds: int = CalibrationSettings.seeds
+    seed: int = CalibrationSettings.seed
     space: SearchSpace = field(default_factory=SearchSpace)
-    top_k: int = 3
-    workers: int = 1
-    executor: str = "local"
+    top_k: int = CalibrationSettings.top_k
+    workers: int = ExecutorSettings.workers
+    executor: str = ExecutorSettings.executor
     address: str | None = None
     threads: int | None = None  # torch threads per local training (None: cores // workers)
 

@@ -32,6 +32,7 @@ from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
 from .rewards import Reward, RewardSpec, build_reward
+from .settings import ExecutorSettings, SearchSettings
 from .space import SearchSpace
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
@@ -48,19 +49,19 @@ class SearchConfig:
 
     output_dir: Path
     reward: RewardSpec = field(default_factory=lambda: RewardSpec("proxy"))
-    controller: str = "ppo"
+    controller: str = SearchSettings.controller  # defaults: the declared options'
     controller_options: dict[str, Any] = field(default_factory=dict)
     space: SearchSpace = field(default_factory=SearchSpace)
-    seed: int = 0
-    trials: int = 100
-    workers: int = 1
-    executor: str = "local"
+    seed: int = SearchSettings.seed
+    trials: int = SearchSettings.trials
+    workers: int = ExecutorSettings.workers
+    executor: str = ExecutorSettings.executor
     address: str | None = None
     threads: int | None = None  # torch threads per local trial (None: cores // workers)
     macs_objective: MacsObjective | None = None  # --macs-target/--macs-weight: cost-aware
-    scheduler: str = "none"  # or "asha": successive halving over --proxy-epochs
-    asha_eta: int = 3
-    asha_min_epochs: int = 1
+    scheduler: str = SearchSettings.scheduler  # or "asha": successive halving of the budget
+    asha_eta: int = SearchSettings.asha_eta
+    asha_min_epochs: int = SearchSettings.asha_min_epochs
 
     def identity(self) -> dict[str, Any]:
         identity = {"controller": self.controller, "controller_options": self.controller_options,

@@ -4,18 +4,64 @@ Each is imported only when chosen (only ``ppo`` needs torch).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 from ...errors import SearchError
+from ...settings import setting
 from ..space import SearchSpace
 from .base import Controller, Proposal
 
-# name -> (module, class)
-CONTROLLERS: dict[str, tuple[str, str]] = {
-    "ppo": ("ppo", "PPOController"),
-    "random": ("random_search", "RandomController"),
-    "evolution": ("evolution", "EvolutionController"),
+
+@dataclass(frozen=True)
+class PPOOptions:
+    """The PPO controller's settings that have a ``--ppo-*`` option (keywords of the class)."""
+
+    learning_rate: float = setting(0.005, section="ppo", flag="lr", minimum=0.0, min_open=True,
+                                   help="ppo: Adam learning rate.")
+    batch_size: int = setting(10, section="ppo", minimum=1,
+                              help="ppo: rewards per policy update.")
+    epochs: int = setting(4, section="ppo", minimum=1, help="ppo: passes over each batch.")
+    entropy_weight: float = setting(0.0005, section="ppo", flag="entropy", minimum=0.0,
+                                    help="ppo: entropy bonus weight.")
+
+
+@dataclass(frozen=True)
+class EvolutionOptions:
+    """Regularised evolution's settings (keywords of the class)."""
+
+    population_size: int = setting(50, section="evolution", minimum=2,
+                                   help="evolution: population size.")
+    sample_size: int = setting(10, section="evolution", minimum=1,
+                               help="evolution: tournament size.")
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A controller without settings of its own."""
+
+
+@dataclass(frozen=True)
+class ControllerEntry:
+    """Where a controller lives (imported only when chosen: only ``ppo`` needs torch), its
+    settings' declarations, and the prefix of their flags."""
+
+    module: str
+    cls: str
+    options: type = NoOptions
+    flag_prefix: str = ""
+
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(item.name for item in dataclasses.fields(self.options))
+
+
+# --controller NAME -> its entry; a new controller is a module and a line here
+CONTROLLERS: dict[str, ControllerEntry] = {
+    "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-"),
+    "random": ControllerEntry("random_search", "RandomController"),
+    "evolution": ControllerEntry("evolution", "EvolutionController", EvolutionOptions),
 }
 
 
@@ -23,9 +69,9 @@ def build_controller(name: str, space: SearchSpace, seed: int, **options: Any) -
     """A fresh controller; ``options`` are its keyword settings (e.g. ``population_size``)."""
     if name not in CONTROLLERS:
         raise SearchError(f"unknown controller {name!r}; choose one of {', '.join(CONTROLLERS)}")
-    module_name, class_name = CONTROLLERS[name]
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return getattr(module, class_name)(space, seed, **options)
+    entry = CONTROLLERS[name]
+    module = importlib.import_module(f"{__name__}.{entry.module}")
+    return getattr(module, entry.cls)(space, seed, **options)
 
 
-__all__ = ["CONTROLLERS", "Controller", "Proposal", "build_controller"]
+__all__ = ["CONTROLLERS", "Controller", "ControllerEntry", "Proposal", "build_controller"]

@@ -11,14 +11,16 @@ from collections import deque
 from typing import Any
 
 from ..space import SearchSpace
+from . import EvolutionOptions
 from .base import Controller, Proposal
 
 
 class EvolutionController(Controller):
     name = "evolution"
 
-    def __init__(self, space: SearchSpace, seed: int, population_size: int = 50,
-                 sample_size: int = 10):
+    def __init__(self, space: SearchSpace, seed: int,
+                 population_size: int = EvolutionOptions.population_size,
+                 sample_size: int = EvolutionOptions.sample_size):
         super().__init__(space, seed)
         self.population_size = population_size
         self.sample_size = sample_size

@@ -17,21 +17,19 @@ import torch
 from torch import nn
 
 from ..space import SearchSpace
+from . import PPOOptions
 from .base import Controller, Proposal
 
 MASKED = -1e9  # logit of a forbidden choice: exp() underflows to exactly 0
 
 
 @dataclass(frozen=True)
-class PPOSettings:
-    """Controller and optimiser hyper-parameters (defaults tuned on the similarity reward)."""
+class PPOSettings(PPOOptions):
+    """Controller and optimiser hyper-parameters (defaults tuned on the similarity reward): the
+    ones with a ``--ppo-*`` option (:class:`PPOOptions`) and these."""
 
     hidden_size: int = 64
-    learning_rate: float = 0.005
-    batch_size: int = 10
-    epochs: int = 4
     clip: float = 0.2
-    entropy_weight: float = 0.0005
     baseline_decay: float = 0.95
     logit_bound: float = 2.5  # logits squashed to [-b, b] so no choice's probability collapses to 0
 

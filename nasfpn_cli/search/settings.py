@@ -1,0 +1,107 @@
+"""The settings of ``nasfpn search`` and ``search calibrate`` that are neither the reward's nor a
+controller's, each declared once (:mod:`nasfpn_cli.settings`); their options are generated.
+
+Torch-free and light: the search command reads these at start-up.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..limits import MAX_SEARCH_CELLS, MAX_SEED, max_local_processes
+from ..settings import setting
+from .cost import DEFAULT_WEIGHT
+
+# architectures or seeds of one calibration: each is a training, and a calibration of thousands
+# runs for days and fills memory with its plan (issue 20: --sampled 100000000)
+MAX_ARCHITECTURES = 1000
+
+
+def _controllers() -> tuple[str, ...]:
+    from .controllers import CONTROLLERS
+
+    return tuple(CONTROLLERS)
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where trials run, for `search` and `search calibrate`."""
+
+    workers: int = setting(1, section="trials", minimum=1,
+                           help="Trials at once; local workers share the cores' torch threads.")
+    executor: str = setting("local", section="trials", choices=("local", "ray"),
+                            help="local: process pool; ray: Ray tasks (GPU each if any).")
+    address: str | None = setting(None, section="trials",
+                                  help="Ray cluster address (auto, ray://HOST:PORT).")
+    threads: int | None = setting(None, section="trials", minimum=1,
+                                  maximum=max_local_processes,
+                                  help="Torch threads per local trial [default: cores // "
+                                       "workers]; 1 on a machine shared with other work.")
+
+
+@dataclass(frozen=True)
+class SpaceSettings:
+    """The search space, for `search` and for the architectures `search calibrate` samples."""
+
+    cells: int = setting(7, section="space", minimum=5, maximum=MAX_SEARCH_CELLS,
+                         help="Merging cells per pyramid; the last 5 are the outputs.")
+    paper_constraints: bool = setting(False, section="space",
+                                      help="The paper's extra rule: intermediate cells never "
+                                           "produce P3 (stride 8).")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What `nasfpn search` itself takes: the controller, the reward, the trials, ASHA and the
+    cost objective (the controllers' and the reward's own settings are declared beside them)."""
+
+    controller: str = setting("ppo", section="search", choices=_controllers,
+                              help="How architectures are proposed.")
+    reward: str = setting("proxy", section="search", metavar="NAME[:ARG]",
+                          help="proxy (train and score AP), similarity:GENOTYPE, or a registered "
+                               "plug-in.")
+    trials: int = setting(100, section="search", minimum=1,
+                          help="Finished trials to reach (a resumed search may raise it).")
+    seed: int = setting(0, section="search", minimum=0, maximum=MAX_SEED)
+    output_dir: str = setting("runs/search", section="search", short="-o", path="any",
+                              help="search.json, trials.jsonl, state.pt, best.txt go here.")
+    resume: bool = setting(False, section="search", help="Continue the search in --output-dir.")
+    scheduler: str = setting("none", section="search", choices=("none", "asha"),
+                             help="asha: successive halving over the reward's budget (the "
+                                  "proxy's epochs; the reward is the score at the highest "
+                                  "budget reached).")
+    asha_eta: int = setting(3, section="search", minimum=2,
+                            help="asha: the best 1/ETA of a rung go on, with ETA x the epochs.")
+    asha_min_epochs: int = setting(1, section="search", minimum=1,
+                                   help="asha: the smallest budget.")
+    macs_target: float | None = setting(None, section="search", minimum=0.0, min_open=True,
+                                        metavar="MACS",
+                                        help="Cost-aware reward: score x (neck MACs / MACS) ** "
+                                             "weight above MACS (e.g. 2e7); neck as the reward "
+                                             "builds it.")
+    macs_weight: float = setting(DEFAULT_WEIGHT, section="search", maximum=0.0,
+                                 help="The exponent of --macs-target (MnasNet: -0.07).")
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """What `nasfpn search calibrate` itself takes: which architectures, how many seeds."""
+
+    output_dir: str = setting("runs/calibration", section="calibration", short="-o",
+                              path="folder",
+                              help="plan.json, trainings.jsonl, calibration.json/png go here.")
+    architectures: str = setting("fpn,panet,nasfpn,bifpn", section="calibration",
+                                 metavar="NAMES",
+                                 help="Comma-separated bundled names or genotype files ('' none).")
+    sampled: int = setting(2, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
+                           help="Architectures sampled uniformly from the search space.")
+    poor: int = setting(2, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
+                        help="Deliberately poor samples (cells read only the two coarsest "
+                             "inputs).")
+    seeds: int = setting(2, section="calibration", minimum=1, maximum=MAX_ARCHITECTURES,
+                         help="Trainings per architecture and schedule.")
+    seed: int = setting(0, section="calibration", minimum=0, maximum=MAX_SEED,
+                        help="Draws the sampled architectures and the training seeds.")
+    top_k: int = setting(3, section="calibration", minimum=1,
+                         help="Report the overlap of the proxy's and the reference's top k.")
+    resume: bool = setting(False, section="calibration",
+                           help="Finish the calibration in --output-dir.")
