@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..data.generated_settings import DigitsSettings, SynthSettings
 from ..errors import UsageError
-from .params import SEED, finite, image_size
+from .settings_options import settings_options
 
 
 @click.group(name="data")
@@ -64,30 +65,21 @@ def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decod
     return 0 if report.ok else 1
 
 
-def writer_options(function):
-    """--seed and --overwrite, the options every dataset writer takes."""
-    function = click.option("--overwrite", is_flag=True,
-                            help="Write into a non-empty folder (other files there are left "
-                                 "alone).")(function)
-    return click.option("--seed", type=SEED, default=0, show_default=True,
-                        help="The same seed writes byte-identical files.")(function)
+def writer_options(settings: type):
+    """A dataset writer's options, from ``settings``' declarations, and --overwrite."""
+
+    def decorate(function):
+        function = click.option("--overwrite", is_flag=True,
+                                help="Write into a non-empty folder (other files there are left "
+                                     "alone).")(function)
+        return settings_options(settings, defaults=settings(), concrete=True)(function)
+
+    return decorate
 
 
 @command.command("synth")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--num-images", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Images in both splits together.")
-@click.option("--image-size", type=image_size(32), default=256, show_default=True,
-              help="Width and height of every image, in pixels.")
-@click.option("--val-fraction", type=finite(0.0, 1.0, max_open=True), default=0.2,
-              show_default=True, help="Share of the images in the val2017 split.")
-@click.option("--num-classes", type=click.IntRange(1, 6), default=3, show_default=True,
-              help="Shape categories (COCO ids 1, 3, 7, 12, 18, 25: non-contiguous).")
-@click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Most objects in one image (about 1 in 10 images has none).")
-@click.option("--min-object-size", type=click.IntRange(min=4), default=8, show_default=True,
-              help="Smallest object side in pixels; the largest is half the image.")
-@writer_options
+@writer_options(SynthSettings)
 def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: float,
           num_classes: int, max_objects: int, min_object_size: int, overwrite: bool) -> int:
     """Write a synthetic COCO 2017-layout dataset of simple shapes to OUT."""
@@ -110,19 +102,7 @@ def synth(out: Path, num_images: int, image_size: int, seed: int, val_fraction: 
 
 @command.command("digits")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--num-train", type=click.IntRange(min=1), default=600, show_default=True,
-              help="Images in train2017.")
-@click.option("--num-val", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Images in val2017 (digits written by other hands than the training ones).")
-@click.option("--image-size", type=click.IntRange(min=64), default=160, show_default=True,
-              help="Width and height of every image, in pixels.")
-@click.option("--max-objects", type=click.IntRange(min=1), default=6, show_default=True,
-              help="Most digits in one image.")
-@click.option("--min-object-size", type=click.IntRange(min=6), default=10, show_default=True,
-              help="Smallest digit height in pixels.")
-@click.option("--max-object-size", type=click.IntRange(min=6), default=80, show_default=True,
-              help="Largest digit height in pixels (at most half the image).")
-@writer_options
+@writer_options(DigitsSettings)
 def digits(out: Path, num_train: int, num_val: int, image_size: int, seed: int,
            max_objects: int, min_object_size: int, max_object_size: int,
            overwrite: bool) -> int:

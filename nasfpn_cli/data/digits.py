@@ -23,6 +23,7 @@ from PIL import Image
 
 from ..errors import DatasetError
 from ..utils import atomic_write_json
+from .generated_settings import DigitsSettings
 from .synth import TRAIN_SPLIT, VAL_SPLIT, write_splits
 
 NUM_CLASSES = 10
@@ -159,9 +160,13 @@ def _check_options(num_train: int, num_val: int, image_size: int, max_objects: i
                            f"got {max_object_size}")
 
 
-def make_digits_dataset(out_dir: str | Path, num_train: int = 600, num_val: int = 200,
-                        image_size: int = 160, seed: int = 0, *, max_objects: int = 6,
-                        min_object_size: int = 10, max_object_size: int = 80,
+def make_digits_dataset(out_dir: str | Path, num_train: int = DigitsSettings.num_train,
+                        num_val: int = DigitsSettings.num_val,
+                        image_size: int = DigitsSettings.image_size,
+                        seed: int = DigitsSettings.seed, *,
+                        max_objects: int = DigitsSettings.max_objects,
+                        min_object_size: int = DigitsSettings.min_object_size,
+                        max_object_size: int = DigitsSettings.max_object_size,
                         progress: Callable[[int], None] | None = None) -> dict:
     """Write the digits dataset in the COCO 2017 layout under ``out_dir`` (``train2017/``,
     ``val2017/``, ``annotations/instances_{train,val}2017.json``, ``digits.json``).

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import DatasetError
 from ..utils import atomic_write_json
+from .generated_settings import SynthSettings
 
 Polygon = list[tuple[float, float]]
 
@@ -71,7 +72,7 @@ SHAPE_CLASSES: tuple[ShapeClass, ...] = (
     ShapeClass(25, "hexagon", (40, 205, 215), _hexagon),
 )
 
-MIN_OBJECT_SIZE = 8
+MIN_OBJECT_SIZE = SynthSettings.min_object_size
 MIN_IMAGE_SIZE = 32
 EMPTY_IMAGE_PROBABILITY = 0.1
 TRAIN_SPLIT, VAL_SPLIT = "train2017", "val2017"
@@ -153,9 +154,13 @@ def _remove_stale_images(folder: Path, keep: set[str]) -> None:
             path.unlink()
 
 
-def make_synthetic_dataset(out_dir: str | Path, num_images: int = 200, image_size: int = 256,
-                           seed: int = 0, val_fraction: float = 0.2, num_classes: int = 3, *,
-                           max_objects: int = 6, min_object_size: int = MIN_OBJECT_SIZE,
+def make_synthetic_dataset(out_dir: str | Path, num_images: int = SynthSettings.num_images,
+                           image_size: int = SynthSettings.image_size,
+                           seed: int = SynthSettings.seed,
+                           val_fraction: float = SynthSettings.val_fraction,
+                           num_classes: int = SynthSettings.num_classes, *,
+                           max_objects: int = SynthSettings.max_objects,
+                           min_object_size: int = SynthSettings.min_object_size,
                            progress: Callable[[int], None] | None = None) -> dict:
     """Write a synthetic dataset in the COCO 2017 layout under ``out_dir``:
     ``train2017/*.png``, ``val2017/*.png`` and ``annotations/instances_{train,val}2017.json``.
