@@ -111,6 +111,26 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     ctx.default_map = {**(ctx.default_map or {}), **read_config_file(value, names)}
 
 
+def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--proxy-config FILE (a proxy.toml of `calibrate --tune`): its [proxy] settings become
+    the --proxy-* options' defaults; flags given still win."""
+    if value is None:
+        return
+    from ..engine.config_file import read_config_table
+
+    parameters = {field: option for option, field in PROXY_OPTIONS.items()}
+    values = read_config_table(value, "proxy", parameters, "--proxy-config")
+    ctx.default_map = {**(ctx.default_map or {}),
+                       **{parameters[field]: value for field, value in values.items()}}
+
+
+proxy_config_option = click.option(
+    "--proxy-config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
+    callback=_read_proxy_config, metavar="FILE",
+    help="The proxy's settings from a proxy.toml (`search calibrate --tune` writes one); "
+         "--proxy-* flags given here win.")
+
+
 @click.group(name="search", invoke_without_command=True, cls=SectionedGroup)
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=_read_config, metavar="FILE",
@@ -118,6 +138,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
                    "underscores; flags given here win.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved options (valid as --config) and exit.")
+@proxy_config_option
 @settings_options(SearchSettings, names=["controller", "reward"], defaults=SEARCH, concrete=True)
 @click.option("--reward-module", multiple=True, metavar="MODULE",
               help="Import MODULE (in every worker too) to register rewards of your own.")
@@ -312,7 +333,9 @@ def reference_options(command: Callable) -> Callable:
                   defaults=CALIBRATION, concrete=True)
 @space_options
 @executor_options
-@settings_options(CalibrationSettings, names=["resume"], defaults=CALIBRATION, concrete=True)
+@settings_options(CalibrationSettings, names=["resume", "tune", "target"], defaults=CALIBRATION,
+                  concrete=True)
+@proxy_config_option
 @proxy_options
 @reference_options
 @click.pass_context
@@ -323,6 +346,10 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     from ..search.calibration import resumed_config, run_calibration
 
     output_dir = Path(params["output_dir"])
+    if params["tune"]:
+        return _tune(output_dir, params["target"])
+    if _given(ctx, "target"):
+        raise UsageError("--target applies only with --tune")
     where = {"workers": params["workers"], "executor": params["executor"],
              "address": params["address"], "threads": params["threads"]}
     config = _stored_or_new(ctx, params, "calibration", output_dir / "plan.json",
@@ -334,6 +361,41 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
         console.print(line, markup=False)
     console.print(f"wrote {output_dir / 'calibration.json'} and "
                   f"{output_dir / 'calibration.png'}", markup=False)
+    return 0
+
+
+def _tune(output_dir: Path, target: float) -> int:
+    """`calibrate --tune`: the proxy ladder of a finished calibration, and its choice."""
+    from rich.table import Table
+
+    from ..console import console, plain
+    from ..search.calibration import tune_calibration
+
+    tuning = tune_calibration(output_dir, target)
+    table = Table(title=f"proxy ladder: {len(tuning.rungs)} rungs, cheapest first; tau on the "
+                        f"{len(tuning.split[0])} architectures chosen on / the "
+                        f"{len(tuning.split[1])} held out / all")
+    for column in ("proxy", "cost", "tau chosen on", "tau held out", "tau all", "top-k all"):
+        table.add_column(column, justify="left" if column == "proxy" else "right")
+    for rung in tuning.rungs:
+        mark = " <" if rung is tuning.chosen else ""
+        table.add_row(plain(rung.name) + mark, f"{rung.cost:.3f}",
+                      rung.chosen_on.kendall_tau.text(2), rung.held_out.kendall_tau.text(2),
+                      rung.all.kendall_tau.text(2), f"{rung.all.top_k_overlap:.2f}")
+    console.print(table)
+    if tuning.chosen is None:
+        console.print(f"no rung reaches Kendall tau >= {target:g} with top-k overlap >= 2/3 on "
+                      f"the architectures it is chosen on; {output_dir / 'proxy.toml'} not "
+                      "written", markup=False)
+    else:
+        chosen = tuning.chosen
+        console.print(f"chosen: {chosen.name} at {chosen.cost:.3f} of a reference training; "
+                      f"Kendall tau {chosen.held_out.kendall_tau.text(2)} on the architectures "
+                      f"it was not chosen on, {chosen.all.kendall_tau.text(2)} on all; "
+                      f"wrote {output_dir / 'proxy.toml'} "
+                      f"(nasfpn search --proxy-config {output_dir / 'proxy.toml'})", markup=False)
+    console.print(f"wrote {output_dir / 'tuning.json'} and {output_dir / 'tuning.png'}",
+                  markup=False)
     return 0
 
 

@@ -25,23 +25,23 @@ else:  # pragma: no cover - Python 3.10
 READERS = {".toml": "toml", ".json": "json"}
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, option: str = "--config") -> dict[str, Any]:
     kind = READERS.get(path.suffix.lower())
     if kind is None:
-        raise UsageError(f"--config {path}: expected a .toml or .json file",
+        raise UsageError(f"{option} {path}: expected a .toml or .json file",
                          hint="write the options as TOML (key = value), or pass a run's config.json")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read it: {exc.strerror or exc}") from None
+        raise UsageError(f"{option} {path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise UsageError(f"--config {path}: not UTF-8 text") from None
+        raise UsageError(f"{option} {path}: not UTF-8 text") from None
     try:
         values = tomllib.loads(text) if kind == "toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--config {path}: {exc}") from None
+        raise UsageError(f"{option} {path}: {exc}") from None
     if not isinstance(values, dict):
-        raise UsageError(f"--config {path}: the top level must be a table of options")
+        raise UsageError(f"{option} {path}: the top level must be a table of options")
     if kind == "json" and isinstance(values.get("train"), dict) and "genotype_text" in values:
         values = values["train"]  # a run folder's config.json
     return values
@@ -66,3 +66,21 @@ def read_config_file(path: str | Path, known: Iterable[str]) -> dict[str, Any]:
         if isinstance(value, list):
             flat[key] = tuple(value)
     return flat
+
+
+def read_config_table(path: str | Path, table: str, known: Iterable[str],
+                      option: str = "--config") -> dict[str, Any]:
+    """The ``[table]`` of a TOML or JSON file (e.g. ``[proxy]`` of a proxy.toml), its keys
+    checked against ``known``; UsageError naming the file and the key."""
+    path = Path(path)
+    values = _read(path, option)
+    section = values.get(table)
+    if not isinstance(section, dict):
+        raise UsageError(f"{option} {path}: no [{table}] table of settings")
+    strangers = sorted(set(values) - {table})
+    unknown = sorted(set(section) - set(known))
+    if strangers or unknown:
+        raise UsageError(f"{option} {path}: unknown key(s) "
+                         f"{', '.join(strangers + [f'{table}.{key}' for key in unknown])}")
+    return {key: tuple(value) if isinstance(value, list) else value
+            for key, value in section.items()}

@@ -46,7 +46,9 @@ class Trainer:
 
     ``model(images, targets)`` must return a dict of scalar losses with the total under "loss".
     State the hooks read or write: ``epoch`` (epochs completed), ``step`` (optimizer steps),
-    ``last_losses``, ``last_batch_size``, ``metrics_history``, ``best_ap``, ``improved``.
+    ``last_losses``, ``last_batch_size``, ``metrics_history``, ``best_ap``, ``improved``; a hook
+    sets ``stop_training`` to end the run after the current epoch (the schedule stays planned
+    for ``epochs``: a truncated run, e.g. the reference stopped early as a proxy).
     With ``ema`` (a :class:`~nasfpn_cli.engine.ema.ModelEma`) the average follows every step,
     is saved and restored with the state, and :attr:`eval_module` is the averaged model.
     """
@@ -76,6 +78,7 @@ class Trainer:
         self.metrics_history: list[dict[str, Any]] = []
         self.best_ap = -1.0
         self.improved = False
+        self.stop_training = False
 
     @property
     def module(self) -> nn.Module:
@@ -98,7 +101,7 @@ class Trainer:
         self.model.train()
         self._call("before_train")
         try:
-            while self.epoch < self.epochs:
+            while self.epoch < self.epochs and not self.stop_training:
                 self._set_data_epoch()
                 self._call("before_epoch")
                 for images, targets in self.loader:

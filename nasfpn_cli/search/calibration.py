@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,12 +31,15 @@ from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
-from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings
+from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
 from .runner import read_json_file
 from .settings import CalibrationSettings, ExecutorSettings
 from .space import SearchSpace
 from .trials import TrialLog, read_json_lines
 from .worker import TrialResult, TrialTask, adopt_reward
+
+if TYPE_CHECKING:
+    from .tuning import Tuning
 
 PLAN_FILE, TRAININGS_FILE = "plan.json", "trainings.jsonl"
 RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
@@ -147,6 +150,10 @@ class CalibrationConfig:
             return dict(self.proxy)
         return {**self.proxy, **self.reference}
 
+    def reward_options(self, schedule: str) -> dict[str, Any]:
+        """What a schedule's trainings run with: its settings, recording the learning curve."""
+        return {**self.settings(schedule), "curve": True}
+
     def identity(self) -> dict[str, Any]:
         return {"proxy": self.proxy, "reference": self.reference, "bundled": list(self.bundled),
                 "sampled": self.sampled, "poor": self.poor, "seeds": self.seeds,
@@ -189,6 +196,7 @@ class TrainingRecord:
     worker: str
     error: str | None = None
     finished_at: float = 0.0
+    curve: dict[str, list[float]] | None = None  # metric -> score after each epoch
 
     @property
     def job(self) -> tuple[str, str, int]:
@@ -201,7 +209,19 @@ class TrainingRecord:
     def from_dict(cls, data: dict[str, Any]) -> "TrainingRecord":
         return cls(str(data["architecture"]), str(data["schedule"]), int(data["seed_index"]),
                    int(data["seed"]), float(data["score"]), float(data["seconds"]),
-                   str(data["worker"]), data.get("error"), float(data.get("finished_at", 0.0)))
+                   str(data["worker"]), data.get("error"), float(data.get("finished_at", 0.0)),
+                   _curve(data.get("curve")))
+
+
+def _curve(data: Any) -> dict[str, list[float]] | None:
+    """A recorded learning curve, checked: metric name -> finite numbers, one per epoch."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not all(
+            isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(
+                v, bool) and np.isfinite(v) for v in values) for values in data.values()):
+        raise ValueError("curve must map metric names to lists of finite numbers")
+    return {str(name): [float(v) for v in values] for name, values in data.items()}
 
 
 def read_trainings(path: Path, repair: bool = False) -> list[TrainingRecord]:
@@ -266,7 +286,7 @@ class CalibrationResult:
 class Calibration:
     """A calibration in progress; see the module docstring. Use :func:`run_calibration`."""
 
-    def __init__(self, config: CalibrationConfig, resume: bool = False):
+    def __init__(self, config: CalibrationConfig, resume: bool = False, prepare: bool = True):
         config.check()
         out = Path(config.output_dir)
         self.out, self.config = out, config
@@ -280,9 +300,11 @@ class Calibration:
                              hint="pass --resume to continue it, or choose another --output-dir")
         self.architectures = choose_architectures(config.space, config.bundled, config.sampled,
                                                   config.poor, config.seed)
-        self.rewards = {schedule: RewardSpec("proxy", options=config.settings(schedule))
+        self.rewards = {schedule: RewardSpec("proxy", options=config.reward_options(schedule))
                         for schedule in SCHEDULES}
         for schedule, spec in self.rewards.items():  # bad data fails before any training
+            if not prepare:
+                break
             reward = build_reward(spec, config.space, out / schedule)
             reward.prepare()
             adopt_reward(config.space, spec, out / schedule, reward)  # inline trials reuse it
@@ -343,7 +365,7 @@ class Calibration:
         record = TrainingRecord(job.arch.name, job.schedule, job.seed_index,
                                 training_seed(self.config.seed, job.seed_index, job.arch),
                                 result.reward, round(result.seconds, 3), result.worker,
-                                result.error, round(time.time(), 3))
+                                result.error, round(time.time(), 3), result.curve)
         self.records.append(record)
         return record
 
@@ -373,6 +395,75 @@ class Calibration:
         result = CalibrationResult(results, fidelity, seconds, settings, errors)
         atomic_write_json(self.out / RESULT_FILE, result.to_dict())
         write_scatter(result, self.out / PLOT_FILE)
+        return result
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Every schedule's learning curves as [architectures, seeds, metrics, epochs]
+        (metrics in :data:`~.tuning.CURVE_ORDER`); SearchError when a training kept none."""
+        from .tuning import CURVE_ORDER
+
+        by_job = {record.job: record for record in self.records}
+        tables = {}
+        for schedule in SCHEDULES:
+            rows = []
+            for arch in self.architectures:
+                seeds = []
+                for seed_index in range(self.config.seeds):
+                    record = by_job.get((arch.name, schedule, seed_index))
+                    if record is None:
+                        raise SearchError(f"{self.out}: the {schedule} training of {arch.name} "
+                                          f"(seed {seed_index}) has not finished",
+                                          hint="finish the calibration with --resume first")
+                    seeds.append(self._curve_of(record, CURVE_ORDER))
+                rows.append(seeds)
+            lengths = {len(curve[0]) for seeds in rows for curve in seeds}
+            if len(lengths) != 1:
+                raise SearchError(f"{self.out / TRAININGS_FILE}: the {schedule} curves have "
+                                  f"different lengths {sorted(lengths)}")
+            tables[schedule] = np.array(rows, dtype=float)
+        return tables
+
+    def _curve_of(self, record: TrainingRecord, metrics: tuple[str, ...]) -> list[list[float]]:
+        if record.error:  # a diverged training scores 0 at every epoch of its schedule
+            epochs = ProxySettings.from_options(self.config.settings(record.schedule)).epochs
+            return [[0.0] * int(epochs) for _ in metrics]
+        if not record.curve or any(name not in record.curve for name in metrics):
+            raise SearchError(f"{self.out / TRAININGS_FILE}: the {record.schedule} training of "
+                              f"{record.architecture} kept no learning curve",
+                              hint="calibrations recorded before curves were kept cannot be "
+                                   "tuned; run a new one")
+        return [record.curve[name] for name in metrics]
+
+    def tune(self, target: float) -> "Tuning":
+        """Choose the cheapest proxy on the recorded curves (:mod:`.tuning`); writes
+        tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
+        from ..utils import atomic_write
+        from .tuning import (PROXY_FILE, TUNING_FILE, TUNING_PLOT, build_ladder, proxy_toml, tune,
+                             write_tuning_plot)
+
+        curves = self.curves()
+        names = [arch.name for arch in self.architectures]
+        reference_score = ProxySettings.from_options(self.config.settings("reference")).score
+        target_scores = np.array([[record.score for record in sorted(
+            (r for r in self.records if r.architecture == name and r.schedule == "reference"),
+            key=lambda r: r.seed_index)] for name in names])
+        seconds = {schedule: float(np.mean([r.seconds for r in self.records
+                                            if r.schedule == schedule])) for schedule in SCHEDULES}
+        settings = {schedule: proxy_options(ProxySettings.from_options(
+            self.config.settings(schedule))) for schedule in SCHEDULES}
+        result = tune(names, target_scores, build_ladder(curves, settings, seconds),
+                      target=target, top_k=self.config.top_k, seed=self.config.seed)
+        atomic_write_json(self.out / TUNING_FILE, {**result.to_dict(),
+                                                   "reference_score": reference_score})
+        write_tuning_plot(result, self.out / TUNING_PLOT)
+        if result.chosen is not None:
+            chosen = result.chosen
+            comment = (f"chosen by nasfpn search calibrate --tune on {self.out}: {chosen.name}\n"
+                       f"Kendall tau {chosen.all.kendall_tau.text(3)} on all {len(names)} "
+                       f"architectures, {chosen.held_out.kendall_tau.text(3)} on the "
+                       f"{len(result.split[1])} it was not chosen on; cost {chosen.cost:.3f} of "
+                       f"a reference training")
+            atomic_write(self.out / PROXY_FILE, proxy_toml(chosen.settings, comment))
         return result
 
     def _neck_macs(self, arch: Architecture) -> int:
@@ -423,6 +514,15 @@ def run_calibration(config: CalibrationConfig, resume: bool = False,
         return Calibration(config, resume).run(progress)
     finally:
         torch.set_num_threads(threads)
+
+
+def tune_calibration(output_dir: Path, target: float) -> "Tuning":
+    """Tune a proxy on the finished calibration in ``output_dir`` (nothing is trained)."""
+    from .tuning import check_target
+
+    check_target(target)
+    calibration = Calibration(resumed_config(output_dir), resume=True, prepare=False)
+    return calibration.tune(target)
 
 
 def resumed_config(output_dir: Path, **where: Any) -> CalibrationConfig:

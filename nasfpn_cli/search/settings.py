@@ -105,3 +105,10 @@ class CalibrationSettings:
                          help="Report the overlap of the proxy's and the reference's top k.")
     resume: bool = setting(False, section="calibration",
                            help="Finish the calibration in --output-dir.")
+    tune: bool = setting(False, section="calibration",
+                         help="Choose the cheapest proxy that ranks like the reference from the "
+                              "finished calibration in --output-dir (nothing is trained): "
+                              "writes tuning.json, tuning.png and proxy.toml.")
+    target: float = setting(0.6, section="calibration", minimum=0.0, maximum=1.0, min_open=True,
+                            help="--tune: the Kendall tau the chosen proxy must reach on the "
+                                 "architectures it is chosen on.")

@@ -44,6 +44,7 @@ class TrialResult:
     fatal: str | None = None  # the trial could not run at all: the search stops
     score: float | None = None  # the reward before the MACs penalty (with --macs-target)
     macs: int | None = None  # neck multiply-adds (with --macs-target)
+    curve: dict[str, list[float]] | None = None  # the reward's learning curve, where it keeps one
 
 
 def _reward_key(space: dict[str, Any], reward: dict[str, Any], output_dir: str) -> str:
@@ -83,7 +84,8 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
 
             genotype = parse_genotype(task.genotype, f"<{task.hash}>")
         candidate = Candidate(genotype, tuple(task.decisions), task.hash, task.seed)
-        value = float(reward.score(candidate, task.budget))
+        evaluation = reward.evaluate(candidate, task.budget)
+        value, curve = float(evaluation.score), evaluation.curve or None
     except TrainingError as exc:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            error=str(exc))  # its hint names train's options, not search's
@@ -99,9 +101,9 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            error=f"the reward was {value}")
     if task.macs_objective is None:
-        return TrialResult(task.trial, value, time.perf_counter() - start, worker)
+        return TrialResult(task.trial, value, time.perf_counter() - start, worker, curve=curve)
     from .cost import MacsObjective
 
     macs = reward.cost(genotype)
     return TrialResult(task.trial, MacsObjective.from_dict(task.macs_objective).reward(value, macs),
-                       time.perf_counter() - start, worker, score=value, macs=macs)
+                       time.perf_counter() - start, worker, score=value, macs=macs, curve=curve)

@@ -176,6 +176,7 @@ HINT_SOURCES = {
     "engine/trainer.py": ["train"],
     "engine/hooks.py": ["train"],
     "search/calibration.py": ["search calibrate"],  # before the glob: the first match counts
+    "search/tuning.py": ["search calibrate"],
     "search/*.py": ["search"],
     "search/*/*.py": ["search"],
     "export.py": ["export"],

@@ -99,6 +99,10 @@ def test_kill_9_then_resume_trains_nothing_twice_and_computes_tau(cli, tmp_path)
     jobs = [(r["architecture"], r["schedule"], r["seed_index"]) for r in records]
     assert len(jobs) == len(set(jobs)) == 3 * 2 * 2  # each training exactly once
     assert sum(r["worker"] == "main" for r in records) == len(records)
+    for record in records:  # the learning curve: AP and AP50 after every epoch
+        epochs = 1 if record["schedule"] == "proxy" else 2
+        assert sorted(record["curve"]) == ["ap", "ap50"]
+        assert all(len(values) == epochs for values in record["curve"].values())
 
     result = json.loads((out / "calibration.json").read_text())
     names = [arch["name"] for arch in result["architectures"]]

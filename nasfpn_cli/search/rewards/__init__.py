@@ -36,6 +36,15 @@ class Candidate:
     seed: int
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A reward's answer: the score, and where the reward records one its learning curve
+    (metric name -> value after each epoch), which calibrations keep."""
+
+    score: float
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+
 class Reward:
     """What the search asks of a reward; the runner, its workers, ASHA and the MACs objective
     talk to nothing else.
@@ -55,6 +64,11 @@ class Reward:
 
     def score(self, candidate: Candidate, budget: int | None = None) -> float:
         raise NotImplementedError
+
+    def evaluate(self, candidate: Candidate, budget: int | None = None) -> Evaluation:
+        """The score with what else the reward measured on the way (a curve); a reward that
+        records curves overrides this and :meth:`score` reads it."""
+        return Evaluation(self.score(candidate, budget))
 
     def budget_range(self) -> tuple[int, int] | None:
         """The smallest and the full budget :meth:`score` takes (None: it takes none)."""
@@ -161,5 +175,5 @@ def build_reward(spec: RewardSpec, space: SearchSpace, output_dir: str | Path) -
     return reward if isinstance(reward, Reward) else CallableReward(reward)
 
 
-__all__ = ["CallableReward", "Candidate", "REWARDS", "Reward", "RewardSpec", "build_reward",
+__all__ = ["CallableReward", "Candidate", "Evaluation", "REWARDS", "Reward", "RewardSpec", "build_reward",
            "register_reward"]

@@ -27,7 +27,7 @@ from ...errors import DatasetError, SearchError
 from ...limits import MAX_SEED
 from ...settings import check_declared, meta_of, setting
 from ..space import SearchSpace
-from . import Candidate, Reward, register_reward
+from . import Candidate, Evaluation, Reward, register_reward
 
 DATA_PATH_OPTIONS = ("train_ann", "train_images", "val_ann", "val_images")
 IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
@@ -72,6 +72,18 @@ class ProxySettings:
                                         maximum=1.0, min_open=True, max_open=True)
     synth_seed: int = setting(0, section="proxy", flag="data-seed", minimum=0, maximum=MAX_SEED,
                               help="Generated proxy data: seed.")
+    # stop after this epoch of the --proxy-epochs schedule (a truncated run: e.g. the reference
+    # stopped early, as `search calibrate --tune` may choose); None: run the whole schedule
+    stop_epoch: int | None = setting(None, section="proxy", minimum=1,
+                                     help="Stop the training after this epoch, its learning rate "
+                                          "schedule still planned for --proxy-epochs.")
+    # score the curve's last two points extended linearly to the end of the schedule (with
+    # stop_epoch: `search calibrate --tune` may choose it)
+    extrapolate: bool = setting(False, section="proxy",
+                                help="With --proxy-stop-epoch: score the learning curve's last "
+                                     "two epochs extended linearly to --proxy-epochs.")
+    # evaluate after every epoch and keep the learning curve (calibrations)
+    curve: bool = setting(False, section="proxy", cli=False)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ProxySettings":
@@ -107,6 +119,12 @@ class ProxySettings:
     @property
     def uses_real_data(self) -> bool:
         return any(getattr(self, name) for name in DATA_PATH_OPTIONS)
+
+
+def proxy_options(settings: ProxySettings) -> dict[str, Any]:
+    """Every resolved setting that has a ``--proxy-*`` option, by field (a proxy.toml's keys)."""
+    return {name: value for name, value in settings.to_dict().items()
+            if name in TRAINED_FIELDS or meta_of(ProxySettings, name).cli}
 
 
 class ProxyReward(Reward):
@@ -162,6 +180,11 @@ class ProxyReward(Reward):
         return neck_macs(genotype, self.settings.config)
 
     def score(self, candidate: Candidate, budget: int | None = None) -> float:
+        return self.evaluate(candidate, budget).score
+
+    def evaluate(self, candidate: Candidate, budget: int | None = None) -> Evaluation:
+        """Train the candidate (``budget`` epochs, default all; stopped after ``stop_epoch``),
+        then score it on the validation split; with ``curve`` AP and AP50 after every epoch."""
         from ...engine import train
 
         settings = self.settings
@@ -170,9 +193,26 @@ class ProxyReward(Reward):
         train_set = copy.copy(data.train)  # shares the records and the image cache
         train_set.seed = candidate.seed  # the trial's augmentation stream
         run = dataclasses.replace(data, train=train_set, val=None)  # scored below, not per epoch
+        hooks = [divergence_hook()]
+        if settings.stop_epoch is not None and settings.stop_epoch < config.epochs:
+            hooks.append(stop_after_epoch(settings.stop_epoch))
+        extrapolating = settings.extrapolate and settings.stop_epoch is not None \
+            and 2 <= settings.stop_epoch < config.epochs
+        curve = curve_hook(data.val, config) if settings.curve or extrapolating else None
+        if curve is not None:
+            hooks.append(curve)
         result = train(config, progress=False, genotype=candidate.genotype, data=run,
-                       write_files=False, extra_hooks=(divergence_hook(),))
-        return max(0.0, float(SCORES[settings.score](result.model, data.val, config)))
+                       write_files=False, extra_hooks=tuple(hooks))
+        curves = curve.curve if curve is not None else {}
+        if extrapolating and settings.score in curves:
+            from ..tuning import extrapolate
+
+            value = extrapolate(curves[settings.score], settings.stop_epoch, config.epochs)
+        elif settings.score in curves:  # the last point of the curve is the final score
+            value = curves[settings.score][-1]
+        else:
+            value = float(SCORES[settings.score](result.model, data.val, config))
+        return Evaluation(max(0.0, value), curves)
 
     def train_config(self, seed: int, epochs: int | None = None):
         """The proxy's TrainConfig for ``epochs`` (None: all of them); writes nothing:
@@ -252,6 +292,38 @@ def divergence_hook(factor: float = DIVERGENCE_FACTOR):
                                     f"over {factor:g} x the first step's {self.first:.4g}")
 
     return StopDiverging()
+
+
+def stop_after_epoch(epoch: int):
+    """A hook that ends the training after ``epoch`` (the schedule still planned for all)."""
+    from ...engine.trainer import Hook
+
+    class StopAfter(Hook):
+        def after_epoch(self, trainer) -> None:
+            if trainer.epoch >= epoch:
+                trainer.stop_training = True
+
+    return StopAfter()
+
+
+# the metrics a learning curve keeps: one COCO evaluation gives both
+CURVE_METRICS = {"ap": "AP", "ap50": "AP50"}
+
+
+def curve_hook(dataset, config):
+    """A hook that evaluates after every epoch and keeps ``curve``: ap and ap50 by epoch."""
+    from ...engine.trainer import Hook
+
+    class Curve(Hook):
+        def __init__(self) -> None:
+            self.curve: dict[str, list[float]] = {name: [] for name in CURVE_METRICS}
+
+        def after_epoch(self, trainer) -> None:
+            metrics = _evaluate(trainer.eval_module, dataset, config)
+            for name, key in CURVE_METRICS.items():
+                self.curve[name].append(round(float(metrics[key]), 6))
+
+    return Curve()
 
 
 def cache_decoded_images(dataset, budget_bytes: int) -> None:

@@ -1,0 +1,115 @@
+"""``search calibrate --tune``: the proxy ladder chosen on a recorded toy calibration (nothing
+trained), its held-out check, proxy.toml and ``--proxy-config``, and bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasfpn_cli.search.calibration import CalibrationConfig, choose_architectures
+from nasfpn_cli.search.tuning import build_ladder, extrapolate, split_architectures, tune
+
+REFERENCE_EPOCHS = 3
+
+
+def _record(name, schedule, seed_index, curve, seconds, keep_curve):
+    return {"architecture": name, "schedule": schedule, "seed_index": seed_index, "seed": 1,
+            "score": curve["ap"][-1], "seconds": seconds, "worker": "main", "error": None,
+            "finished_at": 0.0, "curve": curve if keep_curve else None}
+
+
+def write_toy_calibration(out: Path, curves: bool = True) -> list[str]:
+    """A finished calibration of 6 architectures x 2 seeds whose reference ranks them by their
+    index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy ranks them reversed."""
+    config = CalibrationConfig(out, proxy={"epochs": 1, "image_size": 64},
+                               reference={"epochs": REFERENCE_EPOCHS, "synth_images": 600,
+                                          "score": "ap"}, seed=5)
+    names = [arch.name for arch in choose_architectures(config.space, config.bundled,
+                                                        config.sampled, config.poor, config.seed)]
+    out.mkdir(parents=True)
+    (out / "plan.json").write_text(json.dumps(config.identity()))
+    lines = []
+    for index, name in enumerate(names):
+        for seed in range(2):
+            noise = 0.001 * seed
+            good, bad = 0.1 + 0.05 * index + noise, 0.5 - 0.05 * index + noise
+            reference = {"ap": [bad, good, good + 0.01], "ap50": [bad, good, good + 0.02]}
+            proxy = {"ap": [bad], "ap50": [bad + 0.1]}
+            for schedule, curve, seconds in (("reference", reference, 30.0),
+                                             ("proxy", proxy, 5.0)):
+                lines.append(json.dumps(_record(name, schedule, seed, curve, seconds, curves)))
+    (out / "trainings.jsonl").write_text("\n".join(lines) + "\n")
+    return names
+
+
+def test_extrapolation_and_split():
+    assert extrapolate([0.1, 0.2, 0.9], 2, 5) == pytest.approx(0.2 + 0.1 * 3)
+    first, second = split_architectures(list("abcdefg"), seed=1)
+    assert sorted(first + second) == list(range(7)) and len(first) == 4
+    assert split_architectures(list("abcdefg"), seed=1) == (first, second)  # seeded
+
+
+def test_the_cheapest_rung_that_ranks_like_the_reference_is_chosen():
+    archs, seeds = 6, 2
+    rising = np.arange(archs, dtype=float)[:, None].repeat(seeds, 1)
+    curves = {"reference": np.stack([np.stack([-rising, rising, rising + 1], -1)] * 2, 2),
+              "proxy": np.stack([np.stack([-rising], -1)] * 2, 2)}
+    ladder = build_ladder(curves, {"proxy": {"epochs": 1}, "reference": {"epochs": 3}},
+                          {"proxy": 10.0, "reference": 30.0})
+    assert [rung.cost for rung in ladder] == sorted(rung.cost for rung in ladder)
+    assert not any(r.name.startswith("reference stopped at epoch 3/3") for r in ladder)
+    result = tune(list("abcdef"), rising + 1, ladder, target=0.6, top_k=3, seed=0)
+    assert result.chosen.name == "reference stopped at epoch 2/3, ap"
+    assert result.chosen.settings == {"epochs": 3, "stop_epoch": 2, "score": "ap"}
+    assert result.chosen.cost == pytest.approx(2 / 3, abs=1e-4)
+    assert result.chosen.held_out.kendall_tau.value == pytest.approx(1.0)
+    cheaper = [rung for rung in result.rungs if rung.cost < result.chosen.cost]
+    assert cheaper and all(rung.chosen_on.kendall_tau.value < 0.6 for rung in cheaper)
+
+
+def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
+    out = tmp_path / "calibration"
+    write_toy_calibration(out)
+    before = (out / "trainings.jsonl").read_bytes()
+    tuned = cli("search", "calibrate", "--tune", "-o", str(out))
+    assert tuned.returncode == 0, tuned.stderr
+    assert "chosen: reference stopped at epoch 2/3, ap" in tuned.stdout
+    assert (out / "trainings.jsonl").read_bytes() == before  # nothing trained
+    assert not (out / "proxy").exists()  # no data written either
+    tuning = json.loads((out / "tuning.json").read_text())
+    assert tuning["chosen"] == "reference stopped at epoch 2/3, ap"
+    assert len(tuning["chosen_on"]) == len(tuning["held_out"]) == 4  # 8 architectures
+    assert (out / "tuning.png").stat().st_size > 1000
+    text = (out / "proxy.toml").read_text()
+    assert "stop_epoch = 2" in text and 'score = "ap"' in text and "epochs = 3" in text
+    printed = cli("search", "--proxy-config", str(out / "proxy.toml"), "--print-config",
+                  "--proxy-lr", "0.01")
+    assert printed.returncode == 0, printed.stderr
+    options = json.loads(printed.stdout)
+    assert (options["proxy_stop_epoch"], options["proxy_epochs"], options["proxy_score"],
+            options["proxy_images"], options["proxy_image_size"], options["proxy_lr"]) == (
+        2, 3, "ap", 600, 64, 0.01)  # flags given win over the file
+
+
+def test_tune_bad_input_is_a_clear_error(cli, tmp_path):
+    out = tmp_path / "calibration"
+    write_toy_calibration(out)
+    for target in ("0", "1.5", "nan"):
+        bad = cli("search", "calibrate", "--tune", "--target", target, "-o", str(out))
+        assert bad.returncode == 2 and "--target" in bad.stderr, bad.stderr
+    assert cli("search", "calibrate", "--target", "0.5", "-o", str(out)).returncode == 2
+    old = tmp_path / "old"
+    write_toy_calibration(old, curves=False)
+    refused = cli("search", "calibrate", "--tune", "-o", str(old))
+    assert refused.returncode == 1 and "kept no learning curve" in refused.stderr
+    nothing = cli("search", "calibrate", "--tune", "-o", str(tmp_path / "none"))
+    assert nothing.returncode == 1 and "no calibration here" in nothing.stderr
+    config = tmp_path / "proxy.toml"
+    config.write_text('[proxy]\nepochs = 3\ncolour = "red"\n')
+    unknown = cli("search", "--proxy-config", str(config), "--print-config")
+    assert unknown.returncode == 2 and "proxy.colour" in unknown.stderr, unknown.stderr
+    config.write_text('epochs = 3\n')
+    table = cli("search", "--proxy-config", str(config), "--print-config")
+    assert table.returncode == 2 and "no [proxy] table" in table.stderr
