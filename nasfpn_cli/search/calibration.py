@@ -27,6 +27,7 @@ import numpy as np
 
 from ..utils import ProgressTask, atomic_write_json
 from ..errors import SearchError, UsageError
+from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
@@ -415,12 +416,14 @@ def load_plan(output_dir: Path) -> dict[str, Any]:
 
 def run_calibration(config: CalibrationConfig, resume: bool = False,
                     progress: bool = True) -> CalibrationResult:
-    """Run (or finish) a calibration; see the module docstring."""
+    """Run (or finish) a calibration, holding OUT's lock (:func:`folder_lock`) throughout; see
+    the module docstring."""
     import torch
 
     threads = torch.get_num_threads()
     try:
-        return Calibration(config, resume).run(progress)
+        with folder_lock(config.output_dir):
+            return Calibration(config, resume).run(progress)
     finally:
         torch.set_num_threads(threads)
 
