@@ -3,10 +3,12 @@ on their output folder for the whole command; a second one is refused, a killed 
 blocks."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,58 @@ def test_a_refused_command_leaves_no_folder_behind(run, tmp_path):
     code, _, err = run("train", "--resume", "-o", out, "--no-progress")
     assert code == 1 and "nothing to resume" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_exit_when_the_search_is_killed(tmp_path):
+    out = tmp_path / "search"
+    plugins = ROOT / "tests" / "search"
+    env = {**os.environ, "PYTHONPATH": f"{plugins}{os.pathsep}{ROOT}",
+           "NASFPN_TEST_PAUSE": "0.2", "OMP_NUM_THREADS": "1"}
+    search = subprocess.Popen(
+        [sys.executable, "-m", "nasfpn_cli", "search", "--controller", "random", "--reward",
+         "slow-similarity", "--reward-module", "search_test_plugin", "--trials", "1000",
+         "--workers", "2", "-o", str(out)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not ((out / "trials.jsonl").exists()
+                   and (out / "trials.jsonl").read_bytes().count(b"\n") >= 2):
+            assert search.poll() is None and time.monotonic() < deadline, "the search did not run"
+            time.sleep(0.05)
+        children = _children(search.pid)
+        assert len(children) >= 2  # the two workers (and multiprocessing's resource tracker)
+        search.send_signal(signal.SIGKILL)
+        search.wait()
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in children if _running(pid)] == []
+    finally:
+        for pid in children:  # never leave one behind, even when the test fails
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if search.poll() is None:
+            search.kill()
+            search.wait()
