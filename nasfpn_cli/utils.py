@@ -98,11 +98,22 @@ def _write_error(path: Path | str, exc: OSError) -> NasfpnError:
     return NasfpnError(f"cannot write {path}: {reason}", hint=hint)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file (through links, ``./``, hard links)."""
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def refuse_inputs(path: str | Path, inputs: Iterable[str | Path]) -> None:
+    """NasfpnError (exit 1) when the output ``path`` is one of the command's ``inputs``: a
+    command never writes over what it reads (``compare RUN -o RUN/last.pt``). Commands call it
+    before long work; :func:`atomic_write` checks again at the write."""
+    for source in inputs:
+        if str(source) != STDOUT and same_file(path, source):
+            raise NasfpnError(f"refusing to write {path}: it is also an input of this command",
+                              hint="write the output to another file")
 
 
 def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Path, Path, Any]:
@@ -111,10 +122,7 @@ def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Pat
     given = Path(path)
     if str(path) == "":
         raise NasfpnError("cannot write to an empty path")
-    for source in inputs:
-        if str(source) != STDOUT and _same_file(given, Path(source)):
-            raise NasfpnError(f"refusing to write {given}: it is also an input of this command",
-                              hint="write the output to another file")
+    refuse_inputs(given, inputs)
     target = Path(os.path.realpath(given)) if given.is_symlink() else given
     try:
         info = target.stat() if target.exists() else None

@@ -144,9 +144,12 @@ def render_page(entries: Sequence[Entry], *, image_size: int, device: str,
 
 def write_compare_page(entries: Sequence[Entry], out: str | Path, *, image_size: int,
                        device: str, title: str = "nasfpn compare") -> Path:
-    """Write :func:`render_page` atomically to ``out``; returns the path."""
+    """Write :func:`render_page` atomically to ``out``, never over a file the entries stand for
+    (a run's checkpoint, a genotype file); returns the path."""
     from ..utils import atomic_write
+    from .entries import entry_sources
 
     out = Path(out)
-    atomic_write(out, render_page(entries, image_size=image_size, device=device, title=title))
+    atomic_write(out, render_page(entries, image_size=image_size, device=device, title=title),
+                 inputs=entry_sources(entries))
     return out
