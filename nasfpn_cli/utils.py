@@ -317,6 +317,15 @@ def unique_names(names: Iterable[str], separator: str = "#") -> list[str]:
     return result
 
 
+def chart_text(text: str) -> str:
+    """``text`` from outside (a run, folder, genotype name, a title) as matplotlib shows it,
+    literally: every ``$`` escaped, so nothing is read as mathtext (``r_$\\foo{$`` crashed the
+    renderer, valid maths changed the label), and a leading ``_`` behind a zero-width space,
+    since legends hide labels that start with ``_``."""
+    text = str(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
 # ---------------------------------------------------------------------------------------------
 # progress and modes
 

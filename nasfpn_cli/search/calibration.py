@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils import ProgressTask, atomic_write_json
+from ..utils import ProgressTask, atomic_write_json, chart_text
 from ..errors import SearchError, UsageError
 from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES
@@ -396,7 +396,7 @@ def write_scatter(result: CalibrationResult, path: Path) -> Path:
         ax.errorbar(arch.mean("proxy"), arch.mean("reference"), xerr=arch.std("proxy"),
                     yerr=arch.std("reference"), fmt="o", capsize=3,
                     color=colours.get(arch.kind, "tab:grey"))
-        ax.annotate(arch.name, (arch.mean("proxy"), arch.mean("reference")),
+        ax.annotate(chart_text(arch.name), (arch.mean("proxy"), arch.mean("reference")),
                     textcoords="offset points", xytext=(4, 4), fontsize=8)
     for kind, colour in colours.items():
         ax.plot([], [], "o", color=colour, label=kind)
