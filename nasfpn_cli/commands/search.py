@@ -10,7 +10,7 @@ from click.core import ParameterSource
 from ..errors import UsageError
 from ..limits import MAX_CHANNELS, MAX_SEARCH_CELLS, max_local_processes
 from ..search.rewards.proxy import DEFAULT_REFERENCE, GENERATED_DATA, SCORES, ProxySettings
-from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, image_size,
+from .params import (BATCH_SIZE, NON_NEGATIVE, SEED, POSITIVE, STACK, finite, image_size,
                      require_writable_folder)
 
 PROXY = ProxySettings()  # the --proxy-* defaults (the "proxy" recipe of TrainConfig)
@@ -209,10 +209,10 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
               help="asha: the best 1/ETA of a rung go on, with ETA x the epochs.")
 @click.option("--asha-min-epochs", type=click.IntRange(min=1), default=1, show_default=True,
               help="asha: the smallest budget.")
-@click.option("--macs-target", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--macs-target", type=POSITIVE, default=None,
               metavar="MACS", help="Cost-aware reward: score x (neck MACs / MACS) ** weight "
                                    "above MACS (e.g. 2e7); neck as the proxy builds it.")
-@click.option("--macs-weight", type=click.FloatRange(max=0), default=-0.07, show_default=True,
+@click.option("--macs-weight", type=finite(max=0), default=-0.07, show_default=True,
               help="The exponent of --macs-target (MnasNet: -0.07).")
 @proxy_options
 @click.pass_context
@@ -398,7 +398,7 @@ CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "to
                    "held out).")
 @click.option("--reference-image-size", type=click.IntRange(min=64), default=None,
               help="Reference schedule: image size [default: the proxy's].")
-@click.option("--reference-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--reference-lr", type=POSITIVE, default=None,
               help="Reference schedule: learning rate [default: the proxy's].")
 @click.option("--reference-batch-size", type=click.IntRange(min=1), default=None,
               help="Reference schedule: batch size [default: the proxy's].")

@@ -5,7 +5,6 @@ Options left out keep the value of ``--recipe`` (when given) or the CPU defaults
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -205,7 +204,9 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     from ..engine.run import train
 
     result = train(config, progress=not no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+    from ..engine.distributed import torchrun_environment
+
+    if torchrun_environment()[1] == 0:  # under torchrun only rank 0 reports
         out = Path(result.output_dir)
         if result.last_metrics:
             m = result.last_metrics
