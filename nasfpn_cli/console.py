@@ -15,9 +15,7 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
 
-# C0 and C1 controls except tab and newline, DEL, and the bidirectional overrides that can make
-# a terminal show text in another order than it is (the "trojan source" characters)
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from .utils import UNSAFE_CHARACTERS as _UNSAFE
 
 
 def _escaped(match: re.Match) -> str:
@@ -32,11 +30,13 @@ def safe_text(text: object) -> str:
 
 class SafeConsole(Console):
     """A rich Console for untrusted text: markup is off unless a call asks for it
-    (``markup=True``), and every control character in the text it writes is shown as an escape.
-    Only rich's own styles and cursor movements (control segments) reach the terminal raw."""
+    (``markup=True``), emoji codes are never replaced (``e:warning:.txt`` stays itself), and
+    every control character in the text it writes is shown as an escape. Only rich's own
+    styles and cursor movements (control segments) reach the terminal raw."""
 
     def __init__(self, **options) -> None:
         options.setdefault("markup", False)
+        options.setdefault("emoji", False)
         super().__init__(**options)
 
     def _render_buffer(self, buffer) -> str:

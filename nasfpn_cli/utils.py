@@ -11,8 +11,10 @@ import errno
 import importlib
 import json
 import os
+import re
 import stat
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from .errors import NasfpnError
 
 STDOUT = "-"
 TEMP_MARK = ".nasfpn-tmp-"
+# C0 and C1 controls except tab and newline, DEL, and the bidirectional overrides that can make
+# a terminal show text in another order than it is (the "trojan source" characters)
+UNSAFE_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,11 +103,22 @@ def _write_error(path: Path | str, exc: OSError) -> NasfpnError:
     return NasfpnError(f"cannot write {path}: {reason}", hint=hint)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` both exist and are one file (through links, ``./``, hard links)."""
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def refuse_inputs(path: str | Path, inputs: Iterable[str | Path]) -> None:
+    """NasfpnError (exit 1) when the output ``path`` is one of the command's ``inputs``: a
+    command never writes over what it reads (``compare RUN -o RUN/last.pt``). Commands call it
+    before long work; :func:`atomic_write` checks again at the write."""
+    for source in inputs:
+        if str(source) != STDOUT and same_file(path, source):
+            raise NasfpnError(f"refusing to write {path}: it is also an input of this command",
+                              hint="write the output to another file")
 
 
 def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Path, Path, Any]:
@@ -111,10 +127,7 @@ def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Pat
     given = Path(path)
     if str(path) == "":
         raise NasfpnError("cannot write to an empty path")
-    for source in inputs:
-        if str(source) != STDOUT and _same_file(given, Path(source)):
-            raise NasfpnError(f"refusing to write {given}: it is also an input of this command",
-                              hint="write the output to another file")
+    refuse_inputs(given, inputs)
     target = Path(os.path.realpath(given)) if given.is_symlink() else given
     try:
         info = target.stat() if target.exists() else None
@@ -307,6 +320,22 @@ def unique_names(names: Iterable[str], separator: str = "#") -> list[str]:
         seen[name] = count
         result.append(name if count == 1 else f"{name}{separator}{count}")
     return result
+
+
+def display_columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide (East Asian) characters two, combining
+    marks and format characters (zero-width space, joiners) none, the rest one."""
+    return sum(0 if unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def chart_text(text: str) -> str:
+    """``text`` from outside (a run, folder, genotype name, a title) as matplotlib shows it,
+    literally: every ``$`` escaped, so nothing is read as mathtext (``r_$\\foo{$`` crashed the
+    renderer, valid maths changed the label), and a leading ``_`` behind a zero-width space,
+    since legends hide labels that start with ``_``."""
+    text = str(text).replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import click
 
 from .model_options import model_options, spec_from_options
+from .params import PROBABILITY
 
 # --post-processing choice -> the modes timed per model
 POST_PROCESSING_MODES = {"both": ("network", "detector"), "with": ("detector",),
@@ -35,7 +36,7 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @click.option("--post-processing", type=click.Choice(list(POST_PROCESSING_MODES)),
               default="both", show_default=True,
               help="Time the detector with anchor decoding + NMS, without (raw network), or both.")
-@click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None,
+@click.option("--score-threshold", type=PROBABILITY, default=None,
               help="Post-processing score threshold [default: the model's]; 0 keeps every "
                    "candidate up to the top-k, the worst case for NMS.")
 @click.option("--neck-only", is_flag=True, help="Time the neck alone on backbone-shaped inputs.")

@@ -44,9 +44,11 @@ def command(models: tuple[str, ...], output: Path, top: int, image_size: int | N
     from ..console import console, err_console
     from ..engine.run import resolve_device
     from ..report import collect_entries, measure_entries, write_compare_page
-    from ..report.entries import shared_image_size
+    from ..report.entries import entry_sources, shared_image_size
+    from ..utils import refuse_inputs
 
     entries = collect_entries(models, top)
+    refuse_inputs(output, entry_sources(entries))  # before minutes of measuring
     size = image_size or shared_image_size(entries)
     where = str(resolve_device(device))
     with err_console.status("measuring...", spinner="dots") as status:

@@ -53,6 +53,9 @@ def command(ctx: click.Context, genotype: str, output: str, checkpoint: str | No
     from ..modeling.exporting import export_format
 
     export_format(output)  # a bad suffix is a usage error before anything is built
+    from ..utils import refuse_inputs
+
+    refuse_inputs(output, [genotype, *([checkpoint] if checkpoint else [])])
     from ..console import console, err_console
 
     spinner = err_console.status("exporting...", spinner="dots") if err_console.is_terminal else nullcontext()

@@ -17,6 +17,7 @@ import click
 from ..errors import NasfpnError
 from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, MAX_SEED,
                       MAX_STACK, max_local_processes)
+from ..run_lock import missing_folders, remove_empty_folders
 
 
 class FiniteFloat(click.FloatRange):
@@ -96,7 +97,7 @@ def writable_folder_problem(path: Path) -> str | None:
     file in it, then removes what it created, so a refused command leaves nothing behind."""
     if path.exists() and not path.is_dir():
         return "exists and is not a folder"
-    created = [p for p in (path, *path.parents) if not p.exists()]
+    created = missing_folders(path)
     try:
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -111,11 +112,7 @@ def writable_folder_problem(path: Path) -> str | None:
         finally:
             _remove(probe)
     finally:
-        for folder in created:  # deepest first
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        remove_empty_folders(created)
     return None
 
 

@@ -6,7 +6,6 @@ Every setting's option is generated from its declaration in TrainConfig (help by
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -112,7 +111,9 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     from ..engine.run import train
 
     result = train(config, progress=not no_progress)
-    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+    from ..engine.distributed import torchrun_environment
+
+    if torchrun_environment()[1] == 0:  # under torchrun only rank 0 reports
         out = Path(result.output_dir)
         if result.last_metrics:
             m = result.last_metrics

@@ -171,10 +171,10 @@ class RenderedReport:
     def __str__(self) -> str:
         import io
 
-        from rich.console import Console
+        from ..console import SafeConsole
 
         buffer = io.StringIO()
-        Console(file=buffer, width=110, color_system=None, highlight=False,
+        SafeConsole(file=buffer, width=110, color_system=None, highlight=False,
                 soft_wrap=True).print(self)
         return buffer.getvalue().rstrip()
 

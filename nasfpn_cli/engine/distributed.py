@@ -11,6 +11,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ..errors import UsageError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -29,8 +31,41 @@ class DistContext:
         return self.world_size > 1
 
 
+def _whole_number(name: str, default: int, low: int, high: int | None = None) -> int:
+    """Environment variable ``name`` as a whole number in [low, high); UsageError naming it."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value >= high):
+        bounds = f"from {low}" + (f" to {high - 1}" if high is not None else "")
+        raise UsageError(f"environment variable {name}={text!r}: expected a whole number "
+                         f"{bounds}", hint=f"unset {name}, or start distributed runs with "
+                                           "torchrun")
+    return value
+
+
+def torchrun_environment() -> tuple[int, int, int]:
+    """(world size, rank, local rank) from torchrun's variables; (1, 0, 0) without them. A value
+    that is no whole number in range, or WORLD_SIZE > 1 without RANK, MASTER_ADDR and
+    MASTER_PORT (a variable left over in a shell), is a UsageError naming the variable instead
+    of a crash inside torch."""
+    world = _whole_number("WORLD_SIZE", 1, 1)
+    if world == 1:
+        return 1, 0, 0
+    missing = [name for name in ("RANK", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
+    if missing:
+        raise UsageError(f"environment variable WORLD_SIZE={world} without "
+                         f"{', '.join(missing)}: not a torchrun process",
+                         hint="unset WORLD_SIZE, or start distributed runs with torchrun")
+    return world, _whole_number("RANK", 0, 0, world), _whole_number("LOCAL_RANK", 0, 0)
+
+
 def launched_by_torchrun() -> bool:
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return torchrun_environment()[0] > 1
 
 
 def init_distributed(device: torch.device) -> DistContext:
@@ -41,7 +76,7 @@ def init_distributed(device: torch.device) -> DistContext:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
-                       local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+                       local_rank=torchrun_environment()[2])
 
 
 def shutdown_distributed() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..utils import atomic_write, read_jsonl
+from ..utils import atomic_write, chart_text, read_jsonl
 
 # keys of a train record that are bookkeeping, not curves
 _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}
@@ -76,7 +76,7 @@ def plot_runs(run_dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
         points = [(s, r) for s, r in points if s is not None]
         for key, style in (("AP", "-o"), ("AP50", "--s")):
             ax.plot([s for s, _ in points], [r.get(key, 0.0) for _, r in points], style,
-                    color=colour, label=f"{name} {key}")
+                    color=colour, label=chart_text(f"{name} {key}"))
     ax.set(xlabel="training seconds", ylabel="COCO bbox AP (fraction)",
            title="validation AP, runs side by side")
     ax.grid(alpha=0.3)
@@ -87,7 +87,7 @@ def plot_runs(run_dirs: list[str | Path], out_dir: str | Path) -> list[Path]:
         points = [(_training_seconds(train, r["step"]), r["loss"]) for r in train
                   if isinstance(r.get("loss"), (int, float))]
         ax.plot([s for s, _ in points if s is not None], [v for s, v in points if s is not None],
-                color=f"C{index}", label=name)
+                color=f"C{index}", label=chart_text(name))
     ax.set(xlabel="training seconds", ylabel="loss", title="training loss, runs side by side")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

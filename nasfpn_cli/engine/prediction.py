@@ -133,12 +133,10 @@ def drawing_paths(paths: Sequence[Path], out_dir: Path) -> list[Path]:
 def refuse_overwriting_inputs(paths: Sequence[Path], out_dir: Path) -> None:
     """A UsageError before any work when a drawing would replace one of the input images
     (``predict imgs/ -o imgs/`` with PNG inputs)."""
+    from ..utils import same_file
+
     for image, drawing in zip(paths, drawing_paths(paths, out_dir)):
-        try:
-            same = drawing.exists() and drawing.samefile(image)
-        except OSError:
-            same = False
-        if same:
+        if same_file(drawing, image):
             raise UsageError(f"{image}: its drawing would overwrite it in {out_dir}",
                              hint="choose another --output-dir")
 

@@ -6,9 +6,11 @@ Used by ``nasfpn train`` and by the architecture search's proxy task.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ import torch
 from torch import nn
 
 from ..console import err_console, print_warning
-from ..errors import CheckpointError, DatasetError
+from ..errors import CheckpointError, DatasetError, NasfpnError
+from ..run_lock import folder_lock
 from . import distributed
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from ..utils import atomic_write_json
@@ -162,10 +165,34 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
     started_here = not distributed.is_initialized()
     ctx = distributed.init_distributed(resolve_device(config.device))
     try:
-        return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
+        with _run_folder(config.output_dir, ctx, write_files):
+            return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
     finally:
         if started_here:
             distributed.shutdown_distributed()
+
+
+@contextlib.contextmanager
+def _run_folder(output_dir: str | Path, ctx: DistContext, write_files: bool) -> Iterator[None]:
+    """Rank 0 holds the run folder's lock (:func:`folder_lock`) for the whole run, taken before
+    anything there is read, so two commands never write one run; when another process holds it,
+    every rank stops."""
+    if not write_files:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        error: NasfpnError | None = None
+        if ctx.is_main:
+            try:
+                stack.enter_context(folder_lock(output_dir))
+            except NasfpnError as exc:
+                error = exc
+        message = distributed.broadcast_object(None if error is None else str(error))
+        if error is not None:
+            raise error
+        if message is not None:
+            raise NasfpnError(message)
+        yield
 
 
 def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype=None,

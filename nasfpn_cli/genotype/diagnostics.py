@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import GenotypeError
+from ..utils import UNSAFE_CHARACTERS, display_columns
 from .nodes import Span
 
 
@@ -45,14 +46,17 @@ class Diagnostic:
         """``FILE:LINE:COL: severity: message``, the source line and a caret under the place."""
         out = [f"{self.location()}: {self.severity}: {self.message}"]
         if self.source_line is not None and self.span.line > 0:
-            line = self.source_line.translate(_PRINTABLE)
+            # control characters and bidi overrides show as one space each (not as the console's
+            # escapes), wide characters count two columns: the caret stays under its place
+            line = UNSAFE_CHARACTERS.sub(" ", self.source_line.replace("\t", " "))
             col = min(max(self.span.column, 1), len(line) + 1)
             width = 1
             if self.span.end_column and self.span.end_column > col:
                 width = min(self.span.end_column - col, max(len(line) - col + 1, 1))
             line, col, width = _window(line, col, width)
             out.append(f"    {line}")
-            out.append("    " + " " * (col - 1) + "^" + "~" * (width - 1))
+            marked = max(display_columns(line[col - 1:col - 1 + width]), 1)
+            out.append("    " + " " * display_columns(line[:col - 1]) + "^" + "~" * (marked - 1))
         if self.hint:
             out.append(f"    hint: {self.hint}")
         return "\n".join(out)
@@ -69,8 +73,6 @@ class Diagnostic:
         }
 
 
-# control characters show as one space each, so the caret stays under the right column
-_PRINTABLE = {code: " " for code in [*range(32), 127]}
 _SHOWN_WIDTH = 120  # longer source lines are cut around the place the diagnostic points at
 
 

@@ -6,6 +6,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
+from ..utils import chart_text
+
 POINT_COLOUR = "tab:blue"
 FRONT_COLOUR = "tab:red"
 
@@ -57,11 +59,11 @@ def scatter_svg(names: Sequence[str], costs: Sequence[float], scores: Sequence[f
     fig, ax = _figure()
     ax.scatter(costs, scores, color=POINT_COLOUR, zorder=3)
     for name, x, y in zip(names, costs, scores):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.annotate(chart_text(name), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     front = pareto_front(costs, scores)
     ax.plot([costs[i] for i in front], [scores[i] for i in front], color=FRONT_COLOUR,
             drawstyle="steps-post", label="Pareto front", zorder=2)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=chart_text(title))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return figure_svg(fig)
@@ -76,7 +78,7 @@ def curves_svg(records: Sequence[dict[str, Any]], title: str = "") -> str | None
     evals = [r for r in records if r.get("kind") == "eval" and "AP" in r]
     fig, (loss_ax, ap_ax) = _figure(8.0, 3.0, columns=2)
     loss_ax.plot([r["step"] for r in train], [r["loss"] for r in train], color=POINT_COLOUR)
-    loss_ax.set(xlabel="step", ylabel="loss", title=f"{title} loss".strip())
+    loss_ax.set(xlabel="step", ylabel="loss", title=chart_text(f"{title} loss".strip()))
     loss_ax.grid(alpha=0.3)
     if evals:
         ap_ax.plot([r["step"] for r in evals], [r["AP"] for r in evals], marker="o",
@@ -85,6 +87,6 @@ def curves_svg(records: Sequence[dict[str, Any]], title: str = "") -> str | None
             ap_ax.plot([r["step"] for r in evals], [r["AP50"] for r in evals], marker="s",
                        color="tab:green", label="AP50")
         ap_ax.legend(fontsize=8)
-    ap_ax.set(xlabel="step", ylabel="AP", title=f"{title} validation".strip())
+    ap_ax.set(xlabel="step", ylabel="AP", title=chart_text(f"{title} validation".strip()))
     ap_ax.grid(alpha=0.3)
     return figure_svg(fig)

@@ -18,6 +18,7 @@ from ..errors import UsageError
 
 RUN_CONFIG = "config.json"
 RUN_METRICS = "metrics.jsonl"
+RUN_FILES = (RUN_CONFIG, RUN_METRICS, "last.pt", "best.pt")  # what train writes into a run
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Entry:
     params: int = 0
     macs: int = 0
     latency_ms: float | None = None
+    sources: tuple[str, ...] = ()  # the files it stands for: an output must not replace them
 
     @property
     def ap(self) -> float | None:
@@ -74,7 +76,8 @@ def _run_entry(folder: Path) -> Entry:
     records = read_jsonl(folder / RUN_METRICS)
     size = config.get("train", {}).get("image_size")
     return Entry(spec.genotype.name or folder.name, "run", str(folder), spec.genotype, spec,
-                 best_evaluation(records), records, training_image_size=size)
+                 best_evaluation(records), records, training_image_size=size,
+                 sources=tuple(str(folder / name) for name in RUN_FILES))
 
 
 def _checkpoint_entry(path: str) -> Entry:
@@ -84,12 +87,16 @@ def _checkpoint_entry(path: str) -> Entry:
     spec = stored.spec
     history = list(stored.state.get("metrics_history") or [])
     return Entry(spec.genotype.name or Path(path).stem, "checkpoint", path, spec.genotype, spec,
-                 best_evaluation(history), history, training_image_size=stored.image_size)
+                 best_evaluation(history), history, training_image_size=stored.image_size,
+                 sources=(path,))
 
 
 def _search_entries(folder: Path, top: int) -> list[Entry]:
     from ..search.report import load_trials, rank_architectures, search_space_of
+    from ..search.runner import BEST_FILE, CONFIG_FILE, STATE_FILE, TRIALS_FILE
 
+    sources = tuple(str(folder / name) for name in (CONFIG_FILE, TRIALS_FILE, STATE_FILE,
+                                                    BEST_FILE))
     space = search_space_of(folder)
     ranked = rank_architectures(load_trials(folder))[:top]
     entries = []
@@ -97,7 +104,8 @@ def _search_entries(folder: Path, top: int) -> list[Entry]:
         name = f"{folder.name}#{rank}"
         genotype = space.to_genotype(arch.decisions,
                                      name=re.sub(r"\W", "_", f"{folder.name}_top{rank}"))
-        entries.append(Entry(name, "search", str(folder), genotype, reward=arch.reward))
+        entries.append(Entry(name, "search", str(folder), genotype, reward=arch.reward,
+                             sources=sources))
     return entries
 
 
@@ -126,10 +134,16 @@ def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
             entries.append(_checkpoint_entry(spec))
         else:
             genotype = as_genotype(spec)
-            entries.append(Entry(genotype.name or path.stem, "genotype", spec, genotype))
+            entries.append(Entry(genotype.name or path.stem, "genotype", spec, genotype,
+                                 sources=(spec,)))
     for entry, name in zip(entries, unique_names([e.name for e in entries])):
         entry.name = name
     return entries
+
+
+def entry_sources(entries: Sequence[Entry]) -> list[str]:
+    """Every file the entries stand for: what a page written from them must not replace."""
+    return [source for entry in entries for source in entry.sources]
 
 
 def shared_image_size(entries: Sequence[Entry], default: int = 640) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..console import safe_text
 from .charts import curves_svg, scatter_svg, strip_prolog
 from .entries import Entry
 
@@ -27,7 +28,10 @@ figcaption { font-size: 0.85em; text-align: center; color: #555; }
 
 
 def _text(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Untrusted text (class, run, file names) for the page: HTML-escaped, and control
+    characters (NUL, ESC), DEL and bidi overrides shown as ``\\xNN``/``\\uNNNN``, as on the
+    terminal, so none reaches the page raw."""
+    return html.escape(safe_text(value), quote=True)
 
 
 def _number(value: float | int | None, digits: int = 3) -> str:
@@ -144,9 +148,12 @@ def render_page(entries: Sequence[Entry], *, image_size: int, device: str,
 
 def write_compare_page(entries: Sequence[Entry], out: str | Path, *, image_size: int,
                        device: str, title: str = "nasfpn compare") -> Path:
-    """Write :func:`render_page` atomically to ``out``; returns the path."""
+    """Write :func:`render_page` atomically to ``out``, never over a file the entries stand for
+    (a run's checkpoint, a genotype file); returns the path."""
     from ..utils import atomic_write
+    from .entries import entry_sources
 
     out = Path(out)
-    atomic_write(out, render_page(entries, image_size=image_size, device=device, title=title))
+    atomic_write(out, render_page(entries, image_size=image_size, device=device, title=title),
+                 inputs=entry_sources(entries))
     return out

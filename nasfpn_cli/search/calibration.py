@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..utils import ProgressTask, atomic_write_json
+from ..utils import ProgressTask, atomic_write_json, chart_text
 from ..errors import SearchError, UsageError
+from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
@@ -486,7 +487,7 @@ def write_scatter(result: CalibrationResult, path: Path) -> Path:
         ax.errorbar(arch.mean("proxy"), arch.mean("reference"), xerr=arch.std("proxy"),
                     yerr=arch.std("reference"), fmt="o", capsize=3,
                     color=colours.get(arch.kind, "tab:grey"))
-        ax.annotate(arch.name, (arch.mean("proxy"), arch.mean("reference")),
+        ax.annotate(chart_text(arch.name), (arch.mean("proxy"), arch.mean("reference")),
                     textcoords="offset points", xytext=(4, 4), fontsize=8)
     for kind, colour in colours.items():
         ax.plot([], [], "o", color=colour, label=kind)
@@ -506,12 +507,14 @@ def load_plan(output_dir: Path) -> dict[str, Any]:
 
 def run_calibration(config: CalibrationConfig, resume: bool = False,
                     progress: bool = True) -> CalibrationResult:
-    """Run (or finish) a calibration; see the module docstring."""
+    """Run (or finish) a calibration, holding OUT's lock (:func:`folder_lock`) throughout; see
+    the module docstring."""
     import torch
 
     threads = torch.get_num_threads()
     try:
-        return Calibration(config, resume).run(progress)
+        with folder_lock(config.output_dir):
+            return Calibration(config, resume).run(progress)
     finally:
         torch.set_num_threads(threads)
 

@@ -8,8 +8,13 @@ instead of fighting over them.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -79,7 +84,24 @@ class InlineExecutor(Executor):
             set_torch_threads(1)
 
 
-def _init_pool_worker(threads: int, counter) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the search that started it dies: after a ``kill -9`` of the search
+    a worker would otherwise wait on its task queue forever (it holds both ends of the pipe).
+    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere, and for a
+    parent gone before that was set, a thread checks the parent's pid once a second."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_pool_worker(threads: int, counter, parent: int) -> None:
+    _exit_with_parent(parent)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -96,7 +118,7 @@ class LocalPoolExecutor(Executor):
         context = multiprocessing.get_context("spawn")  # forking a process that ran torch can hang
         self.pool = futures.ProcessPoolExecutor(workers, mp_context=context,
                                                 initializer=_init_pool_worker,
-                                                initargs=(threads, context.Value("i", 0)))
+                                                initargs=(threads, context.Value("i", 0), os.getpid()))
         self.running: set[futures.Future] = set()
 
     def submit(self, task: TrialTask) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SearchError
+from ..utils import chart_text
 from .cost import REFERENCE_GENOTYPES
 from .runner import TRIALS_FILE, described, load_config
 from .space import SearchSpace
@@ -90,10 +91,10 @@ def write_pareto_plot(ranked: list[RankedArchitecture], references: dict[str, in
             marker="o", label="Pareto front")
     for name, macs in references.items():
         ax.axvline(macs, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(name, (macs, 1.0), xycoords=("data", "axes fraction"), rotation=90,
+        ax.annotate(chart_text(name), (macs, 1.0), xycoords=("data", "axes fraction"), rotation=90,
                     va="top", ha="right", fontsize=8, color="grey")
     ax.set(xlabel="neck multiply-adds", ylabel="score (before the MACs penalty)",
-           title=f"{title} score vs MACs".strip())
+           title=chart_text(f"{title} score vs MACs".strip()))
     ax.legend(loc="lower right")
     return save_figure(fig, path)
 
@@ -129,14 +130,14 @@ def write_plots(records: list[TrialRecord], plots_dir: Path, title: str = "") ->
     fig, ax = new_figure()
     ax.scatter(steps, rewards, s=6, alpha=0.4, label="trial reward")
     ax.plot(steps, best, color="tab:red", label="best so far")
-    ax.set(xlabel="step (finished trials)", ylabel="reward", title=f"{title} reward".strip())
+    ax.set(xlabel="step (finished trials)", ylabel="reward", title=chart_text(f"{title} reward".strip()))
     ax.legend(loc="lower right")
     paths = [save_figure(fig, plots_dir / "reward.png")]
     fig, ax = new_figure()
     ax.plot(steps, unique, label="distinct architectures")
     ax.plot(steps, [step + 1 for step in steps], color="grey", linestyle=":", label="trials")
     ax.set(xlabel="step (finished trials)", ylabel="architectures",
-           title=f"{title} unique architectures".strip())
+           title=chart_text(f"{title} unique architectures".strip()))
     ax.legend(loc="upper left")
     paths.append(save_figure(fig, plots_dir / "unique.png"))
     return paths

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..utils import ProgressTask, atomic_write, atomic_write_json
 from ..errors import SearchError, torch_load_failure
+from ..run_lock import folder_lock
 from .controllers import Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
@@ -378,8 +379,10 @@ class Search:
 
 
 def run_search(config: SearchConfig, resume: bool = False, progress: bool = True) -> SearchSummary:
-    """Run (or, with ``resume``, continue) a search until ``config.trials`` trials finished."""
-    return Search(config, resume).run(progress)
+    """Run (or, with ``resume``, continue) a search until ``config.trials`` trials finished,
+    holding OUT's lock (:func:`folder_lock`) throughout: one search per folder."""
+    with folder_lock(config.output_dir):
+        return Search(config, resume).run(progress)
 
 
 def resumed_config(output_dir: Path, trials: int | None = None, **rest: Any) -> SearchConfig:

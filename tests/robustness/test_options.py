@@ -70,6 +70,10 @@ BAD_OPTIONS = [
     (["data", "synth", "{out}", "--seed", "-1"], "--seed"),
     (["train", "fpn", "--data", "d", "-o", "{out}", "--workers", "100000"], "--workers"),
     (["eval", CK, "--ann", "a.json", "--images", "i", "--workers", "100000"], "--workers"),
+    (["search", "-o", "{out}", "--macs-target", "1e9", "--macs-weight", "nan"], "--macs-weight"),
+    (["search", "-o", "{out}", "--macs-target", "inf"], "--macs-target"),
+    (["search", "calibrate", "-o", "{out}", "--reference-lr", "inf"], "--reference-lr"),
+    (["bench", "fpn", "--score-threshold", "nan"], "--score-threshold"),
 ]
 
 
@@ -285,3 +289,23 @@ def test_any_train_option_value_is_accepted_or_a_usage_error(option, value):
             elif isinstance(node, float):
                 yield node
         assert all(math.isfinite(v) for v in numbers(json.loads(out.getvalue())))
+
+
+@pytest.mark.parametrize("env, named", [
+    ({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc'"),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE='0'"),
+    ({"WORLD_SIZE": "2"}, "WORLD_SIZE=2 without RANK, MASTER_ADDR, MASTER_PORT"),
+    ({"WORLD_SIZE": "2", "RANK": "5", "MASTER_ADDR": "localhost", "MASTER_PORT": "1"},
+     "RANK='5': expected a whole number from 0 to 1"),
+])
+def test_leftover_distributed_variables_are_usage_errors(run, tmp_path, monkeypatch, env, named):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "out"
+    code, _, err = run("train", "fpn", "--data", tmp_path, "-o", out, "--no-progress")
+    assert code == 2, err
+    assert f"environment variable {named}" in err and "torchrun" in err, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert not out.exists()

@@ -1,0 +1,115 @@
+"""One writer per output folder: an exclusive lock held for the life of a command.
+
+``train``, ``search`` and ``search calibrate`` (and their Python functions) take
+:func:`folder_lock` on their output folder before they look at what is there, so a second
+command on the same folder (a second run, a ``--resume`` while the first still runs) stops at
+once with ``DIR: in use by process N (started ...)`` instead of silently mixing two runs' files.
+
+The lock is ``flock`` on ``DIR/.lock``, which holds the owner's pid and start time for that
+message. The kernel drops a ``flock`` when its process dies, so a lock left by a killed process
+never blocks; the file is removed when the command ends. Torch-free.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import NasfpnError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): no lock, as before
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    return [p for p in (path, *path.parents) if not p.exists()]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: a refused command leaves none
+    of the folders it created behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, as its file says: ``process N (started ...)``."""
+    try:
+        text = os.pread(fd, 200, 0).decode("ascii", "replace").split()
+    except OSError:
+        text = []
+    if len(text) >= 2 and text[0].isdigit() and text[1].replace(".", "", 1).isdigit():
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(text[1])))
+        return f"process {text[0]} (started {started})"
+    return "another process"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (its owner may have removed it meanwhile)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _acquire(folder: Path) -> int:
+    """Create ``folder`` if needed and lock its lock file; the open descriptor holds the lock."""
+    path = folder / LOCK_FILE
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise NasfpnError(f"{folder}: cannot lock the folder "
+                              f"({exc.strerror or exc})") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise NasfpnError(f"{folder}: in use by {holder}",
+                              hint="wait until it finishes, or choose another output folder")
+        except OSError as exc:  # a file system without locks (some network mounts)
+            os.close(fd)
+            raise NasfpnError(f"{folder}: cannot lock the folder ({exc.strerror or exc})") from exc
+        if _same_file(fd, path):
+            return fd
+        os.close(fd)  # its owner finished and removed the file: lock the new one
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | Path) -> Iterator[Path]:
+    """Hold the exclusive lock on ``folder`` (created if missing) for the block.
+
+    Raises :class:`NasfpnError` (exit 1) ``FOLDER: in use by process N (started ...)`` when
+    another process holds it. On leaving, the lock file is removed, and so are the folders this
+    call created when nothing else was written into them.
+    """
+    folder = Path(folder)
+    if fcntl is None:
+        yield folder
+        return
+    created = missing_folders(folder)
+    fd = _acquire(folder)
+    try:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {time.time():.0f}\n".encode("ascii"), 0)
+        yield folder
+    finally:
+        if _same_file(fd, folder / LOCK_FILE):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / LOCK_FILE)  # before the unlock: a waiter sees it gone
+        os.close(fd)
+        remove_empty_folders(created)
