@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..engine.config import DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig
+from ..engine.config import AMP_MODES, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES, TrainConfig
 from ..errors import UsageError
 from ..modeling.spec import BACKBONES
 from .model_options import PYRAMID_RULE
@@ -145,8 +145,14 @@ def _check_applicable(config, given: set[str]) -> None:
               help="Evaluate, keep and export an exponential moving average of the weights.")
 @click.option("--ema-decay", type=finite(0.0, 1.0, min_open=True, max_open=True),
               help=f"EMA decay per step (default {default('ema_decay')}).")
-@click.option("--amp/--no-amp", default=None,
-              help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA.")
+@click.option("--amp", type=click.Choice(AMP_MODES), is_flag=False, flag_value="on",
+              help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on CUDA; auto: "
+                   "only where the hardware has it natively (bf16 on CPUs with AVX-512 BF16 or "
+                   f"AMX), else fp32. --amp alone: on (default {default('amp')}).")
+@click.option("--no-amp", is_flag=True, default=None, help="Same as --amp off.")
+@click.option("--channels-last/--no-channels-last", default=None,
+              help="NHWC weights and batches (faster convolutions on most CPUs; default "
+                   f"{default('channels_last')}).")
 @click.option("--scale-range", callback=_numbers(float, 2), metavar="MIN,MAX",
               help=f"Scale jitter range (default {default('scale_range')}).")
 @click.option("--flip-prob", type=PROBABILITY,
@@ -180,6 +186,8 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     from ..engine.config import TrainConfig
     from ..engine.config_file import read_config_file
 
+    if options.pop("no_amp"):
+        options["amp"] = "off"
     overrides: dict = {}
     if config_file is not None:
         overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))

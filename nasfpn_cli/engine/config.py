@@ -17,6 +17,16 @@ from ..modeling.spec import DropBlockSpec, ModelSpec, check_model_option
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
+# --amp: mixed precision where the hardware has it natively (auto), always (on) or never (off);
+# what each means on a device: nasfpn_cli.engine.precision.AMP_DTYPES
+AMP_MODES = ("auto", "on", "off")
+# before "auto" existed, amp was a bool; old config.json files and checkpoints still hold one
+_AMP_FROM_BOOL = {True: "on", False: "off"}
+
+
+def amp_mode(value: str | bool) -> str:
+    """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
+    return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
 
 # The paper's COCO recipe (DESIGN.md): batch 64, SGD momentum 0.9, lr 0.08, 50 epochs with x0.1
 # steps at epochs 30 and 40, scale jitter 0.8-1.2, focal loss alpha 0.25 gamma 1.5, R-50 7@256 at
@@ -86,8 +96,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "data": ("data_dir", "train_ann", "train_images", "val_ann", "val_images", "skip_bad",
              "image_size", "scale_range", "flip_prob"),
     "solver": ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup",
-               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp", "ema",
-               "ema_decay"),
+               "warmup_factor", "schedule", "milestones", "gamma", "grad_clip", "amp",
+               "channels_last", "ema", "ema_decay"),
     "runtime": ("output_dir", "workers", "seed", "device", "resume", "init_from", "eval_every",
                 "log_every", "eval_batch_size", "tensorboard", "recipe"),
 }
@@ -182,7 +192,8 @@ class TrainConfig:
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     grad_clip: float | None = 10.0
-    amp: bool = False
+    amp: str = "off"  # a mode of AMP_MODES (a bool from older configs is read as on/off)
+    channels_last: bool = False  # NHWC weights and batches: faster convolutions on most CPUs
     ema: bool = False
     ema_decay: float = 0.999
     # augmentation
@@ -200,6 +211,9 @@ class TrainConfig:
     tensorboard: bool = False  # also write TensorBoard events into output_dir
     recipe: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.amp = amp_mode(self.amp)
 
     @classmethod
     def from_recipe(cls, name: str | None, **overrides: Any) -> "TrainConfig":
@@ -267,6 +281,8 @@ class TrainConfig:
              f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         need(self.device in DEVICES, "device",
              f"must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        need(self.amp in AMP_MODES, "amp",
+             f"must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         need(self.workers >= 0, "workers", f"must be >= 0, got {self.workers}")
         need(self.dropblock is None or 0.0 < self.dropblock <= 1.0, "dropblock",
              f"is DropBlock's final keep probability in (0, 1] (paper: 0.9), got {self.dropblock}")
