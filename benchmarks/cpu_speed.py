@@ -9,6 +9,10 @@ setting on its own copy of the same initial weights. Medians and ratios to fp32,
 * proxy: the search's proxy model, ResNet-10 + NAS-FPN 3@32, 128 px, batch 8;
 * r18: ResNet-18 + NAS-FPN 3@64, 256 px, batch 8.
 
+``--profile SETTING`` runs one such trial (digits, seed 0) under cProfile and prints where its
+time goes: data, network forward, losses, backward, optimizer, evaluation forward, decoding and
+NMS, pycocotools (cProfile's overhead inflates the Python-heavy parts a little).
+
 ``--ap`` also runs the ``proxy`` recipe's whole trial (training at its epochs, then COCO AP on
 the held-out split, as the search scores it) in each setting on the generated digits and
 shapes, ``--seeds`` seeds each, trials interleaved; it prints AP mean ± half the seed range and
@@ -16,6 +20,7 @@ the seconds per trial.
 
     python benchmarks/cpu_speed.py [--steps 10] [--threads 1] [--models proxy,r18]
         [--settings fp32,channels_last,bf16,both] [--ap [--seeds 0,1] [--data digits,shapes]]
+        [--profile both]
 """
 from __future__ import annotations
 
@@ -59,6 +64,25 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
             dict(backbone="resnet18", stack=3, channels=64, image_size=256)),
 }
 WARMUP = 2
+# --profile: part of a trial -> the (file suffix, function) whose cumulative time it is; "within"
+# parts are subtracted from the part that contains them
+PROFILE_PARTS: dict[str, tuple[str, str]] = {
+    "data (decode, augment, collate)": ("torch/utils/data/dataloader.py", "__next__"),
+    "training forward + losses": ("nasfpn_cli/modeling/detector.py", "losses"),
+    "backward": ("torch/_tensor.py", "backward"),
+    "optimizer step": ("torch/optim/adamw.py", "step"),
+    "weight average, schedule, hooks": ("torch/optim/lr_scheduler.py", "step"),
+    "evaluation": ("nasfpn_cli/engine/evaluation.py", "evaluate"),
+}
+PROFILE_WITHIN: dict[str, tuple[str, tuple[str, str]]] = {
+    "  of which anchor matching": ("training forward + losses",
+                                   ("nasfpn_cli/modeling/losses.py", "match")),
+    "  of which focal + box losses": ("training forward + losses",
+                                      ("nasfpn_cli/modeling/losses.py", "__call__")),
+    "  of which decoding + NMS": ("evaluation", ("nasfpn_cli/modeling/postprocess.py", "__call__")),
+    "  of which pycocotools": ("evaluation", ("nasfpn_cli/engine/evaluation.py",
+                                              "coco_bbox_metrics")),
+}
 
 
 def capabilities(threads: int) -> list[str]:
@@ -112,28 +136,67 @@ def time_steps(model_fields: dict[str, Any], settings: list[str], steps: int,
 def ap_trials(settings: list[str], kinds: list[str], seeds: list[int],
               ) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """(setting, data) -> [(AP, seconds)] per seed: whole proxy trials as the search runs them."""
-    from nasfpn_cli.search.rewards import Candidate
-    from nasfpn_cli.search.rewards.proxy import ProxyReward, ProxySettings
-
-    genotype = load_genotype("nasfpn")
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
-            rewards = {name: ProxyReward(ProxySettings(train=dict(SETTINGS[name]), score="ap",
-                                                       synth_kind=kind), Path(tmp) / kind)
-                       for name in settings}
+            rewards = {name: _proxy_reward(name, kind, Path(tmp) / kind) for name in settings}
             for reward in rewards.values():
                 reward.prepare()  # the data written once per kind, then read and cached
             for seed in seeds:
                 for name, reward in rewards.items():
-                    candidate = Candidate(genotype, decisions=None, hash="nasfpn", seed=seed)
                     started = time.perf_counter()
-                    ap = reward(candidate)
+                    ap = reward(_candidate(seed))
                     results.setdefault((name, kind), []).append(
                         (ap, time.perf_counter() - started))
                     print(f"  {kind} seed {seed} {name}: AP {ap:.4f} "
                           f"({results[name, kind][-1][1]:.1f} s)", flush=True)
     return results
+
+
+def _proxy_reward(setting: str, kind: str, folder: Path):
+    """The search's proxy reward (COCO AP) in ``setting`` on generated ``kind`` data."""
+    from nasfpn_cli.search.rewards.proxy import ProxyReward, ProxySettings
+
+    return ProxyReward(ProxySettings(train=dict(SETTINGS[setting]), score="ap", synth_kind=kind),
+                       folder)
+
+
+def _candidate(seed: int):
+    from nasfpn_cli.search.rewards import Candidate
+
+    return Candidate(load_genotype("nasfpn"), decisions=None, hash="nasfpn", seed=seed)
+
+
+def profile_trial(setting: str) -> list[str]:
+    """One proxy trial under cProfile: seconds and share of each part of :data:`PROFILE_PARTS`."""
+    import cProfile
+    import pstats
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reward = _proxy_reward(setting, "digits", Path(tmp))
+        reward.prepare()
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.runcall(reward, _candidate(0))
+        total = time.perf_counter() - started
+    stats = pstats.Stats(profiler).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+
+    def cumulative(where: tuple[str, str]) -> float:
+        suffix, name = where
+        return sum(value[3] for (file, _, function), value in stats.items()
+                   if file.endswith(suffix) and function == name)
+
+    parts = {part: cumulative(where) for part, where in PROFILE_PARTS.items()}
+    parts["other (model build, Python glue)"] = total - sum(parts.values())
+    lines = [f"one proxy trial ({setting}, digits, seed 0): {total:.1f} s under cProfile",
+             "| part | seconds | share |", "|---|---|---|"]
+    for part, seconds in parts.items():
+        lines.append(f"| {part} | {seconds:.1f} | {seconds / total:.0%} |")
+        for sub, (parent, where) in PROFILE_WITHIN.items():
+            if parent == part:
+                seconds = cumulative(where)
+                lines.append(f"| {sub} | {seconds:.1f} | {seconds / total:.0%} |")
+    return lines
 
 
 def step_table(label: str, times: dict[str, list[float]]) -> list[str]:
@@ -173,6 +236,8 @@ def main() -> None:
                         help="also AP at equal epochs: whole proxy trials per setting")
     parser.add_argument("--seeds", default="0,1", help="--ap: seeds per setting and data")
     parser.add_argument("--data", default="digits,shapes", help="--ap: generated data kinds")
+    parser.add_argument("--profile", choices=list(SETTINGS),
+                        help="profile one proxy trial in this setting")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     settings = args.settings.split(",")
@@ -192,6 +257,8 @@ def main() -> None:
               f"on the held-out split), seeds {args.seeds}, mean ± half range:")
         results = ap_trials(settings, kinds, seeds)
         print("\n" + "\n".join(ap_table(results, settings, kinds)))
+    if args.profile:
+        print("\n" + "\n".join(profile_trial(args.profile)))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import CheckpointError, TrainingError
 from . import distributed, precision
 from .ema import ModelEma
+from .optim import load_optimizer_state
 
 
 class Hook:
@@ -177,7 +178,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint written by :meth:`state_dict`."""
         self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
