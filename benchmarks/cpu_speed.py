@@ -25,6 +25,7 @@ the seconds per trial.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import sys
@@ -43,14 +44,16 @@ from nasfpn_cli.data.loader import endless_batches  # noqa: E402
 from nasfpn_cli.data.synth import make_synthetic_dataset  # noqa: E402
 from nasfpn_cli.engine import precision  # noqa: E402
 from nasfpn_cli.engine.config import TrainConfig  # noqa: E402
-from nasfpn_cli.engine.optim import build_optimizer  # noqa: E402
+from nasfpn_cli.engine import optim  # noqa: E402
 from nasfpn_cli.engine.run import build_model  # noqa: E402
 from nasfpn_cli.engine.schedule import LrSchedule, build_scheduler  # noqa: E402
 from nasfpn_cli.engine.trainer import Trainer  # noqa: E402
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
-# setting -> the TrainConfig fields it sets (bf16 forced on, to measure it on any CPU)
+# setting -> the TrainConfig fields it sets (bf16 forced on, to measure it on any CPU); "start"
+# is fp32 as issue 19 found it, with torch's per-tensor optimizer loop instead of the fused one
 SETTINGS: dict[str, dict[str, Any]] = {
+    "start": {"amp": "off", "channels_last": False},
     "fp32": {"amp": "off", "channels_last": False},
     "channels_last": {"amp": "off", "channels_last": True},
     "bf16": {"amp": "on", "channels_last": False},
@@ -63,6 +66,7 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "r18": ("ResNet-18 + NAS-FPN 3@64, 256 px, batch 8",
             dict(backbone="resnet18", stack=3, channels=64, image_size=256)),
 }
+UNFUSED = {"start"}
 WARMUP = 2
 # --profile: part of a trial -> the (file suffix, function) whose cumulative time it is; "within"
 # parts are subtracted from the part that contains them
@@ -85,6 +89,28 @@ PROFILE_WITHIN: dict[str, tuple[str, tuple[str, str]]] = {
 }
 
 
+@contextlib.contextmanager
+def optimizers_of(setting: str):
+    """Inside, build_optimizer gives torch's per-tensor loop for the settings in UNFUSED."""
+    saved = dict(optim.OPTIMIZER_FACTORIES)
+
+    def unfused(factory):
+        def build(groups, config):
+            optimizer = factory(groups, config)
+            for group in optimizer.param_groups:
+                group.update(fused=None, foreach=False)
+            return optimizer
+
+        return build
+
+    if setting in UNFUSED:
+        optim.OPTIMIZER_FACTORIES.update({name: unfused(f) for name, f in saved.items()})
+    try:
+        yield
+    finally:
+        optim.OPTIMIZER_FACTORIES.update(saved)
+
+
 def capabilities(threads: int) -> list[str]:
     """What decides the ranking: native bf16, the vector ISA torch uses, threads."""
     flags = sorted(precision.NATIVE_BF16_FLAGS & precision.cpu_flags())
@@ -95,11 +121,12 @@ def capabilities(threads: int) -> list[str]:
             f"{precision.describe(precision.autocast_dtype('auto', 'cpu'), False)} here"]
 
 
-def _trainer(config: TrainConfig, initial: torch.nn.Module) -> Trainer:
+def _trainer(setting: str, config: TrainConfig, initial: torch.nn.Module) -> Trainer:
     """A trainer over its own copy of ``initial``, laid out and autocast as ``config`` says."""
     model = copy.deepcopy(initial).to(memory_format=precision.memory_format(config.channels_last))
     model.train()
-    optimizer = build_optimizer(model, config)
+    with optimizers_of(setting):
+        optimizer = optim.build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, LrSchedule("cosine", total_steps=10 ** 6))
     return Trainer(model, optimizer, scheduler, [], epochs=1, device=torch.device("cpu"),
                    amp=config.amp, channels_last=config.channels_last,
@@ -120,7 +147,7 @@ def time_steps(model_fields: dict[str, Any], settings: list[str], steps: int,
         batches = endless_batches(build_dataloader(dataset, batch_size, shuffle=True, seed=0))
         torch.manual_seed(0)
         initial = build_model(base, load_genotype(base.genotype), dataset.num_classes)
-        trainers = {name: _trainer(TrainConfig(**{**vars(base), **SETTINGS[name]}), initial)
+        trainers = {name: _trainer(name, TrainConfig(**{**vars(base), **SETTINGS[name]}), initial)
                     for name in settings}
         times: dict[str, list[float]] = {name: [] for name in settings}
         for repetition in range(WARMUP + steps):
@@ -145,7 +172,8 @@ def ap_trials(settings: list[str], kinds: list[str], seeds: list[int],
             for seed in seeds:
                 for name, reward in rewards.items():
                     started = time.perf_counter()
-                    ap = reward(_candidate(seed))
+                    with optimizers_of(name):
+                        ap = reward(_candidate(seed))
                     results.setdefault((name, kind), []).append(
                         (ap, time.perf_counter() - started))
                     print(f"  {kind} seed {seed} {name}: AP {ap:.4f} "
@@ -177,7 +205,8 @@ def profile_trial(setting: str) -> list[str]:
         reward.prepare()
         profiler = cProfile.Profile()
         started = time.perf_counter()
-        profiler.runcall(reward, _candidate(0))
+        with optimizers_of(setting):
+            profiler.runcall(reward, _candidate(0))
         total = time.perf_counter() - started
     stats = pstats.Stats(profiler).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
 
@@ -187,7 +216,7 @@ def profile_trial(setting: str) -> list[str]:
                    if file.endswith(suffix) and function == name)
 
     parts = {part: cumulative(where) for part, where in PROFILE_PARTS.items()}
-    parts["other (model build, Python glue)"] = total - sum(parts.values())
+    parts["other (model build, hooks, glue)"] = total - sum(parts.values())
     lines = [f"one proxy trial ({setting}, digits, seed 0): {total:.1f} s under cProfile",
              "| part | seconds | share |", "|---|---|---|"]
     for part, seconds in parts.items():
@@ -200,11 +229,11 @@ def profile_trial(setting: str) -> list[str]:
 
 
 def step_table(label: str, times: dict[str, list[float]]) -> list[str]:
-    """A markdown row per model: median seconds of fp32 and ratios of the others."""
+    """A markdown row per model: median seconds of the first setting, ratios of the others."""
     medians = {name: statistics.median(values) for name, values in times.items()}
-    reference = medians.get("fp32")
-    cells = [f"{medians[name]:.3f} s" if name == "fp32" or reference is None
-             else f"{medians[name]:.3f} s ({medians[name] / reference:.2f}x)" for name in times]
+    base = next(iter(times))
+    cells = [f"{medians[name]:.3f} s" if name == base
+             else f"{medians[name]:.3f} s ({medians[name] / medians[base]:.2f}x)" for name in times]
     return [f"| {label} | " + " | ".join(cells) + " |"]
 
 
@@ -231,7 +260,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--models", default=",".join(MODELS), help="of: " + ", ".join(MODELS))
     parser.add_argument("--settings", default=",".join(SETTINGS),
-                        help="of: " + ", ".join(SETTINGS) + " (fp32 first: the ratios' base)")
+                        help="of: " + ", ".join(SETTINGS) + " (the first: the ratios' base)")
     parser.add_argument("--ap", action="store_true",
                         help="also AP at equal epochs: whole proxy trials per setting")
     parser.add_argument("--seeds", default="0,1", help="--ap: seeds per setting and data")
@@ -243,7 +272,8 @@ def main() -> None:
     settings = args.settings.split(",")
     for line in capabilities(args.threads):
         print(line)
-    print(f"\ntrain step, median of {args.steps} interleaved repetitions (ratio to fp32)\n")
+    print(f"\ntrain step, median of {args.steps} interleaved repetitions (ratio to "
+          f"{settings[0]})\n")
     print("| model | " + " | ".join(settings) + " |")
     print("|---|" + "---|" * len(settings))
     for name in filter(None, args.models.split(",")):  # --models "": only --ap
