@@ -74,8 +74,9 @@ PROFILE_PARTS: dict[str, tuple[str, str]] = {
     "data (decode, augment, collate)": ("torch/utils/data/dataloader.py", "__next__"),
     "training forward + losses": ("nasfpn_cli/modeling/detector.py", "losses"),
     "backward": ("torch/_tensor.py", "backward"),
-    "optimizer step": ("torch/optim/adamw.py", "step"),
-    "weight average, schedule, hooks": ("torch/optim/lr_scheduler.py", "step"),
+    "optimizer step": ("torch/optim/optimizer.py", "_use_grad"),
+    "gradient clipping": ("torch/nn/utils/clip_grad.py", "clip_grad_norm_"),
+    "optimizer set-up (first trial: imports)": ("nasfpn_cli/engine/optim.py", "build_optimizer"),
     "evaluation": ("nasfpn_cli/engine/evaluation.py", "evaluate"),
 }
 PROFILE_WITHIN: dict[str, tuple[str, tuple[str, str]]] = {
