@@ -4,11 +4,13 @@ whose resume, evaluation and export stay exact."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
-from engine_helpers import TINY_CONFIG, ToyDetector, toy_batches
+from engine_helpers import ONE_THREAD, ROOT, TINY_CONFIG, ToyDetector, toy_batches
 
 from nasfpn_cli.engine import TrainConfig, precision, train
 from nasfpn_cli.engine.checkpoint import read_checkpoint
@@ -198,3 +200,14 @@ def _tensors(value) -> list[torch.Tensor]:
         return [value]
     items = value.values() if isinstance(value, dict) else value
     return [t for item in items for t in _tensors(item)]
+
+
+def test_cpu_speed_benchmark_prints_capabilities_and_a_row_per_model():
+    result = subprocess.run([sys.executable, "benchmarks/cpu_speed.py", "--steps", "1",
+                             "--models", "proxy", "--settings", "start,both"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **ONE_THREAD})
+    assert result.returncode == 0, result.stderr
+    assert "native bf16: " in result.stdout and "1 torch thread(s)" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| proxy:"))
+    assert row.count(" s") == 2 and "x)" in row
