@@ -53,6 +53,8 @@ class Setting:
     cli: bool = True
     range_text: str | None = None
     unset_help: str = ""
+    bare: str | None = None
+    negated: str | None = None
 
     def upper(self) -> float | None:
         """The upper bound (a callable one, e.g. processes per machine, read now)."""

@@ -131,8 +131,28 @@ def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, sec
             kwargs["default"] = value if concrete else None
     else:
         kwargs.update(_type_and_callback(annotation, meta))
+    if meta.bare is not None:  # --amp alone: the bare value
+        kwargs.update(is_flag=False, flag_value=meta.bare)
     decorator = click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
-    return decorator
+    if meta.negated is None:
+        return decorator
+    negation = click.option(f"--{prefix}no-{flag[2 + len(prefix):]}",
+                            "no_" + declarations[-1], is_flag=True, default=None,
+                            cls=SectionedOption, section=section,
+                            help=f"Same as {flag} {meta.negated}.")
+    return lambda command: decorator(negation(command))
+
+
+def fold_negations(cls: Any, options: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The options with every ``--no-FLAG`` of a field that declares ``negated`` turned into
+    that field's value (``no_amp`` -> ``amp="off"``)."""
+    folded = dict(options)
+    for item, meta in declared(cls):
+        if meta.negated is not None:
+            name = parameter_name(meta, item.name, prefix)
+            if folded.pop("no_" + name, None):
+                folded[name] = meta.negated
+    return folded
 
 
 class SectionedOption(click.Option):

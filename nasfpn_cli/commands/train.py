@@ -13,8 +13,8 @@ import click
 from ..engine.config import TrainConfig
 from ..errors import UsageError
 from .params import require_writable_folder
-from .settings_options import (SectionedCommand, format_default, option_fields, set_option,
-                               settings_options)
+from .settings_options import (SectionedCommand, fold_negations, format_default, option_fields,
+                               set_option, settings_options)
 
 DEFAULTS = TrainConfig()  # the help texts quote the defaults from here, never typed twice
 FIELDS = option_fields(TrainConfig)  # parameter (e.g. data for --data) -> TrainConfig field
@@ -85,6 +85,7 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     from ..engine.config_file import read_config_file
     from ..settings import assigned_values
 
+    options = fold_negations(TrainConfig, options)
     overrides: dict = {}
     if config_file is not None:
         overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))

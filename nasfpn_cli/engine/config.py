@@ -19,6 +19,26 @@ from ..settings import check_declared, sections, setting
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
+# --amp: mixed precision where the hardware has it natively (auto), always (on) or never (off);
+# what each means on a device: nasfpn_cli.engine.precision.AMP_DTYPES
+AMP_MODES = ("auto", "on", "off")
+# before "auto" existed, amp was a bool; old config.json files and checkpoints still hold one
+_AMP_FROM_BOOL = {True: "on", False: "off"}
+
+
+def amp_mode(value: str | bool) -> str:
+    """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
+    return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
+# --amp: mixed precision where the hardware has it natively (auto), always (on) or never (off);
+# what each means on a device: nasfpn_cli.engine.precision.AMP_DTYPES
+AMP_MODES = ("auto", "on", "off")
+# before "auto" existed, amp was a bool; old config.json files and checkpoints still hold one
+_AMP_FROM_BOOL = {True: "on", False: "off"}
+
+
+def amp_mode(value: str | bool) -> str:
+    """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
+    return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
 
 # The paper's COCO recipe (DESIGN.md): batch 64, SGD momentum 0.9, lr 0.08, 50 epochs with x0.1
 # steps at epochs 30 and 40, scale jitter 0.8-1.2, focal loss alpha 0.25 gamma 1.5, R-50 7@256 at
@@ -180,9 +200,14 @@ class TrainConfig:
                            help="Step schedule factor (default {default}).")
     grad_clip: float | None = setting(10.0, section="solver", minimum=0.0,
                                       help="Clip the gradient norm (default {default}; 0 = off).")
-    amp: bool = setting(False, section="solver", switch=True,
-                        help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on "
-                             "CUDA.")
+    amp: str = setting("off", section="solver", choices=AMP_MODES, bare="on", negated="off",
+                       help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on "
+                            "CUDA; auto: only where the hardware has it natively (bf16 on CPUs "
+                            "with AVX-512 BF16 or AMX), else fp32. --amp alone: on, --no-amp: "
+                            "off (default {default}).")
+    channels_last: bool = setting(False, section="solver", switch=True,
+                                  help="NHWC weights and batches (faster convolutions on most "
+                                       "CPUs; default {default}).")
     ema: bool = setting(False, section="solver", switch=True,
                         help="Evaluate, keep and export an exponential moving average of the "
                              "weights.")
@@ -216,6 +241,12 @@ class TrainConfig:
                                       "lr 0.08, 50 epochs, steps at 30 and 40; small: few CPU "
                                       "minutes on small objects, 3@64, 128 px, --anchor-size 2, "
                                       "AdamW lr 1e-3, warmup 30).")
+
+    def __post_init__(self) -> None:
+        self.amp = amp_mode(self.amp)
+
+    def __post_init__(self) -> None:
+        self.amp = amp_mode(self.amp)
 
     @classmethod
     def from_recipe(cls, name: str | None, **overrides: Any) -> "TrainConfig":

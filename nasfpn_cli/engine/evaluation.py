@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..errors import DatasetError
 from . import distributed
+from .precision import memory_format
 from ..data.image_io import to_original
 from ..utils import eval_mode, make_progress
 
@@ -103,7 +104,8 @@ def _identity_collate(batch):
 def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int = 0,
              device: torch.device | str | None = None, progress: bool = False,
              description: str = "eval",
-             label_to_category: Sequence[int] | None = None) -> dict[str, Any]:
+             label_to_category: Sequence[int] | None = None,
+             channels_last: bool = False) -> dict[str, Any]:
     """COCO bbox metrics of ``detector`` on ``dataset`` (a ``CocoDetection`` with an eval
     transform: items are ``(image, target)`` with ``image_id``, ``orig_size`` and ``scale``).
 
@@ -127,7 +129,8 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
     with eval_mode(detector), make_progress(enabled=show) as bar:
         task = bar.add_task(description, total=len(indices), status="")
         for batch in loader:
-            images = torch.stack([image for image, _ in batch]).to(device, non_blocking=True)
+            images = torch.stack([image for image, _ in batch]).to(
+                device, non_blocking=True, memory_format=memory_format(channels_last))
             outputs = detector(images)
             for output, (_, target) in zip(outputs, batch):
                 image_ids.append(int(torch.as_tensor(target["image_id"]).item()))

@@ -22,7 +22,7 @@ from torch import nn
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError, NasfpnError
 from ..run_lock import folder_lock
-from . import distributed
+from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from ..utils import atomic_write_json
 from .config import TrainConfig
@@ -239,7 +239,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
         elif ctx.is_main:
             print_warning("--sync-bn needs CUDA (torch has no CPU SyncBatchNorm); batch norm "
                           "statistics stay per process")
-    model.to(device)
+    model.to(device, memory_format=precision.memory_format(config.channels_last))
     wrapped: nn.Module = model
     if ctx.is_distributed:
         wrapped = nn.parallel.DistributedDataParallel(
@@ -286,7 +286,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
             return evaluate(trainer.eval_module, val,
                             batch_size=config.eval_batch_size or config.batch_size,
                             workers=config.workers, device=device,
-                            progress=progress and ctx.is_main)
+                            progress=progress and ctx.is_main,
+                            channels_last=config.channels_last)
 
         hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log))
         if config.tensorboard:
@@ -297,8 +298,8 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
         hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
     ema = ModelEma(model, config.ema_decay) if config.ema else None
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
-                      amp=config.amp, grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks],
-                      ema=ema)
+                      amp=config.amp, channels_last=config.channels_last,
+                      grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks], ema=ema)
 
     if resume_state is not None:
         trainer.load_state_dict(resume_state)

@@ -75,9 +75,12 @@ def start_lines(detector: nn.Module, config, dataset, steps: int,
     """The run summary line and the anchor-coverage line of the training boxes."""
     from ..modeling.anchor_coverage import dataset_anchor_coverage
 
+    from .precision import autocast_dtype, describe
+
     spec = detector.spec  # N@C as resolved (options, the file's directives or 7@256)
+    numerics = describe(autocast_dtype(config.amp, device), config.channels_last)
     summary = summarise_run(detector, f"{config.genotype} {spec.stack}@{spec.channels} "
-                                      f"{spec.backbone}", config.image_size, steps,
+                                      f"{spec.backbone} ({numerics})", config.image_size, steps,
                             config.batch_size, device)
     coverage = dataset_anchor_coverage(dataset, detector.anchor_generator, config.image_size)
     lines = [summary.line(), coverage.summary()]

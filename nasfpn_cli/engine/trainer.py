@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, TrainingError
-from . import distributed
+from . import distributed, precision
 from .ema import ModelEma
+from .optim import load_optimizer_state
 
 
 class Hook:
@@ -51,12 +52,15 @@ class Trainer:
     for ``epochs``: a truncated run, e.g. the reference stopped early as a proxy).
     With ``ema`` (a :class:`~nasfpn_cli.engine.ema.ModelEma`) the average follows every step,
     is saved and restored with the state, and :attr:`eval_module` is the averaged model.
+    ``amp`` is a mode of ``--amp`` (or a bool: on/off), resolved for ``device`` by
+    :func:`~nasfpn_cli.engine.precision.autocast_dtype`; ``channels_last`` puts every batch in
+    NHWC layout (the caller converts the model, before wrapping it for distributed training).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, loader: Iterable, *,
-                 epochs: int, device: torch.device, amp: bool = False,
-                 grad_clip: float | None = None, hooks: Sequence[Hook] = (),
+                 epochs: int, device: torch.device, amp: bool | str = False,
+                 channels_last: bool = False, grad_clip: float | None = None, hooks: Sequence[Hook] = (),
                  start_epoch: int = 0, start_step: int = 0, ema: ModelEma | None = None):
         self.model = model
         self.optimizer = optimizer
@@ -69,10 +73,12 @@ class Trainer:
         self.ema = ema
         self.epoch = start_epoch
         self.step = start_step
-        self.amp = amp
-        # bf16 autocast on CPU needs no loss scaling; fp16 on CUDA does
-        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and device.type == "cuda")
-        self.autocast_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+        self.autocast_dtype = precision.autocast_dtype(amp, device)
+        self.amp = self.autocast_dtype is not None
+        self.memory_format = precision.memory_format(channels_last)
+        # bf16 autocast needs no loss scaling; fp16 does
+        self.scaler = torch.amp.GradScaler(device.type,
+                                           enabled=self.autocast_dtype == torch.float16)
         self.last_losses: dict[str, float] = {}
         self.last_batch_size = 0
         self.metrics_history: list[dict[str, Any]] = []
@@ -128,7 +134,7 @@ class Trainer:
 
     def run_step(self, images: torch.Tensor, targets: Sequence[dict[str, Any]]) -> None:
         """One optimizer step; raises :class:`NonFiniteLossError` before any weight changes."""
-        images = images.to(self.device, non_blocking=True)
+        images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
         targets = move_targets(targets, self.device)
         with self._autocast():
             losses = self.model(images, targets)
@@ -175,7 +181,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint written by :meth:`state_dict`."""
         self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])

@@ -67,7 +67,7 @@ def test_train_prints_the_summary_and_coverage_first(tiny_data, tmp_path, cli):
                  env={**ONE_THREAD, "COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("fpn 1@64 resnet10: ") and "MACs per 64 px image" in lines[0]
+    assert lines[0].startswith("fpn 1@64 resnet10 (fp32): ") and "MACs per 64 px image" in lines[0]
     assert "6 steps of 8" in lines[0] and "img/s estimated" in lines[0]
     assert lines[1].startswith("anchor coverage: ") and "smallest anchor 16 px" in lines[1]
     assert "ends in" in result.stderr

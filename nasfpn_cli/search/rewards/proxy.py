@@ -352,7 +352,7 @@ def _evaluate(model, dataset, config) -> dict[str, Any]:
     from ...engine.run import resolve_device
 
     return evaluate(model, dataset, batch_size=config.batch_size, workers=0,
-                    device=resolve_device(config.device))
+                    device=resolve_device(config.device), channels_last=config.channels_last)
 
 
 def validation_loss(model, dataset, config) -> float:
@@ -360,6 +360,7 @@ def validation_loss(model, dataset, config) -> float:
     import torch
 
     from ...data.coco import build_dataloader
+    from ...engine.precision import memory_format
     from ...engine.trainer import move_targets
     from ...engine.run import resolve_device
 
@@ -369,7 +370,8 @@ def validation_loss(model, dataset, config) -> float:
     loader = build_dataloader(dataset, config.batch_size, shuffle=False, workers=0)
     with torch.no_grad():
         for images, targets in loader:
-            losses = model.losses(images.to(device), move_targets(targets, device))
+            images = images.to(device, memory_format=memory_format(config.channels_last))
+            losses = model.losses(images, move_targets(targets, device))
             total += float(losses["loss"]) * len(images)
             images_seen += len(images)
     return total / max(1, images_seen)
