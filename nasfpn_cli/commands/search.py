@@ -120,6 +120,7 @@ def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | 
 
     parameters = {field: option for option, field in PROXY_OPTIONS.items()}
     values = read_config_table(value, "proxy", parameters, "--proxy-config")
+    ctx.meta["proxy_config"] = value
     ctx.default_map = {**(ctx.default_map or {}),
                        **{parameters[field]: value for field, value in values.items()}}
 
@@ -163,7 +164,7 @@ def command(ctx: click.Context, **params: Any) -> int | None:
 
         click.echo(json.dumps(params, indent=2))
         return 0
-    from ..console import console
+    from ..console import console, err_console
     from ..search.runner import resumed_config, run_search
 
     if params["executor"] == "local" and params["workers"] > max_local_processes():
@@ -181,6 +182,10 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     config = _stored_or_new(ctx, params, "search", output_dir / "search.json", IDENTITY_OPTIONS,
                             lambda: resumed_config(output_dir, **stored_where),
                             lambda: _config_from_options(ctx, params, output_dir, where))
+    if config.reward.name == "proxy" and not params["resume"] and "proxy_config" not in ctx.meta:
+        err_console.print("note: the proxy is not tuned on this data (no --proxy-config); `nasfpn "
+                          "search calibrate` then `--tune` measures and tunes it "
+                          "(docs/search.md)", markup=False)
     summary = run_search(config, resume=params["resume"])
     best = summary.best
     console.print(f"{len(summary.records)} trials, {summary.unique} distinct architectures, "

@@ -13,6 +13,7 @@ def test_tiny_proxy_search_with_two_workers(cli, tmp_path):
     out = tmp_path / "search"
     result = cli("search", "--trials", "4", "--workers", "2", "--seed", "1", "-o", str(out), *TINY)
     assert result.returncode == 0, result.stderr
+    assert "note: the proxy is not tuned on this data" in result.stderr  # one line says so
     records = [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 1, 2, 3]
     assert sorted(r["trial"] for r in records) == [0, 1, 2, 3]
