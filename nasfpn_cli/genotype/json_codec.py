@@ -27,6 +27,7 @@ import json.decoder
 import json.scanner
 import re
 
+from ..limits import MAX_CHANNELS, MAX_STACK
 from .nodes import DEFAULT_LEVELS, DIRECTIVES, RESIDUAL_MODES, Cell, Genotype, Ref, Span, level_name
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 from .parser import NAME_PATTERN, parse_level
@@ -37,7 +38,7 @@ _NAME_RE = re.compile(NAME_PATTERN + r"\Z")
 _TOP_KEYS = ("format", "version", "name", "inputs", "outputs", "stack", "channels", "residual",
              "cells")
 _CELL_KEYS = ("name", "op", "inputs", "level", "output")
-_LIMITS = {"stack": 1024, "channels": 65536}
+_LIMITS = {"stack": MAX_STACK, "channels": MAX_CHANNELS}  # one limit: limits.py
 # stands for cells that could not be read at all, so that validate() does not pile up
 # follow-on errors (e.g. a missing output level) on top of the schema error
 _UNREADABLE_CELL = "<unreadable cell>"

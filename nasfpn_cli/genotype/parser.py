@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..limits import MAX_CHANNELS, MAX_STACK
 from .nodes import DIRECTIVES, LEVEL_RANGE, RESIDUAL_MODES, Cell, Genotype, Ref, Span
 from .diagnostics import Diagnostic, DiagnosticSink, source_lines
 
@@ -37,7 +38,7 @@ _DIRECTIVE_RE = re.compile(
 _VALUE_RE = re.compile(rf"{NAME_PATTERN}|[0-9]+")
 _NEGATIVE_RE = re.compile(rf"{_WS}(?P<keyword>stack|channels)[ \t\f]+(?P<number>-[0-9]+){_END}")
 # the range of the number directives
-INT_LIMITS = {"stack": 1024, "channels": 65536}
+INT_LIMITS = {"stack": MAX_STACK, "channels": MAX_CHANNELS}  # one limit: limits.py
 _CELL_NAME_RE = re.compile(rf"{_WS}({NAME_PATTERN}){_WS}=")
 
 # what each directive takes: "name" (one NAME), "names" (one or more), "int" (one INT)
@@ -305,7 +306,8 @@ class _Builder:
             text = values[0].text
             limit = INT_LIMITS[keyword]
             # a number of thousands of digits must not reach int(): Python refuses to convert it
-            value = int(text) if len(text) <= len(str(limit)) else limit + 1
+            digits = text.lstrip("0") or "0"  # leading zeros are no size ("stack 007")
+            value = int(digits) if len(digits) <= len(str(limit)) else limit + 1
             if not 1 <= value <= limit:
                 self.sink.error(f"'{keyword}' must be between 1 and {limit}, not {_shown(text)}",
                                 value_span)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ..limits import MAX_CHANNELS, MAX_NUM_CLASSES, MAX_STACK
 from ..genotype import Genotype, format_genotype, load_genotype, parse_genotype
 
 DEFAULT_STACK = 7
@@ -155,6 +156,10 @@ class ModelSpec:
             value = getattr(self, key)
             need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
                  f"{key} must be a positive integer (got {value!r})")
+        for key, limit in (("stack", MAX_STACK), ("channels", MAX_CHANNELS),
+                           ("num_classes", MAX_NUM_CLASSES)):  # one limit each: limits.py
+            need(getattr(self, key) <= limit, f"{key} must be at most {limit} "
+                                              f"(got {getattr(self, key)})")
         for key, choices in (("backbone", BACKBONES), ("neck_norm", NORMS),
                              ("head_norm", HEAD_NORMS), ("box_loss", BOX_LOSSES)):
             need(getattr(self, key) in choices,

@@ -152,7 +152,7 @@ def test_block_spec_errors_are_located(text: str, expected) -> None:
      (1, 21, "'stack' is a keyword and cannot name a cell")),
     ('{"cells": [\n  {"name": "a", "op": "sum", "inputs": ["P3", "nope"], "level": "P3",'
      ' "output": true}\n]}', (2, 47, "undefined reference 'nope'")),
-    ('{"stack": 0, "cells": []}', (1, 2, "'stack' must be an integer between 1 and 1024 or null")),
+    ('{"stack": 0, "cells": []}', (1, 2, "'stack' must be an integer between 1 and 64 or null")),
 ])
 def test_json_errors_are_located(text: str, expected) -> None:
     assert expected in errors(text, "json")

@@ -54,8 +54,8 @@ def test_directives_stack_channels_residual() -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("stack 0\n", [(1, 7, "'stack' must be between 1 and 1024, not 0")]),
-    ("channels 70000\n", [(1, 10, "'channels' must be between 1 and 65536, not 70000")]),
+    ("stack 0\n", [(1, 7, "'stack' must be between 1 and 64, not 0")]),
+    ("channels 70000\n", [(1, 10, "'channels' must be between 1 and 4096, not 70000")]),
     ("residual sometimes\n", [(1, 10, "unknown residual rule 'sometimes'; expected one of "
                                       "unconnected, none")]),
     ("stack 2\nstack 3\n", [(2, 1, "'stack' is given twice (first on line 1)")]),

@@ -46,11 +46,11 @@ def test_fmt_write_refuses_standard_input(run):
 
 
 @pytest.mark.parametrize("line, message", [
-    ("stack 99999999999999999999999", "'stack' must be between 1 and 1024, not 9999"),
+    ("stack 99999999999999999999999", "'stack' must be between 1 and 64, not 9999"),
     ("stack " + "9" * 5000, "(5000 digits)"),
-    ("channels " + "1" * 4400, "'channels' must be between 1 and 65536"),
-    ("stack -3", "'stack' must be between 1 and 1024, not -3"),
-    ("channels -64", "'channels' must be between 1 and 65536, not -64"),
+    ("channels " + "1" * 4400, "'channels' must be between 1 and 4096"),
+    ("stack -3", "'stack' must be between 1 and 64, not -3"),
+    ("channels -64", "'channels' must be between 1 and 4096, not -64"),
     ("stack 0", "not 0"),
 ])
 def test_number_directives_out_of_range_are_located(tmp_path, line, message):
