@@ -6,8 +6,8 @@ import json
 
 import click
 
-from .model_options import model_options, spec_from_options
-from .params import PROBABILITY
+from .inference_settings import inference_options
+from .model_options import MODEL_OPTION_NAMES, model_options, spec_from_options
 
 # --post-processing choice -> the modes timed per model
 POST_PROCESSING_MODES = {"both": ("network", "detector"), "with": ("detector",),
@@ -18,16 +18,7 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 
 @click.command(name="bench")
 @click.argument("models", nargs=-1, required=True, metavar="GENOTYPE|CHECKPOINT...")
-@click.option("--image-size", type=click.IntRange(min=1), default=None,
-              help="Square input side [default: the checkpoints' training size when they all "
-                   "share one, else 640].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Untimed runs per model first (at least one measures memory).")
-@click.option("--runs", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Timed runs per model, interleaved across models.")
+@inference_options("image_size", "batch_size", "device", "warmup", "runs")
 @click.option("--amp", is_flag=True, help="Autocast: fp16 on CUDA, bf16 on the CPU.")
 @click.option("--channels-last", is_flag=True, help="Model and input in channels-last layout.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (or neck).")
@@ -36,15 +27,12 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @click.option("--post-processing", type=click.Choice(list(POST_PROCESSING_MODES)),
               default="both", show_default=True,
               help="Time the detector with anchor decoding + NMS, without (raw network), or both.")
-@click.option("--score-threshold", type=PROBABILITY, default=None,
-              help="Post-processing score threshold [default: the model's]; 0 keeps every "
-                   "candidate up to the top-k, the worst case for NMS.")
-@click.option("--neck-only", is_flag=True, help="Time the neck alone on backbone-shaped inputs.")
-@click.option("--exit-at", type=click.IntRange(min=1), default=None,
-              help="Stop at pyramid copy K (anytime prediction) [default: last].")
-@model_options
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="torch CPU threads [default: torch's].")
+@inference_options("score_threshold", help_for=lambda name: (
+    "Post-processing score threshold; 0 keeps every candidate up to the top-k, the worst case "
+    "for NMS."))
+@inference_options("neck_only")
+@model_options("exit_at", *MODEL_OPTION_NAMES)
+@inference_options("threads")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(models: tuple[str, ...], image_size: int | None, batch_size: int, device: str,
             warmup: int, runs: int, amp: bool, channels_last: bool, compile_: bool,

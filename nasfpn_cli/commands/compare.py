@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .inference_settings import inference_options
 from .model_options import model_options, spec_from_options
 
 
@@ -16,14 +17,8 @@ from .model_options import model_options, spec_from_options
               default=Path("compare.html"), show_default=True, help="The HTML page to write.")
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
               help="Architectures taken from each search folder (best reward first).")
-@click.option("--image-size", type=click.IntRange(min=1), default=None,
-              help="Side the costs are measured at [default: the runs' shared training size, "
-                   "else 640].")
-@click.option("--latency-runs", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Timed runs per model (0: no latency).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-@model_options
+@inference_options("image_size", "latency_runs", "device")
+@model_options()
 @click.option("--title", default="nasfpn compare", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Also print the table as JSON.")
 def command(models: tuple[str, ...], output: Path, top: int, image_size: int | None,

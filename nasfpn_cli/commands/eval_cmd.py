@@ -6,9 +6,9 @@ import json
 import click
 
 from ..console import plain, print_warning
-from ..engine.config import DEVICES
 from ..errors import UsageError
-from .params import BATCH_SIZE, LOADER_WORKERS, image_size
+from .inference_settings import inference_options
+from .model_options import model_options
 
 PATH = click.Path(path_type=str)
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -35,18 +35,11 @@ def _table(metrics: dict):
 @click.option("--ann", type=PATH, required=True, help="COCO annotation file to score against.")
 @click.option("--images", type=PATH, required=True, help="Folder of its images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-@click.option("--batch-size", type=BATCH_SIZE, default=4, show_default=True)
-@click.option("--workers", type=LOADER_WORKERS, default=0, show_default=True)
-@click.option("--device", type=click.Choice(DEVICES), default="auto",
-              show_default=True)
-@click.option("--image-size", type=image_size(64),
-              help="Evaluation size (default: the training size stored in the checkpoint).")
-@click.option("--exit-at", type=click.IntRange(min=1), default=None,
-              help="Score the outputs of pyramid copy K (anytime prediction) [default: last].")
+@inference_options("batch_size", "workers", "device", "image_size", batch_size=4)
+@model_options("exit_at")
 @click.option("--all-exits", is_flag=True,
               help="Score every exit of a deeply supervised model: AP, AP50, MACs, latency.")
-@click.option("--latency-runs", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Timed runs per exit for --all-exits (0: no timing).")
+@inference_options("latency_runs")
 def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: int,
             workers: int, device: str, image_size: int | None, exit_at: int | None,
             all_exits: bool, latency_runs: int) -> int:

@@ -13,8 +13,8 @@ import click
 from click.core import ParameterSource
 
 from ..errors import UsageError
+from .inference_settings import inference_options
 from .model_options import MODEL_OPTION_NAMES, model_options, spec_from_options
-from .params import BATCH_SIZE, image_size
 
 WARN_ABOVE = 1e-3  # max abs difference beyond which the exported file is suspect
 CHECKED_OPTIONS = (*MODEL_OPTION_NAMES, "deep_supervision")
@@ -26,13 +26,8 @@ CHECKED_OPTIONS = (*MODEL_OPTION_NAMES, "deep_supervision")
               help="model.onnx (ONNX) or model.pt / model.ts (TorchScript).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
               help="Training checkpoint to take the model and its weights from.")
-@model_options
-@click.option("--deep-supervision", is_flag=True, help="A head after every pyramid copy.")
-@click.option("--exit-at", type=click.IntRange(min=1), default=None,
-              help="Export the outputs of pyramid copy K (anytime prediction) [default: last].")
-@click.option("--image-size", type=image_size(1), default=640, show_default=True,
-              help="Square input side in pixels (static shape of the ONNX graph).")
-@click.option("--batch-size", type=BATCH_SIZE, default=1, show_default=True)
+@model_options(*MODEL_OPTION_NAMES, "deep_supervision", "exit_at")
+@inference_options("image_size", "batch_size", image_size=640)
 @click.option("--opset", type=click.IntRange(min=9, max=20), default=17, show_default=True,
               help="ONNX opset version.")
 @click.option("--torchscript", "torchscript_method", type=click.Choice(["script", "trace"]),

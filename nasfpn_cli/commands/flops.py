@@ -8,17 +8,15 @@ from typing import Any
 
 import click
 
+from .inference_settings import inference_options
 from .model_options import model_options, spec_from_options
 
 
 @click.command(name="flops")
 @click.argument("genotypes", nargs=-1, required=True, metavar="GENOTYPE...")
-@model_options
-@click.option("--image-size", type=click.IntRange(min=1), default=640, show_default=True,
-              help="Square input side in pixels (padded up to a multiple of 128 as the network does).")
-@click.option("--neck-only", is_flag=True, help="Count the neck alone (laterals and cells).")
-@click.option("--exit-at", type=click.IntRange(min=1), default=None,
-              help="Count the network up to pyramid copy K (anytime prediction) [default: last].")
+@model_options()
+@inference_options("image_size", "neck_only", image_size=640)
+@model_options("exit_at")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: one object per genotype (a list when several).")
 def command(genotypes: tuple[str, ...], image_size: int, neck_only: bool,

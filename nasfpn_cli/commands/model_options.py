@@ -3,40 +3,26 @@
 keys so the choices and defaults are written once."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-import click
-
-from ..modeling.spec import (BACKBONES, DEFAULT_CHANNELS, DEFAULT_STACK, HEAD_NORMS,
-                             ModelSpec)
-from .params import CHANNELS, NUM_CLASSES, STACK
+from ..modeling.spec import ModelSpec
+from .settings_options import settings_options
 
 MODEL_OPTION_NAMES = ("backbone", "stack", "channels", "num_classes", "head_norm")
-PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
+# the defaults the options show: ModelSpec's, with N@C unset (the spec's rule decides it)
+_DEFAULTS = SimpleNamespace(**{**{item.name: item.default for item in dataclasses.fields(ModelSpec)
+                                  if not isinstance(item.default, type(dataclasses.MISSING))},
+                               "stack": None, "channels": None})
 
 
-def model_options(command: Callable) -> Callable:
-    """Decorate a click command with --backbone, --stack, --channels, --num-classes and
-    --head-norm (defaults from ModelSpec; N@C by the spec's rule)."""
-    defaults = ModelSpec.__dataclass_fields__
-    decorators = [
-        click.option("--backbone", type=click.Choice(BACKBONES),
-                     default=defaults["backbone"].default, show_default=True,
-                     help="Backbone network."),
-        click.option("--stack", type=STACK, default=None,
-                     help=f"Pyramid copies N of N@C {PYRAMID_RULE}."),
-        click.option("--channels", type=CHANNELS, default=None,
-                     help=f"Pyramid channels C of N@C {PYRAMID_RULE}."),
-        click.option("--num-classes", type=NUM_CLASSES,
-                     default=defaults["num_classes"].default, show_default=True),
-        click.option("--head-norm", type=click.Choice(HEAD_NORMS),
-                     default=defaults["head_norm"].default, show_default=True,
-                     help="Normalisation in the RetinaNet head."),
-    ]
-    for decorate in reversed(decorators):
-        command = decorate(command)
-    return command
+def model_options(*names: str) -> Callable:
+    """A decorator adding ModelSpec's options ``names`` (default: --backbone, --stack,
+    --channels, --num-classes, --head-norm), generated from the spec's declarations."""
+    return settings_options(ModelSpec, names=names or MODEL_OPTION_NAMES, defaults=_DEFAULTS,
+                            concrete=True)
 
 
 def spec_from_options(genotype: Any, **options: Any) -> ModelSpec:

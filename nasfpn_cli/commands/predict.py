@@ -1,13 +1,13 @@
 """``nasfpn predict``: run a checkpoint on image files; JSON detections and drawings."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from ..engine.config import DEVICES
-from .params import PROBABILITY, OutputDir, image_size
+from .inference_settings import inference_options
+from .model_options import model_options
+from .params import OutputDir
 
 
 @click.command(name="predict")
@@ -15,14 +15,8 @@ from .params import PROBABILITY, OutputDir, image_size
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("-o", "--output-dir", type=OutputDir(),
               required=True, help="Folder for detections.json and one PNG per image.")
-@click.option("--score-threshold", type=PROBABILITY, default=0.3,
-              show_default=True, help="Keep detections scoring at least this.")
-@click.option("--image-size", type=image_size(64),
-              help="Inference size (default: the training size stored in the checkpoint).")
-@click.option("--device", type=click.Choice(DEVICES), default="auto",
-              show_default=True)
-@click.option("--exit-at", type=click.IntRange(min=1), default=None,
-              help="Detect with the outputs of pyramid copy K (anytime prediction) [default: last].")
+@inference_options("score_threshold", "image_size", "device", score_threshold=0.3)
+@model_options("exit_at")
 def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_threshold: float,
             image_size: int | None, device: str, exit_at: int | None) -> int:
     """Detect objects in INPUTS (image files or folders of images) with CHECKPOINT.

@@ -12,8 +12,8 @@ from typing import Any
 from ..errors import ModelError, UsageError
 from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK,
                       max_local_processes)
-from ..modeling.spec import (BACKBONES, DEFAULT_CHANNELS, DEFAULT_STACK, DropBlockSpec,
-                             ModelSpec, check_model_option)
+from ..modeling.spec import (BACKBONES, PYRAMID_RULE, DropBlockSpec, ModelSpec,
+                             check_model_option)
 from ..settings import check_declared, sections, setting
 
 SCHEDULES = ("cosine", "step")
@@ -29,16 +29,7 @@ _AMP_FROM_BOOL = {True: "on", False: "off"}
 def amp_mode(value: str | bool) -> str:
     """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
     return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
-# --amp: mixed precision where the hardware has it natively (auto), always (on) or never (off);
-# what each means on a device: nasfpn_cli.engine.precision.AMP_DTYPES
-AMP_MODES = ("auto", "on", "off")
-# before "auto" existed, amp was a bool; old config.json files and checkpoints still hold one
-_AMP_FROM_BOOL = {True: "on", False: "off"}
 
-
-def amp_mode(value: str | bool) -> str:
-    """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
-    return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
 
 # The paper's COCO recipe (DESIGN.md): batch 64, SGD momentum 0.9, lr 0.08, 50 epochs with x0.1
 # steps at epochs 30 and 40, scale jitter 0.8-1.2, focal loss alpha 0.25 gamma 1.5, R-50 7@256 at
@@ -101,7 +92,6 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 # ModelSpec's defaults: the model options below start from them (train's backbone excepted)
 _SPEC_DEFAULTS = {item.name: item.default for item in dataclasses.fields(ModelSpec)}
-_PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
 
 
 @dataclass
@@ -127,9 +117,9 @@ class TrainConfig:
                                            help="ImageNet weights for the backbone (a "
                                                 "torchvision-style state dict).")
     stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
-                                help="Pyramid copies N of N@C.", unset_help=_PYRAMID_RULE)
+                                help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
     channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
-                                   help="Pyramid channels C of N@C.", unset_help=_PYRAMID_RULE)
+                                   help="Pyramid channels C of N@C.", unset_help=PYRAMID_RULE)
     deep_supervision: bool = setting(_SPEC_DEFAULTS["deep_supervision"], section="model",
                                      help="A head and loss after every pyramid copy.")
     dropblock: float | None = setting(
@@ -241,9 +231,6 @@ class TrainConfig:
                                       "lr 0.08, 50 epochs, steps at 30 and 40; small: few CPU "
                                       "minutes on small objects, 3@64, 128 px, --anchor-size 2, "
                                       "AdamW lr 1e-3, warmup 30).")
-
-    def __post_init__(self) -> None:
-        self.amp = amp_mode(self.amp)
 
     def __post_init__(self) -> None:
         self.amp = amp_mode(self.amp)

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..limits import MAX_CHANNELS, MAX_NUM_CLASSES, MAX_STACK
+from ..settings import setting
 from ..genotype import Genotype, format_genotype, load_genotype, parse_genotype
 
 DEFAULT_STACK = 7
@@ -34,6 +35,7 @@ HEAD_NORMS = ("gn", "bn", "none")
 BOX_LOSSES = ("smooth_l1", "l1", "giou")
 DEFAULT_ANCHOR_SCALES = (2.0 ** 0, 2.0 ** (1 / 3), 2.0 ** (2 / 3))
 DEFAULT_ANCHOR_RATIOS = (0.5, 1.0, 2.0)  # height / width
+PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
 
 
 def resolve_pyramid_size(genotype: Genotype, stack: int | None = None,
@@ -82,23 +84,31 @@ class ModelSpec:
 
     genotype: Genotype = field(compare=False, repr=False)
     genotype_text: str = ""
-    num_classes: int = 80
+    num_classes: int = setting(80, section="model", minimum=1, maximum=MAX_NUM_CLASSES,
+                               help="Object classes of the head.")
     # backbone
-    backbone: str = "resnet50"
+    backbone: str = setting("resnet50", section="model", choices=BACKBONES,
+                            help="Backbone network.")
     frozen_stages: int = -1
     frozen_bn: bool = False
     # pyramid
-    stack: int = DEFAULT_STACK
-    channels: int = DEFAULT_CHANNELS
+    stack: int = setting(DEFAULT_STACK, section="model", minimum=1, maximum=MAX_STACK,
+                         help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
+    channels: int = setting(DEFAULT_CHANNELS, section="model", minimum=1, maximum=MAX_CHANNELS,
+                            help="Pyramid channels C of N@C.", unset_help=PYRAMID_RULE)
     neck_norm: str = "bn"
     separable: bool = False
     dropblock: DropBlockSpec | None = None
     # head and anytime exits
-    head_norm: str = "gn"
+    head_norm: str = setting("gn", section="model", choices=HEAD_NORMS,
+                             help="Normalisation in the RetinaNet head.")
     num_convs: int = 4
     prior_prob: float = 0.01
-    deep_supervision: bool = False
-    exit_at: int | None = None
+    deep_supervision: bool = setting(False, section="model",
+                                     help="A head after every pyramid copy.")
+    exit_at: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
+                                  help="The outputs of pyramid copy K (anytime prediction).",
+                                  unset_help="[default: the last]")
     # anchors
     anchor_scales: tuple[float, ...] = DEFAULT_ANCHOR_SCALES
     anchor_ratios: tuple[float, ...] = DEFAULT_ANCHOR_RATIOS
