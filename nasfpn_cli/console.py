@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
 
-from .utils import UNSAFE_CHARACTERS as _UNSAFE
+from .untrusted import UNSAFE_CHARACTERS as _UNSAFE
 
 
 def _escaped(match: re.Match) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..utils import atomic_write, chart_text, read_jsonl
+from ..untrusted import chart_text
+from ..utils import atomic_write, read_jsonl
 
 # keys of a train record that are bookkeeping, not curves
 _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}

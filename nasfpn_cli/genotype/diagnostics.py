@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import GenotypeError
-from ..utils import UNSAFE_CHARACTERS, display_columns
+from ..untrusted import UNSAFE_CHARACTERS, display_columns
 from .nodes import Span
 
 

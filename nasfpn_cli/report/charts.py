@@ -6,7 +6,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from ..utils import chart_text
+from ..untrusted import chart_text
 
 POINT_COLOUR = "tab:blue"
 FRONT_COLOUR = "tab:red"

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..utils import ProgressTask, atomic_write_json, chart_text
+from ..untrusted import chart_text
+from ..utils import ProgressTask, atomic_write_json
 from ..errors import SearchError, UsageError
 from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES

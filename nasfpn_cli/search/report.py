@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SearchError
-from ..utils import chart_text
+from ..untrusted import chart_text
 from .cost import REFERENCE_GENOTYPES
 from .runner import TRIALS_FILE, described, load_config
 from .space import SearchSpace

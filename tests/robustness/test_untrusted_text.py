@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from nasfpn_cli.utils import chart_text
+from nasfpn_cli.untrusted import chart_text
 
 HOSTILE = r"r_$\foo{$"
 SEARCH = ["search", "--reward", "similarity:nasfpn", "--controller", "random", "--trials", "3"]
@@ -57,7 +57,7 @@ def test_carets_stay_under_their_place(tmp_path):
     from nasfpn_cli.console import SafeConsole
     from nasfpn_cli.genotype.diagnostics import Diagnostic
     from nasfpn_cli.genotype.nodes import Span
-    from nasfpn_cli.utils import display_columns
+    from nasfpn_cli.untrusted import display_columns
 
     source = "\u5bbd:warning:\x85\u202e\x1b\tx = bogus(P4, P3) @ P3"
     start = source.index("bogus") + 1
