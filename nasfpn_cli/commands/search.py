@@ -150,7 +150,8 @@ proxy_config_option = click.option(
 @space_options
 @controller_options
 @settings_options(SearchSettings, names=["scheduler", "asha_eta", "asha_min_epochs",
-                                         "macs_target", "macs_weight"], defaults=SEARCH,
+                                         "macs_target", "macs_weight", "final_top_k",
+                                         "final_seeds"], defaults=SEARCH,
                   concrete=True)
 @proxy_options
 @click.pass_context
@@ -176,7 +177,8 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     output_dir = Path(params["output_dir"])
     where = {"trials": params["trials"], "workers": params["workers"],
              "executor": params["executor"], "address": params["address"],
-             "threads": params["threads"]}
+             "threads": params["threads"], "final_top_k": params["final_top_k"],
+             "final_seeds": params["final_seeds"]}
     # without --trials the stored target stands (not this option's default)
     stored_where = {**where, "trials": params["trials"] if _given(ctx, "trials") else None}
     config = _stored_or_new(ctx, params, "search", output_dir / "search.json", IDENTITY_OPTIONS,
@@ -193,7 +195,43 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     if best is not None:
         console.print(f"best reward {best.reward:.4f} (trial {best.trial}); genotype in "
                       f"{output_dir / 'best.txt'}")
+    if summary.final:
+        console.print(final_table(summary.final, config.space))
+        for line in final_verdict(summary.final):
+            console.print(line, markup=False)
     return 0
+
+
+def final_table(final, space):
+    """The final selection: the top architectures by their mean over all their scorings."""
+    from rich.table import Table
+
+    from ..search.report import compact_cells
+
+    table = Table(title=f"final selection: the top {len(final)} scored "
+                        f"{len(final[0].rewards)} times each")
+    for column in ("rank", "mean", "std", "scores", "hash", "cells"):
+        table.add_column(column, justify="left" if column in ("scores", "cells") else "right")
+    for rank, arch in enumerate(final, start=1):
+        table.add_row(str(rank), f"{arch.mean:.4f}", f"{arch.std:.4f}",
+                      " ".join(f"{r:.4f}" for r in arch.rewards), arch.hash,
+                      compact_cells(space, arch.decisions))
+    return table
+
+
+def final_verdict(final) -> list[str]:
+    """One line: is the winner of the final selection ahead of the runner-up beyond noise?"""
+    from ..search.final import within_noise
+
+    if len(final) < 2:
+        return []
+    first, second = final[0], final[1]
+    if within_noise(final):
+        return [f"the winner {first.hash} ({first.mean:.4f} +- {first.std:.4f}) is within noise "
+                f"of the runner-up {second.hash} ({second.mean:.4f} +- {second.std:.4f}): "
+                "retrain both (or more seeds: --final-seeds) before choosing"]
+    return [f"the winner {first.hash} leads the runner-up by {first.mean - second.mean:.4f}, "
+            f"beyond the noise of the two means"]
 
 
 def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir: Path,
@@ -267,6 +305,13 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
         table.add_row(str(rank), f"{arch.reward:.4f}", arch.hash, str(arch.first_trial),
                       str(arch.count), compact_cells(space, arch.decisions))
     console.print(table)
+    from ..search.final import load_final
+
+    final = load_final(out, records)
+    if final:
+        console.print(final_table(final, space))
+        for line in final_verdict(final):
+            console.print(line, markup=False)
     front = pareto_front(ranked)
     if front:
         from ..analysis.report import human

@@ -32,6 +32,7 @@ from .controllers import Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
+from .final import FinalArchitecture, final_selection
 from .rewards import Reward, RewardSpec, build_reward
 from .settings import ExecutorSettings, SearchSettings
 from .space import SearchSpace
@@ -63,6 +64,8 @@ class SearchConfig:
     scheduler: str = SearchSettings.scheduler  # or "asha": successive halving of the budget
     asha_eta: int = SearchSettings.asha_eta
     asha_min_epochs: int = SearchSettings.asha_min_epochs
+    final_top_k: int = SearchSettings.final_top_k  # the final selection (search/final.py)
+    final_seeds: int = SearchSettings.final_seeds
 
     def identity(self) -> dict[str, Any]:
         identity = {"controller": self.controller, "controller_options": self.controller_options,
@@ -111,6 +114,7 @@ class SearchSummary:
     best: TrialRecord | None
     unique: int
     seconds: float
+    final: list[FinalArchitecture] = field(default_factory=list)  # ranked by mean score
 
 
 @dataclass
@@ -367,15 +371,34 @@ class Search:
         threads = torch.get_num_threads()
         set_torch_threads(1)  # the controller is small: leave the cores to the trials
         try:
-            with ProgressTask("search", self.config.trials, progress) as bar, \
-                    build_executor(config.executor, config.workers, config.address,
-                                   config.threads) as executor:
-                self._loop(executor, bar)
+            with build_executor(config.executor, config.workers, config.address,
+                                config.threads) as executor:
+                with ProgressTask("search", self.config.trials, progress) as bar:
+                    self._loop(executor, bar)
+                final = self._final_selection(executor, progress)
         finally:
             self.log.close()
             set_torch_threads(threads)
         return SearchSummary(self.records, self.best, len(self.cache),
-                             time.perf_counter() - started)
+                             time.perf_counter() - started, final)
+
+    def _final_selection(self, executor: Executor, progress: bool) -> list[FinalArchitecture]:
+        """The best architectures scored again at more seeds (search/final.py)."""
+        config = self.config
+        if config.final_top_k < 1 or config.final_seeds < 1:
+            return []
+        total = min(config.final_top_k, len(self.cache)) * config.final_seeds
+        with ProgressTask("final selection", total, progress) as bar:
+            return final_selection(self.out, self.records, config.final_top_k,
+                                   config.final_seeds, config.seed, self._final_task, executor,
+                                   on_done=lambda: bar.update(advance=1))
+
+    def _final_task(self, record: TrialRecord, repeat: int, seed: int) -> TrialTask:
+        """A repeat of ``record``'s architecture: another seed, the full budget."""
+        return TrialTask(record.trial, tuple(record.decisions), record.hash, seed,
+                         self.space.to_dict(), self.config.reward.to_dict(), str(self.out),
+                         macs_objective=None if self.config.macs_objective is None
+                         else self.config.macs_objective.to_dict())
 
 
 def run_search(config: SearchConfig, resume: bool = False, progress: bool = True) -> SearchSummary:

@@ -78,6 +78,12 @@ class SearchSettings:
                                         help="Cost-aware reward: score x (neck MACs / MACS) ** "
                                              "weight above MACS (e.g. 2e7); neck as the reward "
                                              "builds it.")
+    final_top_k: int = setting(10, section="search", minimum=0, maximum=1000,
+                               help="Final selection: the best distinct architectures scored "
+                                    "again at the end (0: none).")
+    final_seeds: int = setting(2, section="search", minimum=0, maximum=100,
+                               help="Final selection: more scorings of each, every one with a "
+                                    "seed of its own (0: none).")
     macs_weight: float = setting(DEFAULT_WEIGHT, section="search", maximum=0.0,
                                  help="The exponent of --macs-target (MnasNet: -0.07).")
 

@@ -100,3 +100,40 @@ def test_damaged_trials_file_is_reported(tmp_path):
     (tmp_path / "trials.jsonl").write_text(text[0] + "{oops}\n" + text[2])
     with pytest.raises(SearchError, match=r"trials.jsonl:2: not a trial record"):
         read_trials(tmp_path / "trials.jsonl")
+
+
+def test_final_selection_scores_the_top_again_and_resumes(tmp_path, cli):
+    """The best distinct architectures get more scorings, each with a seed of its own, in
+    final.jsonl; a resumed search scores nothing twice; the CLI and the report show it."""
+    from nasfpn_cli.search.final import FINAL_FILE, load_final, read_final
+
+    config = SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "random", seed=2,
+                          trials=20, final_top_k=3, final_seeds=2)
+    summary = run_search(config, progress=False)
+    scores = read_final(tmp_path / FINAL_FILE)
+    assert len(scores) == 6 and len({s.seed for s in scores}) == 6
+    assert len(summary.final) == 3 and all(len(a.rewards) == 3 for a in summary.final)
+    best = max(r.reward for r in summary.records)
+    assert summary.final[0].mean == pytest.approx(best)  # a deterministic reward: std 0
+    assert [a.hash for a in load_final(tmp_path, summary.records)] == [
+        a.hash for a in summary.final]
+    before = (tmp_path / FINAL_FILE).read_bytes()
+    from nasfpn_cli.search.runner import resumed_config
+
+    run_search(resumed_config(tmp_path, final_top_k=3, final_seeds=2), resume=True,
+               progress=False)
+    assert (tmp_path / FINAL_FILE).read_bytes() == before  # nothing scored twice
+    report = cli("search", "report", str(tmp_path))
+    assert report.returncode == 0, report.stderr
+    assert "final selection" in report.stdout and "beyond the noise" in report.stdout
+
+
+def test_a_winner_within_noise_is_called_so():
+    from nasfpn_cli.search.final import FinalArchitecture, within_noise
+
+    noisy = [FinalArchitecture("a", (), (0.30, 0.20, 0.25)),
+             FinalArchitecture("b", (), (0.24, 0.26, 0.22))]
+    clear = [FinalArchitecture("a", (), (0.30, 0.31, 0.30)),
+             FinalArchitecture("b", (), (0.20, 0.21, 0.20))]
+    assert within_noise(noisy) and not within_noise(clear)
+    assert not within_noise(noisy[:1])

@@ -1,0 +1,167 @@
+"""The search's final selection: its best architectures scored again at more seeds.
+
+A noisy reward makes the search's best a lucky draw as often as a good pyramid (the winner's
+curse: in docs/search.md the search's own top pick retrained to FPN's level). So when the trials
+are done, the ``final_top_k`` best distinct architectures are scored ``final_seeds`` more times,
+each with a seed of its own, at the full budget, and ranked by the mean of all their scores.
+Every score is appended to ``final.jsonl`` as it finishes, so a killed search resumes without
+scoring anything twice; ``search report`` shows the table and says when the winner is within
+noise of the runner-up.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import SearchError
+from .trials import TrialLog, TrialRecord, read_json_lines
+from .worker import TrialResult, TrialTask
+
+FINAL_FILE = "final.jsonl"
+
+
+@dataclass(frozen=True)
+class FinalScore:
+    """One more scoring of a top architecture (``repeat`` counts from 1; the search's own
+    trial is repeat 0)."""
+
+    hash: str
+    repeat: int
+    seed: int
+    reward: float
+    seconds: float
+    worker: str
+    error: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class FinalArchitecture:
+    hash: str
+    decisions: tuple[int, ...]
+    rewards: tuple[float, ...]  # the search's trial first, then the repeats
+
+    @property
+    def mean(self) -> float:
+        return sum(self.rewards) / len(self.rewards)
+
+    @property
+    def std(self) -> float:
+        if len(self.rewards) < 2:
+            return 0.0
+        mean = self.mean
+        return math.sqrt(sum((r - mean) ** 2 for r in self.rewards) / (len(self.rewards) - 1))
+
+
+def repeat_seed(seed: int, arch_hash: str, repeat: int) -> int:
+    """The seed of repeat ``repeat`` of an architecture (never its search trial's seed)."""
+    text = f"final:{seed}:{arch_hash}:{repeat}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def read_final(path: Path) -> list[FinalScore]:
+    scores = []
+    for number, data in read_json_lines(path, True, "final score"):
+        try:
+            reward = float(data["reward"])
+            if not math.isfinite(reward):
+                raise ValueError(f"reward {reward}")
+            scores.append(FinalScore(str(data["hash"]), int(data["repeat"]), int(data["seed"]),
+                                     reward, float(data["seconds"]), str(data["worker"]),
+                                     data.get("error")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SearchError(f"{path}:{number}: not a final score ({exc})") from exc
+    return scores
+
+
+def top_architectures(records: list[TrialRecord], top_k: int) -> list[TrialRecord]:
+    """The first trial of each of the ``top_k`` best distinct architectures (ties: found first)."""
+    first: dict[str, TrialRecord] = {}
+    for record in records:
+        if not record.cached and record.hash not in first:
+            first[record.hash] = record
+    return sorted(first.values(), key=lambda r: (-r.reward, r.trial))[:top_k]
+
+
+def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: int,
+                    seed: int, task: Callable[[TrialRecord, int, int], TrialTask],
+                    executor: Any, on_done: Callable[[], None] = lambda: None
+                    ) -> list[FinalArchitecture]:
+    """Score the ``top_k`` best architectures ``repeats`` more times on ``executor`` (``task``
+    makes the trial of (record, repeat, seed)), skipping what ``final.jsonl`` already holds;
+    returns them ranked by their mean score."""
+    best = top_architectures(records, top_k)
+    path = out / FINAL_FILE
+    done = {(s.hash, s.repeat): s for s in read_final(path)} if path.exists() else {}
+    jobs = [(record, repeat) for record in best for repeat in range(1, repeats + 1)
+            if (record.hash, repeat) not in done]
+    log = TrialLog(path)
+    try:
+        running: dict[int, tuple[TrialRecord, int, int]] = {}
+        queue = list(jobs)
+        next_id = 0
+        while queue or running:
+            while queue and len(running) < executor.capacity:
+                record, repeat = queue.pop(0)
+                repeat_seed_ = repeat_seed(seed, record.hash, repeat)
+                running[next_id] = (record, repeat, repeat_seed_)
+                executor.submit(_renumbered(task(record, repeat, repeat_seed_), next_id))
+                next_id += 1
+            for result in executor.wait():
+                record, repeat, used_seed = running.pop(result.trial)
+                score = _score(record, repeat, used_seed, result)
+                done[(record.hash, repeat)] = score
+                log.append(score)
+                on_done()
+    finally:
+        log.close()
+    ranked = [FinalArchitecture(r.hash, tuple(r.decisions), (r.reward, *(
+        done[(r.hash, repeat)].reward for repeat in range(1, repeats + 1)))) for r in best]
+    return sorted(ranked, key=lambda arch: -arch.mean)
+
+
+def load_final(out: Path, records: list[TrialRecord]) -> list[FinalArchitecture]:
+    """The final selection ``final.jsonl`` holds (none without the file), ranked by mean."""
+    path = out / FINAL_FILE
+    if not path.exists():
+        return []
+    first = {r.hash: r for r in reversed(records) if not r.cached}
+    repeats: dict[str, dict[int, float]] = {}
+    for score in read_final(path):
+        if score.hash not in first:
+            raise SearchError(f"{path}: architecture {score.hash} is not among the trials",
+                              hint="the files do not belong together")
+        repeats.setdefault(score.hash, {})[score.repeat] = score.reward
+    ranked = [FinalArchitecture(h, tuple(first[h].decisions), (first[h].reward, *(
+        scores[k] for k in sorted(scores)))) for h, scores in repeats.items()]
+    return sorted(ranked, key=lambda arch: -arch.mean)
+
+
+def _renumbered(task: TrialTask, trial: int) -> TrialTask:
+    from dataclasses import replace
+
+    return replace(task, trial=trial)
+
+
+def _score(record: TrialRecord, repeat: int, seed: int, result: TrialResult) -> FinalScore:
+    if result.fatal:
+        raise SearchError(f"final selection: scoring {record.hash} again failed: {result.fatal}",
+                          hint="fix the cause and rerun with --resume")
+    return FinalScore(record.hash, repeat, seed, float(result.reward), round(result.seconds, 3),
+                      result.worker, result.error)
+
+
+def within_noise(ranked: list[FinalArchitecture]) -> bool:
+    """Whether the winner's lead over the runner-up is within the noise of the two means
+    (the difference is below the standard error of the difference)."""
+    if len(ranked) < 2:
+        return False
+    first, second = ranked[0], ranked[1]
+    error = math.sqrt(first.std ** 2 / len(first.rewards) + second.std ** 2 / len(second.rewards))
+    return first.mean - second.mean <= error
