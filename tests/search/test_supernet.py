@@ -10,7 +10,8 @@ from nasfpn_cli.errors import SearchError
 from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.modeling.neck import build_neck
 from nasfpn_cli.search.space import SearchSpace
-from nasfpn_cli.search.supernet.model import NORM_SCOPES, SupernetNeck, sample_path
+from nasfpn_cli.search.supernet import NORM_SCOPES
+from nasfpn_cli.search.supernet.model import SupernetNeck, sample_path
 
 IN_CHANNELS = (16, 24, 32)
 SPACE = SearchSpace()
@@ -113,3 +114,34 @@ def test_candidates_outside_the_space_are_refused_by_name():
 def test_a_space_with_weighted_ops_is_refused():
     with pytest.raises(SearchError, match="op 'wsum' has weights"):
         supernet(space=SearchSpace(ops=("sum", "wsum")))
+
+
+def test_recalibration_re_estimates_the_path_norms_from_the_batches_alone():
+    from nasfpn_cli.engine.config import TrainConfig
+    from nasfpn_cli.search.supernet.model import build_supernet
+    from nasfpn_cli.search.supernet.scoring import path_norms, recalibrate_norms
+
+    config = TrainConfig.from_recipe("proxy", channels=8, stack=1, image_size=64)
+    detector = build_supernet(config, SPACE, 3)
+    net = detector.network.neck
+    net.use(sample_path(SPACE, 0, 0))
+    randomise_norms(detector)
+    norms = path_norms(detector)
+    used = {id(n) for n in norms}
+    untouched = [n for n in net.modules() if isinstance(n, torch.nn.BatchNorm2d)
+                 and id(n) not in used and n not in net.inputs.modules()]
+    before = [n.running_mean.clone() for n in untouched]
+    seen: dict[int, list[torch.Tensor]] = {}
+    for norm in norms:
+        norm.register_forward_hook(lambda m, args, out: seen.setdefault(id(m), []).append(
+            args[0].detach()))
+    batches = [torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(i))
+               for i in range(2)]
+    recalibrate_norms(detector, batches)
+    assert len(norms) == 7 and not detector.training
+    for norm in norms:  # the plain average of the per-batch means (equal batch sizes)
+        means = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen[id(norm)]]).mean(0)
+        torch.testing.assert_close(norm.running_mean, means, rtol=1e-4, atol=1e-5)
+        assert norm.momentum == 0.1
+    for norm, mean in zip(untouched, before):
+        assert torch.equal(norm.running_mean, mean)

@@ -15,8 +15,7 @@ genotype with the same weights (tests/search/test_supernet.py), and a step walks
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import List, Union
 
 import numpy as np
@@ -28,26 +27,9 @@ from ...modeling.layers import make_conv3x3, make_norm
 from ...modeling.neck import FIRST_BACKBONE_LEVEL, InputPyramid, Neck, build_neck
 from ...modeling.ops import make_merge
 from ..space import Decisions, SearchSpace
+from . import NORM_SCOPES
 
 Path = Union[Genotype, Sequence[int]]
-
-
-@dataclass(frozen=True)
-class NormScope:
-    """How the norms after the shared convs are shared: how many per (stack, cell position),
-    and which of them a cell producing ``level`` uses."""
-
-    slots: Callable[[SearchSpace], int]
-    slot: Callable[[SearchSpace, int], int]
-
-
-# --supernet norm scope -> NormScope. "level": a cell's statistics differ most with the level it
-# computes at (the feature size and what reaches it), so each level gets its own norm.
-NORM_SCOPES: dict[str, NormScope] = {
-    "level": NormScope(lambda space: len(space.levels),
-                       lambda space, level: space.levels.index(level)),
-    "cell": NormScope(lambda space: 1, lambda space, level: 0),
-}
 
 
 def check_weight_free(space: SearchSpace) -> None:
