@@ -20,7 +20,9 @@ class MergingCell(nn.Module):
 
     ``input_indices`` are positions in the stack's feature list (inputs first, then cells in
     order); for ``gp`` they are ordered coarser source level first. ``residual_indices`` are the
-    same-level features the residual rule adds before the ReLU.
+    same-level features the residual rule adds before the ReLU. ``conv``/``norm_layer``: modules
+    to use instead of new ones (the one-shot supernet shares one conv per cell position among
+    all the architectures it holds).
     """
 
     input_indices: List[int]
@@ -29,7 +31,8 @@ class MergingCell(nn.Module):
     def __init__(self, name: str, op: str, level: int, input_indices: list[int],
                  input_levels: list[int], residual_indices: list[int], channels: int, *,
                  norm: str = "bn", separable: bool = False,
-                 dropblock: DropBlockSpec | None = None):
+                 dropblock: DropBlockSpec | None = None, conv: nn.Module | None = None,
+                 norm_layer: nn.Module | None = None):
         super().__init__()
         self.name = name
         self.op = op
@@ -38,8 +41,9 @@ class MergingCell(nn.Module):
         self.residual_indices = list(residual_indices)
         self.resamples = nn.ModuleList(make_resample(source, level) for source in input_levels)
         self.merge = make_merge(op, len(input_indices))
-        self.conv = make_conv3x3(channels, channels, separable=separable)
-        self.norm = make_norm(norm, channels)
+        self.conv = conv if conv is not None else make_conv3x3(channels, channels,
+                                                               separable=separable)
+        self.norm = norm_layer if norm_layer is not None else make_norm(norm, channels)
         self.dropblock = make_dropblock(dropblock)
 
     @classmethod

@@ -9,7 +9,8 @@ backbone map must divide by 2 once per extra level (P6, P7), i.e. images whose s
 multiple of 128 for the default pyramid. The neck raises a ModelError naming the sizes otherwise
 (eager mode); :class:`~nasfpn_cli.modeling.network.RetinaNetNetwork` pads images so this holds.
 """
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import List
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ModelError
-from ..genotype import Genotype, Plan, plan
+from ..genotype import Genotype, Plan, ResolvedCell, plan
 from .cell import MergingCell
 from .layers import ConvNorm, make_norm
 from .spec import DropBlockSpec, as_genotype, dropblock_spec, resolve_pyramid_size
@@ -166,12 +167,21 @@ def _check_options(genotype: Genotype, in_channels: Sequence[int], channels: int
                              f"inputs {', '.join(f'P{m}' for m in missing)} are not outputs")
 
 
-def build_stack(resolved: Plan, channels: int, **cell_options) -> PyramidStack:
-    """One pyramid copy from a resolved plan; features are indexed inputs first, then cells."""
+SharedCellModules = Callable[[int, ResolvedCell], Mapping[str, nn.Module]]
+
+
+def build_stack(resolved: Plan, channels: int,
+                shared: Callable[[ResolvedCell], Mapping] | None = None,
+                **cell_options) -> PyramidStack:
+    """One pyramid copy from a resolved plan; features are indexed inputs first, then cells.
+    ``shared(cell)`` gives modules a cell uses instead of building its own (``conv``,
+    ``norm_layer``)."""
     positions = {name: index for index, name in enumerate(resolved.inputs)}
     cells = []
     for cell in resolved.cells:
-        cells.append(MergingCell.from_plan(cell, positions, resolved.levels, channels, **cell_options))
+        modules = dict(shared(cell)) if shared is not None else {}
+        cells.append(MergingCell.from_plan(cell, positions, resolved.levels, channels,
+                                           **cell_options, **modules))
         positions[cell.name] = len(positions)
     return PyramidStack(cells, [positions[name] for name in resolved.outputs])
 
@@ -179,7 +189,9 @@ def build_stack(resolved: Plan, channels: int, **cell_options) -> PyramidStack:
 def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEFAULT_IN_CHANNELS,
                channels: int | None = None, stack: int | None = None, *,
                norm: str = "bn", separable: bool = False,
-               dropblock: DropBlockSpec | Mapping | None = None) -> Neck:
+               dropblock: DropBlockSpec | Mapping | None = None,
+               inputs: InputPyramid | None = None,
+               shared_cells: SharedCellModules | None = None) -> Neck:
     """Compile ``genotype`` (a Genotype, a file path or a bundled name) into a :class:`Neck`.
 
     ``in_channels`` are the channels of C3, C4, ... from the backbone. ``channels``/``stack``
@@ -189,6 +201,9 @@ def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEF
     "frozenbn" or "none"; ``separable``: depthwise-separable 3x3 convs in the cells;
     ``dropblock``: a :class:`~nasfpn_cli.modeling.spec.DropBlockSpec` (or its fields as a
     mapping) applied after every cell's norm, off by default.
+    ``inputs`` and ``shared_cells(stack, cell)`` (modules by MergingCell keyword) make a neck
+    that uses modules it does not own, e.g. one path through the one-shot supernet
+    (:mod:`nasfpn_cli.search.supernet`): nothing of theirs is built again.
     """
     genotype = as_genotype(genotype)
     stack, channels = resolve_pyramid_size(genotype, stack, channels)
@@ -199,8 +214,11 @@ def build_neck(genotype: Genotype | str | Path, in_channels: Sequence[int] = DEF
     resolved = plan(genotype)
     in_levels = range(FIRST_BACKBONE_LEVEL, FIRST_BACKBONE_LEVEL + len(in_channels))
     input_levels = [resolved.levels[name] for name in resolved.inputs]
-    inputs = InputPyramid(in_channels, in_levels, input_levels, channels, norm)
-    stacks = [build_stack(resolved, channels, **options) for _ in range(stack)]
+    if inputs is None:
+        inputs = InputPyramid(in_channels, in_levels, input_levels, channels, norm)
+    stacks = [build_stack(resolved, channels,
+                          None if shared_cells is None else functools.partial(shared_cells, k),
+                          **options) for k in range(stack)]
     out_levels = sorted(genotype.outputs)
     carry = [out_levels.index(level) for level in input_levels] if stack > 1 else []
     return Neck(genotype, inputs, stacks, carry, channels)

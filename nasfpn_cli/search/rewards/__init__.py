@@ -105,7 +105,7 @@ class CallableReward(Reward):
 RewardFactory = Callable[[str | None, SearchSpace, dict[str, Any]], "Reward | Callable"]
 
 REWARDS: dict[str, RewardFactory] = {}
-BUILTIN_MODULES = {"similarity": "similarity", "proxy": "proxy"}
+BUILTIN_MODULES = {"similarity": "similarity", "proxy": "proxy", "supernet": "supernet"}
 
 
 def register_reward(name: str) -> Callable[[RewardFactory], RewardFactory]:

@@ -1,0 +1,249 @@
+"""How well does the one-shot supernet rank pyramids, and how many does it score per CPU-hour?
+
+Trains (or reuses, or resumes) the supernet of ``--reward supernet`` on the proxy's default data
+(generated digits, 300 images, 128 px, ResNet-10 3@32) in ``--out``, then scores with it:
+
+* the reference architectures recorded in calibration folders (``--calibration``, default the
+  two committed ones whose reference schedule is the same: 12 epochs on 600 images, COCO AP),
+  keeping those that lie in the search space; their reference AP (mean over seeds) is the truth;
+* up to ``--trials`` distinct architectures of a recorded search (``--search``), whose
+  short-training proxy AP50 (one seed) is the cheap score the supernet would replace.
+
+Each candidate is scored as AP50 and as 1 / (1 + validation loss), with the path's norm
+statistics re-estimated on ``--recalibrate`` training batches, and as AP50 without it (the
+naive supernet). Training-free scores (synflow, NASWOT, grad-norm) on the untrained stand-alone
+detector, params and neck MACs go in the same table (every reference architecture, in the space
+or not). Prints a markdown table of Kendall's tau (90% bootstrap interval), Spearman's rho and
+top-3 overlap, with seconds per candidate, and writes everything to ``OUT/fidelity.json``.
+One torch thread throughout.
+
+    python benchmarks/supernet_fidelity.py --out out/supernet-bench [--steps 1000] [--seed 0]
+        [--norm-scope level] [--recalibrate 4] [--trials 40]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from nasfpn_cli.data.coco import build_dataloader  # noqa: E402
+from nasfpn_cli.errors import SearchError  # noqa: E402
+from nasfpn_cli.genotype import parse_genotype  # noqa: E402
+from nasfpn_cli.search.fidelity import measure_fidelity  # noqa: E402
+from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward  # noqa: E402
+from nasfpn_cli.search.rewards.proxy import SCORES  # noqa: E402
+from nasfpn_cli.search.space import SearchSpace  # noqa: E402
+from nasfpn_cli.search.supernet.model import supernet_neck  # noqa: E402
+from nasfpn_cli.search.supernet.scoring import recalibrate_norms  # noqa: E402
+from nasfpn_cli.utils import read_jsonl  # noqa: E402
+
+RUNS = Path(__file__).resolve().parents[1] / "docs" / "runs"
+
+
+def reference_scores(folders: list[Path]) -> dict[str, tuple[str, list[float], int]]:
+    """genotype text -> (name, reference scores over all seeds, neck MACs), pooled by name."""
+    found: dict[str, tuple[str, list[float], int]] = {}
+    for folder in folders:
+        for arch in json.loads((folder / "calibration.json").read_text())["architectures"]:
+            name = arch["name"]
+            if name in found:
+                found[name][1].extend(arch["scores"]["reference"])
+            else:
+                found[name] = (arch["genotype"], list(arch["scores"]["reference"]),
+                               int(arch["neck_macs"]))
+    return found
+
+
+def search_trials(path: Path, limit: int) -> list[tuple[str, float]]:
+    """(genotype text, proxy reward) of the first ``limit`` distinct architectures."""
+    seen: dict[str, tuple[str, float]] = {}
+    for record in read_jsonl(path):
+        if record.get("error") or record.get("cached") or record["hash"] in seen:
+            continue
+        seen[record["hash"]] = (record["genotype"], float(record["reward"]))
+    return list(seen.values())[:limit]
+
+
+# -- training-free scores on the untrained stand-alone detector -------------------------------
+
+def synflow(detector, images, targets) -> float:
+    """sum |theta * dR/dtheta| with R the summed outputs for an all-ones input, weights made
+    positive (Tanaka et al. 2020), in float64 with norms in eval mode."""
+    model = detector.network.double().eval()
+    signs = {name: p.data.sign() for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.data.abs_()
+    model.zero_grad()
+    cls, box = model(torch.ones_like(images[:1], dtype=torch.float64))
+    (sum(t.sum() for t in cls) + sum(t.sum() for t in box)).backward()
+    score = sum(float((p.data * p.grad).abs().sum()) for p in model.parameters()
+                if p.grad is not None)
+    for name, p in model.named_parameters():
+        p.data.mul_(signs[name])
+    model.float()
+    return float(np.log(score + 1e-300))
+
+
+def naswot(detector, images, targets) -> float:
+    """log det of the Hamming-similarity kernel of the cells' ReLU patterns over a batch
+    (Mellor et al. 2021); the cells' ReLUs are the inputs of their convs."""
+    codes: list[torch.Tensor] = []
+    hooks = [cell.conv.register_forward_pre_hook(
+        lambda module, args: codes.append((args[0] > 0).flatten(1).double()))
+        for stack in detector.network.neck.stacks for cell in stack.cells]
+    with torch.no_grad():
+        detector.eval().network(images)
+    for hook in hooks:
+        hook.remove()
+    c = torch.cat(codes, dim=1)
+    kernel = c @ c.T + (1 - c) @ (1 - c).T
+    return float(torch.slogdet(kernel).logabsdet)
+
+
+def grad_norm(detector, images, targets) -> float:
+    """Summed L2 norms of the loss gradients of one training batch (Abdelfattah et al. 2021)."""
+    detector.train().zero_grad()
+    detector.losses(images, targets)["loss"].backward()
+    return float(sum(float(p.grad.norm()) for p in detector.parameters() if p.grad is not None))
+
+
+TRAINING_FREE: dict[str, Callable[[Any, torch.Tensor, list], float]] = {
+    "synflow": synflow, "naswot": naswot, "grad_norm": grad_norm}
+
+
+def training_free_scores(reward, genotype, images, targets) -> dict[str, float]:
+    from nasfpn_cli.engine.run import build_model, seed_everything
+
+    scores = {}
+    for name, score in TRAINING_FREE.items():
+        seed_everything(0)
+        detector = build_model(reward.settings.config, genotype,
+                               len(reward._data().label_to_category))
+        start = time.perf_counter()
+        scores[name] = score(detector, images, targets)
+        scores[f"{name} seconds"] = time.perf_counter() - start
+    scores["params"] = float(sum(p.numel() for p in detector.network.neck.parameters()))
+    return scores
+
+
+# -- supernet scores ---------------------------------------------------------------------------
+
+def supernet_scores(reward, genotype, pristine: dict) -> dict[str, float]:
+    """AP50 and inverse validation loss after recalibration, and AP50 without (the norms as
+    training left them, restored from ``pristine``), with the seconds each took."""
+    detector = reward._supernet()
+    config, val = reward._run.config, reward._data().val
+    results: dict[str, float] = {}
+    start = time.perf_counter()
+    results["supernet ap50"] = reward.score(Candidate(genotype, (), "", 0))
+    results["supernet ap50 seconds"] = time.perf_counter() - start
+    start = time.perf_counter()
+    results["supernet loss"] = float(SCORES["loss"](detector, val, config))
+    results["supernet loss seconds"] = time.perf_counter() - start  # + recalibration (in ap50)
+    detector.load_state_dict(pristine)
+    supernet_neck(detector).use(genotype)
+    start = time.perf_counter()
+    results["naive ap50"] = float(SCORES["ap50"](detector.eval(), val, config))
+    results["naive ap50 seconds"] = time.perf_counter() - start
+    return results
+
+
+def table(rows: dict[str, dict[str, float]], truth: dict[str, np.ndarray], columns: list[str],
+          label: str) -> list[dict[str, Any]]:
+    names = sorted(truth)
+    lines = []
+    for column in columns:
+        have = [n for n in names if column in rows[n]]
+        if len(have) < 3:
+            continue
+        ours = np.array([[rows[n][column]] for n in have])
+        width = min(len(truth[n]) for n in have)  # seeds every architecture has
+        fidelity = measure_fidelity(ours, np.array([truth[n][:width] for n in have]), top_k=3)
+        seconds = [rows[n].get(f"{column} seconds") for n in have]
+        seconds = [s for s in seconds if s is not None]
+        lines.append({"against": label, "score": column, "n": len(have),
+                      "kendall_tau": fidelity.kendall_tau.text(),
+                      "spearman_rho": fidelity.spearman_rho.text(),
+                      "top3": fidelity.top_k_overlap,
+                      "seconds": float(np.mean(seconds)) if seconds else None})
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("out/supernet-bench"))
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--norm-scope", default="level")
+    parser.add_argument("--recalibrate", type=int, default=4)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--calibration", type=Path, nargs="*",
+                        default=[RUNS / "calibration-default", RUNS / "search-small"])
+    parser.add_argument("--search", type=Path, default=RUNS / "search-small" / "trials.jsonl")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    space = SearchSpace()
+    argument = (f"steps={args.steps},seed={args.seed},norm_scope={args.norm_scope},"
+                f"recalibrate={args.recalibrate}")
+    reward = build_reward(RewardSpec("supernet", argument), space, args.out)
+    start = time.perf_counter()
+    reward.prepare()
+    prepare_seconds = time.perf_counter() - start
+    log = read_jsonl(reward.path.with_name(reward.path.stem + "-training") / "metrics.jsonl")
+    detector = reward._supernet()
+    pristine = {k: v.clone() for k, v in detector.state_dict().items()}
+    images, targets = next(iter(build_dataloader(reward._data().train, 8, shuffle=False)))
+
+    rows: dict[str, dict[str, float]] = defaultdict(dict)
+    reference: dict[str, np.ndarray] = {}
+    proxy: dict[str, np.ndarray] = {}
+    for name, (text, scores, macs) in reference_scores(args.calibration).items():
+        genotype = parse_genotype(text, f"<{name}>")
+        reference[name] = np.array(scores)
+        rows[name].update(training_free_scores(reward, genotype, images, targets))
+        rows[name]["neck MACs"] = float(macs)  # more MACs ranked higher
+        try:
+            rows[name].update(supernet_scores(reward, genotype, pristine))
+        except SearchError:
+            pass  # outside the space: the supernet holds no path for it
+        print(name, {k: round(v, 4) for k, v in rows[name].items()}, flush=True)
+    for index, (text, score) in enumerate(search_trials(args.search, args.trials)):
+        name = f"trial{index}"
+        proxy[name] = np.array([score])
+        rows[name].update(supernet_scores(reward, parse_genotype(text, f"<{name}>"), pristine))
+    columns = ["supernet ap50", "supernet loss", "naive ap50", "synflow", "naswot", "grad_norm",
+               "params", "neck MACs"]
+    lines = table(rows, reference, columns, "reference AP")
+    lines += table(rows, proxy, columns[:3], "proxy AP50 (search trials)")
+    train_seconds = (log[-1]["time"] - log[0]["time"]) if len(log) > 1 else prepare_seconds
+    per_candidate = float(np.mean([rows[n]["supernet ap50 seconds"] for n in rows
+                                   if "supernet ap50 seconds" in rows[n]]))
+    summary = {"steps": args.steps, "seed": args.seed, "norm_scope": args.norm_scope,
+               "recalibrate": args.recalibrate, "prepare_seconds": prepare_seconds,
+               "training_seconds_logged": train_seconds,
+               "seconds_per_candidate": per_candidate,
+               "candidates_per_cpu_hour": 3600 / per_candidate, "table": lines,
+               "rows": rows, "final_loss": log[-1]["loss"] if log else None}
+    (args.out / "fidelity.json").write_text(json.dumps(summary, indent=1, default=float))
+    print(f"\nsupernet: {args.steps} steps, prepare {prepare_seconds:.0f} s; "
+          f"{per_candidate:.2f} s per candidate (AP50, {args.recalibrate} recalibration "
+          f"batches) = {3600 / per_candidate:.0f} per CPU-hour (1 thread)\n")
+    print("| against | score | n | Kendall tau [90%] | Spearman rho [90%] | top-3 | s/cand |")
+    print("|---|---|---|---|---|---|---|")
+    for line in lines:
+        seconds = f"{line['seconds']:.2f}" if line["seconds"] is not None else "-"
+        print(f"| {line['against']} | {line['score']} | {line['n']} | {line['kendall_tau']} | "
+              f"{line['spearman_rho']} | {line['top3']:.2f} | {seconds} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""``supernet``: one-shot scores from a weight-sharing supernet trained once per search data.
+
+``prepare()`` (once, in the main process) writes and checks the proxy's data as the ``proxy``
+reward does, then trains the supernet on it (:mod:`nasfpn_cli.search.supernet.training`) or
+reuses ``OUT/supernet.pt`` (or the file given as ``path``) when one trained for the same space,
+data and model is there; an unfinished one is resumed. ``score()`` selects the candidate's
+path, re-estimates its norms' statistics on a few training batches and scores it on the
+validation split (:mod:`nasfpn_cli.search.supernet.scoring`): no training per candidate.
+
+The model, data and solver are the proxy's (``--proxy-*``); the supernet's own settings
+(:class:`SupernetSettings`) come as reward options ``supernet_<field>`` (Python API, search.json)
+or in the reward's argument: ``--reward supernet:steps=2000,recalibrate=8,path=S.pt``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import SearchError
+from ...limits import MAX_SEED
+from ...settings import check_declared, declared, parse_assignment, setting
+from ..space import SearchSpace
+from ..supernet import NORM_SCOPES
+from . import Candidate, register_reward
+from .proxy import SCORES, ProxyReward, ProxySettings
+
+OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
+# settings a reused file decides when not given (the others must match its identity)
+FILE_DECIDES = ("steps", "batch_size", "lr", "seed", "norm_scope")
+
+
+@dataclass(frozen=True)
+class SupernetSettings:
+    """How the supernet is trained and how it scores; ``given`` names the fields set explicitly
+    (the others follow a reused supernet file where :data:`FILE_DECIDES` lets them)."""
+
+    given: tuple[str, ...] = ()
+    steps: int = setting(1000, section="supernet", minimum=1,
+                         help="Supernet training: optimizer steps, one sampled path each.")
+    batch_size: int | None = setting(None, section="supernet", minimum=1,
+                                     help="Supernet training batch (default: the proxy's).")
+    lr: float | None = setting(None, section="supernet", minimum=0.0, min_open=True,
+                               help="Supernet training peak learning rate (default: the "
+                                    "proxy's).")
+    seed: int = setting(0, section="supernet", minimum=0, maximum=MAX_SEED,
+                        help="Supernet training seed (initialisation, data order, paths).")
+    norm_scope: str = setting("level", section="supernet", choices=lambda: tuple(NORM_SCOPES),
+                              help="Norms after the shared convs: one per output level of a "
+                                   "cell position, or one per cell position.")
+    checkpoint_every: int = setting(100, section="supernet", minimum=1,
+                                    help="Supernet training: steps between checkpoints.")
+    recalibration_batches: int = setting(4, section="supernet", minimum=0, flag="recalibrate",
+                                         help="Training batches that re-estimate a candidate's "
+                                              "norm statistics before it is scored (0: none).")
+    score: str = setting("ap50", section="supernet", choices=lambda: tuple(SCORES),
+                         help="What scores a candidate on the validation split.")
+    path: str | None = setting(None, section="supernet", path="file",
+                               help="The supernet file (default: OUT/supernet.pt).")
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], argument: str | None = None
+                     ) -> "SupernetSettings":
+        """From reward options ``supernet_<field>`` and the argument's ``field=value`` list
+        (which wins); SearchError naming an unknown or bad setting."""
+        known = {item.name: item.name for item, _ in declared(cls)}
+        known.update({meta.flag: item.name for item, meta in declared(cls) if meta.flag})
+        values = {key[len(OPTION_PREFIX):]: value for key, value in options.items()
+                  if key.startswith(OPTION_PREFIX) and value is not None}
+        for text in (argument or "").split(","):
+            if not text.strip():
+                continue
+            try:
+                name, section, value = parse_assignment(text)
+            except ValueError as exc:
+                raise SearchError(f"--reward supernet:{argument}: {exc}") from None
+            if section not in (None, "supernet"):
+                raise SearchError(f"--reward supernet: {section}.{name} is not a supernet "
+                                  "setting")
+            values[name.replace("-", "_")] = value
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SearchError(f"--reward supernet: unknown setting {unknown[0]!r}; known: "
+                              f"{', '.join(sorted(known))}")
+        values = {known[name]: value for name, value in values.items()}
+        settings = cls(given=tuple(sorted(values)), **values)
+        check_declared(settings, lambda name, message: SearchError(
+            f"--reward supernet: {name} {message}"))
+        return settings
+
+
+class SupernetReward(ProxyReward):
+    """Scores candidates with the supernet's inherited weights; the proxy's data, model and
+    ``cost`` (neck MACs as the proxy builds the model). Takes no budget."""
+
+    def __init__(self, proxy: ProxySettings, settings: SupernetSettings, space: SearchSpace,
+                 output_dir: Path):
+        super().__init__(proxy, output_dir)
+        self.supernet_settings = settings
+        self.space = space
+        self.path = Path(settings.path) if settings.path else output_dir / "supernet.pt"
+        self._detector = None  # the trained supernet, loaded once per process
+        self._run = None
+        self._recalibration: list | None = None
+
+    def budget_range(self) -> None:
+        return None
+
+    def training_run(self, stored: dict[str, Any] | None = None):
+        """The training this search expects; settings not given follow ``stored`` (a file's
+        identity) where :data:`FILE_DECIDES` allows."""
+        from ..supernet.training import FORMAT_VERSION, TrainingRun, data_identity
+
+        settings, proxy = self.supernet_settings, self.settings
+        stored_training = (stored or {}).get("training") or {}
+        adopted = {name: stored_training[name] for name in FILE_DECIDES
+                   if name not in settings.given and name in stored_training}
+        settings = dataclasses.replace(settings, **adopted)
+        config = dataclasses.replace(
+            self.train_config(settings.seed), seed=settings.seed,
+            batch_size=settings.batch_size or proxy.batch_size, lr=settings.lr or proxy.lr)
+        identity = {
+            "format_version": FORMAT_VERSION,
+            "space": self.space.to_dict(),
+            "data": data_identity(self.data_paths()),
+            "model": {name: getattr(config, name)
+                      for name in ("backbone", "stack", "channels", "image_size")},
+            "training": {"steps": settings.steps, "batch_size": config.batch_size,
+                         "lr": config.lr, "seed": settings.seed,
+                         "norm_scope": settings.norm_scope, "warmup": config.warmup,
+                         "optimizer": config.optimizer, "weight_decay": config.weight_decay},
+        }
+        return TrainingRun(self.space, config, settings.steps, settings.checkpoint_every,
+                           settings.norm_scope, identity, self.path)
+
+    def prepare(self) -> None:
+        """The data (as the proxy writes and checks it), then the supernet: trained, resumed
+        or reused."""
+        super().prepare()
+        self._load(train=True)
+
+    def _load(self, train: bool) -> None:
+        from ..supernet.training import (check_identity, load_trained, read_supernet,
+                                         train_supernet)
+
+        state = read_supernet(self.path) if self.path.is_file() else None
+        run = self.training_run(state["identity"] if state is not None else None)
+        if state is not None:
+            check_identity(self.path, state["identity"], run.identity)
+        data = self._data()
+        done = state is not None and int(state["trainer"]["step"]) >= run.steps
+        if done:
+            detector = load_trained(run, state, len(data.label_to_category))
+        elif train:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            detector = train_supernet(run, data, resume_from=state).eval()
+        else:
+            step = 0 if state is None else int(state["trainer"]["step"])
+            raise SearchError(f"{self.path}: the supernet is trained to step {step} of "
+                              f"{run.steps}", hint="the search's prepare() trains it first")
+        self._detector, self._run = detector, run
+
+    def _supernet(self):
+        if self._detector is None:
+            self._load(train=False)
+        return self._detector
+
+    def recalibration_batches(self) -> list:
+        """The same few training batches (images only) for every candidate of this process."""
+        if self._recalibration is None:
+            import itertools
+
+            from ...data.coco import build_dataloader
+
+            count = self.supernet_settings.recalibration_batches
+            loader = build_dataloader(self._data().train, self._run.config.batch_size,
+                                      shuffle=True, seed=self._run.config.seed)
+            loader.set_epoch(0)
+            self._recalibration = [images for images, _ in itertools.islice(loader, count)]
+        return self._recalibration
+
+    def score(self, candidate: Candidate, budget: int | None = None) -> float:
+        from ..supernet.model import supernet_neck
+        from ..supernet.scoring import recalibrate_norms
+
+        detector = self._supernet()
+        supernet_neck(detector).use(candidate.genotype)
+        device = next(detector.parameters()).device
+        recalibrate_norms(detector, [images.to(device) for images in
+                                     self.recalibration_batches()])
+        score = SCORES[self.supernet_settings.score](detector, self._data().val, self._run.config)
+        return max(0.0, float(score))
+
+
+@register_reward("supernet")
+def supernet_reward(argument: str | None, space: SearchSpace,
+                    options: dict[str, Any]) -> SupernetReward:
+    settings = SupernetSettings.from_options(options, argument)
+    return SupernetReward(ProxySettings.from_options(options), settings, space,
+                          Path(options["output_dir"]))

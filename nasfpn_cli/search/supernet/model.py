@@ -1,0 +1,156 @@
+"""The one-shot supernet: every pyramid of a search space in one network.
+
+In the merging-cell space the only weights inside a pyramid are each cell's ReLU -> Conv3x3 ->
+norm (resizing, ``sum`` and ``gp`` have none), so one network holds every architecture: per
+stack and cell position one conv shared by every choice of inputs, level and op, and norms per
+(stack, cell position, output level) by default (``norm_scope="cell"``: per (stack, cell
+position); :data:`NORM_SCOPES`). Laterals, backbone and head are shared as well, and they are
+the proxy detector's own: :func:`build_supernet` builds the proxy's detector and puts a
+:class:`SupernetNeck` in place of its neck, so anchors, losses and decoding are unchanged.
+
+A path (a Genotype of the space, or its decisions) selects what runs. It is compiled once by
+:func:`~nasfpn_cli.modeling.neck.build_neck` into an ordinary :class:`~nasfpn_cli.modeling.neck.Neck`
+whose cells use the supernet's modules: a path runs exactly as the stand-alone neck of that
+genotype with the same weights (tests/search/test_supernet.py), and a step walks no graph.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import List, Union
+
+import numpy as np
+from torch import Tensor, nn
+
+from ...errors import SearchError
+from ...genotype import Genotype, ResolvedCell
+from ...modeling.layers import make_conv3x3, make_norm
+from ...modeling.neck import FIRST_BACKBONE_LEVEL, InputPyramid, Neck, build_neck
+from ...modeling.ops import make_merge
+from ..space import Decisions, SearchSpace
+from . import NORM_SCOPES
+
+Path = Union[Genotype, Sequence[int]]
+
+
+def check_weight_free(space: SearchSpace) -> None:
+    """SearchError unless every op of the space is weight-free (a merge with weights, such as
+    ``wsum``, would need weights per choice of inputs, which the supernet does not hold)."""
+    for op in space.ops:
+        if any(True for _ in make_merge(op, 2).parameters()):
+            raise SearchError(f"the supernet holds weight-free ops only; op {op!r} has weights",
+                              hint="search with ops such as sum and gp")
+
+
+def path_genotype(space: SearchSpace, path: Path) -> Genotype:
+    """The Genotype a path names; SearchError saying what lies outside the space otherwise."""
+    if isinstance(path, Genotype):
+        space.encode(path)  # raises SearchError naming what does not fit
+        return path
+    return space.to_genotype(path)
+
+
+def sample_path(space: SearchSpace, seed: int, step: int) -> Decisions:
+    """The path of training step ``step``: uniform over the space, a function of (seed, step)
+    only, so a resumed training samples what an uninterrupted one would."""
+    return space.sample(np.random.default_rng([seed, step]))
+
+
+class SupernetNeck(nn.Module):
+    """The shared modules of every pyramid of ``space`` (``stacks`` copies), and the path that
+    runs: ``forward([C3, C4, C5]) -> [P3, ..., P7]`` like a compiled Neck.
+
+    ``use(path)`` compiles and selects a path; ``compile(path)`` only compiles it.
+    """
+
+    def __init__(self, space: SearchSpace, in_channels: Sequence[int], channels: int,
+                 stacks: int, *, norm: str = "bn", norm_scope: str = "level",
+                 separable: bool = False):
+        super().__init__()
+        check_weight_free(space)
+        if norm_scope not in NORM_SCOPES:
+            raise SearchError(f"unknown supernet norm scope {norm_scope!r}; choose one of: "
+                              f"{', '.join(NORM_SCOPES)}")
+        self.space = space
+        self.channels = channels
+        self.num_stacks = stacks
+        self.norm_name = norm
+        self.separable = separable
+        self.norm_scope = norm_scope
+        self.in_channels = tuple(in_channels)
+        in_levels = range(FIRST_BACKBONE_LEVEL, FIRST_BACKBONE_LEVEL + len(in_channels))
+        self.inputs = InputPyramid(in_channels, in_levels, space.levels, channels, norm)
+        scope = NORM_SCOPES[norm_scope]
+        self.convs = nn.ModuleList(
+            nn.ModuleList(make_conv3x3(channels, channels, separable=separable)
+                          for _ in range(space.num_cells)) for _ in range(stacks))
+        self.norms = nn.ModuleList(
+            nn.ModuleList(nn.ModuleList(make_norm(norm, channels)
+                                        for _ in range(scope.slots(space)))
+                          for _ in range(space.num_cells)) for _ in range(stacks))
+        self.out_levels = tuple(space.levels)
+        self.strides = tuple(2 ** level for level in self.out_levels)
+        self.size_divisor = 2 ** max(space.levels)
+        self._set_path(None)
+
+    def _set_path(self, neck: Neck | None) -> None:
+        # kept out of the module tree: the path's modules are the supernet's own
+        object.__setattr__(self, "_path", neck)
+
+    @property
+    def path(self) -> Neck | None:
+        """The compiled path that runs (None before :meth:`use`)."""
+        return self._path
+
+    def compile(self, path: Path) -> Neck:
+        """The path as a Neck using this supernet's modules (SearchError when the path lies
+        outside the space)."""
+        genotype = path_genotype(self.space, path)
+        position = {cell.name: index for index, cell in enumerate(genotype.cells)}
+        scope = NORM_SCOPES[self.norm_scope]
+
+        def shared(stack: int, cell: ResolvedCell) -> dict[str, nn.Module]:
+            index = position[cell.name]
+            return {"conv": self.convs[stack][index],
+                    "norm_layer": self.norms[stack][index][scope.slot(self.space, cell.level)]}
+
+        return build_neck(genotype, self.in_channels, self.channels, self.num_stacks,
+                          norm=self.norm_name, separable=self.separable, inputs=self.inputs,
+                          shared_cells=shared)
+
+    def use(self, path: Path | Neck) -> Neck:
+        """Make ``path`` (or a path compiled before) the one that runs; returns it compiled."""
+        neck = path if isinstance(path, Neck) else self.compile(path)
+        self._set_path(neck)
+        return neck
+
+    def forward(self, features: List[Tensor]) -> List[Tensor]:
+        return self.forward_stacks(features, self.num_stacks)[-1]
+
+    def forward_stacks(self, features: List[Tensor], num_stacks: int = -1) -> List[List[Tensor]]:
+        """The selected path's outputs of every stack (see ``Neck.forward_stacks``)."""
+        if self._path is None:
+            raise SearchError("the supernet runs one path at a time: choose it with use()")
+        return self._path.forward_stacks(features, num_stacks)
+
+
+def build_supernet(config, space: SearchSpace, num_classes: int, norm_scope: str = "level"):
+    """The detector ``config`` (a TrainConfig, e.g. the proxy's) describes, with a
+    :class:`SupernetNeck` over ``space`` in place of its neck: backbone, head, anchors, losses
+    and decoding are built by :func:`~nasfpn_cli.modeling.detector.build_detector` as for any
+    candidate, from a placeholder genotype of the space whose neck is then replaced."""
+    from ...modeling.detector import build_detector
+
+    placeholder = space.to_genotype(space.sample(np.random.default_rng(0)))
+    detector = build_detector(config.model_spec(placeholder, num_classes),
+                              backbone_weights=config.backbone_weights)
+    spec = detector.spec
+    network = detector.network
+    network.neck = SupernetNeck(space, network.backbone.out_channels, spec.channels, spec.stack,
+                                norm=spec.neck_norm, norm_scope=norm_scope,
+                                separable=spec.separable)
+    return detector
+
+
+def supernet_neck(detector) -> SupernetNeck:
+    """The supernet inside a detector built by :func:`build_supernet`."""
+    return detector.network.neck
