@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,17 +20,15 @@ from torch import nn
 
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError, NasfpnError
-from ..run_lock import folder_lock
 from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
-from ..utils import atomic_write_json
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import ModelEma
 from .evaluation import evaluate
-from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
-from .metrics_log import MetricsLog
+from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook, RunEvents
 from .optim import build_optimizer
+from .run_store import RunStore
 from .schedule import LrSchedule, build_scheduler
 from .summary import start_lines
 from .trainer import Trainer
@@ -165,7 +162,7 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
     started_here = not distributed.is_initialized()
     ctx = distributed.init_distributed(resolve_device(config.device))
     try:
-        with _run_folder(config.output_dir, ctx, write_files):
+        with _run_folder(RunStore(config.output_dir), ctx, write_files):
             return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
     finally:
         if started_here:
@@ -173,8 +170,8 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
 
 
 @contextlib.contextmanager
-def _run_folder(output_dir: str | Path, ctx: DistContext, write_files: bool) -> Iterator[None]:
-    """Rank 0 holds the run folder's lock (:func:`folder_lock`) for the whole run, taken before
+def _run_folder(store: RunStore, ctx: DistContext, write_files: bool) -> Iterator[None]:
+    """Rank 0 holds the run folder's lock (:meth:`RunStore.lock`) for the whole run, taken before
     anything there is read, so two commands never write one run; when another process holds it,
     every rank stops."""
     if not write_files:
@@ -184,7 +181,7 @@ def _run_folder(output_dir: str | Path, ctx: DistContext, write_files: bool) -> 
         error: NasfpnError | None = None
         if ctx.is_main:
             try:
-                stack.enter_context(folder_lock(output_dir))
+                stack.enter_context(store.lock())
             except NasfpnError as exc:
                 error = exc
         message = distributed.broadcast_object(None if error is None else str(error))
@@ -201,24 +198,22 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
     from ..genotype import format_genotype, load_genotype
 
     output_dir = Path(config.output_dir)
-    last_path = output_dir / "last.pt"
+    store = RunStore(output_dir)
     resume_state: dict[str, Any] | None = None
     if config.resume:
-        if not last_path.is_file():
-            raise CheckpointError(f"{last_path}: nothing to resume",
+        if not store.last.is_file():
+            raise CheckpointError(f"{store.last}: nothing to resume",
                                   hint="start without --resume, or check --output-dir")
-        resumed = Checkpoint.read(last_path)
+        resumed = store.read_last()
         resume_state = resumed.state
         config = _resumed_config(config, resumed)
         genotype = resumed.spec.genotype
-    elif given_genotype is not None:
-        genotype = given_genotype
     else:
-        if last_path.exists():
-            raise CheckpointError(f"{last_path}: a run already lives in {output_dir}",
+        if write_files and store.last.exists():
+            raise CheckpointError(f"{store.last}: a run already lives in {output_dir}",
                                   hint="pass --resume to continue it, or choose another "
                                        "--output-dir")
-        genotype = load_genotype(config.genotype)
+        genotype = given_genotype if given_genotype is not None else load_genotype(config.genotype)
     device = resolve_device(config.device, ctx)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -260,7 +255,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
 
-    log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main and write_files else None
+    log = store.metrics_log() if ctx.is_main and write_files else None
     writer = None
     if config.tensorboard and ctx.is_main:
         from .tensorboard import TensorBoardLog, summary_writer
@@ -275,6 +270,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
                  "category_names": data.category_names},
     }
     hooks = []
+    events = RunEvents()  # what the evaluation tells the checkpoint hook
     if config.dropblock is not None:
         hooks.append(DropBlockHook(total_steps=schedule.total_steps))
     hooks.append(LoggingHook(log, log_every=config.log_every, world_size=ctx.world_size,
@@ -289,13 +285,13 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
                             progress=progress and ctx.is_main,
                             channels_last=config.channels_last)
 
-        hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log))
+        hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log, events=events))
         if config.tensorboard:
             from .tensorboard import tensorboard_hook
 
             hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
     if write_files:
-        hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
+        hooks.append(CheckpointHook(store, checkpoint_config, is_main=ctx.is_main, events=events))
     ema = ModelEma(model, config.ema_decay) if config.ema else None
     trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
                       amp=config.amp, channels_last=config.channels_last,
@@ -308,10 +304,9 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
         if log is not None:
             log.truncate_after(trainer.step)
     elif ctx.is_main and write_files:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        store.write_config(checkpoint_config)
         if log is not None:
-            log.truncate_after(0)  # a fresh run starts a fresh log
-        atomic_write_json(output_dir / "config.json", checkpoint_config)
+            log.clear()  # a fresh run starts a fresh log
     if progress and ctx.is_main and trainer.step == 0:
         for line in start_lines(model, config, data.train, schedule.total_steps, device):
             err_console.print(line, markup=False, highlight=False)
