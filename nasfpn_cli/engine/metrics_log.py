@@ -2,7 +2,7 @@
 evaluation (``"kind": "eval"``), flushed as written so a crash loses nothing already logged.
 
 :func:`read_metrics` is its one reader: every record is checked (an object with a text
-``kind``, a whole-number ``step``, numbers elsewhere), and a damaged line is an error naming
+``kind``, whole numbers ``step`` and ``epoch``, numbers elsewhere), and a damaged line is an error naming
 ``FILE:LINE`` and the field, never a crash further on. A last line torn by a kill is ignored.
 Torch-free.
 """
@@ -18,7 +18,7 @@ from ..utils import JsonlWriter, atomic_write, read_json_lines
 
 # more optimizer steps or epochs than any run makes: a larger counter is damage, not a run
 MAX_COUNTER = 10 ** 12
-COUNTERS = ("step", "epoch")  # whole numbers; "step" every record must have
+COUNTERS = ("step", "epoch")  # whole numbers every record has
 TEXT_FIELDS = ("kind",)
 PER_CLASS = "per_class"  # an evaluation's AP by class name (None: no boxes of that class)
 DAMAGED_HINT = "the file was edited or damaged; fix or remove that line"
@@ -45,10 +45,10 @@ def _problem(record: Any) -> tuple[str, str] | None:
         if not isinstance(record.get(field), str):
             return field, ("missing" if field not in record
                            else f"expected text, got {shown_value(record[field])}")
-    if "step" not in record:
-        return "step", "missing"
     for field in COUNTERS:
-        value = record.get(field, 0)
+        if field not in record:
+            return field, "missing"
+        value = record[field]
         if type(value) is not int or not 0 <= value <= MAX_COUNTER:
             return field, f"expected a whole number in 0..{MAX_COUNTER}, got {shown_value(value)}"
     for field, value in record.items():
