@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,24 +132,51 @@ def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
                           backbone_weights=config.backbone_weights)
 
 
-def _resumed_config(config: TrainConfig, checkpoint: Checkpoint) -> TrainConfig:
-    """The run's stored configuration; only where it runs (workers, device) may change."""
+# where a resumed run runs (not what it trains): these may change on --resume without a word
+RUN_PLACE = ("resume", "workers", "device", "output_dir", "init_from")
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
+def _resumed_config(config: TrainConfig, checkpoint: Checkpoint,
+                    given: Collection[str] | None = None) -> TrainConfig:
+    """The run's stored configuration; only where it runs (workers, device) may change. Every
+    other setting asked for (``given``: the names set explicitly; None: those that differ from
+    the defaults) that differs from the stored one is named in one warning with both values,
+    the genotype included (also when its file changed since the run started)."""
+    from .run_store import genotype_file_change
+
     stored = TrainConfig.from_dict(checkpoint.train_config)
-    changed = [f.name for f in dataclasses.fields(TrainConfig)
-               if f.name not in ("resume", "workers", "device", "output_dir", "genotype",
-                                 "init_from")
-               and getattr(config, f.name) != getattr(TrainConfig(), f.name)
+    defaults = TrainConfig()
+
+    def asked(name: str) -> bool:
+        return name in given if given is not None else \
+            getattr(config, name) != getattr(defaults, name)
+
+    ignored = [f"--{f.name.replace('_', '-')} {_shown(getattr(config, f.name))} (the run's: "
+               f"{_shown(getattr(stored, f.name))})" for f in dataclasses.fields(TrainConfig)
+               if f.name not in (*RUN_PLACE, "genotype") and asked(f.name)
                and getattr(config, f.name) != getattr(stored, f.name)]
-    if changed:
-        print_warning("--resume continues with the stored settings; ignoring "
-                      + ", ".join("--" + name.replace("_", "-") for name in changed))
+    if asked("genotype"):
+        if config.genotype != stored.genotype:
+            ignored.insert(0, f"GENOTYPE {config.genotype} (the run's: {stored.genotype})")
+        else:
+            change = genotype_file_change(config.genotype, checkpoint.config["genotype_text"])
+            if change is not None:
+                ignored.insert(0, f"GENOTYPE {config.genotype} as it is now (it {change}; the "
+                                  "run's stored genotype text)")
+    if ignored:
+        print_warning("--resume continues with the run's stored settings; ignoring "
+                      + ", ".join(ignored))
     return dataclasses.replace(stored, resume=True, workers=config.workers, device=config.device,
                                output_dir=config.output_dir)
 
 
 def train(config: TrainConfig, *, progress: bool = True, genotype=None,
           data: DataBundle | None = None, write_files: bool = True,
-          extra_hooks: tuple = ()) -> TrainResult:
+          extra_hooks: tuple = (), given: Collection[str] | None = None) -> TrainResult:
     """Train a detector as ``config`` says; see the module docstring. Under ``torchrun`` every
     process calls this and rank 0 writes the files.
 
@@ -157,13 +184,16 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
     loading ``config.genotype``; ``data`` datasets opened (and checked) once by
     :func:`build_data`; ``write_files=False`` leaves nothing on disk (no checkpoints, metrics or
     config.json); ``extra_hooks`` run after the built-in ones (e.g. to stop a diverging run).
+    ``given``: the settings the caller set explicitly (a command line), so that ``--resume``
+    names each one the stored settings override, even one equal to its default.
     """
     config = dataclasses.replace(config).validated()
     started_here = not distributed.is_initialized()
     ctx = distributed.init_distributed(resolve_device(config.device))
     try:
         with _run_folder(RunStore(config.output_dir), ctx, write_files):
-            return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
+            return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks),
+                          given)
     finally:
         if started_here:
             distributed.shutdown_distributed()
@@ -194,7 +224,7 @@ def _run_folder(store: RunStore, ctx: DistContext, write_files: bool) -> Iterato
 
 def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype=None,
            given_data: DataBundle | None = None, write_files: bool = True,
-           extra_hooks: tuple = ()) -> TrainResult:
+           extra_hooks: tuple = (), given: Collection[str] | None = None) -> TrainResult:
     from ..genotype import format_genotype, load_genotype
 
     output_dir = Path(config.output_dir)
@@ -206,7 +236,7 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
                                   hint="start without --resume, or check --output-dir")
         resumed = store.read_last()
         resume_state = resumed.state
-        config = _resumed_config(config, resumed)
+        config = _resumed_config(config, resumed, given)
         genotype = resumed.spec.genotype
     else:
         if write_files and store.last.exists():

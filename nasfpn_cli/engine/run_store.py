@@ -60,6 +60,70 @@ def check_run_config(values: Any, path: str | Path) -> dict[str, Any]:
     return values
 
 
+def read_run_config(path: str | Path) -> dict[str, Any]:
+    """A run's config.json at ``path``, checked (:func:`check_run_config`); RunFileError naming
+    the file when it cannot be read or is not one."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise RunFileError(f"{path}: not a nasfpn run configuration ({exc})") from None
+    return check_run_config(values, path)
+
+
+def genotype_file_change(name: str, stored_text: str) -> str | None:
+    """How the genotype file or bundled name ``name`` no longer gives the genotype a run
+    stored as ``stored_text`` (None when it still does): a replay or a resume trains the
+    stored text, and says so when the file moved on."""
+    from ..errors import NasfpnError
+    from ..genotype import format_genotype, load_genotype
+
+    try:
+        current = format_genotype(load_genotype(name))
+    except NasfpnError as exc:
+        return f"no longer loads ({str(exc).splitlines()[0]})"
+    return None if current == stored_text else "has changed since the run"
+
+
+def stored_genotype(config: Mapping[str, Any], path: str | Path) -> "Genotype":
+    """The genotype a run trained, parsed from its config.json's ``genotype_text`` (the file
+    it was read from may have changed since); GenotypeError located in that text."""
+    from ..genotype import parse_genotype
+
+    return parse_genotype(config["genotype_text"], f"{path} (genotype_text)")
+
+
+def replayed_genotype(path: str | Path, name: str) -> "Genotype | None":
+    """For ``train --config RUN/config.json``: the genotype that run trained (its stored text,
+    not the file named in its settings, which may have been edited since), with one warning
+    when that file no longer gives the same genotype. None when ``path`` is not a run's
+    config.json (a file of options) or ``name``, the genotype asked for, is not the one it
+    names (``--set model.genotype=...`` wins)."""
+    from ..console import print_warning
+    from .config import flatten_sections
+
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        return None
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # not read as a run's configuration: --config reports what is wrong
+    if not is_run_config(values):
+        return None
+    config = check_run_config(values, path)
+    genotype = stored_genotype(config, path)
+    if flatten_sections(config["train"]).get("genotype") != name:
+        return None
+    change = genotype_file_change(name, config["genotype_text"])
+    if change is not None:
+        print_warning(f"{path}: training the genotype the run stored (genotype_text); its "
+                      f"genotype {name} {change}")
+    return genotype
+
+
 class RunStore:
     """The files of the run folder ``path`` (it need not exist yet)."""
 
@@ -103,15 +167,8 @@ class RunStore:
     # config.json
 
     def config(self) -> dict[str, Any]:
-        """config.json, checked (:func:`check_run_config`); RunFileError naming the file."""
-        path = self.config_path
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RunFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-        except ValueError as exc:  # not UTF-8, not JSON
-            raise RunFileError(f"{path}: not a nasfpn run configuration ({exc})") from None
-        return check_run_config(values, path)
+        """config.json, checked (:func:`read_run_config`)."""
+        return read_run_config(self.config_path)
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Write config.json (atomically, the folder created when missing)."""
@@ -119,12 +176,8 @@ class RunStore:
         atomic_write_json(self.config_path, dict(config))
 
     def genotype(self) -> "Genotype":
-        """The genotype the run trained, parsed from config.json's ``genotype_text`` (the
-        file it was read from may have changed since); GenotypeError located in that text."""
-        from ..genotype import parse_genotype
-
-        return parse_genotype(self.config()["genotype_text"],
-                              f"{self.config_path} (genotype_text)")
+        """The genotype the run trained (:func:`stored_genotype`)."""
+        return stored_genotype(self.config(), self.config_path)
 
     # metrics.jsonl
 
