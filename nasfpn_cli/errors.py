@@ -56,6 +56,11 @@ class CheckpointError(NasfpnError):
     """A checkpoint is missing, unreadable or incompatible."""
 
 
+class RunFileError(NasfpnError):
+    """A file of a run folder (config.json, metrics.jsonl) that does not hold what nasfpn
+    wrote there: the message names the file, the line and the field."""
+
+
 class DatasetError(NasfpnError):
     """A dataset is missing, unreadable or inconsistent."""
 

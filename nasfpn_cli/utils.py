@@ -250,6 +250,34 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def read_json_lines(path: str | Path, repair: bool = False, what: str = "JSON line",
+                    error: type[NasfpnError] = NasfpnError) -> list[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` for every complete line of ``path`` (none when it does not
+    exist): the reader of the tool's own JSON-lines files, which names a damaged line.
+
+    Every record is written with its newline in one append, so a last line without a newline was
+    torn by a kill: it is ignored, and cut off the file when ``repair`` is set. A complete line
+    that is not JSON raises ``error`` naming ``PATH:LINE``.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[:data.rfind(b"\n") + 1]
+    if len(complete) < len(data) and repair:  # a torn last line: cut it off
+        with open(path, "r+b") as handle:
+            handle.truncate(len(complete))
+            os.fsync(handle.fileno())
+    lines: list[tuple[int, Any]] = []
+    for number, line in enumerate(complete.splitlines(), start=1):
+        try:
+            lines.append((number, json.loads(line)))
+        except ValueError as exc:
+            raise error(f"{path}:{number}: not a {what} ({exc})",
+                        hint="the file was edited or damaged; fix or remove that line") from exc
+    return lines
+
+
 class JsonlWriter:
     """Appends one JSON object per line, flushed and fsynced, so a record is on disk when
     :meth:`write` returns and a kill can tear at most the last line."""

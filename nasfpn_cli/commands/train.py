@@ -110,18 +110,23 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
 
     from ..console import console
     from ..engine.run import train
+    from ..engine.run_store import RunStore, replayed_genotype
 
-    result = train(config, progress=not no_progress)
+    replayed = None  # a run's config.json replays the genotype text it stored, not the file
+    if config_file is not None and genotype is None and not config.resume:
+        replayed = replayed_genotype(config_file, config.genotype)
+    result = train(config, progress=not no_progress, genotype=replayed, given=set(overrides))
     from ..engine.distributed import torchrun_environment
 
     if torchrun_environment()[1] == 0:  # under torchrun only rank 0 reports
         out = Path(result.output_dir)
+        store = RunStore(out)
         if result.last_metrics:
             m = result.last_metrics
             console.print(f"epoch {result.epochs}: AP {m['AP']:.3f}  AP50 {m['AP50']:.3f}  "
                           f"AP75 {m['AP75']:.3f}  (best AP {result.best_ap:.3f})")
-        console.print(f"checkpoints: {out / 'last.pt'}"
-                      + (f", {out / 'best.pt'}" if (out / "best.pt").is_file() else ""))
+        console.print(f"checkpoints: {store.last}"
+                      + (f", {store.best}" if store.best.is_file() else ""))
         console.print(f"curves: nasfpn plot {out}")
     return 0
 

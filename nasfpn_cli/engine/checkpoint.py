@@ -30,6 +30,7 @@ from ..modeling.detector import Detector, build_detector
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write
 from .config import flatten_sections
+from .metrics_log import shown_value
 
 FORMAT_VERSION = 2
 REQUIRED_KEYS = ("model", "config")
@@ -58,6 +59,16 @@ def _load(path: Path) -> Any:
                                   "read") from None
         raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__})",
                               hint="is it a checkpoint written by 'nasfpn train'?") from None
+
+
+def stored_image_size(train: Mapping[str, Any], source: str) -> int | None:
+    """The training image size stored in a run's ``train`` settings (sectioned or flat), None
+    when there is none; CheckpointError naming ``source`` for one that is no size."""
+    size = flatten_sections(dict(train)).get("image_size")
+    if size is not None and (type(size) is not int or not 1 <= size <= MAX_IMAGE_SIZE):
+        raise CheckpointError(f"{source}: stored image_size {shown_value(size)} is not a size "
+                              f"in 1..{MAX_IMAGE_SIZE}", hint="pass --image-size")
+    return size
 
 
 def _listed(keys: list[str]) -> str:
@@ -112,11 +123,7 @@ class Checkpoint:
 
     @property
     def image_size(self) -> int | None:
-        size = self.train_config.get("image_size")
-        if size is not None and (type(size) is not int or not 1 <= size <= MAX_IMAGE_SIZE):
-            raise CheckpointError(f"{self.path}: stored image_size {size!r} is not a size "
-                                  f"in 1..{MAX_IMAGE_SIZE}", hint="pass --image-size")
-        return size
+        return stored_image_size(self.train_config, self.path)
 
     @property
     def label_to_category(self) -> list[int]:

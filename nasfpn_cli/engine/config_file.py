@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .config import SECTIONS, flatten_sections
+from .run_store import check_run_config, is_run_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,8 +43,8 @@ def _read(path: Path, option: str = "--config") -> dict[str, Any]:
         raise UsageError(f"{option} {path}: {exc}") from None
     if not isinstance(values, dict):
         raise UsageError(f"{option} {path}: the top level must be a table of options")
-    if kind == "json" and isinstance(values.get("train"), dict) and "genotype_text" in values:
-        values = values["train"]  # a run folder's config.json
+    if kind == "json" and is_run_config(values):  # a run folder's config.json
+        values = check_run_config(values, path)["train"]
     return values
 
 

@@ -1,16 +1,19 @@
 """The standard hooks of a training run: progress and metrics logging, periodic evaluation,
-and checkpoints. Hooks that write files act on rank 0 only."""
+and checkpoints. Hooks that write files act on rank 0 only, through the run's
+:class:`~.run_store.RunStore`; what one hook tells another goes through a shared
+:class:`RunEvents` (as detectron2's hooks share an ``EventStorage``), not through the trainer."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from rich.progress import Progress, TaskID
 
 from . import distributed
-from .checkpoint import capture_rng_state, write_checkpoint
+from .checkpoint import capture_rng_state
 from .metrics_log import MetricsLog
+from .run_store import RunStore
 from ..utils import make_progress
 from .progress import RunEndColumn
 from .trainer import Hook, Trainer
@@ -87,38 +90,56 @@ class LoggingHook(Hook):
         self._since = time.perf_counter()
 
 
+@dataclass
+class RunEvents:
+    """What the hooks of one run tell each other about the epoch just ended: its evaluation
+    record (None when it had none) and whether that was the best AP so far."""
+
+    evaluation: dict[str, Any] | None = None
+    improved: bool = False
+
+    def new_epoch(self) -> None:
+        """Forget the last epoch's news."""
+        self.evaluation, self.improved = None, False
+
+
 class EvalHook(Hook):
     """Evaluates every ``every`` epochs and after the last; appends to ``metrics_history``,
-    tracks ``best_ap`` and sets ``trainer.improved`` for the checkpoint hook."""
+    tracks ``best_ap`` and tells ``events`` (for the checkpoint hook) whether AP improved."""
 
     def __init__(self, evaluate_fn: Callable[[Trainer], dict[str, Any]], *, every: int,
-                 log: MetricsLog | None):
+                 log: MetricsLog | None, events: RunEvents):
         self.evaluate_fn = evaluate_fn
         self.every = every
         self.log = log
+        self.events = events
 
     def after_epoch(self, trainer: Trainer) -> None:
-        trainer.improved = False
+        self.events.new_epoch()
         if trainer.epoch % self.every != 0 and trainer.epoch != trainer.epochs:
             return
         metrics = self.evaluate_fn(trainer)
         record = {"kind": "eval", "epoch": trainer.epoch, "step": trainer.step, **metrics}
         trainer.metrics_history.append(record)
+        self.events.evaluation = record
         if metrics["AP"] > trainer.best_ap:
             trainer.best_ap = float(metrics["AP"])
-            trainer.improved = True
+            self.events.improved = True
         if self.log is not None:
             self.log.write(record)
 
 
 class CheckpointHook(Hook):
-    """After every epoch: ``last.pt`` (and ``best.pt`` when AP improved), written atomically
-    by rank 0. RNG states of all ranks are stored so a resumed job draws the same numbers."""
+    """After every epoch: ``last.pt`` (and ``best.pt`` when ``events`` says AP improved),
+    written atomically by rank 0 into ``store``. RNG states of all ranks are stored so a
+    resumed job draws the same numbers."""
 
-    def __init__(self, output_dir: str | Path, config: dict[str, Any], *, is_main: bool):
-        self.output_dir = Path(output_dir)
+    def __init__(self, store: RunStore, config: dict[str, Any], *, is_main: bool,
+                 events: RunEvents):
+        self.store = store
         self.config = config
         self.is_main = is_main
+        self.events = events
 
     def after_epoch(self, trainer: Trainer) -> None:
         rng_states = distributed.all_gather_objects(capture_rng_state())
@@ -126,10 +147,7 @@ class CheckpointHook(Hook):
             return
         state = {**trainer.state_dict(), "rng": rng_states[0], "rng_all_ranks": rng_states,
                  "config": self.config}
-        paths = [self.output_dir / "last.pt"]
-        if trainer.improved:
-            paths.append(self.output_dir / "best.pt")
-        write_checkpoint(state, *paths)
+        self.store.write_checkpoint(state, best=self.events.improved)
 
 
 class DropBlockHook(Hook):

@@ -1,5 +1,6 @@
 """Training curves from ``OUT/metrics.jsonl``: losses, learning rate and AP, as PNG files
-(matplotlib's Agg backend: no display needed)."""
+(matplotlib's Agg backend: no display needed). Records are read through the run's
+:class:`~.run_store.RunStore`, checked: a damaged line is an error naming it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,9 @@ from typing import Any
 
 from ..errors import UsageError
 from ..untrusted import chart_text
-from ..utils import atomic_write, read_jsonl
+from ..utils import atomic_write
+from .metrics_log import read_metrics
+from .run_store import RunStore
 
 # keys of a train record that are bookkeeping, not curves
 _NOT_LOSSES = {"kind", "epoch", "step", "lr", "images_per_s", "time"}
@@ -44,8 +47,8 @@ def _series(records: list[dict[str, Any]], key: str) -> tuple[list[float], list[
 def _records(run_dir: str | Path) -> tuple[Path, list[dict[str, Any]], list[dict[str, Any]]]:
     """A run's metrics file, its train records and its eval records; UsageError when empty."""
     run_dir = Path(run_dir)
-    metrics_file = run_dir / "metrics.jsonl" if run_dir.is_dir() else run_dir
-    records = read_jsonl(metrics_file)
+    metrics_file = RunStore(run_dir).metrics_path if run_dir.is_dir() else run_dir
+    records = read_metrics(metrics_file)
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
     if not train and not evals:

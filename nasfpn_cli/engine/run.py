@@ -1,15 +1,17 @@
-"""``train(config)``: the whole training run, top to bottom.
+"""``train(config)``: the whole training run, top to bottom, in two steps.
 
-Check the data, build datasets, detector, optimizer and schedule, restore a checkpoint when
-resuming, then let the :class:`Trainer` run with logging, evaluation and checkpoint hooks.
-Used by ``nasfpn train`` and by the architecture search's proxy task.
+:func:`prepare` checks the data and resolves device, datasets, detector, optimizer and
+schedule once (the stored settings and state when resuming); :func:`fit` lets the
+:class:`Trainer` run them with logging, evaluation and checkpoint hooks, writing the run's
+files through a :class:`~.run_store.RunStore` (or none). Used by ``nasfpn train`` and by the
+architecture search's proxy task (``write_files=False``: no store).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import random
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,15 @@ from torch import nn
 
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError, NasfpnError
-from ..run_lock import folder_lock
 from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
-from ..utils import atomic_write_json
 from .config import TrainConfig
 from .distributed import DistContext
 from .ema import ModelEma
 from .evaluation import evaluate
-from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook
-from .metrics_log import MetricsLog
+from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook, RunEvents
 from .optim import build_optimizer
+from .run_store import RunStore
 from .schedule import LrSchedule, build_scheduler
 from .summary import start_lines
 from .trainer import Trainer
@@ -134,24 +134,51 @@ def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
                           backbone_weights=config.backbone_weights)
 
 
-def _resumed_config(config: TrainConfig, checkpoint: Checkpoint) -> TrainConfig:
-    """The run's stored configuration; only where it runs (workers, device) may change."""
+# where a resumed run runs (not what it trains): these may change on --resume without a word
+RUN_PLACE = ("resume", "workers", "device", "output_dir", "init_from")
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
+def _resumed_config(config: TrainConfig, checkpoint: Checkpoint,
+                    given: Collection[str] | None = None) -> TrainConfig:
+    """The run's stored configuration; only where it runs (workers, device) may change. Every
+    other setting asked for (``given``: the names set explicitly; None: those that differ from
+    the defaults) that differs from the stored one is named in one warning with both values,
+    the genotype included (also when its file changed since the run started)."""
+    from .run_store import genotype_file_change
+
     stored = TrainConfig.from_dict(checkpoint.train_config)
-    changed = [f.name for f in dataclasses.fields(TrainConfig)
-               if f.name not in ("resume", "workers", "device", "output_dir", "genotype",
-                                 "init_from")
-               and getattr(config, f.name) != getattr(TrainConfig(), f.name)
+    defaults = TrainConfig()
+
+    def asked(name: str) -> bool:
+        return name in given if given is not None else \
+            getattr(config, name) != getattr(defaults, name)
+
+    ignored = [f"--{f.name.replace('_', '-')} {_shown(getattr(config, f.name))} (the run's: "
+               f"{_shown(getattr(stored, f.name))})" for f in dataclasses.fields(TrainConfig)
+               if f.name not in (*RUN_PLACE, "genotype") and asked(f.name)
                and getattr(config, f.name) != getattr(stored, f.name)]
-    if changed:
-        print_warning("--resume continues with the stored settings; ignoring "
-                      + ", ".join("--" + name.replace("_", "-") for name in changed))
+    if asked("genotype"):
+        if config.genotype != stored.genotype:
+            ignored.insert(0, f"GENOTYPE {config.genotype} (the run's: {stored.genotype})")
+        else:
+            change = genotype_file_change(config.genotype, checkpoint.config["genotype_text"])
+            if change is not None:
+                ignored.insert(0, f"GENOTYPE {config.genotype} as it is now (it {change}; the "
+                                  "run's stored genotype text)")
+    if ignored:
+        print_warning("--resume continues with the run's stored settings; ignoring "
+                      + ", ".join(ignored))
     return dataclasses.replace(stored, resume=True, workers=config.workers, device=config.device,
                                output_dir=config.output_dir)
 
 
 def train(config: TrainConfig, *, progress: bool = True, genotype=None,
           data: DataBundle | None = None, write_files: bool = True,
-          extra_hooks: tuple = ()) -> TrainResult:
+          extra_hooks: tuple = (), given: Collection[str] | None = None) -> TrainResult:
     """Train a detector as ``config`` says; see the module docstring. Under ``torchrun`` every
     process calls this and rank 0 writes the files.
 
@@ -159,31 +186,36 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
     loading ``config.genotype``; ``data`` datasets opened (and checked) once by
     :func:`build_data`; ``write_files=False`` leaves nothing on disk (no checkpoints, metrics or
     config.json); ``extra_hooks`` run after the built-in ones (e.g. to stop a diverging run).
+    ``given``: the settings the caller set explicitly (a command line), so that ``--resume``
+    names each one the stored settings override, even one equal to its default.
     """
     config = dataclasses.replace(config).validated()
     started_here = not distributed.is_initialized()
     ctx = distributed.init_distributed(resolve_device(config.device))
     try:
-        with _run_folder(config.output_dir, ctx, write_files):
-            return _train(config, ctx, progress, genotype, data, write_files, tuple(extra_hooks))
+        store = RunStore(config.output_dir) if write_files else None
+        with _run_folder(store, ctx):
+            prepared = prepare(config, ctx, store=store, genotype=genotype, data=data,
+                               given=given)
+            return fit(prepared, store=store, progress=progress, extra_hooks=tuple(extra_hooks))
     finally:
         if started_here:
             distributed.shutdown_distributed()
 
 
 @contextlib.contextmanager
-def _run_folder(output_dir: str | Path, ctx: DistContext, write_files: bool) -> Iterator[None]:
-    """Rank 0 holds the run folder's lock (:func:`folder_lock`) for the whole run, taken before
+def _run_folder(store: RunStore | None, ctx: DistContext) -> Iterator[None]:
+    """Rank 0 holds the run folder's lock (:meth:`RunStore.lock`) for the whole run, taken before
     anything there is read, so two commands never write one run; when another process holds it,
-    every rank stops."""
-    if not write_files:
+    every rank stops. Without a store (nothing written) there is nothing to lock."""
+    if store is None:
         yield
         return
     with contextlib.ExitStack() as stack:
         error: NasfpnError | None = None
         if ctx.is_main:
             try:
-                stack.enter_context(folder_lock(output_dir))
+                stack.enter_context(store.lock())
             except NasfpnError as exc:
                 error = exc
         message = distributed.broadcast_object(None if error is None else str(error))
@@ -194,36 +226,57 @@ def _run_folder(output_dir: str | Path, ctx: DistContext, write_files: bool) -> 
         yield
 
 
-def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype=None,
-           given_data: DataBundle | None = None, write_files: bool = True,
-           extra_hooks: tuple = ()) -> TrainResult:
-    from ..genotype import format_genotype, load_genotype
+@dataclass
+class Prepared:
+    """Everything a run needs, resolved once by :func:`prepare`: the settings it trains with
+    (the stored ones on a resume), where it runs, its data, model, optimizer and schedule."""
 
-    output_dir = Path(config.output_dir)
-    last_path = output_dir / "last.pt"
+    config: TrainConfig
+    ctx: DistContext
+    device: torch.device
+    genotype: Any
+    data: DataBundle
+    model: nn.Module  # the bare detector, on its device
+    wrapped: nn.Module  # what the trainer steps: the model, or DistributedDataParallel of it
+    loader: Any
+    optimizer: torch.optim.Optimizer
+    schedule: LrSchedule
+    scheduler: Any
+    resume_state: dict[str, Any] | None = None  # the checkpoint to continue from
+
+
+def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = None,
+            genotype=None, data: DataBundle | None = None,
+            given: Collection[str] | None = None) -> Prepared:
+    """Resolve device, data, model, optimizer and schedule for ``config``, once. ``store``: the
+    run folder the run will write (None: nothing is written), refused when a run already lives
+    there; with ``config.resume`` the stored settings, genotype and state of
+    ``config.output_dir`` win (:func:`_resumed_config`). ``genotype`` and ``data`` as for
+    :func:`train`."""
+    from ..genotype import load_genotype
+
     resume_state: dict[str, Any] | None = None
     if config.resume:
-        if not last_path.is_file():
-            raise CheckpointError(f"{last_path}: nothing to resume",
+        resumed_store = store or RunStore(config.output_dir)
+        if not resumed_store.last.is_file():
+            raise CheckpointError(f"{resumed_store.last}: nothing to resume",
                                   hint="start without --resume, or check --output-dir")
-        resumed = Checkpoint.read(last_path)
+        resumed = resumed_store.read_last()
         resume_state = resumed.state
-        config = _resumed_config(config, resumed)
+        config = _resumed_config(config, resumed, given)
         genotype = resumed.spec.genotype
-    elif given_genotype is not None:
-        genotype = given_genotype
     else:
-        if last_path.exists():
-            raise CheckpointError(f"{last_path}: a run already lives in {output_dir}",
+        if store is not None and store.last.exists():
+            raise CheckpointError(f"{store.last}: a run already lives in {store.path}",
                                   hint="pass --resume to continue it, or choose another "
                                        "--output-dir")
-        genotype = load_genotype(config.genotype)
+        genotype = genotype if genotype is not None else load_genotype(config.genotype)
     device = resolve_device(config.device, ctx)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     seed_everything(config.seed)
 
-    data = given_data if given_data is not None else build_data(config, ctx)
+    data = data if data is not None else build_data(config, ctx)
     model = build_model(config, genotype, len(data.label_to_category))
     if config.init_from:
         source = Checkpoint.read(config.init_from)
@@ -258,65 +311,77 @@ def _train(config: TrainConfig, ctx: DistContext, progress: bool, given_genotype
                                            for m in config.resolved_milestones()),
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
+    return Prepared(config, ctx, device, genotype, data, model, wrapped, loader, optimizer,
+                    schedule, scheduler, resume_state)
 
-    log = MetricsLog(output_dir / "metrics.jsonl") if ctx.is_main and write_files else None
+
+def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = True,
+        extra_hooks: tuple = ()) -> TrainResult:
+    """Train what :func:`prepare` resolved, with the logging, evaluation and checkpoint hooks
+    (sharing :class:`~.hooks.RunEvents`), then ``extra_hooks``. With a ``store`` rank 0 writes
+    the run's files there (config.json, metrics.jsonl, last.pt, best.pt); without, nothing."""
+    from ..genotype import format_genotype
+
+    p = prepared
+    config, ctx, device, data = p.config, p.ctx, p.device, p.data
+    show = progress and ctx.is_main
+    log = store.metrics_log() if ctx.is_main and store is not None else None
     writer = None
     if config.tensorboard and ctx.is_main:
         from .tensorboard import TensorBoardLog, summary_writer
 
-        writer = summary_writer(output_dir)
+        writer = summary_writer(Path(config.output_dir))
         log = TensorBoardLog(log, writer)
     checkpoint_config = {
-        "genotype_text": format_genotype(genotype),
-        "model": model.config,
+        "genotype_text": format_genotype(p.genotype),
+        "model": p.model.config,
         "train": config.to_dict(),
         "data": {"label_to_category": data.label_to_category,
                  "category_names": data.category_names},
     }
     hooks = []
+    events = RunEvents()  # what the evaluation tells the checkpoint hook
     if config.dropblock is not None:
-        hooks.append(DropBlockHook(total_steps=schedule.total_steps))
+        hooks.append(DropBlockHook(total_steps=p.schedule.total_steps))
     hooks.append(LoggingHook(log, log_every=config.log_every, world_size=ctx.world_size,
-                             progress=progress and ctx.is_main))
+                             progress=show))
     if data.val is not None:
         val = data.val
 
         def evaluate_run(trainer: Trainer) -> dict[str, Any]:
             return evaluate(trainer.eval_module, val,
                             batch_size=config.eval_batch_size or config.batch_size,
-                            workers=config.workers, device=device,
-                            progress=progress and ctx.is_main,
+                            workers=config.workers, device=device, progress=show,
                             channels_last=config.channels_last)
 
-        hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log))
+        hooks.append(EvalHook(evaluate_run, every=config.eval_every, log=log, events=events))
         if config.tensorboard:
             from .tensorboard import tensorboard_hook
 
             hooks.append(tensorboard_hook(writer, val, data, evaluate_run))
-    if write_files:
-        hooks.append(CheckpointHook(output_dir, checkpoint_config, is_main=ctx.is_main))
-    ema = ModelEma(model, config.ema_decay) if config.ema else None
-    trainer = Trainer(wrapped, optimizer, scheduler, loader, epochs=config.epochs, device=device,
-                      amp=config.amp, channels_last=config.channels_last,
+    if store is not None:
+        hooks.append(CheckpointHook(store, checkpoint_config, is_main=ctx.is_main, events=events))
+    ema = ModelEma(p.model, config.ema_decay) if config.ema else None
+    trainer = Trainer(p.wrapped, p.optimizer, p.scheduler, p.loader, epochs=config.epochs,
+                      device=device, amp=config.amp, channels_last=config.channels_last,
                       grad_clip=config.grad_clip, hooks=[*hooks, *extra_hooks], ema=ema)
 
-    if resume_state is not None:
-        trainer.load_state_dict(resume_state)
-        states = resume_state.get("rng_all_ranks") or [resume_state["rng"]]
+    if p.resume_state is not None:
+        trainer.load_state_dict(p.resume_state)
+        states = p.resume_state.get("rng_all_ranks") or [p.resume_state["rng"]]
         restore_rng_state(states[ctx.rank] if len(states) == ctx.world_size else states[0])
         if log is not None:
             log.truncate_after(trainer.step)
-    elif ctx.is_main and write_files:
-        output_dir.mkdir(parents=True, exist_ok=True)
+    elif ctx.is_main and store is not None:
+        store.write_config(checkpoint_config)
         if log is not None:
-            log.truncate_after(0)  # a fresh run starts a fresh log
-        atomic_write_json(output_dir / "config.json", checkpoint_config)
-    if progress and ctx.is_main and trainer.step == 0:
-        for line in start_lines(model, config, data.train, schedule.total_steps, device):
+            log.clear()  # a fresh run starts a fresh log
+    if show and trainer.step == 0:
+        for line in start_lines(p.model, config, data.train, p.schedule.total_steps, device):
             err_console.print(line, markup=False, highlight=False)
     distributed.barrier()
     trainer.train()
     history = trainer.metrics_history
     return TrainResult(best_ap=trainer.best_ap, last_metrics=dict(history[-1]) if history else {},
-                       output_dir=output_dir, metrics_history=list(history),
-                       epochs=trainer.epoch, steps=trainer.step, model=model)
+                       output_dir=Path(config.output_dir), metrics_history=list(history),
+                       epochs=trainer.epoch, steps=trainer.step, model=p.model)

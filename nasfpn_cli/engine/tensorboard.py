@@ -66,6 +66,9 @@ class TensorBoardLog:
     def truncate_after(self, step: int) -> None:
         self.log.truncate_after(step)
 
+    def clear(self) -> None:
+        self.log.clear()
+
     def close(self) -> None:
         self.log.close()
         self.writer.close()

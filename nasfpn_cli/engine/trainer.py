@@ -47,7 +47,7 @@ class Trainer:
 
     ``model(images, targets)`` must return a dict of scalar losses with the total under "loss".
     State the hooks read or write: ``epoch`` (epochs completed), ``step`` (optimizer steps),
-    ``last_losses``, ``last_batch_size``, ``metrics_history``, ``best_ap``, ``improved``; a hook
+    ``last_losses``, ``last_batch_size``, ``metrics_history``, ``best_ap``; a hook
     sets ``stop_training`` to end the run after the current epoch (the schedule stays planned
     for ``epochs``: a truncated run, e.g. the reference stopped early as a proxy).
     With ``ema`` (a :class:`~nasfpn_cli.engine.ema.ModelEma`) the average follows every step,
@@ -83,7 +83,6 @@ class Trainer:
         self.last_batch_size = 0
         self.metrics_history: list[dict[str, Any]] = []
         self.best_ap = -1.0
-        self.improved = False
         self.stop_training = False
 
     @property

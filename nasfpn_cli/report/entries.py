@@ -1,24 +1,21 @@
 """The rows of a comparison: what each command-line argument names, and its measured figures.
 
-An argument is a run folder (``config.json`` + ``metrics.jsonl`` from ``nasfpn train``: the
-stored model, its best evaluation and its curves), a search folder (``search.json``: its top-k
+An argument is a run folder (``config.json`` + ``metrics.jsonl`` from ``nasfpn train``, read
+through :class:`~nasfpn_cli.engine.run_store.RunStore`: the stored model, its best evaluation
+and its curves), a search folder (``search.json``: its top-k
 distinct architectures, built with the command's model options), a checkpoint file, or a
 genotype (file or bundled name, built with the model options).
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.run_store import CONFIG_FILE as RUN_CONFIG, RunStore
 from ..errors import UsageError
-
-RUN_CONFIG = "config.json"
-RUN_METRICS = "metrics.jsonl"
-RUN_FILES = (RUN_CONFIG, RUN_METRICS, "last.pt", "best.pt")  # what train writes into a run
 
 
 @dataclass
@@ -63,21 +60,18 @@ def best_evaluation(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _run_entry(folder: Path) -> Entry:
+    from ..engine.checkpoint import stored_image_size
     from ..modeling.spec import ModelSpec
-    from ..utils import read_jsonl
 
-    config_path = folder / RUN_CONFIG
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        text, model = config["genotype_text"], config["model"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{config_path}: not a nasfpn run configuration ({exc})") from None
-    spec = ModelSpec.from_dict(model, text, source=str(config_path))
-    records = read_jsonl(folder / RUN_METRICS)
-    size = config.get("train", {}).get("image_size")
+    store = RunStore(folder)
+    config = store.config()
+    spec = ModelSpec.from_dict(config["model"], config["genotype_text"],
+                               source=str(store.config_path))
+    records = store.metrics()
+    size = stored_image_size(config["train"], str(store.config_path))
     return Entry(spec.genotype.name or folder.name, "run", str(folder), spec.genotype, spec,
                  best_evaluation(records), records, training_image_size=size,
-                 sources=tuple(str(folder / name) for name in RUN_FILES))
+                 sources=tuple(str(path) for path in store.files))
 
 
 def _checkpoint_entry(path: str) -> Entry:
@@ -125,7 +119,7 @@ def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
         if path.is_dir():
             if (path / CONFIG_FILE).is_file():
                 entries.extend(_search_entries(path, top))
-            elif (path / RUN_CONFIG).is_file():
+            elif RunStore(path).is_run():
                 entries.append(_run_entry(path))
             else:
                 raise UsageError(f"{spec}: neither a run folder (no {RUN_CONFIG}) nor a search "

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SearchError
+from .. import utils
 from ..utils import JsonlWriter
 
 
@@ -79,30 +79,8 @@ def check_decisions(records: list[TrialRecord], space: Any, path: Path) -> None:
 
 def read_json_lines(path: Path, repair: bool = False, what: str = "JSON line"
                     ) -> list[tuple[int, Any]]:
-    """``(line number, parsed JSON)`` for every complete line of ``path`` (none when it does not
-    exist).
-
-    Every record is written with its newline in one append, so a last line without a newline was
-    torn by a kill: it is ignored, and cut off the file when ``repair`` is set. A complete line
-    that is not JSON raises SearchError naming it.
-    """
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    complete = data[:data.rfind(b"\n") + 1]
-    if len(complete) < len(data) and repair:  # a torn last line: cut it off
-        with open(path, "r+b") as handle:
-            handle.truncate(len(complete))
-            os.fsync(handle.fileno())
-    lines: list[tuple[int, Any]] = []
-    for number, line in enumerate(complete.splitlines(), start=1):
-        try:
-            lines.append((number, json.loads(line)))
-        except ValueError as exc:
-            raise SearchError(f"{path}:{number}: not a {what} ({exc})",
-                              hint="the file was edited or damaged; fix or remove that line"
-                              ) from exc
-    return lines
+    """:func:`nasfpn_cli.utils.read_json_lines` raising SearchError (a search's files)."""
+    return utils.read_json_lines(path, repair, what, error=SearchError)
 
 
 def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
