@@ -14,6 +14,7 @@ from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
 from ..search.rewards.proxy import (DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS,
                                     ProxySettings)
+from ..search.rewards.supernet import OPTION_PREFIX, SupernetSettings
 from ..settings import meta_of
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
@@ -26,6 +27,8 @@ SEARCH, CALIBRATION = SearchSettings(), CalibrationSettings()  # the other optio
 # --proxy-* parameter -> ProxySettings field (only options given on the command line are stored)
 PROXY_OPTIONS = {**option_fields(TrainConfig, "proxy-", TRAINED_FIELDS),
                  **option_fields(ProxySettings, "proxy-")}
+# --supernet-* parameter -> SupernetSettings field (given to --reward supernet as supernet_FIELD)
+SUPERNET_OPTIONS = option_fields(SupernetSettings, "supernet-")
 # controller -> {option -> keyword of the controller}, from the controllers' declarations
 CONTROLLER_OPTIONS = {name: option_fields(entry.options, entry.flag_prefix)
                       for name, entry in CONTROLLERS.items()}
@@ -36,7 +39,7 @@ REWARDS_WITHOUT_PROXY = ("similarity",)
 IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "cells", "macs_target",
                     "macs_weight", "scheduler", "asha_eta", "asha_min_epochs", "paper_constraints",
                     *(option for options in CONTROLLER_OPTIONS.values() for option in options),
-                    *PROXY_OPTIONS)
+                    *PROXY_OPTIONS, *SUPERNET_OPTIONS)
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -154,6 +157,7 @@ proxy_config_option = click.option(
                                          "final_seeds"], defaults=SEARCH,
                   concrete=True)
 @proxy_options
+@settings_options(SupernetSettings, prefix="supernet-", defaults=SupernetSettings())
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int | None:
     """Search for a feature pyramid, as NAS-FPN did: a controller proposes genotypes, a reward
@@ -242,6 +246,12 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
 
     proxy = _proxy_settings(ctx, params)
     reward_name = params["reward"].partition(":")[0]
+    supernet = {OPTION_PREFIX + field: value
+                for field, value in _explicit(ctx, params, SUPERNET_OPTIONS).items()}
+    if supernet and reward_name != "supernet":
+        given = [f"--{o.replace('_', '-')}" for o in SUPERNET_OPTIONS if _given(ctx, o)]
+        raise UsageError(f"{', '.join(given)}: options of --reward supernet, not of --reward "
+                         f"{reward_name}")
     if proxy and reward_name in REWARDS_WITHOUT_PROXY:
         given = [f"--{o.replace('_', '-')}" for o in PROXY_OPTIONS if _given(ctx, o)]
         raise UsageError(f"{', '.join(given)}: not an option of --reward {reward_name}, which "
@@ -259,7 +269,7 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
         from ..search.cost import MacsObjective
 
         macs = MacsObjective(params["macs_target"], params["macs_weight"])
-    return SearchConfig(output_dir, RewardSpec.parse(params["reward"], proxy,
+    return SearchConfig(output_dir, RewardSpec.parse(params["reward"], {**proxy, **supernet},
                                                      tuple(params["reward_module"])),
                         controller, controller_options,
                         SearchSpace(params["cells"], paper_constraints=params["paper_constraints"]),

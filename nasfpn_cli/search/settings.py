@@ -57,8 +57,9 @@ class SearchSettings:
     controller: str = setting("ppo", section="search", choices=_controllers,
                               help="How architectures are proposed.")
     reward: str = setting("proxy", section="search", metavar="NAME[:ARG]",
-                          help="proxy (train and score AP), similarity:GENOTYPE, or a registered "
-                               "plug-in.")
+                          help="proxy (train and score AP), supernet (score with the weights "
+                               "of one shared supernet; its options --supernet-*), "
+                               "similarity:GENOTYPE, or a registered plug-in.")
     trials: int = setting(100, section="search", minimum=1,
                           help="Finished trials to reach (a resumed search may raise it).")
     seed: int = setting(0, section="search", minimum=0, maximum=MAX_SEED)

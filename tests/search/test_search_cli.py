@@ -1,6 +1,8 @@
 """``nasfpn search`` options and errors, and ``nasfpn search report``."""
 from __future__ import annotations
 
+import json
+
 from nasfpn_cli.search.rewards import RewardSpec
 from nasfpn_cli.search.runner import SearchConfig, run_search
 
@@ -80,3 +82,16 @@ def test_search_reads_options_from_a_config_file_and_flags_win(tmp_path):
     bad.write_text("colour = 1\n")
     result = run_cli("search", "--config", str(bad))
     assert result.returncode == 2 and "unknown key(s) colour" in result.stderr
+
+
+def test_supernet_options_are_generated_and_belong_to_their_reward(cli, tmp_path):
+    printed = cli("search", "--reward", "supernet", "--supernet-steps", "3",
+                  "--supernet-recalibrate", "0", "--print-config")
+    assert printed.returncode == 0, printed.stderr
+    options = json.loads(printed.stdout)
+    assert (options["supernet_steps"], options["supernet_recalibrate"]) == (3, 0)
+    wrong = cli("search", "--reward", "similarity:fpn", "--supernet-steps", "3", "-o",
+                str(tmp_path / "s"), "--trials", "1")
+    assert wrong.returncode == 2 and "--supernet-steps" in wrong.stderr
+    bad = cli("search", "--reward", "supernet", "--supernet-norm-scope", "stack", "--print-config")
+    assert bad.returncode == 2 and "--supernet-norm-scope" in bad.stderr
