@@ -24,15 +24,6 @@ def default(name: str) -> str:
     """The CPU default of setting ``name`` as the help shows it (numbers with %g, lists "A,B")."""
     return format_default(getattr(DEFAULTS, name))
 
-
-def _help(name: str) -> str | None:
-    """Help texts that quote more than the default (read when the options are made)."""
-    if name == "anchor_size":
-        return (f"Smallest anchor side in P3 strides (default {default('anchor_size')}: "
-                f"{8 * DEFAULTS.anchor_size:g} px; 2 suits objects of 10-30 px). The start of "
-                "the run prints how many training boxes it covers.")
-    return None
-
 # option -> (the setting it needs, the value that setting must have): e.g. --milestones only
 # means something for the step schedule; giving it with another one is a usage error
 APPLIES_ONLY_WITH = {
@@ -70,7 +61,7 @@ def _check_applicable(config, given: set[str]) -> None:
 @click.option("--print-config", is_flag=True,
               help="Print the resolved configuration (valid as --config) and exit.")
 @set_option()
-@settings_options(TrainConfig, defaults=DEFAULTS, help_for=_help)
+@settings_options(TrainConfig, defaults=DEFAULTS)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def command(genotype: str | None, recipe: str | None, no_progress: bool, config_file: str | None,
             print_config: bool, assignments: tuple, **options) -> int:

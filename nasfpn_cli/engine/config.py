@@ -135,8 +135,8 @@ class TrainConfig:
                                  help="Focal loss gamma (default {default}).")
     anchor_size: float = setting(
         _SPEC_DEFAULTS["anchor_size"], section="model",
-        help="Smallest anchor side in P3 strides (default {default}; 2 suits objects of "
-             "10-30 px). The start of the run prints how many training boxes it covers.")
+        help="Smallest anchor side in P3 strides of 8 px (default {default}; 2 suits objects "
+             "of 10-30 px). The start of the run prints how many training boxes it covers.")
     sync_bn: bool = setting(False, section="model",
                             help="Batch norm statistics across processes (distributed runs).")
     model_kwargs: dict[str, Any] = setting(
