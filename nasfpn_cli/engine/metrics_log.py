@@ -33,8 +33,10 @@ def shown_value(value: Any) -> str:
 
 
 def is_finite_number(value: Any) -> bool:
-    """An int or float (not a bool) that is finite."""
-    return type(value) in (int, float) and math.isfinite(value)
+    """An int or float (not a bool) that is finite (an int too large for a float is not)."""
+    if type(value) is int:
+        return value.bit_length() <= 1023  # math.isfinite would overflow converting it
+    return type(value) is float and math.isfinite(value)
 
 
 def _problem(record: Any) -> tuple[str, str] | None:

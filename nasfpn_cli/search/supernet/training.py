@@ -173,7 +173,9 @@ def train_supernet(run: TrainingRun, data, *, resume_from: Mapping[str, Any] | N
             if trainer.step % LOG_EVERY == 0 or trainer.step == run.steps:
                 means = {name: total / count for name, total in sums.items()}
                 elapsed = time.perf_counter() - since
-                log.write({"kind": "train", "step": trainer.step, "lr": trainer.lr, **means,
+                log.write({"kind": "train", "step": trainer.step, "lr": trainer.lr,
+                           "epoch": trainer.step // max(1, len(loader)),  # passes over the data
+                           **means,
                            "images_per_s": count * config.batch_size / max(elapsed, 1e-9),
                            "time": time.time()})
                 bar.update(status=f"loss {means['loss']:.3f}  lr {trainer.lr:.2e}")
