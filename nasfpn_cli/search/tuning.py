@@ -184,8 +184,9 @@ def write_tuning_plot(tuning: Tuning, path: Path) -> Path:
             continue
         colour = "tab:red" if tuning.chosen is rung else (
             "tab:blue" if rung.name.startswith("reference") else "tab:orange")
-        low = tau.value - (tau.low if tau.low is not None else tau.value)
-        high = (tau.high if tau.high is not None else tau.value) - tau.value
+        # a bootstrap percentile interval need not contain the point estimate: clamp the bars
+        low = max(0.0, tau.value - (tau.low if tau.low is not None else tau.value))
+        high = max(0.0, (tau.high if tau.high is not None else tau.value) - tau.value)
         ax.errorbar(rung.cost, tau.value, yerr=[[low], [high]], fmt="o", color=colour,
                     alpha=0.8 if tuning.chosen is rung else 0.35, capsize=2)
     ax.axhline(tuning.target, color="grey", linestyle="--", linewidth=1)
