@@ -6,7 +6,7 @@ import json
 import click
 
 from ..console import plain, print_warning
-from ..errors import UsageError
+from ..errors import DatasetError, UsageError
 from .inference_settings import inference_options
 from .model_options import model_options
 
@@ -64,6 +64,10 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     dataset = CocoDetection(ann, images, EvalTransform(size))
     trained_categories = (stored.label_to_category if stored.data.get("label_to_category")
                           else None)
+    if trained_categories and not set(trained_categories) & set(dataset.label_to_category):
+        raise DatasetError(f"{ann}: its categories {dataset.label_to_category} share no id with "
+                           f"the ones {checkpoint} was trained on {list(trained_categories)}",
+                           hint="evaluate on annotations of the training's categories")
     if trained_categories and list(trained_categories) != dataset.label_to_category:
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")

@@ -29,6 +29,26 @@ def test_eval_json_reproduces_the_training_evaluation(trained_run, tiny_data, cl
     assert table.returncode == 0 and "AP per class" in table.stdout and "square" in table.stdout
 
 
+def test_eval_against_categories_the_model_never_saw_is_an_error(trained_run, tiny_data, cli,
+                                                                   tmp_path):
+    """Annotations that share no category id with the checkpoint: exit 1 naming both sets
+    (it used to exit 0 with AP 0)."""
+    config, result = trained_run
+    ann = json.loads((tiny_data / "annotations" / "instances_val2017.json").read_text())
+    ids = {c["id"]: c["id"] + 1000 for c in ann["categories"]}
+    for category in ann["categories"]:
+        category["id"] = ids[category["id"]]
+    for box in ann["annotations"]:
+        box["category_id"] = ids[box["category_id"]]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(ann))
+    run = cli("eval", str(result.output_dir / "best.pt"), "--ann", str(other), "--images",
+              str(tiny_data / "val2017"), env=ONE_THREAD)
+    assert run.returncode == 1, run.stderr
+    assert "share no id with the ones" in run.stderr and str(sorted(ids.values())[0]) in \
+        run.stderr and "Traceback" not in run.stderr
+
+
 def test_eval_of_a_missing_checkpoint_is_a_clear_error(tiny_data, cli, tmp_path):
     run = cli("eval", str(tmp_path / "nope.pt"), "--ann", "x.json", "--images", ".")
     assert run.returncode == 1 and "nope.pt: no such checkpoint file" in run.stderr

@@ -41,6 +41,12 @@ def test_bad_rewards_are_named(cli, tmp_path):
         assert result.returncode == 1, args
         assert message in result.stderr and "Traceback" not in result.stderr, args
     assert not (tmp_path / "out").exists()  # nothing written for a search that cannot start
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('half-written plug-in')\n")
+    broken = cli("search", "--reward", "x", "--reward-module", "broken_plugin", "--trials", "2",
+                 "-o", str(tmp_path / "out"), env={"PYTHONPATH": str(tmp_path)})
+    assert broken.returncode == 1, broken.stderr  # was exit 3, "internal error"
+    assert "--reward-module broken_plugin: importing it raised RuntimeError: half-written " \
+           "plug-in (at " in broken.stderr and "Traceback" not in broken.stderr
 
 
 def test_usage_errors(cli, tmp_path):

@@ -150,11 +150,20 @@ class RewardSpec:
 
 
 def import_plugins(modules: tuple[str, ...]) -> None:
+    """Import the plug-in modules; SearchError (exit 1) naming the module when one is missing
+    or its own code raises while it is imported (where, from its traceback)."""
+    import traceback
+
     for module in modules:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise SearchError(f"--reward-module {module}: cannot import it: {exc}") from exc
+        except Exception as exc:  # the plug-in's own code failed: say where, not exit 3
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            raise SearchError(f"--reward-module {module}: importing it raised "
+                              f"{type(exc).__name__}: {exc} (at {last.filename}:{last.lineno})",
+                              hint="fix the plug-in module") from exc
 
 
 def build_reward(spec: RewardSpec, space: SearchSpace, output_dir: str | Path) -> Reward:
