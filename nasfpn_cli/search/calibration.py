@@ -34,7 +34,7 @@ from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
 from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
-from .runner import read_json_file
+from .runner import described, read_json_file
 from .settings import CalibrationSettings, ExecutorSettings
 from .space import SearchSpace
 from .trials import TrialLog, read_json_lines
@@ -227,12 +227,24 @@ def _curve(data: Any) -> dict[str, list[float]] | None:
 
 
 def read_trainings(path: Path, repair: bool = False) -> list[TrainingRecord]:
-    records = []
+    """The finished trainings, each checked (finite score and seconds, a job recorded once);
+    SearchError naming the file and line of the first that is not."""
+    records: list[TrainingRecord] = []
+    lines: dict[tuple[str, str, int], int] = {}
     for number, data in read_json_lines(path, repair, "training record"):
         try:
-            records.append(TrainingRecord.from_dict(data))
+            record = TrainingRecord.from_dict(data)
+            for name in ("score", "seconds"):
+                if not np.isfinite(getattr(record, name)):
+                    raise ValueError(f"{name} {getattr(record, name)} is not a finite number")
         except (KeyError, TypeError, ValueError) as exc:
             raise SearchError(f"{path}:{number}: not a training record ({exc})") from exc
+        if record.job in lines:
+            raise SearchError(f"{path}:{number}: the training {record.job} is recorded again "
+                              f"(first on line {lines[record.job]})",
+                              hint="the file was edited or damaged; keep one of the two lines")
+        lines[record.job] = number
+        records.append(record)
     return records
 
 
@@ -531,4 +543,6 @@ def tune_calibration(output_dir: Path, target: float) -> "Tuning":
 
 def resumed_config(output_dir: Path, **where: Any) -> CalibrationConfig:
     """The stored calibration of ``output_dir``, to run with ``where`` (workers, executor...)."""
-    return CalibrationConfig.from_identity(Path(output_dir), load_plan(output_dir), **where)
+    plan = load_plan(output_dir)
+    return described(Path(output_dir), lambda: CalibrationConfig.from_identity(
+        Path(output_dir), plan, **where), PLAN_FILE, "calibration plan")

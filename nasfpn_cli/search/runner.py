@@ -417,13 +417,14 @@ def resumed_config(output_dir: Path, trials: int | None = None, **rest: Any) -> 
         output_dir, stored["identity"], trials=target, **rest))
 
 
-def described(output_dir: Path, build: Any) -> Any:
-    """``build()`` on what search.json describes; a file edited into nonsense is a SearchError
-    naming it, not a KeyError."""
+def described(output_dir: Path, build: Any, name: str = CONFIG_FILE,
+              what: str = "search description") -> Any:
+    """``build()`` on what ``name`` (search.json, a calibration's plan.json) describes; a file
+    edited into nonsense is a SearchError naming it, not a KeyError."""
     try:
         return build()
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SearchError(f"{output_dir / CONFIG_FILE}: not a valid search description "
+        raise SearchError(f"{output_dir / name}: not a valid {what} "
                           f"({type(exc).__name__}: {exc})",
                           hint="it was edited or damaged; restore it from the search that "
                                "wrote this folder") from None

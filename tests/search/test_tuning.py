@@ -113,3 +113,29 @@ def test_tune_bad_input_is_a_clear_error(cli, tmp_path):
     config.write_text('epochs = 3\n')
     table = cli("search", "--proxy-config", str(config), "--print-config")
     assert table.returncode == 2 and "no [proxy] table" in table.stderr
+
+
+def test_damaged_calibration_files_are_named(cli, tmp_path):
+    """plan.json without its proxy, a NaN score, a training recorded twice: exit 1 naming the
+    file (and line); nothing trains."""
+    out = tmp_path / "calibration"
+    write_toy_calibration(out)
+    log = out / "trainings.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines + [lines[0]]) + "\n")
+    twice = cli("search", "calibrate", "--tune", "-o", str(out))
+    assert twice.returncode == 1 and f"trainings.jsonl:{len(lines) + 1}: the training" in \
+        twice.stderr and "recorded again (first on line 1)" in twice.stderr, twice.stderr
+    record = json.loads(lines[0])
+    record["score"] = float("nan")
+    log.write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n")
+    nan = cli("search", "calibrate", "--tune", "-o", str(out))
+    assert nan.returncode == 1 and "trainings.jsonl:1: not a training record (score nan" in \
+        nan.stderr, nan.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    del plan["proxy"]
+    (out / "plan.json").write_text(json.dumps(plan))
+    for args in (["--tune"], ["--resume", "--threads", "1"]):
+        broken = cli("search", "calibrate", *args, "-o", str(out))
+        assert broken.returncode == 1 and "plan.json: not a valid calibration plan" in \
+            broken.stderr and "Traceback" not in broken.stderr, broken.stderr
