@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast as pyast
 import dataclasses
+import re
 import warnings
 
 from .nodes import DEFAULT_LEVELS, Cell, Genotype, Ref, Span, level_name
@@ -26,6 +27,7 @@ from .graph import residual_inputs
 from .ops import OPS, block_spec_ops
 
 BLOCK_SPEC_LEVELS = DEFAULT_LEVELS  # offsets 0..4 are P3..P7
+MAX_DIGITS = 100  # a longer number in block specs is refused before Python reads it
 
 BlockSpec = tuple[int, str, tuple[int, ...], bool]
 
@@ -108,6 +110,14 @@ class _Reader:
         return self.sink.span(line, start, end)
 
     def list_node(self) -> pyast.AST | None:
+        huge = re.search(r"[0-9]{%d,}" % (MAX_DIGITS + 1), self.text)
+        if huge is not None:  # before Python's own digit limit turns it into a riddle
+            line = self.text.count("\n", 0, huge.start()) + 1
+            column = huge.start() - self.text.rfind("\n", 0, huge.start())
+            self.sink.error(f"a number of {len(huge.group())} digits: block specs hold small "
+                            "numbers (levels, offsets)",
+                            self.sink.span(line, column, column + len(huge.group())))
+            return None
         try:
             with warnings.catch_warnings():  # e.g. "invalid decimal literal": we report errors
                 warnings.simplefilter("ignore")

@@ -189,3 +189,12 @@ def test_mutated_json_genotypes_give_located_diagnostics(data):
         assert diagnostic.span.file == "g.json" and diagnostic.message
         assert 0 <= diagnostic.span.line <= lines
         diagnostic.render()
+
+
+def test_a_huge_number_in_block_specs_is_located_not_pythons_digit_limit(cli, tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text("(4,'attention',(1," + "9" * 5000 + "),False)\n")
+    result = cli("convert", str(path), "--from", "block-specs", "--to", "dsl")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"{path}:1:19: error: a number of 5000 digits" in result.stderr
+    assert "set_int_max_str_digits" not in result.stderr
