@@ -58,14 +58,44 @@ def _stored_or_new(ctx: click.Context, params: dict[str, Any], what: str, settin
     if params["resume"] and settings_file.exists():
         config = stored()
         given = [f"--{name.replace('_', '-')}" for name in identity_options if _given(ctx, name)]
-        if given and new().identity() != config.identity():
-            raise UsageError(f"--resume continues the {what} in {settings_file.parent} with its "
-                             f"stored settings; {', '.join(given)} differ from them",
-                             hint=f"see {settings_file}, or drop those options")
+        if given:
+            differences = _differences(new().identity(), config.identity())
+            if differences:
+                named = _differing_options(given, differences) or given
+                raise UsageError(f"--resume continues the {what} in {settings_file.parent} with "
+                                 f"its stored settings, which win; {', '.join(named)} differ "
+                                 f"from them: {'; '.join(differences)}",
+                                 hint=f"see {settings_file}, or drop those options")
         return config
     if params["resume"]:
         raise UsageError(f"--resume: no {what} to resume in {settings_file.parent}")
     return new()
+
+
+def _differences(asked: Any, stored: Any, where: str = "") -> list[str]:
+    """``key VALUE (stored: VALUE)`` for every leaf where two identities differ."""
+    if isinstance(asked, dict) and isinstance(stored, dict):
+        return [line for key in sorted(set(asked) | set(stored), key=str)
+                for line in _differences(asked.get(key), stored.get(key),
+                                         f"{where}.{key}" if where else str(key))]
+    if asked == stored:
+        return []
+    return [f"{where} {asked!r} (stored: {stored!r})"]
+
+
+# option -> the identity key it sets, where the two are named differently
+_IDENTITY_KEYS = {**PROXY_OPTIONS, **SUPERNET_OPTIONS, "cells": "num_cells",
+                  **{option: keyword for options in CONTROLLER_OPTIONS.values()
+                     for option, keyword in options.items()}}
+
+
+def _differing_options(given: list[str], differences: list[str]) -> list[str]:
+    """The given flags whose setting is among the differences (by the identity key's name)."""
+    keys = {difference.split(" ", 1)[0].split(".")[-1] for difference in differences} | {
+        difference.split(".", 1)[0].split(" ", 1)[0] for difference in differences}
+    return [flag for flag in given
+            if _IDENTITY_KEYS.get(flag[2:].replace("-", "_"), flag[2:].replace("-", "_"))
+            in keys]
 
 
 def _paths(value: str | None) -> str | None:

@@ -101,3 +101,17 @@ def test_supernet_options_are_generated_and_belong_to_their_reward(cli, tmp_path
     assert wrong.returncode == 2 and "--supernet-steps" in wrong.stderr
     bad = cli("search", "--reward", "supernet", "--supernet-norm-scope", "stack", "--print-config")
     assert bad.returncode == 2 and "--supernet-norm-scope" in bad.stderr
+
+
+def test_a_refused_resume_names_what_differs_and_which_value_wins(cli, tmp_path):
+    out = tmp_path / "s"
+    first = cli("search", "--reward", "similarity:nasfpn", "--controller", "random", "--trials",
+                "3", "--final-top-k", "0", "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    resumed = cli("search", "--resume", "--reward", "similarity:nasfpn", "--controller",
+                  "evolution", "--seed", "4", "-o", str(out))
+    assert resumed.returncode == 2
+    assert "stored settings, which win; --controller, --seed differ from them" in resumed.stderr
+    assert "controller 'evolution' (stored: 'random')" in resumed.stderr
+    assert "seed 4 (stored: 0)" in resumed.stderr
+    assert "--reward" not in resumed.stderr  # given, but not a difference
