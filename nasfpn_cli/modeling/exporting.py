@@ -14,6 +14,7 @@ default) run once on random input and compared with PyTorch.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ModelError, UsageError
-from ..utils import atomic_path, eval_mode
+from ..utils import atomic_write, eval_mode
 
 DEFAULT_OPSET = 17
 # the legacy exporter stops at 20; below 9 it cannot express nearest upsampling by a scale
@@ -122,19 +123,22 @@ def export_onnx(network: nn.Module, path: str | Path, image_size: int | tuple[in
     metadata = _metadata(network, opset)
     with eval_mode(network), torch.no_grad():
         outputs = FlatOutputs(network)(images)
-        with atomic_path(path) as temporary, warnings.catch_warnings():
+        # exported into memory, then written atomically by Python: the exporters' C++ bindings
+        # refuse paths that are not UTF-8, Python's file functions take any path
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                torch.onnx.export(FlatOutputs(network), (images,), str(temporary), dynamo=False,
+                torch.onnx.export(FlatOutputs(network), (images,), buffer, dynamo=False,
                                   opset_version=opset, input_names=[INPUT_NAME],
                                   output_names=names, do_constant_folding=True)
             except Exception as exc:  # unsupported opset or operator: say which, no traceback
                 raise ModelError(f"{path}: ONNX export failed (opset {opset}): "
                                  f"{type(exc).__name__}: {_first_line(exc)}") from exc
-            model = onnx.load(str(temporary))
-            onnx.helper.set_model_props(model, metadata)
-            onnx.checker.check_model(model)
-            onnx.save(model, str(temporary))
+        model = onnx.load_from_string(buffer.getvalue())
+        onnx.helper.set_model_props(model, metadata)
+        onnx.checker.check_model(model)
+        atomic_write(path, model.SerializeToString())
     return ExportResult(path, "onnx", "torch.onnx legacy exporter",
                         tuple(images.shape), names, [tuple(t.shape) for t in outputs], opset,
                         path.stat().st_size, metadata=metadata)
@@ -161,8 +165,9 @@ def export_torchscript(network: nn.Module, path: str | Path,
             raise ModelError(f"{path}: TorchScript {method} failed: {type(exc).__name__}: "
                              f"{_first_line(exc)}",
                              hint="try the other method (--torchscript trace|script)") from exc
-        with atomic_path(path) as temporary:
-            torch.jit.save(compiled, str(temporary), _extra_files={"nasfpn.json": json.dumps(metadata)})
+        buffer = io.BytesIO()  # saved into memory, then written by Python (any path)
+        torch.jit.save(compiled, buffer, _extra_files={"nasfpn.json": json.dumps(metadata)})
+        atomic_write(path, buffer.getvalue())
     return ExportResult(path, "torchscript", method, tuple(images.shape),
                         output_names(tuple(network.strides)), [tuple(t.shape) for t in outputs],
                         None, path.stat().st_size, metadata=metadata)
@@ -172,10 +177,11 @@ def _run_exported(result: ExportResult, images: Tensor) -> list[Tensor]:
     if result.format == "onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(Path(result.path).read_bytes(),
+                                               providers=["CPUExecutionProvider"])
         return [torch.from_numpy(a) for a in session.run(result.output_names,
                                                           {INPUT_NAME: images.cpu().numpy()})]
-    loaded = torch.jit.load(str(result.path), map_location="cpu")
+    loaded = torch.jit.load(io.BytesIO(Path(result.path).read_bytes()), map_location="cpu")
     with torch.no_grad():
         cls_logits, box_deltas = loaded(images.cpu())
     return list(cls_logits) + list(box_deltas)

@@ -84,9 +84,12 @@ def test_failures_leave_no_files_and_say_why(network, tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="opset 3 is not supported; choose 9 to 20"):
         export_onnx(network, tmp_path / "model.onnx", 128, opset=3)
 
-    def half_written(model, args, path, **kwargs):
-        with open(path, "wb") as handle:
-            handle.write(b"partial")
+    def half_written(model, args, target, **kwargs):  # a path or a file object
+        if hasattr(target, "write"):
+            target.write(b"partial")
+        else:
+            with open(target, "wb") as handle:
+                handle.write(b"partial")
         raise RuntimeError("exporter crashed\n<graph dump>")
 
     monkeypatch.setattr(torch.onnx, "export", half_written)
@@ -94,3 +97,15 @@ def test_failures_leave_no_files_and_say_why(network, tmp_path, monkeypatch):
         export_onnx(network, tmp_path / "model.onnx", 128)
     assert list(tmp_path.iterdir()) == []
     assert output_names((8, 16)) == ["cls_p3", "cls_p4", "box_p3", "box_p4"]
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".pt"])
+def test_export_to_a_path_that_is_not_utf8(network, tmp_path, suffix):
+    """The exporters' C++ bindings refuse such paths; the file is written by Python instead."""
+    import os
+
+    folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/r\xff")
+    os.mkdir(folder)
+    result = export_network(network, os.path.join(folder, "m\udcff" + suffix), 128)
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-3
+    assert os.listdir(folder) == ["m\udcff" + suffix]
