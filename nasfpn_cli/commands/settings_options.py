@@ -126,9 +126,7 @@ def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, sec
         if meta.switch:
             declarations[declarations.index(flag)] = f"{flag}/--{prefix}no-{flag[2 + len(prefix):]}"
         else:
-            kwargs["is_flag"] = True
-            kwargs["show_default"] = False
-            kwargs["default"] = value if concrete else None
+            kwargs.update(is_flag=True, show_default=False)
     else:
         kwargs.update(_type_and_callback(annotation, meta))
     if meta.bare is not None:  # --amp alone: the bare value
