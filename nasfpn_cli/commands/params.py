@@ -1,9 +1,11 @@
-"""Shared click parameter types: numbers that must be finite and in range, image sizes that fit in
-memory, and output folders checked before any work starts.
+"""Shared click parameter types: numbers that must be finite and in range, and output folders
+checked before any work starts.
 
-Every command takes its numeric options through these types, so ``--lr inf``, a ``nan``
-threshold, ``--momentum 5`` or ``--image-size 100000000`` are usage errors (exit 2) naming the
-option, raised while the command line is parsed: before torch is imported or any file written.
+The options generated from declared settings (:mod:`.settings_options`) take their numbers
+through :class:`FiniteFloat` and ``click.IntRange`` with the declared bounds (from
+``limits.py``), so ``--lr inf``, a ``nan`` threshold, ``--momentum 5`` or ``--image-size
+100000000`` are usage errors (exit 2) naming the option, raised while the command line is
+parsed: before torch is imported or any file written.
 """
 from __future__ import annotations
 
@@ -15,8 +17,6 @@ from typing import Any
 import click
 
 from ..errors import NasfpnError
-from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_NUM_CLASSES, MAX_SEED,
-                      MAX_STACK, max_local_processes)
 from ..run_lock import missing_folders, remove_empty_folders
 
 
@@ -48,24 +48,6 @@ def finite_number(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{text!r} is not a finite number")
     return number
-
-
-PROBABILITY = finite(0.0, 1.0)
-POSITIVE = finite(0.0, min_open=True)
-NON_NEGATIVE = finite(0.0)
-STACK = click.IntRange(1, MAX_STACK)
-CHANNELS = click.IntRange(1, MAX_CHANNELS)
-BATCH_SIZE = click.IntRange(1, MAX_BATCH_SIZE)
-NUM_CLASSES = click.IntRange(1, MAX_NUM_CLASSES)
-# seeds: numpy takes 0 .. 2**32 - 1, and every seed reaches numpy somewhere
-SEED = click.IntRange(0, MAX_SEED)
-# data loader workers: processes on this machine
-LOADER_WORKERS = click.IntRange(0, max_local_processes())
-
-
-def image_size(min: int = 64) -> click.IntRange:
-    """A square image side in pixels, from ``min`` up to :data:`MAX_IMAGE_SIZE`."""
-    return click.IntRange(min, MAX_IMAGE_SIZE)
 
 
 class OutputDir(click.ParamType):

@@ -30,6 +30,7 @@ from .fidelity import Fidelity, measure_fidelity
 TUNING_FILE, PROXY_FILE, TUNING_PLOT = "tuning.json", "proxy.toml", "tuning.png"
 MIN_OVERLAP = 2 / 3  # top-k overlap a chosen proxy needs on the architectures it is chosen on
 LADDER_RESAMPLES = 300  # bootstrap resamples per rung (the chosen one gets the full count)
+CURVE_ORDER = ("ap", "ap50")  # the metrics of a recorded curve, in the order of the tables
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,6 @@ def build_ladder(curves: dict[str, np.ndarray], settings: dict[str, dict[str, An
                     rungs.append(Rung(f"{schedule} at epoch {epoch}/{total} extrapolated, "
                                       f"{metric}", {**base, "extrapolate": True}, cost, values))
     return sorted(rungs, key=lambda rung: rung.cost)
-
-
-CURVE_ORDER = ("ap", "ap50")
 
 
 def split_architectures(names: list[str], seed: int) -> tuple[list[int], list[int]]:
