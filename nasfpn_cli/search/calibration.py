@@ -400,8 +400,7 @@ class Calibration:
             np.array([arch.scores["proxy"] for arch in results]),
             np.array([arch.scores["reference"] for arch in results]),
             top_k=self.config.top_k, seed=self.config.seed)
-        seconds = {schedule: float(np.mean([r.seconds for r in self.records
-                                            if r.schedule == schedule])) for schedule in SCHEDULES}
+        seconds = self.seconds_per_training()
         settings = {schedule: ProxySettings.from_options(self.config.settings(schedule)).to_dict()
                     for schedule in SCHEDULES}
         errors = [f"{r.architecture} ({r.schedule}, seed {r.seed_index}): {r.error}"
@@ -410,6 +409,11 @@ class Calibration:
         atomic_write_json(self.out / RESULT_FILE, result.to_dict())
         write_scatter(result, self.out / PLOT_FILE)
         return result
+
+    def seconds_per_training(self) -> dict[str, float]:
+        """Mean seconds of one finished training, per schedule."""
+        return {schedule: float(np.mean([r.seconds for r in self.records
+                                         if r.schedule == schedule])) for schedule in SCHEDULES}
 
     def curves(self) -> dict[str, np.ndarray]:
         """Every schedule's learning curves as [architectures, seeds, metrics, epochs]
@@ -461,8 +465,7 @@ class Calibration:
         target_scores = np.array([[record.score for record in sorted(
             (r for r in self.records if r.architecture == name and r.schedule == "reference"),
             key=lambda r: r.seed_index)] for name in names])
-        seconds = {schedule: float(np.mean([r.seconds for r in self.records
-                                            if r.schedule == schedule])) for schedule in SCHEDULES}
+        seconds = self.seconds_per_training()
         settings = {schedule: proxy_options(ProxySettings.from_options(
             self.config.settings(schedule))) for schedule in SCHEDULES}
         result = tune(names, target_scores, build_ladder(curves, settings, seconds),
