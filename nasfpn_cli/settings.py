@@ -172,6 +172,19 @@ def check_declared(instance: Any, problem: Callable[[str, str], Exception]) -> N
             raise problem(item.name, wrong)
 
 
+def declared_check(cls: Any, name: str) -> Callable[[Any], str | None]:
+    """A :mod:`nasfpn_cli.records` check for field ``name`` of ``cls``: its declared type,
+    bounds and choices (a stored value is held to the limits of its option)."""
+    item = cls.__dataclass_fields__[name]
+    meta = item.metadata["setting"]
+    return lambda value: value_problem(value, str(item.type), meta)
+
+
+def declared_shape(cls: Any) -> dict[str, Callable[[Any], str | None]]:
+    """:func:`declared_check` of every declared field of ``cls``, by name."""
+    return {item.name: declared_check(cls, item.name) for item, _ in declared(cls)}
+
+
 def parse_assignment(text: str) -> tuple[str, str | None, Any]:
     """``--set`` text ``section.field=value`` (or ``field=value``) -> (field, section, value).
 

@@ -30,7 +30,7 @@ from ..modeling.detector import Detector, build_detector
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write
 from .config import flatten_sections
-from .metrics_log import shown_value
+from ..records import shown_value
 
 FORMAT_VERSION = 2
 REQUIRED_KEYS = ("model", "config")

@@ -9,61 +9,28 @@ Torch-free.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import RunFileError
+from ..records import Check, finite, located_error, mapping_of, optional, record_problem, text, whole
 from ..utils import JsonlWriter, atomic_write, read_json_lines
 
-# more optimizer steps or epochs than any run makes: a larger counter is damage, not a run
-MAX_COUNTER = 10 ** 12
 COUNTERS = ("step", "epoch")  # whole numbers every record has
-TEXT_FIELDS = ("kind",)
 PER_CLASS = "per_class"  # an evaluation's AP by class name (None: no boxes of that class)
-DAMAGED_HINT = "the file was edited or damaged; fix or remove that line"
-
-
-def shown_value(value: Any) -> str:
-    """A short rendering of a JSON value for a message (a 400-digit number is not printed)."""
-    if type(value) is int and value.bit_length() > 64:
-        return f"a number of {len(str(abs(value)))} digits"
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def is_finite_number(value: Any) -> bool:
-    """An int or float (not a bool) that is finite (an int too large for a float is not)."""
-    if type(value) is int:
-        return value.bit_length() <= 1023  # math.isfinite would overflow converting it
-    return type(value) is float and math.isfinite(value)
+# kind and the counters first, then every other field a finite number (per_class: by class)
+FIXED_SHAPE: dict[str, Check] = {"kind": text, "step": whole(), "epoch": whole(),
+                                 PER_CLASS: mapping_of(optional(finite()),
+                                                       "finite numbers (or null) by class")}
 
 
 def _problem(record: Any) -> tuple[str, str] | None:
     """``(field, what is wrong)`` for the first bad field of a record; None when it is good."""
-    if not isinstance(record, dict):
-        return "", f"expected a JSON object, got {shown_value(record)}"
-    for field in TEXT_FIELDS:
-        if not isinstance(record.get(field), str):
-            return field, ("missing" if field not in record
-                           else f"expected text, got {shown_value(record[field])}")
-    for field in COUNTERS:
-        if field not in record:
-            return field, "missing"
-        value = record[field]
-        if type(value) is not int or not 0 <= value <= MAX_COUNTER:
-            return field, f"expected a whole number in 0..{MAX_COUNTER}, got {shown_value(value)}"
-    for field, value in record.items():
-        if field in COUNTERS or field in TEXT_FIELDS:
-            continue
-        if field == PER_CLASS:
-            if not isinstance(value, dict) or not all(v is None or is_finite_number(v)
-                                                      for v in value.values()):
-                return field, ("expected an object of finite numbers (or null) by class, got "
-                               + shown_value(value))
-        elif not is_finite_number(value):
-            return field, f"expected a finite number, got {shown_value(value)}"
-    return None
+    problem = record_problem(record, FIXED_SHAPE, required=("kind", *COUNTERS))
+    if problem is not None:
+        return problem
+    free = {field: finite() for field in record if field not in FIXED_SHAPE}
+    return record_problem(record, free, required=())
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
@@ -73,9 +40,7 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     for number, record in read_json_lines(path, what="metrics record", error=RunFileError):
         problem = _problem(record)
         if problem is not None:
-            field, message = problem
-            where = f"{path}:{number}: " + (f"field {field!r}: " if field else "")
-            raise RunFileError(where + message, hint=DAMAGED_HINT)
+            raise located_error(f"{path}:{number}", problem, RunFileError)
         records.append(record)
     return records
 

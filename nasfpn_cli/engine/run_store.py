@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RunFileError
 from ..run_lock import folder_lock
 from ..utils import atomic_write_json
-from .metrics_log import MetricsLog, read_metrics, shown_value
+from ..records import shown_value
+from .metrics_log import MetricsLog, read_metrics
 
 if TYPE_CHECKING:
     from ..genotype import Genotype

@@ -28,6 +28,9 @@ import numpy as np
 from ..untrusted import chart_text
 from ..utils import ProgressTask, atomic_write_json
 from ..errors import SearchError, UsageError
+from ..records import (Check, check_record, finite, list_of, mapping_of, nested, optional, text,
+                       whole)
+from ..settings import declared_check
 from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
@@ -36,8 +39,8 @@ from .rewards import RewardSpec, build_reward
 from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
 from .runner import described, read_json_file
 from .settings import CalibrationSettings, ExecutorSettings
-from .space import SearchSpace
-from .trials import TrialLog, read_json_lines
+from .space import SPACE_SHAPE, SearchSpace
+from .trials import REWARD, TrialLog, read_json_lines
 from .worker import TrialResult, TrialTask, adopt_reward
 
 if TYPE_CHECKING:
@@ -164,6 +167,9 @@ class CalibrationConfig:
     @classmethod
     def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any
                       ) -> "CalibrationConfig":
+        """The calibration plan.json describes, each value checked first (:data:`PLAN_SHAPE`)."""
+        check_record(data, PLAN_SHAPE, tuple(PLAN_SHAPE), f"{Path(output_dir) / PLAN_FILE}",
+                     SearchError)
         return cls(output_dir, dict(data["proxy"]), dict(data["reference"]),
                    tuple(data["bundled"]), int(data["sampled"]), int(data["poor"]),
                    int(data["seeds"]), int(data["seed"]), SearchSpace.from_dict(data["space"]),
@@ -183,6 +189,17 @@ class CalibrationConfig:
                 f"the reference schedule is no longer than the proxy: {_describe(reference)} "
                 f"against the proxy's {_describe(proxy)}",
                 hint="raise --reference-epochs, --reference-images or --reference-image-size")
+
+
+# plan.json as read back: counts held to the limits of their options (the proxy and reference
+# settings are checked by the rewards that take them)
+PLAN_SHAPE: dict[str, Check] = {
+    "proxy": nested({}), "reference": nested({}),
+    "bundled": list_of(text, "genotype names"),
+    **{name: declared_check(CalibrationSettings, name)
+       for name in ("sampled", "poor", "seeds", "seed", "top_k")},
+    "space": nested(SPACE_SHAPE, tuple(SPACE_SHAPE)),
+}
 
 
 @dataclass
@@ -209,21 +226,19 @@ class TrainingRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainingRecord":
-        return cls(str(data["architecture"]), str(data["schedule"]), int(data["seed_index"]),
-                   int(data["seed"]), float(data["score"]), float(data["seconds"]),
-                   str(data["worker"]), data.get("error"), float(data.get("finished_at", 0.0)),
-                   _curve(data.get("curve")))
+        """A record from its checked JSON object (see :data:`TRAINING_SHAPE`)."""
+        return cls(**{key: data[key] for key in TRAINING_SHAPE if key in data})
 
 
-def _curve(data: Any) -> dict[str, list[float]] | None:
-    """A recorded learning curve, checked: metric name -> finite numbers, one per epoch."""
-    if data is None:
-        return None
-    if not isinstance(data, dict) or not all(
-            isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(
-                v, bool) and np.isfinite(v) for v in values) for values in data.values()):
-        raise ValueError("curve must map metric names to lists of finite numbers")
-    return {str(name): [float(v) for v in values] for name, values in data.items()}
+# each field of a training record as read back; a curve maps a metric to its score by epoch
+TRAINING_SHAPE: dict[str, Check] = {
+    "architecture": text, "schedule": text, "seed_index": whole(), "seed": whole(),
+    "score": REWARD, "seconds": finite(0), "worker": text, "error": optional(text),
+    "finished_at": finite(0),
+    "curve": optional(mapping_of(list_of(finite(), "finite numbers"), "lists by metric")),
+}
+TRAINING_REQUIRED = ("architecture", "schedule", "seed_index", "seed", "score", "seconds",
+                     "worker")
 
 
 def read_trainings(path: Path, repair: bool = False) -> list[TrainingRecord]:
@@ -232,13 +247,8 @@ def read_trainings(path: Path, repair: bool = False) -> list[TrainingRecord]:
     records: list[TrainingRecord] = []
     lines: dict[tuple[str, str, int], int] = {}
     for number, data in read_json_lines(path, repair, "training record"):
-        try:
-            record = TrainingRecord.from_dict(data)
-            for name in ("score", "seconds"):
-                if not np.isfinite(getattr(record, name)):
-                    raise ValueError(f"{name} {getattr(record, name)} is not a finite number")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SearchError(f"{path}:{number}: not a training record ({exc})") from exc
+        record = TrainingRecord.from_dict(check_record(data, TRAINING_SHAPE, TRAINING_REQUIRED,
+                                                       f"{path}:{number}", SearchError))
         if record.job in lines:
             raise SearchError(f"{path}:{number}: the training {record.job} is recorded again "
                               f"(first on line {lines[record.job]})",

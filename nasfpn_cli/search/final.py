@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import SearchError
-from .trials import TrialLog, TrialRecord, read_json_lines
+from ..records import Check, check_record, finite, optional, text, whole
+from .trials import REWARD, TrialLog, TrialRecord, read_json_lines
 from .worker import TrialResult, TrialTask
 
 FINAL_FILE = "final.jsonl"
@@ -65,18 +66,18 @@ def repeat_seed(seed: int, arch_hash: str, repeat: int) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
+# each field of a final score as read back
+FINAL_SHAPE: dict[str, Check] = {"hash": text, "repeat": whole(), "seed": whole(),
+                                 "reward": REWARD, "seconds": finite(0), "worker": text,
+                                 "error": optional(text)}
+
+
 def read_final(path: Path) -> list[FinalScore]:
+    """The final scores of ``path``, each checked (SearchError naming file, line and field)."""
     scores = []
     for number, data in read_json_lines(path, True, "final score"):
-        try:
-            reward = float(data["reward"])
-            if not math.isfinite(reward):
-                raise ValueError(f"reward {reward}")
-            scores.append(FinalScore(str(data["hash"]), int(data["repeat"]), int(data["seed"]),
-                                     reward, float(data["seconds"]), str(data["worker"]),
-                                     data.get("error")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SearchError(f"{path}:{number}: not a final score ({exc})") from exc
+        check_record(data, FINAL_SHAPE, tuple(FINAL_SHAPE)[:-1], f"{path}:{number}", SearchError)
+        scores.append(FinalScore(**{key: data[key] for key in FINAL_SHAPE if key in data}))
     return scores
 
 

@@ -28,14 +28,16 @@ from typing import Any
 from ..utils import ProgressTask, atomic_write, atomic_write_json
 from ..errors import SearchError, torch_load_failure
 from ..run_lock import folder_lock
-from .controllers import Controller, Proposal, build_controller
+from ..records import Check, check_record, nested, optional
+from ..settings import declared_check, declared_shape
+from .controllers import CONTROLLERS, Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
 from .final import FinalArchitecture, final_selection
-from .rewards import Reward, RewardSpec, build_reward
+from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
 from .settings import ExecutorSettings, SearchSettings
-from .space import SearchSpace
+from .space import SPACE_SHAPE, SearchSpace
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
 
@@ -80,6 +82,7 @@ class SearchConfig:
 
     @classmethod
     def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any) -> "SearchConfig":
+        """The search that search.json's ``identity`` describes (checked by :func:`load_config`)."""
         return cls(output_dir, RewardSpec.from_dict(data["reward"]), data["controller"],
                    dict(data["controller_options"]), SearchSpace.from_dict(data["space"]),
                    int(data["seed"]),
@@ -99,6 +102,34 @@ class SearchConfig:
                               "takes no budget to halve")
         return AshaScheduler(asha_budgets(budgets[1], self.asha_min_epochs, self.asha_eta),
                              self.asha_eta)
+
+
+def _declared(name: str) -> Check:
+    return declared_check(SearchSettings, name)
+
+
+IDENTITY_REQUIRED = ("controller", "controller_options", "reward", "space", "seed")
+
+
+def identity_shape(data: Any) -> dict[str, Check]:
+    """The shape of search.json's ``identity``: values held to the limits of their options;
+    ``controller_options`` to the declarations of the stored controller (when it is known)."""
+    controller = CONTROLLERS.get(data.get("controller")) if isinstance(data, dict) and \
+        isinstance(data.get("controller"), str) else None
+    options = declared_shape(controller.options) if controller is not None else {}
+    return {
+        "controller": _declared("controller"),
+        "controller_options": nested(options, closed=True),
+        "reward": nested(REWARD_SPEC_SHAPE, ("name",)),
+        "space": nested(SPACE_SHAPE, tuple(SPACE_SHAPE)),
+        "seed": _declared("seed"),
+        "macs_objective": optional(nested({"target": _declared("macs_target"),
+                                           "weight": _declared("macs_weight")},
+                                          ("target", "weight"))),
+        "scheduler": optional(nested({"name": _declared("scheduler"), "eta": _declared("asha_eta"),
+                                      "min_epochs": _declared("asha_min_epochs")},
+                                     ("name", "eta", "min_epochs"))),
+    }
 
 
 def _scheduler_fields(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -150,6 +181,9 @@ def load_config(output_dir: Path) -> dict[str, Any]:
     data = read_json_file(path, f"{output_dir}: no search here (no {CONFIG_FILE})")
     if not isinstance(data.get("identity"), dict):
         raise SearchError(f"{path}: not a search description (no \"identity\" object)")
+    # each value checked: a hand-edited file must not crash the report or the resume
+    check_record(data["identity"], identity_shape(data["identity"]), IDENTITY_REQUIRED,
+                 f"{path}: identity", SearchError)
     if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
         raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
     return data

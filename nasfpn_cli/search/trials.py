@@ -7,17 +7,20 @@ the middle of a write can only be the last one; reading repairs it by cutting it
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import SearchError
+from ..records import Check, check_record, finite, flag, list_of, optional, text, whole
 from .. import utils
 from ..utils import JsonlWriter
 
 
 OPTIONAL_FIELDS = ("score", "macs", "rungs")
+# a reward or score beyond this is a broken reward, not a measurement (its means would overflow)
+MAX_REWARD = 1e12
+REWARD = finite(-MAX_REWARD, MAX_REWARD)
 
 
 @dataclass
@@ -48,22 +51,19 @@ class TrialRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrialRecord":
-        return cls(step=int(data["step"]), trial=int(data["trial"]), hash=str(data["hash"]),
-                   genotype=str(data["genotype"]), reward=_finite(data["reward"]),
-                   seconds=float(data["seconds"]), worker=str(data["worker"]),
-                   decisions=[int(d) for d in data["decisions"]],
-                   cached=bool(data.get("cached", False)), error=data.get("error"),
-                   finished_at=float(data.get("finished_at", 0.0)),
-                   score=None if data.get("score") is None else float(data["score"]),
-                   macs=None if data.get("macs") is None else int(data["macs"]),
-                   rungs=None if data.get("rungs") is None else [float(v) for v in data["rungs"]])
+        """A record from its checked JSON object (see :data:`TRIAL_SHAPE`)."""
+        return cls(**{key: data[key] for key in TRIAL_SHAPE if key in data})
 
 
-def _finite(value: Any) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"reward {value!r} is not a finite number")
-    return number
+# each field of a trial record as read back (optional ones: OPTIONAL_FIELDS and the defaulted)
+TRIAL_SHAPE: dict[str, Check] = {
+    "step": whole(), "trial": whole(), "hash": text, "genotype": text, "reward": REWARD,
+    "seconds": finite(0), "worker": text, "decisions": list_of(whole(), "whole numbers"),
+    "cached": flag, "error": optional(text), "finished_at": finite(0),
+    "score": optional(REWARD), "macs": optional(whole(0, 10 ** 18)),
+    "rungs": optional(list_of(REWARD, "finite numbers")),
+}
+TRIAL_REQUIRED = ("step", "trial", "hash", "genotype", "reward", "seconds", "worker", "decisions")
 
 
 def check_decisions(records: list[TrialRecord], space: Any, path: Path) -> None:
@@ -88,12 +88,8 @@ def read_trials(path: Path, repair: bool = False) -> list[TrialRecord]:
     a trial record, or out of step order, raises SearchError naming the line."""
     records: list[TrialRecord] = []
     for number, data in read_json_lines(path, repair, "trial record"):
-        try:
-            record = TrialRecord.from_dict(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SearchError(f"{path}:{number}: not a trial record ({exc})",
-                              hint="the file was edited or damaged; fix or remove that line"
-                              ) from exc
+        record = TrialRecord.from_dict(check_record(data, TRIAL_SHAPE, TRIAL_REQUIRED,
+                                                    f"{path}:{number}", SearchError))
         if record.step != len(records):
             raise SearchError(f"{path}:{number}: step {record.step}, expected {len(records)}")
         records.append(record)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NasfpnError, TrainingError
+from .trials import MAX_REWARD
 
 WORKER_NAME = {"name": "main"}  # a pool process renames itself in its initializer
 _REWARD_CACHE: dict[str, Any] = {}
@@ -97,9 +98,10 @@ def run_trial(task: TrialTask, worker: str | None = None) -> TrialResult:
         last = traceback.extract_tb(exc.__traceback__)[-1]
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
                            fatal=f"{text} (at {last.filename}:{last.lineno})")
-    if value != value or value in (float("inf"), float("-inf")):
+    if not abs(value) <= MAX_REWARD:  # NaN too
         return TrialResult(task.trial, 0.0, time.perf_counter() - start, worker,
-                           error=f"the reward was {value}")
+                           error=f"the reward was {value} (not a finite number within "
+                                 f"+-{MAX_REWARD:g})")
     if task.macs_objective is None:
         return TrialResult(task.trial, value, time.perf_counter() - start, worker, curve=curve)
     from .cost import MacsObjective

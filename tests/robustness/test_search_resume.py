@@ -81,7 +81,7 @@ def test_a_refused_resume_changes_no_file(run, tmp_path, damage):
 def _damage_decisions(out):
     lines = (out / "trials.jsonl").read_text().splitlines()
     record = json.loads(lines[0])
-    record["decisions"] = [99999, -5]
+    record["decisions"] = [99999, 5]
     (out / "trials.jsonl").write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
 
 
@@ -98,8 +98,8 @@ def _damage_space(out):
 
 @pytest.mark.parametrize("damage, message", [
     (_damage_decisions, "trials.jsonl:1: trial 0: expected 28 decisions"),
-    (_damage_reward, "trials.jsonl:1: not a trial record (reward nan is not a finite number)"),
-    (_damage_space, "search.json: not a valid search description"),
+    (_damage_reward, "trials.jsonl:1: field 'reward': expected a finite number in -1e+12..1e+12, got NaN"),
+    (_damage_space, "search.json: identity: field 'controller': missing"),
 ])
 @pytest.mark.parametrize("command", ["report", "resume"])
 def test_damaged_search_files_are_located_errors(run, tmp_path, damage, message, command):

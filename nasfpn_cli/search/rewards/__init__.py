@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import SearchError
+from ...records import Check, list_of, nested, optional, text
 from ...genotype import Genotype
 from ..space import Decisions, SearchSpace
 
@@ -142,11 +143,18 @@ class RewardSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RewardSpec":
+        """From :meth:`to_dict`'s object, checked beforehand against :data:`REWARD_SPEC_SHAPE`."""
         return cls(data["name"], data.get("argument"), dict(data.get("options", {})),
                    tuple(data.get("modules", ())))
 
     def __str__(self) -> str:
         return self.name if self.argument is None else f"{self.name}:{self.argument}"
+
+
+# a stored RewardSpec (its options are checked by the reward that takes them)
+REWARD_SPEC_SHAPE: dict[str, Check] = {"name": text, "argument": optional(text),
+                                       "options": nested({}),
+                                       "modules": list_of(text, "module names")}
 
 
 def import_plugins(modules: tuple[str, ...]) -> None:
