@@ -9,7 +9,8 @@ an ``http(s)://`` or ``file://`` URL, or a local file (``.pth`` or ``.safetensor
 - a URL is downloaded once into ``torch.hub.get_dir()/checkpoints/<file name>`` (where torch
   and torchvision keep the same files, so a file either of them fetched is reused);
 - a path is returned as it is (read and checked by
-  :func:`~nasfpn_cli.modeling.backbones.read_state_dict`).
+  :func:`~nasfpn_cli.modeling.backbones.read_state_dict`); a file that happens to be called
+  like a name (``imagenet``) needs a path spelling: ``./imagenet``.
 
 Checksums: torch hub file names carry the first hex digits of the file's sha256
 (``resnet18-f37072fd.pth``). A download goes to a temporary file in the cache folder, is hashed
