@@ -106,7 +106,8 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     replayed = None  # a run's config.json replays the genotype text it stored, not the file
     if config_file is not None and genotype is None and not config.resume:
         replayed = replayed_genotype(config_file, config.genotype)
-    result = train(config, progress=not no_progress, genotype=replayed, given=set(overrides))
+    result = train(config, progress=not no_progress, genotype=replayed, given=set(overrides),
+                   advice=True)
     from ..engine.distributed import torchrun_environment
 
     if torchrun_environment()[1] == 0:  # under torchrun only rank 0 reports

@@ -12,8 +12,9 @@ from typing import Any
 from ..errors import ModelError, UsageError
 from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK,
                       max_local_processes)
-from ..modeling.spec import (BACKBONES, PYRAMID_RULE, DropBlockSpec, ModelSpec,
-                             check_model_option)
+from ..modeling.pretrained import is_weights_name, published_weights
+from ..modeling.spec import (BACKBONES, MAX_FROZEN_STAGES, PYRAMID_RULE, DropBlockSpec,
+                             ModelSpec, check_model_option)
 from ..settings import check_declared, sections, setting
 
 SCHEDULES = ("cosine", "step")
@@ -87,6 +88,31 @@ RECIPES: dict[str, dict[str, Any]] = {
         "weight_decay": 0.05,
         "warmup": 30,
     },
+    # Fine-tuning from ImageNet weights, as detectron2's RetinaNet 1x (and mmdetection's 1x)
+    # does: the published backbone (torchvision's V1), its stem and first stage frozen
+    # (detectron2 FREEZE_AT=2: stem + res2), frozen batch-norm statistics (FrozenBN), SGD momentum
+    # 0.9, weight decay 1e-4, lr 0.01 for a batch of 16 images, linear warmup over 1000 steps
+    # from 0.001 of the lr, 12 epochs with x0.1 steps at epochs 8 and 11 (detectron2: 60k and
+    # 80k of 90k iterations, 2/3 and 8/9; mmdetection: epochs 8 and 11 of 12). The recipe fixes
+    # the batch; with another --batch-size scale --lr linearly (lr = 0.01 x images per step over
+    # all processes / 16, Goyal et al. 2017), and with another --epochs give --milestones at
+    # about 2/3 and 8/9 of them (docs/training.md).
+    "finetune": {
+        "backbone_weights": "imagenet",
+        "frozen_stages": 1,
+        "frozen_bn": True,
+        "batch_size": 16,
+        "optimizer": "sgd",
+        "momentum": 0.9,
+        "lr": 0.01,
+        "weight_decay": 1e-4,
+        "warmup": 1000,
+        "warmup_factor": 0.001,
+        "epochs": 12,
+        "schedule": "step",
+        "milestones": (8, 11),
+        "gamma": 0.1,
+    },
 }
 
 
@@ -113,9 +139,21 @@ class TrainConfig:
                             help="A genotype file or bundled name.")
     backbone: str = setting("resnet18", section="model", choices=BACKBONES,
                             help="Default {default}.")
-    backbone_weights: str | None = setting(None, section="model", path="any", metavar="FILE",
-                                           help="ImageNet weights for the backbone (a "
-                                                "torchvision-style state dict).")
+    backbone_weights: str | None = setting(
+        None, section="model", path="any", metavar="FILE|URL|imagenet",
+        help="Start the backbone from ImageNet weights: imagenet (torchvision's, also "
+             "imagenet-v1/imagenet-v2; downloaded once into the torch hub cache, checksum "
+             "checked), an http(s):// or file:// URL, or a torchvision-style state dict file "
+             "(.pth or .safetensors).")
+    frozen_stages: int = setting(_SPEC_DEFAULTS["frozen_stages"], section="model", minimum=-1,
+                                 maximum=MAX_FROZEN_STAGES,
+                                 help="Freeze the backbone's stem (0) and stages up to N: no "
+                                      "gradients, norms in eval mode (default {default}: "
+                                      "none; detectron2 freezes 1: stem and first stage).")
+    frozen_bn: bool = setting(_SPEC_DEFAULTS["frozen_bn"], section="model", switch=True,
+                              help="Fixed batch-norm statistics and affine parameters in the "
+                                   "backbone (FrozenBatchNorm, for ImageNet weights; default "
+                                   "{default}).")
     stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
                                 help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
     channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
@@ -230,7 +268,10 @@ class TrainConfig:
                                  help="Start from a preset (paper: R-50 7@256, 640 px, batch 64, "
                                       "lr 0.08, 50 epochs, steps at 30 and 40; small: few CPU "
                                       "minutes on small objects, 3@64, 128 px, --anchor-size 2, "
-                                      "AdamW lr 1e-3, warmup 30).")
+                                      "AdamW lr 1e-3, warmup 30; finetune: from "
+                                      "--backbone-weights imagenet with stem and first stage "
+                                      "and batch norm frozen, SGD lr 0.01 for batch 16, 12 "
+                                      "epochs, steps at 8 and 11).")
 
     def __post_init__(self) -> None:
         self.amp = amp_mode(self.amp)
@@ -281,6 +322,8 @@ class TrainConfig:
             except ModelError as exc:
                 option = key if key in self.model_kwargs else "--" + key.replace("_", "-")
                 raise UsageError(f"{option}: {exc}") from None
+        if is_weights_name(self.backbone_weights):  # a ModelError (exit 1) before any data
+            published_weights(self.backbone, self.backbone_weights)
         if self.resume and self.init_from:
             raise UsageError("--resume and --init-from exclude each other",
                              hint="--resume continues OUT/last.pt; --init-from loads weights only")
@@ -292,6 +335,8 @@ class TrainConfig:
         """The ModelSpec options these settings give (N@C apart): the model fields, then
         ``model_kwargs`` on top."""
         options: dict[str, Any] = dict(backbone=self.backbone,
+                                       frozen_stages=self.frozen_stages,
+                                       frozen_bn=self.frozen_bn,
                                        deep_supervision=self.deep_supervision,
                                        focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
                                        anchor_size=self.anchor_size)

@@ -126,12 +126,38 @@ def build_data(config: TrainConfig, ctx: DistContext) -> DataBundle:
     return DataBundle(train, val, list(train.label_to_category), list(train.category_names))
 
 
-def build_model(config: TrainConfig, genotype, num_classes: int) -> nn.Module:
-    """The detector the config describes (:meth:`TrainConfig.model_spec`)."""
+def build_model(config: TrainConfig, genotype, num_classes: int,
+                backbone_weights: str | Path | None = None) -> nn.Module:
+    """The detector the config describes (:meth:`TrainConfig.model_spec`), its backbone started
+    from ``backbone_weights`` (a local file: :func:`fetch_backbone_weights`) when given."""
     from ..modeling.detector import build_detector
 
     return build_detector(config.model_spec(genotype, num_classes),
-                          backbone_weights=config.backbone_weights)
+                          backbone_weights=backbone_weights)
+
+
+def fetch_backbone_weights(config: TrainConfig, ctx: DistContext, progress: bool = True
+                           ) -> Path | None:
+    """The local file of ``config.backbone_weights`` (None: from scratch). A name or URL is
+    downloaded into the torch hub cache by rank 0 alone while the others wait; then every rank
+    uses (and checks) the cached file. An error on rank 0 stops every rank."""
+    from ..modeling.pretrained import resolve_weights
+
+    if config.backbone_weights is None:
+        return None
+    path: Path | None = None
+    error: NasfpnError | None = None
+    if ctx.is_main:
+        try:
+            path = resolve_weights(config.backbone_weights, config.backbone, progress=progress)
+        except NasfpnError as exc:
+            error = exc
+    failed = distributed.broadcast_object(error is not None)  # the others wait for the download
+    if error is not None:
+        raise error
+    if failed:
+        raise NasfpnError("fetching the backbone weights failed on rank 0")
+    return path or resolve_weights(config.backbone_weights, config.backbone, progress=False)
 
 
 # where a resumed run runs (not what it trains): these may change on --resume without a word
@@ -178,7 +204,8 @@ def _resumed_config(config: TrainConfig, checkpoint: Checkpoint,
 
 def train(config: TrainConfig, *, progress: bool = True, genotype=None,
           data: DataBundle | None = None, write_files: bool = True,
-          extra_hooks: tuple = (), given: Collection[str] | None = None) -> TrainResult:
+          extra_hooks: tuple = (), given: Collection[str] | None = None,
+          advice: bool = False) -> TrainResult:
     """Train a detector as ``config`` says; see the module docstring. Under ``torchrun`` every
     process calls this and rank 0 writes the files.
 
@@ -188,6 +215,7 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
     config.json); ``extra_hooks`` run after the built-in ones (e.g. to stop a diverging run).
     ``given``: the settings the caller set explicitly (a command line), so that ``--resume``
     names each one the stored settings override, even one equal to its default.
+    ``advice``: warn once about settings that train badly (:mod:`.advice`; ``nasfpn train``).
     """
     config = dataclasses.replace(config).validated()
     started_here = not distributed.is_initialized()
@@ -196,7 +224,7 @@ def train(config: TrainConfig, *, progress: bool = True, genotype=None,
         store = RunStore(config.output_dir) if write_files else None
         with _run_folder(store, ctx):
             prepared = prepare(config, ctx, store=store, genotype=genotype, data=data,
-                               given=given)
+                               given=given, advice=advice, progress=progress)
             return fit(prepared, store=store, progress=progress, extra_hooks=tuple(extra_hooks))
     finally:
         if started_here:
@@ -226,6 +254,18 @@ def _run_folder(store: RunStore | None, ctx: DistContext) -> Iterator[None]:
         yield
 
 
+def _advise(config: TrainConfig, model: nn.Module, train_images: int, total_steps: int) -> None:
+    """Warn once about settings that train badly (:mod:`.advice`)."""
+    from .advice import from_scratch_warning, warmup_warning
+
+    backbone_params = sum(p.numel() for p in model.network.backbone.parameters())
+    for warning in (from_scratch_warning(config.backbone, backbone_params,
+                                         config.backbone_weights, train_images),
+                    warmup_warning(config.warmup, total_steps)):
+        if warning is not None:
+            print_warning(warning)
+
+
 @dataclass
 class Prepared:
     """Everything a run needs, resolved once by :func:`prepare`: the settings it trains with
@@ -247,12 +287,13 @@ class Prepared:
 
 def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = None,
             genotype=None, data: DataBundle | None = None,
-            given: Collection[str] | None = None) -> Prepared:
+            given: Collection[str] | None = None, advice: bool = False,
+            progress: bool = True) -> Prepared:
     """Resolve device, data, model, optimizer and schedule for ``config``, once. ``store``: the
     run folder the run will write (None: nothing is written), refused when a run already lives
     there; with ``config.resume`` the stored settings, genotype and state of
-    ``config.output_dir`` win (:func:`_resumed_config`). ``genotype`` and ``data`` as for
-    :func:`train`."""
+    ``config.output_dir`` win (:func:`_resumed_config`). ``genotype``, ``data``, ``advice`` and
+    ``progress`` (here: the download bar of the backbone weights) as for :func:`train`."""
     from ..genotype import load_genotype
 
     resume_state: dict[str, Any] | None = None
@@ -277,7 +318,11 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
     seed_everything(config.seed)
 
     data = data if data is not None else build_data(config, ctx)
-    model = build_model(config, genotype, len(data.label_to_category))
+    # a resumed run loads every weight from its checkpoint: no ImageNet file is needed then
+    weights = None
+    if resume_state is None:
+        weights = fetch_backbone_weights(config, ctx, progress=progress)
+    model = build_model(config, genotype, len(data.label_to_category), weights)
     if config.init_from:
         source = Checkpoint.read(config.init_from)
         loaded, skipped = transfer_weights(model, source.state["model"], config.init_from)
@@ -311,6 +356,8 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
                                            for m in config.resolved_milestones()),
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
+    if advice and ctx.is_main and resume_state is None:
+        _advise(config, model, len(data.train), schedule.total_steps)
     return Prepared(config, ctx, device, genotype, data, model, wrapped, loader, optimizer,
                     schedule, scheduler, resume_state)
 

@@ -1,8 +1,11 @@
 """Backbones by name, ImageNet weight loading with strict key checks, freezing options.
 
-``build_backbone("resnet50", weights="resnet50.pth")`` loads a torchvision-style state dict: the
+``build_backbone("resnet50", weights="resnet50.pth")`` loads a torchvision-style state dict (a
+``.pth`` file or a ``.safetensors`` one, as timm and the Hugging Face hub publish them): the
 classifier keys (``fc.*``, ``classifier.*``) are skipped, every other key must match by name and
-shape, and a mismatch raises a ModelError listing the missing and unexpected keys.
+shape, and a mismatch raises a ModelError listing the missing and unexpected keys. ``weights``
+may also be a published name (``"imagenet"``) or a URL, fetched into the torch hub cache first
+(:mod:`~nasfpn_cli.modeling.pretrained`).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from ..errors import ModelError, torch_load_failure
 from .backbone_base import Backbone
 from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
+from .pretrained import resolve_weights
 from .resnet import resnet
 
 MAX_LISTED_KEYS = 8
@@ -53,30 +57,67 @@ def build_backbone(name: str, *, weights: str | Path | None = None, frozen_stage
                    frozen_bn: bool = False) -> Backbone:
     """Backbone ``name`` (see :data:`BACKBONES`), ``forward(x) -> [C3, C4, C5]``.
 
-    ``weights``: a state-dict file to load (strict key check); ``frozen_stages``: freeze the stem
+    ``weights``: a state-dict file to load (strict key check), a published name (``imagenet``)
+    or a URL (downloaded into the torch hub cache once, :func:`~.pretrained.resolve_weights`);
+    ``frozen_stages``: freeze the stem
     (0) and the first stages up to this index (-1: none); ``frozen_bn``: replace every batch norm
     by a FrozenBatchNorm2d (fixed statistics and affine parameters).
     """
     spec = backbone_spec(name)
     backbone = spec.factory()
     if weights is not None:
-        load_backbone_weights(backbone, weights, name=name, skipped_prefixes=spec.skipped_prefixes)
+        load_backbone_weights(backbone, resolve_weights(weights, name), name=name,
+                              skipped_prefixes=spec.skipped_prefixes)
     if frozen_bn:
         freeze_batchnorm(backbone)
     backbone.freeze_stages(frozen_stages)
     return backbone
 
 
+SAFETENSORS_SUFFIX = ".safetensors"
+
+
+def is_safetensors(path: Path) -> bool:
+    """A ``.safetensors`` file by name, or by its start: an 8-byte little-endian header length,
+    then the header's JSON ``{`` (a torch file starts with a zip's ``PK``)."""
+    if path.suffix.lower() == SAFETENSORS_SUFFIX:
+        return True
+    with open(path, "rb") as handle:
+        start = handle.read(9)
+    header = int.from_bytes(start[:8], "little")
+    return len(start) == 9 and start[8:9] == b"{" and 0 < header < 1 << 32
+
+
+def _load_safetensors(path: Path) -> dict[str, Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # SafetensorError, or OSError for a header that lies about sizes
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelError(f"backbone weights {path}: cannot read this safetensors file "
+                         f"({type(exc).__name__}{': ' + first if first else ''})",
+                         hint="it is truncated or damaged: download it again") from None
+
+
+def _load_torch(path: Path) -> object:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a corrupt or foreign file
+        raise ModelError(f"backbone weights {path}: cannot read ({torch_load_failure(exc)})"
+                         ) from None
+
+
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """The tensors of a weights file (a bare state dict, or one under "state_dict"/"model")."""
+    """The tensors of a weights file: a torch file (a bare state dict, or one under
+    "state_dict"/"model") or a safetensors file; ModelError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"backbone weights {path}: no such file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt or foreign file
-        raise ModelError(f"backbone weights {path}: cannot read ({torch_load_failure(exc)})"
-                         ) from None
+        data = _load_safetensors(path) if is_safetensors(path) else _load_torch(path)
+    except OSError as exc:
+        raise ModelError(f"backbone weights {path}: cannot read ({exc.strerror or exc})") from None
     for key in ("state_dict", "model"):
         if isinstance(data, Mapping) and isinstance(data.get(key), Mapping):
             data = data[key]

@@ -33,6 +33,8 @@ BACKBONES = ("resnet10", "resnet18", "resnet34", "resnet50", "resnet101", "mobil
 NORMS = ("bn", "syncbn", "gn", "frozenbn", "none")
 HEAD_NORMS = ("gn", "bn", "none")
 BOX_LOSSES = ("smooth_l1", "l1", "giou")
+# every backbone has a stem (stage 0) and four stages: freezing up to 4 freezes all of it
+MAX_FROZEN_STAGES = 4
 DEFAULT_ANCHOR_SCALES = (2.0 ** 0, 2.0 ** (1 / 3), 2.0 ** (2 / 3))
 DEFAULT_ANCHOR_RATIOS = (0.5, 1.0, 2.0)  # height / width
 PYRAMID_RULE = f"[default: the file's directive, else {DEFAULT_STACK}@{DEFAULT_CHANNELS}]"
@@ -183,6 +185,12 @@ class ModelSpec:
             value = getattr(self, key)
             need(math.isfinite(value) and value >= 0, f"{key} must be a finite number >= 0 "
                                                       f"(got {value})")
+        need(isinstance(self.frozen_stages, int) and not isinstance(self.frozen_stages, bool)
+             and -1 <= self.frozen_stages <= MAX_FROZEN_STAGES,
+             f"frozen_stages must be a whole number from -1 to {MAX_FROZEN_STAGES} "
+             f"(got {self.frozen_stages!r})")
+        need(isinstance(self.frozen_bn, bool), f"frozen_bn must be true or false "
+                                               f"(got {self.frozen_bn!r})")
         need(math.isfinite(self.anchor_size) and self.anchor_size > 0,
              f"anchor_size must be a finite number > 0 (got {self.anchor_size})")
         need(0.0 < self.prior_prob < 1.0, f"prior_prob must lie in (0, 1) (got {self.prior_prob})")

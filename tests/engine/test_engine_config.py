@@ -29,7 +29,8 @@ def test_unknown_recipe_and_option_are_usage_errors():
         TrainConfig.from_recipe("fast")
     with pytest.raises(UsageError, match="unknown training option.*colour"):
         TrainConfig.from_recipe(None, colour="red")
-    assert set(RECIPES) == {"paper", "proxy", "small"}  # proxy: the search's proxy task
+    # proxy: the search's proxy task
+    assert set(RECIPES) == {"paper", "proxy", "small", "finetune"}
 
 
 @pytest.mark.parametrize("field, value, message", [

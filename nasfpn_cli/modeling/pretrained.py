@@ -1,0 +1,273 @@
+"""Published backbone weights by name, and downloads into the torch hub cache, checked.
+
+``--backbone-weights`` takes a weights *name* (``imagenet``, ``imagenet-v1``, ``imagenet-v2``),
+an ``http(s)://`` or ``file://`` URL, or a local file (``.pth`` or ``.safetensors``).
+:func:`resolve_weights` turns each into a local file:
+
+- a name is looked up in :data:`PUBLISHED` (torchvision's published ImageNet weights of the
+  backbone; ``imagenet`` is an alias, :data:`ALIASES`), then fetched like a URL;
+- a URL is downloaded once into ``torch.hub.get_dir()/checkpoints/<file name>`` (where torch
+  and torchvision keep the same files, so a file either of them fetched is reused);
+- a path is returned as it is (read and checked by
+  :func:`~nasfpn_cli.modeling.backbones.read_state_dict`); a file that happens to be called
+  like a name (``imagenet``) needs a path spelling: ``./imagenet``.
+
+Checksums: torch hub file names carry the first hex digits of the file's sha256
+(``resnet18-f37072fd.pth``). A download goes to a temporary file in the cache folder, is hashed
+while it is written, and is renamed into place only when it is complete and its hash starts
+with that prefix. A file already in the cache is used without any network, and its hash is
+checked again each time (0.15 s for ResNet-101's 171 MB on our CPU), so a file copied there by hand
+(the offline procedure of docs/training.md) is verified as well. Files whose name carries no
+such prefix (an arbitrary URL) are used as they are.
+
+Torch-free at import (``torch.hub`` is imported when the cache is needed), so the training
+configuration can check a weights name without importing torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelError
+
+TORCHVISION_MODELS = "https://download.pytorch.org/models/"
+CHUNK_BYTES = 1 << 20
+TIMEOUT_S = 60.0
+# torch hub's convention: NAME-<hex digits of the sha256>.EXT (torch.hub.HASH_REGEX)
+HASH_PREFIX = re.compile(r"-([a-f0-9]{6,64})\.")
+
+
+@dataclass(frozen=True)
+class PublishedWeights:
+    """One published set of ImageNet weights: where it lives and what torchvision reports."""
+
+    backbone: str
+    name: str  # imagenet-v1, imagenet-v2
+    url: str
+    top1: float  # ImageNet-1k top-1 accuracy torchvision publishes for it
+    recipe: str  # torchvision's name of the set
+
+    @property
+    def file_name(self) -> str:
+        return url_file_name(self.url)
+
+    @property
+    def sha256_prefix(self) -> str | None:
+        return hash_prefix(self.file_name)
+
+
+def _tv(backbone: str, name: str, file_name: str, top1: float, recipe: str) -> PublishedWeights:
+    return PublishedWeights(backbone, name, TORCHVISION_MODELS + file_name, top1, recipe)
+
+
+# torchvision's published weights of our backbones (their state-dict keys match ours); ResNet-10
+# has none. Names and accuracies as torchvision's resnet.py / mobilenetv2.py publish them.
+PUBLISHED: dict[str, dict[str, PublishedWeights]] = {
+    "resnet18": {"imagenet-v1": _tv("resnet18", "imagenet-v1", "resnet18-f37072fd.pth",
+                                    69.758, "IMAGENET1K_V1")},
+    "resnet34": {"imagenet-v1": _tv("resnet34", "imagenet-v1", "resnet34-b627a593.pth",
+                                    73.314, "IMAGENET1K_V1")},
+    "resnet50": {"imagenet-v1": _tv("resnet50", "imagenet-v1", "resnet50-0676ba61.pth",
+                                    76.130, "IMAGENET1K_V1"),
+                 "imagenet-v2": _tv("resnet50", "imagenet-v2", "resnet50-11ad3fa6.pth",
+                                    80.858, "IMAGENET1K_V2")},
+    "resnet101": {"imagenet-v1": _tv("resnet101", "imagenet-v1", "resnet101-63fe2227.pth",
+                                     77.374, "IMAGENET1K_V1"),
+                  "imagenet-v2": _tv("resnet101", "imagenet-v2", "resnet101-cd907fc2.pth",
+                                     81.886, "IMAGENET1K_V2")},
+    "mobilenetv2": {"imagenet-v1": _tv("mobilenetv2", "imagenet-v1", "mobilenet_v2-b0353104.pth",
+                                       71.878, "IMAGENET1K_V1"),
+                    "imagenet-v2": _tv("mobilenetv2", "imagenet-v2", "mobilenet_v2-7ebf99e0.pth",
+                                       72.154, "IMAGENET1K_V2")},
+}
+# ``imagenet`` is V1 for every backbone: the set torchvision's own detection models start from
+# (their V2 sets come from a long, heavily regularised classification recipe)
+ALIASES: dict[str, str] = {"imagenet": "imagenet-v1"}
+WEIGHT_NAMES: tuple[str, ...] = (*ALIASES, *sorted({name for sets in PUBLISHED.values()
+                                                    for name in sets}))
+URL_SCHEMES = ("http://", "https://", "file://")
+
+
+def is_weights_name(source: object) -> bool:
+    """Whether ``source`` is a published-weights name (not a file or URL)."""
+    return isinstance(source, str) and source in WEIGHT_NAMES
+
+
+def is_url(source: object) -> bool:
+    return isinstance(source, str) and source.lower().startswith(URL_SCHEMES)
+
+
+def published_weights(backbone: str, name: str) -> PublishedWeights:
+    """The published set ``name`` of ``backbone``; ModelError naming what exists otherwise."""
+    sets = PUBLISHED.get(backbone)
+    if not sets:
+        having = ", ".join(PUBLISHED)
+        raise ModelError(f"--backbone-weights {name}: no published weights for {backbone}",
+                         hint=f"backbones with published weights: {having}; or train {backbone} "
+                              "from scratch (no --backbone-weights), or pass a weights FILE")
+    wanted = ALIASES.get(name, name)
+    if wanted not in sets:
+        raise ModelError(f"--backbone-weights {name}: {backbone} has no such published weights",
+                         hint="choose one of: " + ", ".join(
+                             [alias for alias, target in ALIASES.items() if target in sets]
+                             + list(sets)))
+    return sets[wanted]
+
+
+def url_file_name(url: str) -> str:
+    """The last path component of ``url`` (the cache file's name); ModelError if it has none."""
+    name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
+    if not name:
+        raise ModelError(f"backbone weights URL {url}: it names no file",
+                         hint="the URL must end in a file name, e.g. .../resnet18-f37072fd.pth")
+    return name
+
+
+def hash_prefix(file_name: str) -> str | None:
+    """The sha256 prefix a torch-hub-style file name carries (``resnet18-f37072fd.pth``)."""
+    found = HASH_PREFIX.search(file_name)
+    return found.group(1) if found else None
+
+
+def cache_dir() -> Path:
+    """Where downloaded weights live: ``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME``)."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cache_path(source: str, backbone: str) -> Path:
+    """The cache file a weights name or URL needs (nothing is downloaded)."""
+    url = published_weights(backbone, source).url if is_weights_name(source) else source
+    return cache_dir() / url_file_name(url)
+
+
+def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True) -> Path:
+    """A local weights file for ``source`` (a name, a URL or a path), downloading a name or URL
+    into the cache first when it is not there (see the module docstring)."""
+    if isinstance(source, str) and is_weights_name(source):
+        entry = published_weights(backbone, source)
+        return fetch(entry.url, entry.sha256_prefix, progress=progress)
+    if isinstance(source, str) and is_url(source):
+        return fetch(source, hash_prefix(url_file_name(source)), progress=progress)
+    return Path(source)
+
+
+def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True) -> Path:
+    """The cached file of ``url``, downloaded (and checked) unless it is in the cache already;
+    a cached file is checked against ``sha256_prefix`` again. ModelError when offline, when the
+    download is cut short or when the hash differs."""
+    target = cache_dir() / url_file_name(url)
+    if target.is_file():
+        if sha256_prefix is not None:
+            got = sha256_of(target)
+            if not got.startswith(sha256_prefix):
+                raise ModelError(f"backbone weights {target}: sha256 {got[:len(sha256_prefix)]}..."
+                                 f" does not start with {sha256_prefix} (from its name); the file "
+                                 "is damaged or another file",
+                                 hint=f"delete it and run again to download {url}")
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create the weights cache {target.parent}: {exc.strerror or exc}",
+                         hint="set TORCH_HOME to a writable folder") from None
+    _download(url, target, sha256_prefix, progress)
+    return target
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _offline_error(url: str, target: Path, reason: object) -> ModelError:
+    return ModelError(f"cannot download backbone weights {url} ({reason})",
+                      hint=f"this run needs {target}; without internet here, download {url} on "
+                           f"another machine and copy it to {target} (that name exactly), or pass "
+                           "--backbone-weights FILE")
+
+
+def _download(url: str, target: Path, sha256_prefix: str | None, progress: bool) -> None:
+    """``url`` into ``target`` through a temporary file renamed only when complete and checked;
+    nothing is left behind otherwise."""
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            digest, size, expected = _copy(url, out, target, progress)
+        if expected is not None and size != expected:
+            raise ModelError(f"download of {url} was cut short: {size} of {expected} bytes",
+                             hint="run again; nothing was stored in the cache")
+        got = digest.hexdigest()
+        if sha256_prefix is not None and not got.startswith(sha256_prefix):
+            raise ModelError(f"download of {url}: sha256 {got[:len(sha256_prefix)]}... does not "
+                             f"start with {sha256_prefix} (from the file name); nothing was "
+                             f"stored in {target.parent}",
+                             hint="run again; if it persists the file on the server is not the "
+                                  "published one")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+def _copy(url: str, out, target: Path, progress: bool):
+    """Stream ``url`` into ``out``, hashing it; (digest, bytes, Content-Length or None)."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+            length = response.headers.get("Content-Length") if response.headers else None
+            expected = int(length) if length and length.isdigit() else None
+            with _progress_bar(target.name, expected, progress) as advance:
+                while chunk := response.read(CHUNK_BYTES):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    advance(len(chunk))
+    except http.client.IncompleteRead as exc:
+        raise ModelError(f"download of {url} was cut short after {size + len(exc.partial)} "
+                         "bytes", hint="run again; nothing was stored in the cache") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException,
+            ValueError) as exc:
+        raise _offline_error(url, target, getattr(exc, "reason", None) or exc) from None
+    except OSError as exc:  # a socket error, or the cache folder's disk
+        raise _offline_error(url, target, exc.strerror or exc) from None
+    return digest, size, expected
+
+
+class _progress_bar:
+    """A rich download bar on stderr (bytes, speed, time left); ``advance(n)`` inside."""
+
+    def __init__(self, name: str, total: int | None, enabled: bool) -> None:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
+        from ..console import err_console
+
+        self.progress = Progress(TextColumn("[bold]downloading[/] {task.description}"),
+                                 BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                                 TimeRemainingColumn(), console=err_console,
+                                 disable=not enabled, transient=False)
+        self.task = self.progress.add_task(name, total=total)
+
+    def __enter__(self) -> Callable[[int], None]:
+        self.progress.start()
+        return lambda count: self.progress.advance(self.task, count)
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
