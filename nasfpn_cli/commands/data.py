@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..data.generated_settings import DigitsSettings, SynthSettings
+from ..data.exporters import EXPORTERS
 from ..data.importers import IMPORTERS
 from ..data.importers.voc import DIFFICULT_AS
 from ..errors import DatasetError, UsageError
@@ -15,7 +16,7 @@ from .settings_options import settings_options
 
 @click.group(name="data")
 def command() -> None:
-    """Check or synthesise COCO-format datasets."""
+    """Check, synthesise, import or export COCO-format datasets."""
 
 
 def _progress_bar(description: str, total: int):
@@ -199,3 +200,37 @@ def import_(source: Path, source_format: str, out: Path, difficult: str, skip_ba
     if result.problems and skip_bad:
         print_warning(f"--skip-bad: {len(result.problems)} problem(s) in the input, left out")
     return 0 if clean and (skip_bad or not result.problems) else 1
+
+
+@command.command("export")
+@click.argument("ann_files", metavar="ANN...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--to", "target_format", required=True, type=click.Choice(sorted(EXPORTERS)),
+              help="The format to write.")
+@click.option("--images", "image_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder the images' file_name entries are relative to.")
+@click.option("-o", "--output-dir", "out", required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for images/<split>/ (hard links or copies), labels/<split>/ and "
+                   "data.yaml.")
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty folder that holds no earlier export.")
+def export(ann_files: tuple[Path, ...], target_format: str, image_dir: Path, out: Path,
+           overwrite: bool) -> int:
+    """Write the COCO splits ANN... (e.g. instances_train.json instances_val.json) in another
+    format: YOLO's images/<split>/, labels/<split>/ and data.yaml."""
+    from ..console import console
+    from ..data.exporters import exporter
+    from ..data.exporters.yolo import MARKER
+
+    _check_output_folder(out, MARKER, "exported", overwrite)
+    progress, advance = _progress_bar("writing labels", total=None)
+    with progress:
+        summary = exporter(target_format)(list(ann_files), image_dir, out, progress=advance)
+    for name, counts in summary["splits"].items():
+        console.print(f"{name}: {counts['images']} images, {counts['boxes']} boxes")
+    if summary["crowd_left_out"]:
+        console.print(f"note: {summary['crowd_left_out']} crowd boxes left out (YOLO has no "
+                      "crowd regions)")
+    console.print(f"wrote {out / MARKER} (classes: {', '.join(summary['names'])})")
+    return 0
