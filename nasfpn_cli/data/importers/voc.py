@@ -54,8 +54,10 @@ def _plain_name(name: str) -> bool:
     return name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
-def _split_lists(root: Path, problems: list[ImportProblem]) -> dict[str, list[str]]:
-    """Image ids per split from ImageSets/Main (in file order, duplicates once)."""
+def _split_lists(root: Path, problems: list[ImportProblem],
+                 where: dict[str, tuple[str, int]]) -> dict[str, list[str]]:
+    """Image ids per split from ImageSets/Main (in file order, duplicates once); ``where``
+    gets the list file and line that first names each id."""
     splits: dict[str, list[str]] = {}
     for split in SPLIT_NAMES:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
@@ -73,6 +75,7 @@ def _split_lists(root: Path, problems: list[ImportProblem]) -> dict[str, list[st
                                               f"image id {fields[0]!r} is not a plain name"))
                 continue
             ids[fields[0]] = None
+            where.setdefault(fields[0], (shown, number_))
         splits[split] = list(ids)
     if not splits:
         splits["train"] = sorted(p.stem for p in (root / "Annotations").glob("*.xml"))
@@ -183,7 +186,8 @@ def import_voc(source: Path, options: ImportOptions) -> ImportResult:
     if options.difficult not in DIFFICULT_AS:
         raise DatasetError(f"difficult: expected one of {', '.join(DIFFICULT_AS)}")
     problems: list[ImportProblem] = []
-    split_ids = _split_lists(root, problems)
+    listed: dict[str, tuple[str, int]] = {}
+    split_ids = _split_lists(root, problems, listed)
     wanted = list(dict.fromkeys(stem for ids in split_ids.values() for stem in ids))
     options.expect(len(wanted))
     parsed: dict[str, _Annotation | None] = {}
@@ -192,10 +196,8 @@ def import_voc(source: Path, options: ImportOptions) -> ImportResult:
             parsed[stem] = _read(root, stem, problems)
         else:
             parsed[stem] = None
-            listed_in = [s for s, ids in split_ids.items() if stem in ids]
-            problems.append(ImportProblem(
-                "annotation-missing", f"ImageSets/Main/{listed_in[0]}.txt", None,
-                f"image id {stem!r}: Annotations/{stem}.xml not found"))
+            problems.append(ImportProblem("annotation-missing", *listed[stem],
+                                          f"image id {stem!r}: Annotations/{stem}.xml not found"))
         options.advance(1)
     names = category_names({o.name for a in parsed.values() if a for o in a.objects})
     ids = {name: index for index, name in enumerate(names, 1)}
