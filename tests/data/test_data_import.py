@@ -328,6 +328,10 @@ def test_yolo_to_coco_to_yolo_round_trip(tmp_path, cli):
         expected = [float(v) for v in original.read_text().split()]
         assert rows == pytest.approx(expected, abs=1e-6)
     assert not (back / "labels/train/b.txt").exists()
+    (back / "labels/train/b.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # stale: removed again
+    export_yolo([out / "annotations/instances_train.json",
+                 out / "annotations/instances_val.json"], root, back)
+    assert not (back / "labels/train/b.txt").exists()
     assert (back / "images/train/b.png").read_bytes() == (root / "images/train/b.png").read_bytes()
     again = run_import("yolo", back)  # and in again: the same COCO records
     assert _summary(again) == YOLO_EXPECTED

@@ -106,6 +106,8 @@ def export_yolo(ann_files: list[Path], image_dir: Path, out: Path,
             lines = boxes.get(image["id"])
             if lines:
                 atomic_write(label_path(target), "\n".join(lines) + "\n")
+            else:  # no objects: no label file (an earlier export's would be wrong now)
+                label_path(target).unlink(missing_ok=True)
             if progress is not None:
                 progress(1)
         summary["splits"][name] = {"images": len(data["images"]),
