@@ -1,0 +1,306 @@
+"""YOLO (Ultralytics / darknet) labels: ``images/<split>/*.jpg`` beside ``labels/<split>/*.txt``.
+
+Conventions (docs/data.md):
+
+* the dataset: a ``data.yaml`` (the file, or a folder holding it) with ``path`` (the root;
+  relative to the YAML file's folder, which is also the default), ``train``/``val``/``test``
+  (a folder of images, searched recursively, or a ``.txt`` list of image paths, relative to the
+  list's folder; or a list of those) and ``names`` (a list, or a ``{index: name}`` mapping;
+  ``nc`` alone gives ``class0``, ``class1``...); or a folder with ``classes.txt`` or
+  ``obj.names`` (one name a line) and ``images/<split>/`` (each subfolder a split, or
+  ``images/*.jpg`` as the one split ``train``);
+* an image's labels: the path with its last ``/images/`` replaced by ``/labels/`` and its
+  suffix by ``.txt`` (Ultralytics' rule); no label file means an image without objects;
+* a line ``class cx cy w h``, normalised to [0, 1] by the image size (read from the image
+  header); a segmentation line (``class x1 y1 x2 y2 ...``, 3 points or more) becomes the
+  bounding box of its points; class ``k`` becomes category id ``k + 1`` with its name.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import DatasetError
+from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
+                     clip_box, image_size, number, relative_name)
+
+YAML_NAMES = ("data.yaml", "data.yml")
+NAMES_FILES = ("classes.txt", "obj.names")
+SPLIT_KEYS = ("train", "val", "test")
+LAYOUT_HINT = ("give a data.yaml (keys path, train, val, names), or a folder with data.yaml, or "
+               "with classes.txt/obj.names and images/<split>/ beside labels/<split>/")
+
+
+def label_path(image: Path) -> Path:
+    """Ultralytics' rule: the last ``/images/`` of the path becomes ``/labels/``, the suffix
+    ``.txt`` (an image outside any images folder has its labels beside it)."""
+    text = os.path.abspath(image)
+    images, labels = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+    head, found, tail = text.rpartition(images)
+    if found:
+        text = head + labels + tail
+    return Path(text).with_suffix(".txt")
+
+
+@dataclass
+class _Layout:
+    root: Path
+    names: dict[int, str]
+    splits: dict[str, list[Path]] = field(default_factory=dict)
+    label_folders: list[Path] = field(default_factory=list)  # searched for orphan labels
+    notes: list[str] = field(default_factory=list)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                  and p.is_file())
+
+
+def _names_from_yaml(data: dict, shown: str) -> tuple[dict[int, str], list[str]]:
+    names, count = data.get("names"), data.get("nc")
+    if count is not None and (type(count) is not int or count < 1):
+        raise DatasetError(f"{shown}: nc is {count!r}, expected a positive integer")
+    if names is None:
+        if count is None:
+            raise DatasetError(f"{shown}: no 'names' (nor 'nc')", hint=LAYOUT_HINT)
+        return {k: f"class{k}" for k in range(count)}, [f"{shown} has no names: "
+                                                        f"class0..class{count - 1}"]
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict):
+        raise DatasetError(f"{shown}: 'names' must be a list or an {{index: name}} mapping")
+    result: dict[int, str] = {}
+    for key, value in names.items():
+        index = number(str(key))
+        if index is None or not index.is_integer() or index < 0:
+            raise DatasetError(f"{shown}: names key {key!r} is not a class index")
+        if not isinstance(value, (str, int, float)) or str(value).strip() == "":
+            raise DatasetError(f"{shown}: the name of class {key} is {value!r}")
+        result[int(index)] = str(value).strip()
+    if count is not None and count != len(result):
+        raise DatasetError(f"{shown}: nc is {count} but names has {len(result)} entries")
+    return dict(sorted(result.items())), []
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise DatasetError(f"{path}: invalid YAML{where}: "
+                           f"{getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: expected a mapping of keys (path, train, val, names)",
+                           hint=LAYOUT_HINT)
+    return data
+
+
+def _list_file(path: Path, root: Path, problems: list[ImportProblem]) -> list[Path]:
+    images = []
+    for line_number, line in enumerate(path.read_text(encoding="utf-8",
+                                                      errors="replace").splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        image = Path(line) if os.path.isabs(line) else path.parent / line
+        if not image.is_file():
+            problems.append(ImportProblem("image-missing", relative_name(path, root),
+                                          line_number, f"{line} not found"))
+            continue
+        images.append(image)
+    return images
+
+
+def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
+    data = _read_yaml(path)
+    shown = path.name
+    names, notes = _names_from_yaml(data, shown)
+    root = path.parent
+    if data.get("path"):
+        root = Path(str(data["path"]))
+        root = root if root.is_absolute() else path.parent / root
+    layout = _Layout(root, names, notes=notes)
+    for key in SPLIT_KEYS:
+        value = data.get(key)
+        if value in (None, ""):
+            continue
+        entries = value if isinstance(value, list) else [value]
+        images: list[Path] = []
+        for entry in entries:
+            where = Path(str(entry))
+            where = where if where.is_absolute() else root / where
+            if where.is_dir():
+                images += _images_in(where)
+                layout.label_folders.append(label_path(where / "x").parent)
+            elif where.is_file() and where.suffix.lower() == ".txt":
+                images += _list_file(where, root, problems)
+            else:
+                problems.append(ImportProblem("image-missing", shown, None,
+                                              f"{key}: {entry} is neither a folder of images "
+                                              f"nor a .txt list of them"))
+        layout.splits[key] = list(dict.fromkeys(images))
+    return layout
+
+
+def _names_file(path: Path) -> dict[int, str]:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for line_number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise DatasetError(f"{path}:{line_number}: empty class name",
+                               hint="one class name a line, class 0 first")
+    if not lines:
+        raise DatasetError(f"{path}: no class names")
+    return {index: line.strip() for index, line in enumerate(lines)}
+
+
+def _folder_layout(root: Path) -> _Layout:
+    names_file = next((root / n for n in NAMES_FILES if (root / n).is_file()), None)
+    if names_file is None:
+        raise DatasetError(f"{root}: no data.yaml, classes.txt or obj.names", hint=LAYOUT_HINT)
+    layout = _Layout(root, _names_file(names_file))
+    images = root / "images"
+    if not images.is_dir():
+        raise DatasetError(f"{root}: no images folder", hint=LAYOUT_HINT)
+    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
+        layout.splits[folder.name] = _images_in(folder)
+        layout.label_folders.append(root / "labels" / folder.name)
+    direct = sorted(p for p in images.iterdir() if p.is_file()
+                    and p.suffix.lower() in IMAGE_SUFFIXES)
+    if direct:
+        if "train" in layout.splits:
+            raise DatasetError(f"{images}: holds both images and a train folder",
+                               hint="move the images into images/<split>/")
+        layout.splits = {"train": direct, **layout.splits}
+        layout.label_folders.append(root / "labels")
+    return layout
+
+
+def _layout(source: Path, problems: list[ImportProblem]) -> _Layout:
+    if source.is_file():
+        return _yaml_layout(source, problems)
+    if not source.is_dir():
+        raise DatasetError(f"{source}: no such file or folder", hint=LAYOUT_HINT)
+    found = next((source / n for n in YAML_NAMES if (source / n).is_file()), None)
+    return _yaml_layout(found, problems) if found else _folder_layout(source)
+
+
+def _box(fields: list[str], width: int, height: int) -> tuple[list[float] | None, str, str]:
+    """(bbox, kind, reason) of one label line's coordinates (bbox None when bad)."""
+    values = [number(v) for v in fields]
+    if any(v is None for v in values):
+        bad = next(f for f, v in zip(fields, values) if v is None)
+        return None, "non-numeric", f"{bad!r} is not a number"
+    if len(values) == 4:
+        cx, cy, w, h = values  # type: ignore[misc]
+        corners = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    else:
+        xs, ys = values[0::2], values[1::2]
+        corners = (min(xs), min(ys), max(xs), max(ys))  # type: ignore[type-var]
+    x1, y1, x2, y2 = corners  # type: ignore[misc]
+    bbox, kind = clip_box(x1 * width, y1 * height, x2 * width, y2 * height, width, height)
+    reason = ""
+    if bbox is None:
+        reason = (f"box {' '.join(fields)} (normalised) "
+                  + ("has no area" if kind == "bbox-non-positive"
+                     else f"lies outside its {width}x{height} image"))
+    return bbox, kind or "", reason
+
+
+def _read_labels(path: Path, shown: str, width: int, height: int, names: dict[int, str],
+                 problems: list[ImportProblem]) -> tuple[list[tuple[int, list[float]]], int]:
+    """(class, bbox) of every good line, and how many were polygons."""
+    boxes, polygons = [], 0
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        problems.append(ImportProblem("image-unreadable", shown, None,
+                                      f"label file unreadable: {exc.strerror or exc}"))
+        return [], 0
+    for line_number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 5 and (len(fields) < 7 or len(fields) % 2 == 0):
+            problems.append(ImportProblem("wrong-field-count", shown, line_number,
+                                          f"{len(fields)} values, expected 'class cx cy w h' "
+                                          f"or a polygon 'class x1 y1 x2 y2 x3 y3 ...'"))
+            continue
+        index = number(fields[0])
+        if index is None or not index.is_integer() or int(index) not in names:
+            kind = "non-numeric" if index is None else "unknown-class"
+            problems.append(ImportProblem(kind, shown, line_number,
+                                          f"class {fields[0]!r}: not one of the "
+                                          f"{len(names)} class indices"))
+            continue
+        bbox, kind, reason = _box(fields[1:], width, height)
+        if bbox is None:
+            problems.append(ImportProblem(kind, shown, line_number, reason))
+            continue
+        polygons += len(fields) > 5
+        boxes.append((int(index), bbox))
+    return boxes, polygons
+
+
+def _orphans(layout: _Layout, expected: set[str], problems: list[ImportProblem]) -> None:
+    """Report label files that no image of the dataset has."""
+    seen: set[str] = set()
+    for folder in layout.label_folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*.txt")):
+            key = os.path.abspath(path)
+            if key in expected or key in seen or path.name in NAMES_FILES:
+                continue
+            seen.add(key)
+            problems.append(ImportProblem("label-without-image", relative_name(path, layout.root),
+                                          None, "no image of this name in the dataset"))
+
+
+def import_yolo(source: Path, options: ImportOptions) -> ImportResult:
+    """Read the YOLO dataset at ``source`` (a data.yaml or a folder)."""
+    problems: list[ImportProblem] = []
+    layout = _layout(Path(source), problems)
+    if not layout.splits:
+        raise DatasetError(f"{source}: no split (train, val, test) found", hint=LAYOUT_HINT)
+    options.expect(sum(len(images) for images in layout.splits.values()))
+    ids = {index: index + 1 for index in layout.names}
+    splits: dict[str, ImportedSplit] = {}
+    expected: set[str] = set()
+    polygons = 0
+    for split, images in layout.splits.items():
+        part = splits[split] = ImportedSplit(split)
+        for image in images:
+            options.advance(1)
+            shown = relative_name(image, layout.root)
+            labels = label_path(image)
+            expected.add(os.path.abspath(labels))
+            size = image_size(image)
+            if isinstance(size[0], str):
+                problems.append(ImportProblem(str(size[0]), shown, None, str(size[1])))
+                continue
+            width, height = size  # type: ignore[misc]
+            boxes: list[tuple[int, list[float]]] = []
+            if labels.is_file():
+                boxes, count = _read_labels(labels, relative_name(labels, layout.root), width,
+                                            height, layout.names, problems)
+                polygons += count
+            image_id = part.add_image(shown, width, height)
+            for index, bbox in boxes:
+                part.add_box(image_id, ids[index], bbox)
+    _orphans(layout, expected, problems)
+    notes = list(layout.notes)
+    if polygons:
+        notes.append(f"{polygons} segmentation polygons read as their bounding boxes")
+    categories = [{"id": ids[k], "name": name, "supercategory": "none"}
+                  for k, name in layout.names.items()]
+    return ImportResult("yolo", Path(source), layout.root, categories, splits, problems, notes)
