@@ -297,7 +297,6 @@ class ExportFormat:
 
     name: str
     suffixes: tuple[str, ...]
-    description: str
     write: Callable[[nn.Module, Path, ExportOptions], ExportResult]
     verify: Callable[[ExportResult, nn.Module], float]
     backbone_only: bool = False
@@ -322,11 +321,11 @@ def _write_safetensors(network: nn.Module, path: Path, options: ExportOptions) -
 
 
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
-    ExportFormat("onnx", (".onnx",), "ONNX", _write_onnx, verify_export),
-    ExportFormat("torchscript", (".pt", ".ts", ".torchscript"), "TorchScript",
-                 _write_torchscript, verify_export),
-    ExportFormat("safetensors", (weights_file.SUFFIX,), "weights", _write_safetensors,
-                 verify_safetensors, backbone_only=True),
+    ExportFormat("onnx", (".onnx",), _write_onnx, verify_export),
+    ExportFormat("torchscript", (".pt", ".ts", ".torchscript"), _write_torchscript,
+                 verify_export),
+    ExportFormat("safetensors", (weights_file.SUFFIX,), _write_safetensors, verify_safetensors,
+                 backbone_only=True),
 )}
 SUFFIX_FORMATS = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
 
@@ -348,8 +347,9 @@ def export_format(path: str | Path, to: str | None = None, *, backbone_only: boo
                          hint=f"leave out --to, or name the output *{FORMATS[to].suffixes[0]}")
     chosen = to or named
     if backbone_only and not FORMATS[chosen].backbone_only:
+        able = [f for f in FORMATS.values() if f.backbone_only]
         raise UsageError(f"--backbone-only writes weights only; {chosen} holds the whole network",
-                         hint="export the backbone with --to safetensors")
+                         hint="name the output " + " or ".join(f"*{f.suffixes[0]}" for f in able))
     return chosen
 
 

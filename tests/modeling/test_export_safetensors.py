@@ -150,7 +150,8 @@ def test_export_format_from_to_or_suffix(path, to, backbone_only, expected):
 
 
 @pytest.mark.parametrize("path,to,backbone_only,message", [
-    ("m.onnx", "safetensors", False, r"--to safetensors contradicts the output's suffix \.onnx \(onnx\)"),
+    ("m.onnx", "safetensors", False,
+     r"--to safetensors contradicts the output's suffix \.onnx \(onnx\)"),
     ("m.safetensors", "torchscript", False, r"--to torchscript contradicts .*\.safetensors"),
     ("m.onnx", None, True, "--backbone-only writes weights only; onnx"),
     ("m.pt", "torchscript", True, "--backbone-only writes weights only; torchscript"),
