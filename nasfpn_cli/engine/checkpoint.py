@@ -8,6 +8,10 @@ JSON. Only plain containers, numbers, strings and tensors go in, so files are re
 ``weights_only=True`` (no pickled code runs). Files are written atomically. Version 1 files
 (no ``format_version``, written before the ModelSpec) still load; newer versions are refused
 with a message naming the version.
+
+A detector weights file (``*.safetensors`` written by ``nasfpn export``) reads as a checkpoint
+too: its tensors are the model, its metadata the spec, the categories and the training size
+(layout: :mod:`~nasfpn_cli.modeling.weights_file`), so eval, predict, bench and export take it.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from torch import nn
 from ..limits import MAX_IMAGE_SIZE
 from ..errors import CheckpointError, NasfpnError
 from ..modeling.detector import Detector, build_detector
+from ..modeling import weights_file
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write
 from .config import flatten_sections
@@ -61,6 +66,28 @@ def _load(path: Path) -> Any:
                               hint="is it a checkpoint written by 'nasfpn train'?") from None
 
 
+def _from_weights_file(path: Path) -> dict[str, Any]:
+    """A detector weights file laid out as a checkpoint's state (no optimizer, no history);
+    CheckpointError for a backbone-only or foreign file."""
+    try:
+        stored = weights_file.read_weights_file(path)
+    except NasfpnError as exc:
+        raise CheckpointError(str(exc)) from None
+    if stored.kind != weights_file.DETECTOR_FORMAT:
+        hint = ("give it to 'nasfpn train --backbone-weights'"
+                if stored.kind == weights_file.BACKBONE_FORMAT else
+                "only detector files written by 'nasfpn export' are read")
+        raise CheckpointError(f"{path}: not a nasfpn detector weights file (format "
+                              f"{stored.kind or 'not stated'})", hint=hint)
+    model = stored.json_field("spec")
+    image_size = stored.json_field("image_size")
+    return {"model": stored.tensors, "format_version": FORMAT_VERSION,
+            "config": {"genotype_text": stored.metadata.get("genotype"),
+                       "model": model if isinstance(model, dict) else None,
+                       "data": stored.json_field("data") or {},
+                       "train": {} if image_size is None else {"image_size": image_size}}}
+
+
 def stored_image_size(train: Mapping[str, Any], source: str) -> int | None:
     """The training image size stored in a run's ``train`` settings (sectioned or flat), None
     when there is none; CheckpointError naming ``source`` for one that is no size."""
@@ -90,7 +117,8 @@ class Checkpoint:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file")
-        state = _load(path)
+        state = (_from_weights_file(path) if path.suffix.lower() == weights_file.SUFFIX
+                 else _load(path))
         if not isinstance(state, dict):
             raise CheckpointError(f"{path}: not a nasfpn checkpoint (top level is a "
                                   f"{type(state).__name__}, expected a dict)")

@@ -12,7 +12,8 @@ from torch import nn
 
 from ..modeling.spec import ModelSpec
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+# training checkpoints, and detector weights files (`nasfpn export --to safetensors`)
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors")
 
 
 @dataclass

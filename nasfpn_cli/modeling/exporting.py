@@ -1,4 +1,5 @@
-"""Exporting the raw network (images -> head outputs) to ONNX or TorchScript.
+"""Exporting the raw network (images -> head outputs) to ONNX or TorchScript, and its weights to
+safetensors.
 
 * ONNX: the legacy TorchScript-based exporter of ``torch.onnx`` (the newer torch.export-based
   one needs the ``onnxscript`` package, which nasfpn does not require), static shapes, one input
@@ -8,6 +9,13 @@
 * TorchScript: the network is *scripted* by default, so the file accepts any image size and
   keeps ``forward_exits``; ``method="trace"`` records one forward pass at the export size instead.
   The same metadata travels as the extra file ``nasfpn.json``.
+* safetensors: the weights only, as the detector's state dict or (``backbone_only``) the
+  backbone's under torchvision's names, with what rebuilds the model in the file's metadata
+  (layout: :mod:`~nasfpn_cli.modeling.weights_file`). Verified by reading every tensor back bit
+  for bit, then rebuilding the network from the metadata and comparing its outputs.
+
+The formats are the registry :data:`FORMATS`: a format is chosen by ``to`` or by the suffix of
+the output path.
 
 Files are written to a temporary name beside the target and renamed when complete, then (by
 default) run once on random input and compared with PyTorch.
@@ -18,6 +26,7 @@ import io
 import json
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +35,12 @@ from torch import Tensor, nn
 
 from ..errors import ModelError, UsageError
 from ..utils import atomic_write, eval_mode
+from . import weights_file
+from .spec import ModelSpec
 
 DEFAULT_OPSET = 17
 # the legacy exporter stops at 20; below 9 it cannot express nearest upsampling by a scale
 MIN_OPSET, MAX_OPSET = 9, 20
-SUFFIX_FORMATS = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript",
-                  ".torchscript": "torchscript"}
 TORCHSCRIPT_METHODS = ("script", "trace")
 INPUT_NAME = "images"
 
@@ -50,15 +59,25 @@ class ExportResult:
     size_bytes: int = 0
     max_abs_diff: float | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    tensor_count: int | None = None  # weights files: tensors written (all read back bit-exact)
+    parameter_count: int | None = None  # weights files: parameters of the written module
+    compared: str = "vs PyTorch"  # what verification ran against what
 
 
-def export_format(path: str | Path) -> str:
-    """``onnx`` or ``torchscript`` from the output file's suffix; UsageError for others."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIX_FORMATS:
-        raise UsageError(f"{path}: cannot tell the export format from {suffix or 'no suffix'!s}",
-                         hint="name the output *.onnx (ONNX) or *.pt / *.ts (TorchScript)")
-    return SUFFIX_FORMATS[suffix]
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export, for every format (each reads what concerns it).
+
+    ``spec`` describes the network (safetensors stores it to rebuild the model); ``metadata``
+    adds strings to a safetensors file's metadata (the categories, the training size)."""
+
+    image_size: int | tuple[int, int] = 640
+    batch_size: int = 1
+    opset: int = DEFAULT_OPSET
+    torchscript_method: str = "script"
+    backbone_only: bool = False
+    spec: ModelSpec | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def output_names(strides: tuple[int, ...]) -> list[str]:
@@ -201,15 +220,150 @@ def verify_export(result: ExportResult, network: nn.Module, seed: int = 1) -> fl
     return result.max_abs_diff
 
 
-def export_network(network: nn.Module, path: str | Path, image_size: int | tuple[int, int] = 640,
-                   *, batch_size: int = 1, opset: int = DEFAULT_OPSET,
-                   torchscript_method: str = "script", verify: bool = True) -> ExportResult:
-    """Export to the format the suffix of ``path`` names, then (``verify``) compare outputs."""
-    if export_format(path) == "onnx":
-        result = export_onnx(network, path, image_size, batch_size=batch_size, opset=opset)
+def export_safetensors(network: nn.Module, path: str | Path, spec: ModelSpec,
+                       image_size: int | tuple[int, int] = 640, *, batch_size: int = 1,
+                       backbone_only: bool = False,
+                       metadata: Mapping[str, str] | None = None) -> ExportResult:
+    """Write the weights of ``network`` (built from ``spec``) as safetensors: the detector's
+    state dict, or the backbone's under torchvision's names (``backbone_only``)."""
+    path = Path(path)
+    kind = weights_file.BACKBONE_FORMAT if backbone_only else weights_file.DETECTOR_FORMAT
+    module = network.backbone if backbone_only else network
+    tensors = (weights_file.backbone_tensors if backbone_only
+               else weights_file.detector_tensors)(network)
+    stored = weights_file.file_metadata(spec, kind, metadata)
+    atomic_write(path, weights_file.to_bytes(tensors, stored))
+    images = _example_input(network, image_size, batch_size)
+    return ExportResult(path, "safetensors", "backbone" if backbone_only else "detector",
+                        tuple(images.shape), [], [], None, path.stat().st_size,
+                        metadata=stored, tensor_count=len(tensors),
+                        parameter_count=sum(p.numel() for p in module.parameters()),
+                        compared="rebuilt from the file's metadata vs PyTorch")
+
+
+def verify_safetensors(result: ExportResult, network: nn.Module, seed: int = 1) -> float:
+    """Read the written file back: every tensor must equal the model's bit for bit (ModelError
+    otherwise); then rebuild the module from the file's metadata alone, load the tensors
+    strictly and compare its outputs with ``network``'s on a random input. Returns the largest
+    absolute difference (also stored in ``result``)."""
+    from .backbones import build_backbone
+    from .detector import build_detector
+
+    backbone_only = result.metadata["format"] == weights_file.BACKBONE_FORMAT
+    loaded = weights_file.read_weights_file(result.path)
+    expected = (weights_file.backbone_tensors if backbone_only
+                else weights_file.detector_tensors)(network)
+    differing = sorted(set(expected) ^ set(loaded.tensors)) + sorted(
+        key for key in set(expected) & set(loaded.tensors)
+        if not weights_file.same_bits(expected[key], loaded.tensors[key]))
+    if differing or loaded.metadata != result.metadata:
+        raise ModelError(f"{result.path}: the file read back differs from what was written "
+                         f"({len(differing)} differing tensors, metadata "
+                         f"{'equal' if loaded.metadata == result.metadata else 'differs'})")
+    spec = loaded.spec
+    if backbone_only:
+        holder: nn.Module = build_backbone(spec.backbone, frozen_bn=spec.frozen_bn)
+        rebuilt, original = holder, network.backbone
     else:
-        result = export_torchscript(network, path, image_size, batch_size=batch_size,
-                                    method=torchscript_method)
+        holder = build_detector(spec)
+        rebuilt, original = holder.network, network
+    try:
+        holder.load_state_dict(loaded.tensors, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{result.path}: its tensors do not fit the model its metadata "
+                         f"describes: {_first_line(exc)}") from None
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(result.input_shape, generator=generator)
+    with eval_mode(original), eval_mode(rebuilt), torch.no_grad():
+        parameter = next(original.parameters())
+        want = _flat(original(images.to(parameter.device)))
+        got = _flat(rebuilt(images))
+    result.max_abs_diff = max((float((a.float() - b.detach().cpu().float()).abs().max())
+                               for a, b in zip(got, want)), default=0.0)
+    return result.max_abs_diff
+
+
+def _flat(outputs) -> list[Tensor]:
+    """Tensors of a network's (cls, box) lists or of a backbone's feature list, in order."""
+    if isinstance(outputs, Tensor):
+        return [outputs]
+    return [t for item in outputs for t in _flat(item)]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format: the suffixes that name it, how to write and verify it, and whether it
+    can hold the backbone alone."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    write: Callable[[nn.Module, Path, ExportOptions], ExportResult]
+    verify: Callable[[ExportResult, nn.Module], float]
+    backbone_only: bool = False
+
+
+def _write_onnx(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    return export_onnx(network, path, options.image_size, batch_size=options.batch_size,
+                       opset=options.opset)
+
+
+def _write_torchscript(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    return export_torchscript(network, path, options.image_size, batch_size=options.batch_size,
+                              method=options.torchscript_method)
+
+
+def _write_safetensors(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    if options.spec is None:
+        raise ModelError("safetensors export needs the model's spec (to rebuild it)")
+    return export_safetensors(network, path, options.spec, options.image_size,
+                              batch_size=options.batch_size, backbone_only=options.backbone_only,
+                              metadata=options.metadata)
+
+
+FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
+    ExportFormat("onnx", (".onnx",), _write_onnx, verify_export),
+    ExportFormat("torchscript", (".pt", ".ts", ".torchscript"), _write_torchscript,
+                 verify_export),
+    ExportFormat("safetensors", (weights_file.SUFFIX,), _write_safetensors, verify_safetensors,
+                 backbone_only=True),
+)}
+SUFFIX_FORMATS = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
+
+
+def export_format(path: str | Path, to: str | None = None, *, backbone_only: bool = False) -> str:
+    """The format to write ``path`` in: ``to`` when given, else the one its suffix names.
+    UsageError when neither tells, when ``to`` contradicts the suffix, or when the format
+    cannot hold the backbone alone and ``backbone_only`` asks for it."""
+    suffix = Path(path).suffix.lower()
+    named = SUFFIX_FORMATS.get(suffix)
+    if to is not None and to not in FORMATS:
+        raise UsageError(f"unknown export format {to!r}; choose one of: {', '.join(FORMATS)}")
+    if to is None and named is None:
+        known = ", ".join(f"*{s}" for s in SUFFIX_FORMATS)
+        raise UsageError(f"{path}: cannot tell the export format from {suffix or 'no suffix'!s}",
+                         hint=f"name the output {known}, or pass --to")
+    if to is not None and named is not None and to != named:
+        raise UsageError(f"--to {to} contradicts the output's suffix {suffix} ({named})",
+                         hint=f"leave out --to, or name the output *{FORMATS[to].suffixes[0]}")
+    chosen = to or named
+    if backbone_only and not FORMATS[chosen].backbone_only:
+        able = [f for f in FORMATS.values() if f.backbone_only]
+        raise UsageError(f"--backbone-only writes weights only; {chosen} holds the whole network",
+                         hint="name the output " + " or ".join(f"*{f.suffixes[0]}" for f in able))
+    return chosen
+
+
+def export_network(network: nn.Module, path: str | Path, image_size: int | tuple[int, int] = 640,
+                   *, to: str | None = None, batch_size: int = 1, opset: int = DEFAULT_OPSET,
+                   torchscript_method: str = "script", backbone_only: bool = False,
+                   spec: ModelSpec | None = None, metadata: Mapping[str, str] | None = None,
+                   verify: bool = True) -> ExportResult:
+    """Export to format ``to`` (default: the one the suffix of ``path`` names), then
+    (``verify``) check the written file against ``network``. safetensors needs ``spec``."""
+    chosen = FORMATS[export_format(path, to, backbone_only=backbone_only)]
+    options = ExportOptions(image_size, batch_size, opset, torchscript_method, backbone_only,
+                            spec, dict(metadata or {}))
+    result = chosen.write(network, Path(path), options)
     if verify:
-        verify_export(result, network)
+        chosen.verify(result, network)
     return result
