@@ -69,7 +69,7 @@ def _fresh_temporary(target: Path, shown: Path) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _write_error(shown, exc) from exc
+        raise write_error(shown, exc) from exc
     _sweep_stale_temps(target)
     return _temp_name(target, os.getpid())
 
@@ -87,7 +87,8 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_error(path: Path | str, exc: OSError) -> NasfpnError:
+def write_error(path: Path | str, exc: OSError) -> NasfpnError:
+    """``cannot write PATH: reason`` with the hint for a full disk or a forbidden place."""
     reason = exc.strerror or str(exc)
     hint = None
     if exc.errno == errno.ENOSPC:
@@ -126,7 +127,7 @@ def _resolve_target(path: str | Path, inputs: Iterable[str | Path]) -> tuple[Pat
     try:
         info = target.stat() if target.exists() else None
     except OSError as exc:
-        raise _write_error(given, exc) from exc
+        raise write_error(given, exc) from exc
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise NasfpnError(f"cannot write {given}: it is a folder")
     return given, target, info
@@ -142,7 +143,7 @@ def _write_through(target: Path, payload: bytes, shown: Path) -> None:
         with open(target, "wb") as handle:
             handle.write(payload)
     except OSError as exc:
-        raise _write_error(shown, exc) from exc
+        raise write_error(shown, exc) from exc
 
 
 def _install(temporary: Path, target: Path, info: Any, shown: Path) -> None:
@@ -158,7 +159,7 @@ def _install(temporary: Path, target: Path, info: Any, shown: Path) -> None:
                     os.chown(temporary, info.st_uid, info.st_gid)
         os.replace(temporary, target)
     except OSError as exc:
-        raise _write_error(shown, exc) from exc
+        raise write_error(shown, exc) from exc
     _fsync_folder(target.parent)
 
 
@@ -184,7 +185,7 @@ def atomic_write(path: str | Path, data: str | bytes, *,
             sys.stdout.buffer.write(payload)
             sys.stdout.buffer.flush()
         except OSError as exc:
-            raise _write_error("standard output", exc) from exc
+            raise write_error("standard output", exc) from exc
         return
     given, target, info = _resolve_target(path, inputs)
     if _is_special(info):
@@ -195,7 +196,7 @@ def atomic_write(path: str | Path, data: str | bytes, *,
         try:
             temporary.write_bytes(payload)
         except OSError as exc:
-            raise _write_error(given, exc) from exc
+            raise write_error(given, exc) from exc
         _install(temporary, target, info, given)
     finally:
         with contextlib.suppress(OSError):
@@ -296,7 +297,7 @@ class JsonlWriter:
             self._handle.flush()
             os.fsync(self._handle.fileno())
         except OSError as exc:
-            raise _write_error(self.path, exc) from exc
+            raise write_error(self.path, exc) from exc
 
     def close(self) -> None:
         if self._handle is not None:

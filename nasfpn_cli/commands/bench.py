@@ -63,9 +63,13 @@ def command(models: tuple[str, ...], image_size: int | None, batch_size: int, de
                              str(resolve_device(device)), warmup, runs, amp, channels_last,
                              compile_, compile_backend)
     modes = ("neck",) if neck_only else POST_PROCESSING_MODES[post_processing]
-    cases = [case for source in sources
-             for case in _cases(source, modes, settings, exit_at, score_threshold)]
-    results = _run_with_progress(cases, settings, show=not as_json)
+    from ..memory_guard import memory_headroom
+
+    # a batch too large for the machine fails as "out of memory", not as a silent kill
+    with memory_headroom():
+        cases = [case for source in sources
+                 for case in _cases(source, modes, settings, exit_at, score_threshold)]
+        results = _run_with_progress(cases, settings, show=not as_json)
     _print(results, settings, as_json)
     return 0
 

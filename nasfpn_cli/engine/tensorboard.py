@@ -11,6 +11,7 @@ The ``tensorboard`` package is an optional extra (``pip install nasfpn[tensorboa
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from ..utils import write_error
 from .metrics_log import MetricsLog
 from .trainer import Hook, Trainer
 
@@ -28,13 +30,44 @@ PREVIEW_SCORE_THRESHOLD = 0.3
 
 def summary_writer(log_dir: str | Path):
     """A ``torch.utils.tensorboard.SummaryWriter``; UsageError naming the extra when the
-    tensorboard package is missing."""
+    tensorboard package is missing. Its background writer thread fails silently: the failure
+    comes back to the training's thread at the next write (:class:`TensorBoardLog`), as one
+    clear error instead of a thread traceback."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise UsageError("--tensorboard needs the tensorboard package",
                          hint="pip install 'nasfpn[tensorboard]' (or pip install tensorboard)") from None
-    return SummaryWriter(log_dir=str(log_dir))
+    _install_quiet_excepthook()  # before the writer: its thread may fail at once
+    try:
+        return SummaryWriter(log_dir=str(log_dir))
+    except OSError as exc:
+        raise write_error(log_dir, exc) from None
+
+
+def _is_event_writer(thread: threading.Thread | None) -> bool:
+    """Whether ``thread`` is one of TensorBoard's event-file writer threads (whose failure the
+    writer raises again in the training's thread at its next write)."""
+    try:
+        from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+    except ImportError:  # another tensorboard layout: its tracebacks are printed as before
+        return False
+    return isinstance(thread, _AsyncWriterThread)
+
+
+def _install_quiet_excepthook() -> None:
+    """Once per process: an uncaught exception of an event-writer thread is not printed; every
+    other thread's goes to the hook that was there before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_tensorboard", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not _is_event_writer(args.thread):
+            previous(args)
+
+    hook.quiet_tensorboard = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def record_scalars(record: dict[str, Any]) -> dict[str, float]:
@@ -55,13 +88,18 @@ class TensorBoardLog:
     def __init__(self, log: MetricsLog, writer):
         self.log = log
         self.writer = writer
+        self.failed = False  # the event file could not be written: closing it would fail again
 
     def write(self, record: dict[str, Any]) -> None:
         self.log.write(record)
         step = int(record.get("step", 0))
-        for tag, value in record_scalars(record).items():
-            self.writer.add_scalar(tag, value, step)
-        self.writer.flush()
+        try:
+            for tag, value in record_scalars(record).items():
+                self.writer.add_scalar(tag, value, step)
+            self.writer.flush()
+        except OSError as exc:  # raised by the writer thread (full disk...), named here
+            self.failed = True
+            raise write_error(Path(self.writer.log_dir) / "events.out.tfevents.*", exc) from None
 
     def truncate_after(self, step: int) -> None:
         self.log.truncate_after(step)
@@ -71,7 +109,11 @@ class TensorBoardLog:
 
     def close(self) -> None:
         self.log.close()
-        self.writer.close()
+        try:
+            self.writer.close()
+        except OSError as exc:
+            if not self.failed:
+                raise write_error(Path(self.writer.log_dir), exc) from None
 
 
 class TensorBoardHook(Hook):

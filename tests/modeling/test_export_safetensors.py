@@ -115,6 +115,17 @@ def test_backbone_only_has_torchvision_names_and_loads_strictly(trained, tmp_pat
     assert "--backbone-weights" in caught.value.hint
 
 
+def test_an_exported_backbone_is_what_backbone_weights_reads(trained, tmp_path):
+    """The way out and the way in meet: --backbone-only's file is a --backbone-weights file."""
+    detector, checkpoint = trained
+    output = tmp_path / "shared.safetensors"
+    export("fpn", "--checkpoint", checkpoint, "-o", output, "--backbone-only")
+    loaded = build_backbone("resnet10", weights=output).state_dict()
+    own = detector.network.backbone.state_dict()
+    assert loaded.keys() == own.keys()
+    assert all(same_bits(loaded[key], own[key]) for key in own)
+
+
 def test_backbone_only_mobilenet_keys(tmp_path):
     torch.manual_seed(0)
     spec = ModelSpec.create("fpn", **{**TINY, "backbone": "mobilenetv2"})

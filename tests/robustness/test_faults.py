@@ -32,8 +32,8 @@ def test_printing_to_a_full_disk_is_a_clear_error(args):
     assert "Exception ignored" not in result.stderr
 
 
-def _train_args(tiny_data, out):
-    options = []
+def _train_args(tiny_data, out, *more: str):
+    options = list(more)
     for key, value in TINY_TRAIN.items():
         if key != "genotype":
             options += [f"--{key.replace('_', '-')}", str(value)]
@@ -50,6 +50,22 @@ def test_train_on_a_full_disk_names_the_file(run, tiny_data, tmp_path, monkeypat
     assert code == 1, err
     assert str(out) in err and "No space left on device" in err
     assert "internal error" not in err
+
+
+def test_a_full_disk_under_tensorboard_is_one_clear_error(run, tiny_data, tmp_path,
+                                                         monkeypatch, one_thread):
+    """TensorBoard writes its events in a thread of its own: a full disk there is named by the
+    training (exit 1), and no thread traceback is printed."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    monkeypatch.setattr(RecordWriter, "write", _disk_full)
+    out = tmp_path / "run"
+    code, _, err = run(*_train_args(tiny_data, out, "--tensorboard"))
+    assert code == 1, err
+    assert f"cannot write {out}" in err, err  # the event file, or its folder when closing
+    assert "No space left on device" in err
+    assert "Traceback" not in err and "Exception in thread" not in err, err
 
 
 def test_a_full_disk_while_logging_metrics_names_the_log(tmp_path, monkeypatch):
@@ -124,4 +140,32 @@ def test_torch_allocation_failures_are_out_of_memory_errors(run, monkeypatch):
 
     monkeypatch.setattr(library, "resolve_path", allocation_fails)
     code, _, err = run("show", "fpn")
+    assert code == 1 and "out of memory" in err and "internal error" not in err, err
+
+
+def test_memory_headroom_turns_a_huge_allocation_into_an_error():
+    """Under the cap an allocation past the available memory fails at once (no kernel kill),
+    and the cap is lifted after the block."""
+    import resource
+
+    import torch
+
+    from nasfpn_cli.memory_guard import memory_headroom
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with memory_headroom(available=256 * 2 ** 20) as cap:
+        assert cap is not None
+        with pytest.raises(RuntimeError, match="can't allocate memory"):
+            torch.empty(2 ** 31, dtype=torch.uint8)
+        small = torch.zeros(2 ** 20)  # what fits still works
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    del small
+
+
+def test_bench_with_a_batch_too_large_is_out_of_memory_not_killed(run, monkeypatch):
+    import nasfpn_cli.memory_guard as memory_guard
+
+    monkeypatch.setattr(memory_guard, "available_bytes", lambda: 256 * 2 ** 20)
+    code, _, err = run("bench", "fpn", "--backbone", "resnet10", "--batch-size", "64",
+                       "--image-size", "640", "--runs", "1", "--warmup", "0")
     assert code == 1 and "out of memory" in err and "internal error" not in err, err
