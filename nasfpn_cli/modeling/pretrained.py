@@ -31,7 +31,6 @@ import hashlib
 import http.client
 import os
 import re
-import shutil
 import socket
 import sys
 import tempfile
