@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "Compare genotypes, runs and searches on one HTML page."),
     "export": ("export", "Export a detector to ONNX or TorchScript."),
     "data": ("data", "Check, synthesise, import (VOC, YOLO) or export COCO datasets."),
+    "weights": ("weights", "List, download or add published backbone weights (ImageNet)."),
     "train": ("train", "Train a detector on COCO-format data."),
     "eval": ("eval_cmd", "Evaluate a checkpoint with COCO metrics."),
     "predict": ("predict", "Run a checkpoint on images; JSON and PNG out."),

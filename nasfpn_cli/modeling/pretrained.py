@@ -17,11 +17,13 @@ Checksums: torch hub file names carry the first hex digits of the file's sha256
 while it is written, and is renamed into place only when it is complete and its hash starts
 with that prefix. A file already in the cache is used without any network, and its hash is
 checked again each time (0.15 s for ResNet-101's 171 MB on our CPU), so a file copied there by hand
-(the offline procedure of docs/training.md) is verified as well. Files whose name carries no
-such prefix (an arbitrary URL) are used as they are.
+is verified as well. Files whose name carries no such prefix (an arbitrary URL) are used as they
+are. :func:`store` is the offline way in (``nasfpn weights add``): a file fetched elsewhere,
+checked against the published prefix and copied into the cache atomically.
 
-Torch-free at import (``torch.hub`` is imported when the cache is needed), so the training
-configuration can check a weights name without importing torch.
+Torch-free (:func:`cache_dir` follows ``torch.hub.get_dir``'s rules without importing torch),
+so the training configuration can check a weights name, and ``nasfpn weights list`` and
+``fetch`` can run, without importing torch.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import http.client
 import os
 import re
 import socket
+import sys
 import tempfile
 import urllib.error
 import urllib.parse
@@ -56,6 +59,7 @@ class PublishedWeights:
     url: str
     top1: float  # ImageNet-1k top-1 accuracy torchvision publishes for it
     recipe: str  # torchvision's name of the set
+    size_mb: float | None = None  # the file's size, about (MiB), None when not known
 
     @property
     def file_name(self) -> str:
@@ -66,29 +70,32 @@ class PublishedWeights:
         return hash_prefix(self.file_name)
 
 
-def _tv(backbone: str, name: str, file_name: str, top1: float, recipe: str) -> PublishedWeights:
-    return PublishedWeights(backbone, name, TORCHVISION_MODELS + file_name, top1, recipe)
+def _tv(backbone: str, name: str, file_name: str, top1: float, recipe: str,
+        size_mb: float) -> PublishedWeights:
+    return PublishedWeights(backbone, name, TORCHVISION_MODELS + file_name, top1, recipe,
+                            size_mb)
 
 
 # torchvision's published weights of our backbones (their state-dict keys match ours); ResNet-10
-# has none. Names and accuracies as torchvision's resnet.py / mobilenetv2.py publish them.
+# has none. Names, accuracies and file sizes (MiB) as torchvision's resnet.py / mobilenetv2.py
+# publish them.
 PUBLISHED: dict[str, dict[str, PublishedWeights]] = {
     "resnet18": {"imagenet-v1": _tv("resnet18", "imagenet-v1", "resnet18-f37072fd.pth",
-                                    69.758, "IMAGENET1K_V1")},
+                                    69.758, "IMAGENET1K_V1", 44.7)},
     "resnet34": {"imagenet-v1": _tv("resnet34", "imagenet-v1", "resnet34-b627a593.pth",
-                                    73.314, "IMAGENET1K_V1")},
+                                    73.314, "IMAGENET1K_V1", 83.3)},
     "resnet50": {"imagenet-v1": _tv("resnet50", "imagenet-v1", "resnet50-0676ba61.pth",
-                                    76.130, "IMAGENET1K_V1"),
+                                    76.130, "IMAGENET1K_V1", 97.8),
                  "imagenet-v2": _tv("resnet50", "imagenet-v2", "resnet50-11ad3fa6.pth",
-                                    80.858, "IMAGENET1K_V2")},
+                                    80.858, "IMAGENET1K_V2", 97.8)},
     "resnet101": {"imagenet-v1": _tv("resnet101", "imagenet-v1", "resnet101-63fe2227.pth",
-                                     77.374, "IMAGENET1K_V1"),
+                                     77.374, "IMAGENET1K_V1", 170.5),
                   "imagenet-v2": _tv("resnet101", "imagenet-v2", "resnet101-cd907fc2.pth",
-                                     81.886, "IMAGENET1K_V2")},
+                                     81.886, "IMAGENET1K_V2", 170.5)},
     "mobilenetv2": {"imagenet-v1": _tv("mobilenetv2", "imagenet-v1", "mobilenet_v2-b0353104.pth",
-                                       71.878, "IMAGENET1K_V1"),
+                                       71.878, "IMAGENET1K_V1", 13.6),
                     "imagenet-v2": _tv("mobilenetv2", "imagenet-v2", "mobilenet_v2-7ebf99e0.pth",
-                                       72.154, "IMAGENET1K_V2")},
+                                       72.154, "IMAGENET1K_V2", 13.6)},
 }
 # ``imagenet`` is V1 for every backbone: the set torchvision's own detection models start from
 # (their V2 sets come from a long, heavily regularised classification recipe)
@@ -140,10 +147,16 @@ def hash_prefix(file_name: str) -> str | None:
 
 
 def cache_dir() -> Path:
-    """Where downloaded weights live: ``torch.hub.get_dir()/checkpoints`` (``$TORCH_HOME``)."""
-    import torch.hub
-
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    """Where downloaded weights live: ``torch.hub.get_dir()/checkpoints``, i.e.
+    ``$TORCH_HOME/hub/checkpoints`` (``$XDG_CACHE_HOME/torch``, ``~/.cache/torch`` by default).
+    Computed by torch.hub's own rules without importing torch; asked of torch.hub when it is
+    imported already (``torch.hub.set_dir`` may have moved it)."""
+    hub = sys.modules.get("torch.hub")
+    if hub is not None:
+        return Path(hub.get_dir()) / "checkpoints"
+    home = os.getenv("TORCH_HOME",
+                     os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
+    return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
 def cache_path(source: str, backbone: str) -> Path:
@@ -152,21 +165,26 @@ def cache_path(source: str, backbone: str) -> Path:
     return cache_dir() / url_file_name(url)
 
 
-def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True) -> Path:
+def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True,
+                    timeout: float = TIMEOUT_S) -> Path:
     """A local weights file for ``source`` (a name, a URL or a path), downloading a name or URL
     into the cache first when it is not there (see the module docstring)."""
     if isinstance(source, str) and is_weights_name(source):
         entry = published_weights(backbone, source)
-        return fetch(entry.url, entry.sha256_prefix, progress=progress)
+        return fetch(entry.url, entry.sha256_prefix, progress=progress, timeout=timeout,
+                     add_command=f"nasfpn weights add {backbone} {source} FILE")
     if isinstance(source, str) and is_url(source):
-        return fetch(source, hash_prefix(url_file_name(source)), progress=progress)
+        return fetch(source, hash_prefix(url_file_name(source)), progress=progress,
+                     timeout=timeout)
     return Path(source)
 
 
-def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True) -> Path:
+def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True,
+          timeout: float = TIMEOUT_S, add_command: str | None = None) -> Path:
     """The cached file of ``url``, downloaded (and checked) unless it is in the cache already;
     a cached file is checked against ``sha256_prefix`` again. ModelError when offline, when the
-    download is cut short or when the hash differs."""
+    download is cut short or when the hash differs. ``timeout``: seconds each connection or read
+    may wait; ``add_command``: the ``nasfpn weights add ...`` line the offline hint offers."""
     target = cache_dir() / url_file_name(url)
     if target.is_file():
         if sha256_prefix is not None:
@@ -177,12 +195,43 @@ def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True) 
                                  "is damaged or another file",
                                  hint=f"delete it and run again to download {url}")
         return target
+    _make_cache(target.parent)
+    _download(url, target, sha256_prefix, progress, timeout, add_command)
+    return target
+
+
+def _make_cache(folder: Path) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ModelError(f"cannot create the weights cache {target.parent}: {exc.strerror or exc}",
+        raise ModelError(f"cannot create the weights cache {folder}: {exc.strerror or exc}",
                          hint="set TORCH_HOME to a writable folder") from None
-    _download(url, target, sha256_prefix, progress)
+
+
+def store(source: Path, file_name: str, sha256_prefix: str | None) -> Path:
+    """Copy ``source`` into the cache as ``file_name``: through a temporary file there, hashed
+    while it is written, renamed into place only when complete and its hash starts with
+    ``sha256_prefix`` (the caller checked ``source`` already; this guards against a file that
+    changed meanwhile). Nothing is left behind otherwise. Returns the cache path."""
+    target = cache_dir() / file_name
+    _make_cache(target.parent)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                       suffix=".partial")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out, open(source, "rb") as data:
+            for chunk in iter(lambda: data.read(CHUNK_BYTES), b""):
+                out.write(chunk)
+                digest.update(chunk)
+        got = digest.hexdigest()
+        if sha256_prefix is not None and not got.startswith(sha256_prefix):
+            raise ModelError(f"{source}: its sha256 changed while it was copied ({got[:16]}... "
+                             f"does not start with {sha256_prefix}); nothing was stored in "
+                             f"{target.parent}", hint="run again once the file is complete")
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
     return target
 
 
@@ -194,21 +243,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _offline_error(url: str, target: Path, reason: object) -> ModelError:
+def _offline_error(url: str, target: Path, reason: object,
+                   add_command: str | None = None) -> ModelError:
+    if add_command:
+        manual = (f"download {url} on another machine, then run `{add_command}` here (it checks "
+                  f"the file and copies it to {target})")
+    else:
+        manual = (f"download {url} on another machine and copy it to {target} (that name "
+                  "exactly)")
     return ModelError(f"cannot download backbone weights {url} ({reason})",
-                      hint=f"this run needs {target}; without internet here, download {url} on "
-                           f"another machine and copy it to {target} (that name exactly), or pass "
-                           "--backbone-weights FILE")
+                      hint=f"this run needs {target}; without internet here, {manual}, or pass "
+                           "the file to nasfpn train --backbone-weights FILE")
 
 
-def _download(url: str, target: Path, sha256_prefix: str | None, progress: bool) -> None:
+def _download(url: str, target: Path, sha256_prefix: str | None, progress: bool,
+              timeout: float = TIMEOUT_S, add_command: str | None = None) -> None:
     """``url`` into ``target`` through a temporary file renamed only when complete and checked;
     nothing is left behind otherwise."""
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                        suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as out:
-            digest, size, expected = _copy(url, out, target, progress)
+            digest, size, expected = _copy(url, out, target, progress, timeout, add_command)
         if expected is not None and size != expected:
             raise ModelError(f"download of {url} was cut short: {size} of {expected} bytes",
                              hint="run again; nothing was stored in the cache")
@@ -225,12 +281,13 @@ def _download(url: str, target: Path, sha256_prefix: str | None, progress: bool)
             os.remove(partial)
 
 
-def _copy(url: str, out, target: Path, progress: bool):
+def _copy(url: str, out, target: Path, progress: bool, timeout: float = TIMEOUT_S,
+          add_command: str | None = None):
     """Stream ``url`` into ``out``, hashing it; (digest, bytes, Content-Length or None)."""
     digest = hashlib.sha256()
     size = 0
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length") if response.headers else None
             expected = int(length) if length and length.isdigit() else None
             with _progress_bar(target.name, expected, progress) as advance:
@@ -244,9 +301,10 @@ def _copy(url: str, out, target: Path, progress: bool):
                          "bytes", hint="run again; nothing was stored in the cache") from None
     except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException,
             ValueError) as exc:
-        raise _offline_error(url, target, getattr(exc, "reason", None) or exc) from None
+        raise _offline_error(url, target, getattr(exc, "reason", None) or exc,
+                             add_command) from None
     except OSError as exc:  # a socket error, or the cache folder's disk
-        raise _offline_error(url, target, exc.strerror or exc) from None
+        raise _offline_error(url, target, exc.strerror or exc, add_command) from None
     return digest, size, expected
 
 
