@@ -423,8 +423,8 @@ def reference_options(command: Callable) -> Callable:
                   defaults=CALIBRATION, concrete=True)
 @space_options
 @executor_options
-@settings_options(CalibrationSettings, names=["resume", "tune", "target"], defaults=CALIBRATION,
-                  concrete=True)
+@settings_options(CalibrationSettings, names=["resume", "reference_from", "tune", "target"],
+                  defaults=CALIBRATION, concrete=True)
 @proxy_config_option
 @proxy_options
 @reference_options
@@ -441,11 +441,15 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     if _given(ctx, "target"):
         raise UsageError("--target applies only with --tune")
     where = {"workers": params["workers"], "executor": params["executor"],
-             "address": params["address"], "threads": params["threads"]}
+             "address": params["address"], "threads": params["threads"],
+             "reference_from": tuple(filter(None, [params["reference_from"]]))}
     config = _stored_or_new(ctx, params, "calibration", output_dir / "plan.json",
                             CALIBRATION_IDENTITY, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
     result = run_calibration(config, resume=params["resume"])
+    if result.reused:
+        console.print(f"{result.reused} trainings copied from {params['reference_from']} "
+                      "(same schedule, data and architecture), not run again", markup=False)
     console.print(calibration_table(result))
     for line in calibration_summary(result):
         console.print(line, markup=False)

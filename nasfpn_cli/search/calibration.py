@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .tuning import Tuning
 
 PLAN_FILE, TRAININGS_FILE = "plan.json", "trainings.jsonl"
+REUSED = "reused from"  # the worker of a training copied from --reference-from
 RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
 SCHEDULES = ("proxy", "reference")
 BUNDLED = REFERENCE_GENOTYPES
@@ -148,6 +149,8 @@ class CalibrationConfig:
     executor: str = ExecutorSettings.executor
     address: str | None = None
     threads: int | None = None  # torch threads per local training (None: cores // workers)
+    # earlier calibrations whose matching trainings are copied, not run (:mod:`.reuse`)
+    reference_from: tuple[str, ...] = ()
 
     def settings(self, schedule: str) -> dict[str, Any]:
         """The reward options of a schedule: the proxy's, and the reference's on top of them."""
@@ -299,12 +302,14 @@ class CalibrationResult:
     seconds_per_training: dict[str, float]  # schedule -> mean seconds
     settings: dict[str, dict[str, Any]]  # schedule -> ProxySettings as a dict
     errors: list[str]
+    reused: int = 0  # trainings copied from earlier calibrations (--reference-from)
 
     def to_dict(self) -> dict[str, Any]:
         return {"architectures": [asdict(arch) for arch in self.architectures],
                 "fidelity": self.fidelity.to_dict(),
                 "seconds_per_training": self.seconds_per_training,
-                "settings": self.settings, "errors": self.errors}
+                "settings": self.settings, "errors": self.errors,
+                "reused_trainings": self.reused}
 
 
 class Calibration:
@@ -362,6 +367,12 @@ class Calibration:
         log = TrialLog(self.out / TRAININGS_FILE)
         config = self.config
         try:
+            copies = self._reused(todo)
+            for record in copies:
+                log.append(record)
+                self.records.append(record)
+                done.add(record.job)
+            todo = [job for job in todo if job.key not in done]
             with ProgressTask("calibrate", len(self.jobs), progress, completed=len(done)) as bar, \
                     build_executor(config.executor, config.workers, config.address,
                                    config.threads) as executor:
@@ -380,6 +391,30 @@ class Calibration:
         finally:
             log.close()
         return self.summarize()
+
+    def _reused(self, jobs: list[Job]) -> list[TrainingRecord]:
+        """Copies of the trainings ``--reference-from`` recorded for these jobs (same schedule
+        settings, data and architecture; see :mod:`.reuse`)."""
+        if not self.config.reference_from:
+            return []
+        from .reuse import RecordedTrainings, schedule_fingerprint
+
+        for folder in self.config.reference_from:
+            if Path(folder).resolve() == self.out.resolve():
+                raise UsageError(f"--reference-from {folder}: the calibration's own folder")
+        recorded = RecordedTrainings(self.config.reference_from)
+        fingerprints = {schedule: schedule_fingerprint(self.config.settings(schedule))
+                        for schedule in SCHEDULES}
+        copies = []
+        for job in jobs:
+            found = recorded.find(fingerprints[job.schedule], job.arch.key, job.seed_index)
+            if found is not None:
+                record, folder = found
+                copies.append(TrainingRecord(
+                    job.arch.name, job.schedule, job.seed_index, record.seed, record.score,
+                    record.seconds, f"{REUSED} {folder}", None, record.finished_at,
+                    record.curve))
+        return copies
 
     def _record(self, job: Job, result: TrialResult) -> TrainingRecord:
         if result.fatal:
@@ -415,7 +450,8 @@ class Calibration:
                     for schedule in SCHEDULES}
         errors = [f"{r.architecture} ({r.schedule}, seed {r.seed_index}): {r.error}"
                   for r in self.records if r.error]
-        result = CalibrationResult(results, fidelity, seconds, settings, errors)
+        reused = sum(record.worker.startswith(REUSED) for record in self.records)
+        result = CalibrationResult(results, fidelity, seconds, settings, errors, reused)
         atomic_write_json(self.out / RESULT_FILE, result.to_dict())
         write_scatter(result, self.out / PLOT_FILE)
         return result

@@ -112,6 +112,11 @@ class CalibrationSettings:
                          help="Report the overlap of the proxy's and the reference's top k.")
     resume: bool = setting(False, section="calibration",
                            help="Finish the calibration in --output-dir.")
+    reference_from: str | None = setting(
+        None, section="calibration", path="folder", metavar="DIR",
+        help="An earlier calibration whose trainings are copied instead of run where the "
+             "schedule, data and architecture match (its reference trainings above all: "
+             "judge another proxy, or more architectures, at the cost of the new ones).")
     tune: bool = setting(False, section="calibration",
                          help="Choose the cheapest proxy that ranks like the reference from the "
                               "finished calibration in --output-dir (nothing is trained): "

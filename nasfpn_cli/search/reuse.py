@@ -1,0 +1,87 @@
+"""Trainings one calibration recorded, reused by another (``calibrate --reference-from DIR``).
+
+A reference training is the expensive part of a calibration (12 epochs on 600 images, against
+the proxy's 4 on 300), and it does not depend on the proxy being judged: a second calibration of
+another proxy, or one with more architectures (K >= 16), needs the same reference trainings of
+the architectures the two share. A recorded training is reused for a planned one when both run
+the same settings on the same data (:func:`schedule_fingerprint`) and the same architecture
+(its genotype text, whatever it is called in either plan), seed index for seed index. It is
+copied into the new ``trainings.jsonl`` with ``worker`` "reused from DIR" and its own seed, so
+the new folder stands alone and ``--resume`` never trains it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..errors import SearchError
+
+# reward options that change what is recorded, not what is trained
+NOT_TRAINING = ("curve",)
+DATA_FILES = ("train_ann", "val_ann")  # annotation files: identified by their content
+
+
+def _file_digest(path: str) -> str:
+    """sha256 of a data file's content (an edited annotation file is other data)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise SearchError(f"{path}: cannot read it to match recorded trainings ({exc.strerror})"
+                          ) from None
+
+
+def schedule_fingerprint(options: dict[str, Any]) -> str:
+    """A hash of what a training under reward ``options`` depends on: every resolved proxy
+    setting (recipe, epochs, images, image size, score, data...) and the content of the
+    annotation files it names. Two schedules with one fingerprint train the same way."""
+    from .rewards.proxy import ProxySettings
+
+    settings = ProxySettings.from_options(options).to_dict()
+    for name in NOT_TRAINING:
+        settings.pop(name, None)
+    data = {name: _file_digest(settings[name]) for name in DATA_FILES if settings.get(name)}
+    text = json.dumps({"settings": settings, "data": data}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RecordedTrainings:
+    """The finished trainings of earlier calibrations, by (schedule fingerprint, architecture
+    key), each list in seed-index order."""
+
+    def __init__(self, folders: tuple[str | Path, ...] = ()):
+        self.by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        self.origin: dict[int, Path] = {}
+        for folder in folders:
+            self._add(Path(folder))
+
+    def _add(self, folder: Path) -> None:
+        from .calibration import (TRAININGS_FILE, choose_architectures, read_trainings,
+                                  resumed_config)
+
+        config = resumed_config(folder)
+        keys = {arch.name: arch.key for arch in choose_architectures(
+            config.space, config.bundled, config.sampled, config.poor, config.seed)}
+        fingerprints = {schedule: schedule_fingerprint(config.settings(schedule))
+                        for schedule in ("proxy", "reference")}
+        records = [record for record in read_trainings(folder / TRAININGS_FILE)
+                   if record.error is None and record.architecture in keys
+                   and record.schedule in fingerprints]
+        for record in sorted(records, key=lambda r: r.seed_index):
+            key = (fingerprints[record.schedule], keys[record.architecture])
+            self.by_key[key].append(record)
+            self.origin[id(record)] = folder
+
+    def find(self, fingerprint: str, arch_key: str, seed_index: int) -> tuple[Any, Path] | None:
+        """The recorded training to reuse for seed index ``seed_index`` of this schedule and
+        architecture (the ``seed_index``-th one recorded), and the folder it comes from."""
+        matches = self.by_key.get((fingerprint, arch_key), [])
+        if seed_index >= len(matches):
+            return None
+        record = matches[seed_index]
+        return record, self.origin[id(record)]
+
+    def __len__(self) -> int:
+        return sum(len(records) for records in self.by_key.values())

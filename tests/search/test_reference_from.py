@@ -1,0 +1,98 @@
+"""``search calibrate --reference-from DIR``: trainings an earlier calibration recorded are
+copied, not run, where schedule settings, data and architecture match (issue 17)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nasfpn_cli.search.calibration import (Calibration, CalibrationConfig, resumed_config,
+                                           run_calibration)
+from nasfpn_cli.search.reuse import schedule_fingerprint
+
+from test_tuning import REFERENCE_EPOCHS, write_toy_calibration
+
+
+@pytest.fixture
+def recorded(tmp_path) -> Path:
+    out = tmp_path / "first"
+    write_toy_calibration(out)
+    return out
+
+
+def _like(recorded: Path, out: Path, **changes) -> CalibrationConfig:
+    """The recorded calibration's plan in ``out``, with ``changes`` and --reference-from it."""
+    config = resumed_config(recorded)
+    values = {name: getattr(config, name) for name in
+              ("proxy", "reference", "bundled", "sampled", "poor", "seeds", "seed", "space",
+               "top_k")}
+    return CalibrationConfig(out, **{**values, **changes}, reference_from=(str(recorded),))
+
+
+def test_the_same_plan_trains_nothing_and_measures_the_same(recorded, tmp_path):
+    result = run_calibration(_like(recorded, tmp_path / "second"), progress=False)
+    assert result.reused == 32  # 8 architectures x 2 seeds x 2 schedules
+    lines = [json.loads(line) for line in
+             (tmp_path / "second" / "trainings.jsonl").read_text().splitlines()]
+    assert all(line["worker"] == f"reused from {recorded}" for line in lines)
+    first = {(r["architecture"], r["schedule"], r["seed_index"]): (r["score"], r["curve"])
+             for r in map(json.loads, (recorded / "trainings.jsonl").read_text().splitlines())}
+    assert {(r["architecture"], r["schedule"], r["seed_index"]): (r["score"], r["curve"])
+            for r in lines} == first
+    # and a resume finds everything done
+    again = run_calibration(_like(recorded, tmp_path / "second"), resume=True, progress=False)
+    assert again.fidelity.to_dict() == result.fidelity.to_dict()
+
+
+def test_only_matching_schedules_are_copied(recorded, tmp_path):
+    """Another proxy (2 epochs): its trainings are new, the reference ones are copied."""
+    config = _like(recorded, tmp_path / "other-proxy",
+                   proxy={"epochs": 2, "image_size": 64})
+    calibration = Calibration(config, prepare=False)
+    copies = calibration._reused(calibration.jobs)
+    assert {record.schedule for record in copies} == {"reference"}
+    assert len(copies) == 16
+
+
+def test_architectures_match_by_genotype_not_by_name(recorded, tmp_path):
+    """Another --seed samples other architectures: only the bundled four (same genotype text)
+    keep their recorded trainings; 'sampled1' of the new plan is another pyramid."""
+    calibration = Calibration(_like(recorded, tmp_path / "other-seed", seed=11), prepare=False)
+    copied = {record.architecture for record in calibration._reused(calibration.jobs)}
+    assert copied == {"fpn", "panet", "nasfpn", "bifpn"}
+
+
+def test_other_reference_settings_or_data_match_nothing(recorded, tmp_path):
+    longer = _like(recorded, tmp_path / "longer",
+                   reference={"epochs": REFERENCE_EPOCHS + 1, "synth_images": 600, "score": "ap"})
+    calibration = Calibration(longer, prepare=False)
+    assert [r.schedule for r in calibration._reused(calibration.jobs)] == ["proxy"] * 16
+    base = {"epochs": 1}
+    other_data = {**base, "synth_kind": "shapes"}
+    assert schedule_fingerprint(base) != schedule_fingerprint(other_data)
+    assert schedule_fingerprint(base) == schedule_fingerprint({**base, "curve": True})
+
+
+def test_annotation_files_are_matched_by_content(tmp_path):
+    for name in ("train.json", "val.json"):
+        (tmp_path / name).write_text('{"images": []}')
+    (tmp_path / "images").mkdir()
+    options = {"train_ann": str(tmp_path / "train.json"), "val_ann": str(tmp_path / "val.json"),
+               "train_images": str(tmp_path / "images"), "val_images": str(tmp_path / "images")}
+    before = schedule_fingerprint(options)
+    (tmp_path / "val.json").write_text('{"images": [], "edited": true}')
+    assert schedule_fingerprint(options) != before
+
+
+def test_bad_reference_folders_are_clear_errors(recorded, tmp_path, cli):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = cli("search", "calibrate", "--reference-from", str(empty), "-o",
+                  str(tmp_path / "new"))
+    assert refused.returncode == 1 and f"{empty}: no calibration here" in refused.stderr, \
+        refused.stderr
+    itself = cli("search", "calibrate", "--resume", "--reference-from", str(recorded), "-o",
+                 str(recorded))
+    assert itself.returncode == 2 and "the calibration's own folder" in itself.stderr, \
+        itself.stderr
