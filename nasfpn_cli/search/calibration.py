@@ -397,7 +397,7 @@ class Calibration:
         settings, data and architecture; see :mod:`.reuse`)."""
         if not self.config.reference_from:
             return []
-        from .reuse import RecordedTrainings, schedule_fingerprint
+        from .reuse import RecordedTrainings, schedule_fingerprint, structure_key
 
         for folder in self.config.reference_from:
             if Path(folder).resolve() == self.out.resolve():
@@ -407,7 +407,8 @@ class Calibration:
                         for schedule in SCHEDULES}
         copies = []
         for job in jobs:
-            found = recorded.find(fingerprints[job.schedule], job.arch.key, job.seed_index)
+            found = recorded.find(fingerprints[job.schedule], structure_key(job.arch.genotype),
+                                  job.seed_index)
             if found is not None:
                 record, folder = found
                 copies.append(TrainingRecord(

@@ -47,6 +47,15 @@ def schedule_fingerprint(options: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def structure_key(genotype_text: str) -> str:
+    """A hash of a calibrated architecture's genotype text without its ``genotype NAME`` line:
+    the same pyramid has one key whatever a plan calls it."""
+    lines = genotype_text.splitlines()
+    if lines and lines[0].startswith("genotype "):
+        lines = lines[1:]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
 class RecordedTrainings:
     """The finished trainings of earlier calibrations, by (schedule fingerprint, architecture
     key), each list in seed-index order."""
@@ -62,7 +71,7 @@ class RecordedTrainings:
                                   resumed_config)
 
         config = resumed_config(folder)
-        keys = {arch.name: arch.key for arch in choose_architectures(
+        keys = {arch.name: structure_key(arch.genotype) for arch in choose_architectures(
             config.space, config.bundled, config.sampled, config.poor, config.seed)}
         fingerprints = {schedule: schedule_fingerprint(config.settings(schedule))
                         for schedule in ("proxy", "reference")}
@@ -76,7 +85,8 @@ class RecordedTrainings:
 
     def find(self, fingerprint: str, arch_key: str, seed_index: int) -> tuple[Any, Path] | None:
         """The recorded training to reuse for seed index ``seed_index`` of this schedule and
-        architecture (the ``seed_index``-th one recorded), and the folder it comes from."""
+        architecture (``arch_key``: its :func:`structure_key`; the ``seed_index``-th training
+        recorded), and the folder it comes from."""
         matches = self.by_key.get((fingerprint, arch_key), [])
         if seed_index >= len(matches):
             return None

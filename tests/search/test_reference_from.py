@@ -63,6 +63,23 @@ def test_architectures_match_by_genotype_not_by_name(recorded, tmp_path):
     assert copied == {"fpn", "panet", "nasfpn", "bifpn"}
 
 
+def test_a_pyramid_under_another_name_is_the_same_pyramid(recorded, tmp_path):
+    """sampled1 of the recorded plan, given to the new one as a genotype file named mine.txt."""
+    from nasfpn_cli.search.calibration import choose_architectures
+
+    old = resumed_config(recorded)
+    sampled1 = next(arch for arch in choose_architectures(old.space, old.bundled, old.sampled,
+                                                         old.poor, old.seed)
+                    if arch.name == "sampled1")
+    mine = tmp_path / "mine.txt"
+    mine.write_text(sampled1.genotype.replace("genotype sampled1", "genotype mine"))
+    config = _like(recorded, tmp_path / "renamed", bundled=("fpn", "panet", str(mine)),
+                   sampled=0, poor=0)
+    calibration = Calibration(config, prepare=False)
+    copied = {record.architecture for record in calibration._reused(calibration.jobs)}
+    assert copied == {"fpn", "panet", "mine"}
+
+
 def test_other_reference_settings_or_data_match_nothing(recorded, tmp_path):
     longer = _like(recorded, tmp_path / "longer",
                    reference={"epochs": REFERENCE_EPOCHS + 1, "synth_images": 600, "score": "ap"})
