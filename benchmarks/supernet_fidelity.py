@@ -27,6 +27,7 @@ an ``--out`` written with other settings is refused (the proxy reuses whatever d
 
     python benchmarks/supernet_fidelity.py --out out/supernet-bench [--steps 1000] [--seed 0]
         [--norm-scope level] [--recalibrate 4] [--trials 40]
+    python benchmarks/supernet_fidelity.py --out OUT --rescore --calibration FOLDER...
     python benchmarks/supernet_fidelity.py --out out/supernet-shapes --proxy-set synth_kind=shapes \
         --calibration docs/runs/calibration-curves-shapes --trials 0
 """
@@ -247,6 +248,10 @@ def table(rows: dict[str, dict[str, float]], truth: dict[str, np.ndarray], colum
     return lines
 
 
+COLUMNS = ["supernet ap50", "supernet loss", "naive ap50", "recorded proxy", "synflow", "naswot",
+           "grad_norm", "params", "neck MACs"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/supernet-bench"))
@@ -261,17 +266,22 @@ def main() -> None:
     parser.add_argument("--proxy-set", action="append", default=[], metavar="FIELD=VALUE",
                         help="A --proxy-* setting by its ProxySettings field name "
                              "(repeatable), e.g. synth_kind=shapes")
+    parser.add_argument("--rescore", action="store_true",
+                        help="Only print the reference table again from OUT/fidelity.json, "
+                             "against --calibration (a subset of the run's folders)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.rescore:
+        return rescore(args.out, args.calibration)
     space = SearchSpace()
     try:
         options = assigned_values(ProxySettings, [parse_assignment(text)
                                                   for text in args.proxy_set], "--proxy-set")
-        proxy = ProxySettings.from_options(options).to_dict()  # checked as declared
+        proxy_settings = ProxySettings.from_options(options).to_dict()  # checked as declared
     except (ValueError, UsageError, SearchError) as exc:
         parser.error(f"--proxy-set: {exc}")
-    reference_schedule = check_calibrations(args.calibration, proxy)
-    check_out(args.out, proxy)
+    reference_schedule = check_calibrations(args.calibration, proxy_settings)
+    check_out(args.out, proxy_settings)
     argument = (f"steps={args.steps},seed={args.seed},norm_scope={args.norm_scope},"
                 f"recalibrate={args.recalibrate}")
     reward = build_reward(RewardSpec("supernet", argument, options), space, args.out)
@@ -301,14 +311,13 @@ def main() -> None:
         name = f"trial{index}"
         proxy[name] = np.array([score])
         rows[name].update(supernet_scores(reward, parse_genotype(text, f"<{name}>"), pristine))
-    columns = ["supernet ap50", "supernet loss", "naive ap50", "recorded proxy", "synflow",
-               "naswot", "grad_norm", "params", "neck MACs"]
+    columns = COLUMNS
     lines = table(rows, reference, columns, "reference AP")
     lines += table(rows, proxy, columns[:3], "proxy AP50 (search trials)")
     train_seconds = (log[-1]["time"] - log[0]["time"]) if len(log) > 1 else prepare_seconds
     per_candidate = float(np.mean([rows[n]["supernet ap50 seconds"] for n in rows
                                    if "supernet ap50 seconds" in rows[n]]))
-    summary = {"proxy": proxy, "calibration": [str(p) for p in args.calibration],
+    summary = {"proxy": proxy_settings, "calibration": [str(p) for p in args.calibration],
                "reference": reference_schedule,
                "steps": args.steps, "seed": args.seed, "norm_scope": args.norm_scope,
                "recalibrate": args.recalibrate, "prepare_seconds": prepare_seconds,
@@ -320,12 +329,35 @@ def main() -> None:
     print(f"\nsupernet: {args.steps} steps, prepare {prepare_seconds:.0f} s; "
           f"{per_candidate:.2f} s per candidate (AP50, {args.recalibrate} recalibration "
           f"batches) = {3600 / per_candidate:.0f} per CPU-hour (1 thread)\n")
+    print_table(lines)
+
+
+def print_table(lines: list[dict[str, Any]]) -> None:
     print("| against | score | n | Kendall tau [90%] | Spearman rho [90%] | top-3 | s/cand |")
     print("|---|---|---|---|---|---|---|")
     for line in lines:
         seconds = f"{line['seconds']:.2f}" if line["seconds"] is not None else "-"
         print(f"| {line['against']} | {line['score']} | {line['n']} | {line['kendall_tau']} | "
               f"{line['spearman_rho']} | {line['top3']:.2f} | {seconds} |")
+
+
+def rescore(out: Path, folders: list[Path]) -> None:
+    """The reference table again from ``OUT/fidelity.json``'s rows, against ``folders`` (a
+    subset of the run's calibrations, e.g. one that all runs share); trains and scores nothing."""
+    summary = json.loads((out / "fidelity.json").read_text())
+    check_calibrations(folders, summary["proxy"])
+    rows: dict[str, dict[str, float]] = {}
+    truth: dict[str, np.ndarray] = {}
+    for name, (_, scores, _, recorded) in reference_scores(folders).items():
+        if name not in summary["rows"]:
+            sys.exit(f"{out}: no scores for {name} of {folders}")
+        rows[name] = {k: v for k, v in summary["rows"][name].items() if k != "recorded proxy"}
+        if "supernet ap50" in rows[name]:
+            rows[name]["recorded proxy"] = float(np.mean(recorded))
+        truth[name] = np.array(scores)
+    print(f"{out}: supernet seed {summary['seed']}, {summary['steps']} steps; against "
+          + ", ".join(str(f) for f in folders) + "\n")
+    print_table(table(rows, truth, COLUMNS, "reference AP"))
 
 
 if __name__ == "__main__":

@@ -49,3 +49,13 @@ def test_an_out_folder_of_other_proxy_settings_is_refused(tmp_path):
     (tmp_path / "b" / "proxy_data").mkdir(parents=True)
     with pytest.raises(SystemExit, match="unknown settings"):
         bench.check_out(tmp_path / "b", SHAPES)
+
+
+def test_rescore_reprints_a_recorded_table(capsys):
+    bench.rescore(bench.RUNS / "supernet-fidelity-shapes-seed0",
+                  [bench.RUNS / "calibration-curves-shapes"])
+    printed = capsys.readouterr().out
+    assert "| reference AP | supernet loss | 5 | 0.80 [0.12, 1.00] |" in printed
+    with pytest.raises(SystemExit, match="synth_kind: 'digits' there, 'shapes' here"):
+        bench.rescore(bench.RUNS / "supernet-fidelity-shapes-seed0",
+                      [bench.RUNS / "calibration-default"])
