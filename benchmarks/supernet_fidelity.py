@@ -1,11 +1,15 @@
 """How well does the one-shot supernet rank pyramids, and how many does it score per CPU-hour?
 
-Trains (or reuses, or resumes) the supernet of ``--reward supernet`` on the proxy's default data
-(generated digits, 300 images, 128 px, ResNet-10 3@32) in ``--out``, then scores with it:
+Trains (or reuses, or resumes) the supernet of ``--reward supernet`` on the proxy's data in
+``--out`` (by default generated digits, 300 images, 128 px, ResNet-10 3@32; ``--proxy-set
+FIELD=VALUE`` sets a ``--proxy-*`` setting by its field name, e.g. ``synth_kind=shapes``), then
+scores with it:
 
 * the reference architectures recorded in calibration folders (``--calibration``, default the
   two committed ones whose reference schedule is the same: 12 epochs on 600 images, COCO AP),
-  keeping those that lie in the search space; their reference AP (mean over seeds) is the truth;
+  keeping those that lie in the search space; their reference AP (mean over seeds) is the truth.
+  Every folder must have generated its proxy data as the supernet's (kind, images, seed, model)
+  and all must share one reference schedule; otherwise the benchmark refuses to run;
 * up to ``--trials`` distinct architectures of a recorded search (``--search``), whose
   short-training proxy AP50 (one seed) is the cheap score the supernet would replace.
 
@@ -15,10 +19,17 @@ naive supernet). Training-free scores (synflow, NASWOT, grad-norm) on the untrai
 detector, params and neck MACs go in the same table (every reference architecture, in the space
 or not). Prints a markdown table of Kendall's tau (90% bootstrap interval), Spearman's rho and
 top-3 overlap, with seconds per candidate, and writes everything to ``OUT/fidelity.json``.
-One torch thread throughout.
+The calibration's own recorded proxy score (mean over its seeds) is ranked too, on the
+architectures in the space. One torch thread throughout.
+
+``OUT/proxy.json`` records the proxy settings the data in ``OUT/proxy_data`` was written with;
+an ``--out`` written with other settings is refused (the proxy reuses whatever data is there).
 
     python benchmarks/supernet_fidelity.py --out out/supernet-bench [--steps 1000] [--seed 0]
         [--norm-scope level] [--recalibrate 4] [--trials 40]
+    python benchmarks/supernet_fidelity.py --out OUT --rescore --calibration FOLDER...
+    python benchmarks/supernet_fidelity.py --out out/supernet-shapes --proxy-set synth_kind=shapes \
+        --calibration docs/runs/calibration-curves-shapes --trials 0
 """
 from __future__ import annotations
 
@@ -36,30 +47,89 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nasfpn_cli.data.coco import build_dataloader  # noqa: E402
-from nasfpn_cli.errors import SearchError  # noqa: E402
+from nasfpn_cli.errors import SearchError, UsageError  # noqa: E402
 from nasfpn_cli.genotype import parse_genotype  # noqa: E402
 from nasfpn_cli.search.fidelity import measure_fidelity  # noqa: E402
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward  # noqa: E402
-from nasfpn_cli.search.rewards.proxy import SCORES  # noqa: E402
+from nasfpn_cli.search.rewards.proxy import SCORES, ProxySettings  # noqa: E402
 from nasfpn_cli.search.space import SearchSpace  # noqa: E402
 from nasfpn_cli.search.supernet.model import supernet_neck  # noqa: E402
 from nasfpn_cli.search.supernet.scoring import recalibrate_norms  # noqa: E402
+from nasfpn_cli.settings import assigned_values, parse_assignment  # noqa: E402
 from nasfpn_cli.utils import read_jsonl  # noqa: E402
 
 RUNS = Path(__file__).resolve().parents[1] / "docs" / "runs"
 
 
-def reference_scores(folders: list[Path]) -> dict[str, tuple[str, list[float], int]]:
-    """genotype text -> (name, reference scores over all seeds, neck MACs), pooled by name."""
-    found: dict[str, tuple[str, list[float], int]] = {}
+# what decides the proxy's generated data and model: a calibration's proxy must match these
+DATA_FIELDS = ("synth_kind", "synth_images", "synth_val_fraction", "synth_seed", "backbone",
+               "stack", "channels", "image_size")
+# what decides the reference's truth: every calibration folder must share these
+REFERENCE_FIELDS = DATA_FIELDS + ("epochs", "batch_size", "lr", "warmup", "score", "stop_epoch",
+                                  "extrapolate")
+
+
+DEFAULTS = {"stop_epoch": None, "extrapolate": False}  # of files written before these existed
+
+
+def check_calibrations(folders: list[Path], proxy: dict[str, Any]) -> dict[str, Any]:
+    """The reference schedule the folders share; SystemExit naming a folder whose generated
+    proxy data differs from the supernet's (``proxy``) or whose reference differs."""
+    reference: dict[str, Any] | None = None
+    for folder in folders:
+        settings = json.loads((folder / "calibration.json").read_text())["settings"]
+        own = {k: v for k, v in settings["proxy"].items() if k in DATA_FIELDS}
+        if not settings["proxy"].get("train_ann"):  # generated data: it must be the supernet's
+            wrong = [f"{k}: {own.get(k)!r} there, {proxy[k]!r} here" for k in DATA_FIELDS
+                     if own.get(k) != proxy[k]]
+            if wrong:
+                sys.exit(f"{folder}: its proxy data is not the supernet's ({'; '.join(wrong)});"
+                         " pass --proxy-set FIELD=VALUE to match it")
+        elif proxy["train_ann"] is None and own.get("synth_kind", "digits") != proxy["synth_kind"]:
+            sys.exit(f"{folder}: its proxy used its own data files; only generated "
+                     f"{proxy['synth_kind']} data is compared here")
+        ours = {k: settings["reference"].get(k, DEFAULTS.get(k)) for k in REFERENCE_FIELDS}
+        if reference is not None and ours != reference:
+            wrong = [f"{k}: {ours[k]!r} vs {reference[k]!r}" for k in REFERENCE_FIELDS
+                     if ours[k] != reference[k]]
+            sys.exit(f"{folder}: another reference schedule than {folders[0]} "
+                     f"({'; '.join(wrong)})")
+        reference = ours
+    return reference or {}
+
+
+def check_out(out: Path, proxy: dict[str, Any]) -> None:
+    """Refuse an ``--out`` whose proxy data was written with other settings; record them."""
+    record = out / "proxy.json"
+    wanted = json.loads(json.dumps(proxy, default=str))
+    if record.is_file():
+        stored = json.loads(record.read_text())
+        wrong = [f"{k}: {stored.get(k)!r} there, {wanted.get(k)!r} here"
+                 for k in sorted(set(stored) | set(wanted)) if stored.get(k) != wanted.get(k)]
+        if wrong:
+            sys.exit(f"{out}: written for other proxy settings ({'; '.join(wrong)}); "
+                     "use another --out")
+    elif (out / "proxy_data").exists() or (out / "supernet.pt").exists():
+        sys.exit(f"{out}: holds proxy data or a supernet of unknown settings (no proxy.json); "
+                 "use another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted, indent=1, sort_keys=True))
+
+
+def reference_scores(folders: list[Path]
+                     ) -> dict[str, tuple[str, list[float], int, list[float]]]:
+    """name -> (genotype text, reference scores over all seeds, neck MACs, recorded proxy
+    scores over all seeds), pooled by name."""
+    found: dict[str, tuple[str, list[float], int, list[float]]] = {}
     for folder in folders:
         for arch in json.loads((folder / "calibration.json").read_text())["architectures"]:
             name = arch["name"]
             if name in found:
                 found[name][1].extend(arch["scores"]["reference"])
+                found[name][3].extend(arch["scores"]["proxy"])
             else:
                 found[name] = (arch["genotype"], list(arch["scores"]["reference"]),
-                               int(arch["neck_macs"]))
+                               int(arch["neck_macs"]), list(arch["scores"]["proxy"]))
     return found
 
 
@@ -178,6 +248,10 @@ def table(rows: dict[str, dict[str, float]], truth: dict[str, np.ndarray], colum
     return lines
 
 
+COLUMNS = ["supernet ap50", "supernet loss", "naive ap50", "recorded proxy", "synflow", "naswot",
+           "grad_norm", "params", "neck MACs"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out/supernet-bench"))
@@ -189,12 +263,28 @@ def main() -> None:
     parser.add_argument("--calibration", type=Path, nargs="*",
                         default=[RUNS / "calibration-default", RUNS / "search-small"])
     parser.add_argument("--search", type=Path, default=RUNS / "search-small" / "trials.jsonl")
+    parser.add_argument("--proxy-set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="A --proxy-* setting by its ProxySettings field name "
+                             "(repeatable), e.g. synth_kind=shapes")
+    parser.add_argument("--rescore", action="store_true",
+                        help="Only print the reference table again from OUT/fidelity.json, "
+                             "against --calibration (a subset of the run's folders)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.rescore:
+        return rescore(args.out, args.calibration)
     space = SearchSpace()
+    try:
+        options = assigned_values(ProxySettings, [parse_assignment(text)
+                                                  for text in args.proxy_set], "--proxy-set")
+        proxy_settings = ProxySettings.from_options(options).to_dict()  # checked as declared
+    except (ValueError, UsageError, SearchError) as exc:
+        parser.error(f"--proxy-set: {exc}")
+    reference_schedule = check_calibrations(args.calibration, proxy_settings)
+    check_out(args.out, proxy_settings)
     argument = (f"steps={args.steps},seed={args.seed},norm_scope={args.norm_scope},"
                 f"recalibrate={args.recalibrate}")
-    reward = build_reward(RewardSpec("supernet", argument), space, args.out)
+    reward = build_reward(RewardSpec("supernet", argument, options), space, args.out)
     start = time.perf_counter()
     reward.prepare()
     prepare_seconds = time.perf_counter() - start
@@ -206,13 +296,14 @@ def main() -> None:
     rows: dict[str, dict[str, float]] = defaultdict(dict)
     reference: dict[str, np.ndarray] = {}
     proxy: dict[str, np.ndarray] = {}
-    for name, (text, scores, macs) in reference_scores(args.calibration).items():
+    for name, (text, scores, macs, recorded) in reference_scores(args.calibration).items():
         genotype = parse_genotype(text, f"<{name}>")
         reference[name] = np.array(scores)
         rows[name].update(training_free_scores(reward, genotype, images, targets))
         rows[name]["neck MACs"] = float(macs)  # more MACs ranked higher
         try:
             rows[name].update(supernet_scores(reward, genotype, pristine))
+            rows[name]["recorded proxy"] = float(np.mean(recorded))  # on the same 8 (or n)
         except SearchError:
             pass  # outside the space: the supernet holds no path for it
         print(name, {k: round(v, 4) for k, v in rows[name].items()}, flush=True)
@@ -220,14 +311,15 @@ def main() -> None:
         name = f"trial{index}"
         proxy[name] = np.array([score])
         rows[name].update(supernet_scores(reward, parse_genotype(text, f"<{name}>"), pristine))
-    columns = ["supernet ap50", "supernet loss", "naive ap50", "synflow", "naswot", "grad_norm",
-               "params", "neck MACs"]
+    columns = COLUMNS
     lines = table(rows, reference, columns, "reference AP")
     lines += table(rows, proxy, columns[:3], "proxy AP50 (search trials)")
     train_seconds = (log[-1]["time"] - log[0]["time"]) if len(log) > 1 else prepare_seconds
     per_candidate = float(np.mean([rows[n]["supernet ap50 seconds"] for n in rows
                                    if "supernet ap50 seconds" in rows[n]]))
-    summary = {"steps": args.steps, "seed": args.seed, "norm_scope": args.norm_scope,
+    summary = {"proxy": proxy_settings, "calibration": [str(p) for p in args.calibration],
+               "reference": reference_schedule,
+               "steps": args.steps, "seed": args.seed, "norm_scope": args.norm_scope,
                "recalibrate": args.recalibrate, "prepare_seconds": prepare_seconds,
                "training_seconds_logged": train_seconds,
                "seconds_per_candidate": per_candidate,
@@ -237,12 +329,35 @@ def main() -> None:
     print(f"\nsupernet: {args.steps} steps, prepare {prepare_seconds:.0f} s; "
           f"{per_candidate:.2f} s per candidate (AP50, {args.recalibrate} recalibration "
           f"batches) = {3600 / per_candidate:.0f} per CPU-hour (1 thread)\n")
+    print_table(lines)
+
+
+def print_table(lines: list[dict[str, Any]]) -> None:
     print("| against | score | n | Kendall tau [90%] | Spearman rho [90%] | top-3 | s/cand |")
     print("|---|---|---|---|---|---|---|")
     for line in lines:
         seconds = f"{line['seconds']:.2f}" if line["seconds"] is not None else "-"
         print(f"| {line['against']} | {line['score']} | {line['n']} | {line['kendall_tau']} | "
               f"{line['spearman_rho']} | {line['top3']:.2f} | {seconds} |")
+
+
+def rescore(out: Path, folders: list[Path]) -> None:
+    """The reference table again from ``OUT/fidelity.json``'s rows, against ``folders`` (a
+    subset of the run's calibrations, e.g. one that all runs share); trains and scores nothing."""
+    summary = json.loads((out / "fidelity.json").read_text())
+    check_calibrations(folders, summary["proxy"])
+    rows: dict[str, dict[str, float]] = {}
+    truth: dict[str, np.ndarray] = {}
+    for name, (_, scores, _, recorded) in reference_scores(folders).items():
+        if name not in summary["rows"]:
+            sys.exit(f"{out}: no scores for {name} of {folders}")
+        rows[name] = {k: v for k, v in summary["rows"][name].items() if k != "recorded proxy"}
+        if "supernet ap50" in rows[name]:
+            rows[name]["recorded proxy"] = float(np.mean(recorded))
+        truth[name] = np.array(scores)
+    print(f"{out}: supernet seed {summary['seed']}, {summary['steps']} steps; against "
+          + ", ".join(str(f) for f in folders) + "\n")
+    print_table(table(rows, truth, COLUMNS, "reference AP"))
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ def test_a_file_of_another_space_data_model_or_version_is_refused_by_name(traine
     cases = [
         (dict(space=SearchSpace(num_cells=6)), "space.num_cells: 7 in the file, 6 here"),
         (dict(synth_seed=1), "data.train_ann_sha256"),
+        (dict(synth_kind="shapes"), "data.train_ann_sha256"),  # digits file, shapes data
         (dict(channels=8), "model.channels: 16 in the file, 8 here"),
         (dict(argument="steps=7"), "training.steps: 6 in the file, 7 here"),
     ]
