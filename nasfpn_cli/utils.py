@@ -98,6 +98,12 @@ def write_error(path: Path | str, exc: OSError) -> NasfpnError:
     return NasfpnError(f"cannot write {path}: {reason}", hint=hint)
 
 
+def listed(items: list[str], most: int) -> str:
+    """``a, b, c (+N more)``: at most ``most`` items of a long list, for an error message."""
+    shown = ", ".join(items[:most])
+    return shown + (f" (+{len(items) - most} more)" if len(items) > most else "")
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether ``a`` and ``b`` both exist and are one file (through links, ``./``, hard links)."""
     try:

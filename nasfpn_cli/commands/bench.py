@@ -49,7 +49,7 @@ def command(models: tuple[str, ...], image_size: int | None, batch_size: int, de
     import torch
 
     from ..analysis.latency import BenchSettings
-    from ..engine.run import resolve_device
+    from ..engine.distributed import resolve_device
     from ..engine.sources import load_source
     from ..utils import unique_names
 

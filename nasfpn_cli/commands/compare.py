@@ -37,7 +37,7 @@ def command(models: tuple[str, ...], output: Path, top: int, image_size: int | N
                          hint="name genotypes, run folders or search folders, e.g. "
                               "nasfpn compare fpn nasfpn runs/a")
     from ..console import console, err_console
-    from ..engine.run import resolve_device
+    from ..engine.distributed import resolve_device
     from ..report import collect_entries, measure_entries, write_compare_page
     from ..report.entries import entry_sources, shared_image_size
     from ..utils import refuse_inputs

@@ -56,7 +56,7 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     from ..data.coco import CocoDetection, EvalTransform
     from ..engine.checkpoint import Checkpoint
     from ..engine.evaluation import evaluate
-    from ..engine.run import resolve_device
+    from ..engine.distributed import resolve_device
 
     stored = Checkpoint.read(checkpoint)
     require_clean(ann, images, "evaluation")  # the same checks as train, before any model work

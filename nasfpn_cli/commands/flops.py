@@ -47,11 +47,11 @@ def command(genotypes: tuple[str, ...], image_size: int, neck_only: bool,
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
         return 0
     if len(reports) == 1:
-        from ..analysis.report import render_report
+        from ..analysis.flop_tables import render_report
 
         console.print(render_report(reports[0]))
     else:
-        from ..analysis.report import comparison_table
+        from ..analysis.flop_tables import comparison_table
 
         console.print(comparison_table(reports))
     return 0

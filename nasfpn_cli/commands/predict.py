@@ -28,7 +28,7 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     from ..engine.checkpoint import Checkpoint
     from ..engine.prediction import (LabelInfo, PredictionRun, find_images, predict_files,
                                      refuse_overwriting_inputs)
-    from ..engine.run import resolve_device
+    from ..engine.distributed import resolve_device
     from ..utils import atomic_write_json
 
     output_dir = Path(output_dir)

@@ -354,7 +354,7 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
             console.print(line, markup=False)
     front = pareto_front(ranked)
     if front:
-        from ..analysis.report import human
+        from ..analysis.flop_tables import human
 
         pareto = Table(title=f"{len(front)} Pareto-optimal architectures (score vs neck MACs)")
         for column in ("score", "neck MACs", "reward", "hash", "cells"):
@@ -513,7 +513,7 @@ def calibration_table(result):
     """Per architecture: MACs, proxy and reference mean +- seed std, and both ranks."""
     from rich.table import Table
 
-    from ..analysis.report import human
+    from ..analysis.flop_tables import human
 
     archs = result.architectures
     ranks = {schedule: {arch.name: rank for rank, arch in enumerate(

@@ -33,7 +33,7 @@ from ..errors import CheckpointError, NasfpnError
 from ..modeling.detector import Detector, build_detector
 from ..modeling import weights_file
 from ..modeling.spec import ModelSpec
-from ..utils import atomic_write
+from ..utils import atomic_write, listed
 from .config import flatten_sections
 from ..records import shown_value
 
@@ -96,11 +96,6 @@ def stored_image_size(train: Mapping[str, Any], source: str) -> int | None:
         raise CheckpointError(f"{source}: stored image_size {shown_value(size)} is not a size "
                               f"in 1..{MAX_IMAGE_SIZE}", hint="pass --image-size")
     return size
-
-
-def _listed(keys: list[str]) -> str:
-    shown = ", ".join(keys[:MAX_LISTED_KEYS])
-    return shown + (f" (+{len(keys) - MAX_LISTED_KEYS} more)" if len(keys) > MAX_LISTED_KEYS else "")
 
 
 @dataclass
@@ -203,7 +198,7 @@ class Checkpoint:
         unexpected = sorted(set(weights) - set(own))
         reshaped = sorted(k for k in set(own) & set(weights)
                           if tuple(own[k].shape) != tuple(torch.as_tensor(weights[k]).shape))
-        problems = [f"{label} keys: {_listed(keys)}" for label, keys in
+        problems = [f"{label} keys: {listed(keys, MAX_LISTED_KEYS)}" for label, keys in
                     (("missing", missing), ("unexpected", unexpected), ("wrong-shape", reshaped))
                     if keys]
         if problems:

@@ -121,3 +121,13 @@ def all_reduce_mean(values: dict[str, float]) -> dict[str, float]:
     dist.all_reduce(tensor)
     tensor /= dist.get_world_size()
     return dict(zip(keys, tensor.tolist()))
+
+
+def resolve_device(name: str, ctx: DistContext | None = None) -> torch.device:
+    """``auto`` is CUDA when available; under torchrun each process takes its local GPU."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    local_rank = ctx.local_rank if ctx is not None else 0
+    return torch.device("cuda", local_rank)

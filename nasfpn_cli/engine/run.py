@@ -25,7 +25,7 @@ from ..errors import CheckpointError, DatasetError, NasfpnError
 from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from .config import TrainConfig
-from .distributed import DistContext
+from .distributed import DistContext, resolve_device
 from .ema import ModelEma
 from .evaluation import evaluate
 from .hooks import CheckpointHook, DropBlockHook, EvalHook, LoggingHook, RunEvents
@@ -58,18 +58,6 @@ class DataBundle:
     val: Any | None
     label_to_category: list[int]
     category_names: list[str]
-
-
-def resolve_device(name: str, ctx: DistContext | None = None) -> torch.device:
-    """``auto`` is CUDA when available; under torchrun each process takes its local GPU."""
-    from ..errors import UsageError
-
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here")
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    local_rank = ctx.local_rank if ctx is not None else 0
-    return torch.device("cuda", local_rank)
 
 
 def seed_everything(seed: int) -> None:
@@ -332,7 +320,9 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
                               markup=False)
     if config.sync_bn and ctx.is_distributed:
         if device.type == "cuda":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            from ..modeling.layers import convert_sync_batchnorm
+
+            model = convert_sync_batchnorm(model)
         elif ctx.is_main:
             print_warning("--sync-bn needs CUDA (torch has no CPU SyncBatchNorm); batch norm "
                           "statistics stay per process")

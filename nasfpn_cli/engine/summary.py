@@ -30,7 +30,7 @@ class RunSummary:
     images_per_s: float
 
     def line(self) -> str:
-        from ..analysis.report import human
+        from ..analysis.flop_tables import human
 
         seconds = self.steps * self.batch_size / max(self.images_per_s, 1e-9)
         return (f"{self.model}: {human(self.params)} params, {human(self.macs)} MACs per "

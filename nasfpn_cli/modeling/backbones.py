@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ModelError, torch_load_failure
+from ..utils import listed
 from .backbone_base import Backbone
 from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
@@ -128,12 +129,6 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return dict(data)
 
 
-def _listed(keys: list[str]) -> str:
-    shown = ", ".join(keys[:MAX_LISTED_KEYS])
-    more = len(keys) - MAX_LISTED_KEYS
-    return shown + (f", ... ({more} more)" if more > 0 else "")
-
-
 def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "backbone",
                           skipped_prefixes: tuple[str, ...] = ()) -> None:
     """Load ``path`` into ``backbone``; every non-classifier key must match by name and shape.
@@ -154,11 +149,13 @@ def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "
                          if file_state[key].shape != model_state[key].shape)
     problems = []
     if missing:
-        problems.append(f"{len(missing)} missing key(s): {_listed(missing)}")
+        problems.append(f"{len(missing)} missing key(s): {listed(missing, MAX_LISTED_KEYS)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s): {_listed(unexpected)}")
+        problems.append(f"{len(unexpected)} unexpected key(s): "
+                        f"{listed(unexpected, MAX_LISTED_KEYS)}")
     if wrong_shape:
-        problems.append(f"{len(wrong_shape)} key(s) with another shape: {_listed(wrong_shape)}")
+        problems.append(f"{len(wrong_shape)} key(s) with another shape: "
+                        f"{listed(wrong_shape, MAX_LISTED_KEYS)}")
     if problems:
         raise ModelError(f"backbone weights {path} do not fit {name}:\n  " + "\n  ".join(problems),
                          hint="the file must hold a torchvision-style state dict of the same backbone")

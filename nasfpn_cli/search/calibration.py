@@ -38,8 +38,8 @@ from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
 from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
 from .runner import described, read_json_file
-from .settings import CalibrationSettings, ExecutorSettings
-from .space import SPACE_SHAPE, SearchSpace
+from .settings import SPACE_SHAPE, CalibrationSettings, ExecutorSettings
+from .space import SearchSpace
 from .trials import REWARD, TrialLog, read_json_lines
 from .worker import TrialResult, TrialTask, adopt_reward
 
@@ -397,14 +397,19 @@ class Calibration:
         settings, data and architecture; see :mod:`.reuse`)."""
         if not self.config.reference_from:
             return []
-        from .reuse import RecordedTrainings, schedule_fingerprint, structure_key
+        from .reuse import RecordedTrainings, structure_key
 
         for folder in self.config.reference_from:
             if Path(folder).resolve() == self.out.resolve():
                 raise UsageError(f"--reference-from {folder}: the calibration's own folder")
-        recorded = RecordedTrainings(self.config.reference_from)
-        fingerprints = {schedule: schedule_fingerprint(self.config.settings(schedule))
-                        for schedule in SCHEDULES}
+        recorded = RecordedTrainings()
+        for folder in map(Path, self.config.reference_from):
+            earlier = resumed_config(folder)
+            structures = {arch.name: structure_key(arch.genotype) for arch in choose_architectures(
+                earlier.space, earlier.bundled, earlier.sampled, earlier.poor, earlier.seed)}
+            recorded.add(folder, read_trainings(folder / TRAININGS_FILE),
+                         _fingerprints(earlier), structures)
+        fingerprints = _fingerprints(self.config)
         copies = []
         for job in jobs:
             found = recorded.find(fingerprints[job.schedule], structure_key(job.arch.genotype),
@@ -537,6 +542,13 @@ class Calibration:
 
         return neck_macs(parse_genotype(arch.genotype, arch.name),
                          ProxySettings.from_options(self.config.settings("proxy")))
+
+
+def _fingerprints(config: CalibrationConfig) -> dict[str, str]:
+    """What each schedule of ``config`` trains, as :func:`.reuse.schedule_fingerprint`."""
+    from .reuse import schedule_fingerprint
+
+    return {schedule: schedule_fingerprint(config.settings(schedule)) for schedule in SCHEDULES}
 
 
 def write_scatter(result: CalibrationResult, path: Path) -> Path:

@@ -58,28 +58,21 @@ def structure_key(genotype_text: str) -> str:
 
 class RecordedTrainings:
     """The finished trainings of earlier calibrations, by (schedule fingerprint, architecture
-    key), each list in seed-index order."""
+    structure key), each list in seed-index order. The calibration module reads the folders
+    and hands each one's records over with :meth:`add`."""
 
-    def __init__(self, folders: tuple[str | Path, ...] = ()):
+    def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
         self.origin: dict[int, Path] = {}
-        for folder in folders:
-            self._add(Path(folder))
 
-    def _add(self, folder: Path) -> None:
-        from .calibration import (TRAININGS_FILE, choose_architectures, read_trainings,
-                                  resumed_config)
-
-        config = resumed_config(folder)
-        keys = {arch.name: structure_key(arch.genotype) for arch in choose_architectures(
-            config.space, config.bundled, config.sampled, config.poor, config.seed)}
-        fingerprints = {schedule: schedule_fingerprint(config.settings(schedule))
-                        for schedule in ("proxy", "reference")}
-        records = [record for record in read_trainings(folder / TRAININGS_FILE)
-                   if record.error is None and record.architecture in keys
-                   and record.schedule in fingerprints]
-        for record in sorted(records, key=lambda r: r.seed_index):
-            key = (fingerprints[record.schedule], keys[record.architecture])
+    def add(self, folder: Path, records: list[Any], fingerprints: dict[str, str],
+            structures: dict[str, str]) -> None:
+        """The records of the calibration in ``folder``: ``fingerprints`` by schedule,
+        ``structures`` (:func:`structure_key`) by architecture name, as its plan says."""
+        usable = [record for record in records if record.error is None
+                  and record.architecture in structures and record.schedule in fingerprints]
+        for record in sorted(usable, key=lambda r: r.seed_index):
+            key = (fingerprints[record.schedule], structures[record.architecture])
             self.by_key[key].append(record)
             self.origin[id(record)] = folder
 

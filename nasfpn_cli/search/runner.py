@@ -36,8 +36,8 @@ from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
 from .final import FinalArchitecture, final_selection
 from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
-from .settings import ExecutorSettings, SearchSettings
-from .space import SPACE_SHAPE, SearchSpace
+from .settings import SPACE_SHAPE, ExecutorSettings, SearchSettings
+from .space import SearchSpace
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
 

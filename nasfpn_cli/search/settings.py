@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..limits import MAX_SEARCH_CELLS, MAX_SEED, max_local_processes
-from ..settings import setting
+from ..genotype import OPS
+from ..genotype.nodes import LEVEL_RANGE
+from ..records import Check, flag, list_of, one_of, whole
+from ..settings import declared_check, setting
 from .cost import DEFAULT_WEIGHT
 
 # architectures or seeds of one calibration: each is a training, and a calibration of thousands
@@ -47,6 +50,15 @@ class SpaceSettings:
     paper_constraints: bool = setting(False, section="space",
                                       help="The paper's extra rule: intermediate cells never "
                                            "produce P3 (stride 8).")
+
+
+# a stored SearchSpace: the bounds of --cells, pyramid levels, the ops of the genotype language
+SPACE_SHAPE: dict[str, Check] = {
+    "num_cells": declared_check(SpaceSettings, "cells"),
+    "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1), "pyramid levels"),
+    "ops": list_of(one_of(OPS), "binary ops"),
+    "paper_constraints": flag,
+}
 
 
 @dataclass(frozen=True)

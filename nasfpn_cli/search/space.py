@@ -20,11 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import SearchError
-from ..records import Check, flag, list_of, one_of, whole
-from ..settings import declared_check
-from .settings import SpaceSettings
 from ..genotype import OPS, Genotype, level_name, parse_genotype
-from ..genotype.nodes import LEVEL_RANGE
 
 Decisions = tuple[int, ...]
 
@@ -263,15 +259,7 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SearchSpace":
-        """From :meth:`to_dict`'s object, checked beforehand against :data:`SPACE_SHAPE`."""
+        """From :meth:`to_dict`'s object, checked beforehand against :data:`.settings.SPACE_SHAPE`."""
         return cls(int(data["num_cells"]), tuple(data["levels"]), tuple(data["ops"]),
                    bool(data["paper_constraints"]))
 
-
-# a stored SearchSpace: the bounds of --cells, pyramid levels, the ops of the genotype language
-SPACE_SHAPE: dict[str, Check] = {
-    "num_cells": declared_check(SpaceSettings, "cells"),
-    "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1), "pyramid levels"),
-    "ops": list_of(one_of(OPS), "binary ops"),
-    "paper_constraints": flag,
-}

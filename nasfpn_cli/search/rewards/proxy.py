@@ -349,7 +349,7 @@ def cache_decoded_images(dataset, budget_bytes: int) -> None:
 
 def _evaluate(model, dataset, config) -> dict[str, Any]:
     from ...engine.evaluation import evaluate
-    from ...engine.run import resolve_device
+    from ...engine.distributed import resolve_device
 
     return evaluate(model, dataset, batch_size=config.batch_size, workers=0,
                     device=resolve_device(config.device), channels_last=config.channels_last)
@@ -362,7 +362,7 @@ def validation_loss(model, dataset, config) -> float:
     from ...data.coco import build_dataloader
     from ...engine.precision import memory_format
     from ...engine.trainer import move_targets
-    from ...engine.run import resolve_device
+    from ...engine.distributed import resolve_device
 
     device = resolve_device(config.device)
     model.eval()

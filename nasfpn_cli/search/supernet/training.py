@@ -134,7 +134,8 @@ def train_supernet(run: TrainingRun, data, *, resume_from: Mapping[str, Any] | N
     from ...engine.metrics_log import MetricsLog
     from ...engine.optim import build_optimizer
     from ...engine.plotting import plot_run
-    from ...engine.run import resolve_device, seed_everything
+    from ...engine.distributed import resolve_device
+    from ...engine.run import seed_everything
     from ...engine.schedule import LrSchedule, build_scheduler
     from ...engine.trainer import Trainer
     from ...utils import ProgressTask
@@ -190,7 +191,7 @@ def train_supernet(run: TrainingRun, data, *, resume_from: Mapping[str, Any] | N
 
 def load_trained(run: TrainingRun, state: Mapping[str, Any], num_classes: int):
     """The finished supernet of a checkpoint's state, on the run's device, in eval mode."""
-    from ...engine.run import resolve_device
+    from ...engine.distributed import resolve_device
 
     detector = build_supernet(run.config, run.space, num_classes, run.norm_scope)
     detector.load_state_dict(state["trainer"]["model"])
