@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from nasfpn_cli.cli import main
 from nasfpn_cli.modeling import pretrained
 from nasfpn_cli.modeling.backbones import build_backbone
 from nasfpn_cli.modeling.pretrained import PUBLISHED, PublishedWeights, resolve_weights
@@ -27,20 +26,6 @@ def hub(tmp_path, monkeypatch):
     """An empty torch hub folder (TORCH_HOME) for the test; its checkpoints folder."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path / "torch" / "hub" / "checkpoints"
-
-
-@pytest.fixture
-def run(capsys):
-    """``run(*args)``: ``nasfpn ARGS`` in this process; (exit code, stdout, stderr)."""
-
-    def invoke(*args) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exit_info.value.code, out, err
-
-    return invoke
 
 
 @pytest.fixture(scope="module")

@@ -1,29 +1,13 @@
-"""Fixtures for the hostile-input tests: an in-process CLI runner, a tiny dataset and one tiny
-trained checkpoint shared by every test that needs a model."""
+"""Fixtures for the hostile-input tests: a tiny dataset and one tiny trained checkpoint shared by
+every test that needs a model (the in-process CLI runner ``run`` is in tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from nasfpn_cli.cli import main
-
 from cli_runner import train_single_threaded
 from robust_helpers import TINY_DATA, TINY_TRAIN
-
-
-@pytest.fixture
-def run(capsys):
-    """``run(*args)`` runs ``nasfpn ARGS`` in this process: (exit code, stdout, stderr)."""
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exit_info.value.code, out, err
-
-    return invoke
 
 
 @pytest.fixture(scope="session")
