@@ -36,7 +36,7 @@ IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
 # TrainConfig fields that --proxy-* options set, on top of the "proxy" recipe (their flags,
 # types and ranges are train's: one declaration, see commands/search.py)
 TRAINED_FIELDS = ("backbone", "stack", "channels", "image_size", "epochs", "batch_size", "lr",
-                  "warmup", "device")
+                  "warmup", "device", "amp", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ GENERATED_DATA: dict[str, Callable[[Path, int, int, int, float], None]] = {
 DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
 # the settings a reference schedule may change (--reference-*)
 REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
-                    "score")
+                    "score", "amp", "channels_last")
 
 
 DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
