@@ -99,3 +99,20 @@ def test_default_proxy_is_the_calibrated_one():
     assert (config.epochs, config.batch_size, config.optimizer, config.lr, config.weight_decay,
             config.warmup, config.anchor_size) == (4, 8, "adamw", 0.003, 0.05, 30, 2.0)
     assert (settings.score, settings.synth_kind, settings.synth_images) == ("ap50", "digits", 300)
+
+
+def test_proxy_precision_options_reach_its_training(cli):
+    """--proxy-amp and --proxy-channels-last are proxy settings like the others; the reference
+    schedule of calibrate takes the proxy's unless --reference-* says otherwise."""
+    settings = ProxySettings.from_options({"amp": "on", "channels_last": True})
+    assert (settings.config.amp, settings.config.channels_last) == ("on", True)
+    assert (ProxySettings.from_options({}).config.amp,
+            ProxySettings.from_options({}).config.channels_last) == ("off", False)
+    from nasfpn_cli.search.calibration import CalibrationConfig
+
+    config = CalibrationConfig(Path("unused"), proxy={"amp": "on", "channels_last": True},
+                               reference={"epochs": 12, "amp": "off"})
+    assert (config.settings("reference")["amp"], config.settings("reference")["channels_last"]
+            ) == ("off", True)
+    bad = cli("search", "--proxy-amp", "fast", "--print-config")
+    assert bad.returncode == 2 and "--proxy-amp" in bad.stderr
