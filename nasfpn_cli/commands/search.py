@@ -448,8 +448,9 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
                             lambda: _calibration_config(ctx, params, output_dir, where))
     result = run_calibration(config, resume=params["resume"])
     if result.reused:
-        console.print(f"{result.reused} trainings copied from {params['reference_from']} "
-                      "(same schedule, data and architecture), not run again", markup=False)
+        console.print(f"{result.reused} of the trainings were copied from an earlier calibration "
+                      "(--reference-from: same schedule, data and architecture), not run again",
+                      markup=False)
     console.print(calibration_table(result))
     for line in calibration_summary(result):
         console.print(line, markup=False)
