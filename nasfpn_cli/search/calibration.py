@@ -504,31 +504,38 @@ class Calibration:
                                    "tuned; run a new one")
         return [record.curve[name] for name in metrics]
 
-    def tune(self, target: float) -> "Tuning":
-        """Choose the cheapest proxy on the recorded curves (:mod:`.tuning`); writes
-        tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
-        from ..utils import atomic_write
-        from .tuning import (PROXY_FILE, TUNING_FILE, TUNING_PLOT, build_ladder, proxy_toml, tune,
-                             write_tuning_plot)
+    def tuning(self, target: float, **rule: Any) -> "Tuning":
+        """The proxy ladder on the recorded curves, judged and one rung chosen
+        (:func:`.tuning.tune`, ``rule`` its keyword options); writes nothing."""
+        from .tuning import build_ladder, tune
 
         curves = self.curves()
         names = [arch.name for arch in self.architectures]
-        reference_score = ProxySettings.from_options(self.config.settings("reference")).score
         target_scores = np.array([[record.score for record in sorted(
             (r for r in self.records if r.architecture == name and r.schedule == "reference"),
             key=lambda r: r.seed_index)] for name in names])
         seconds = self.seconds_per_training()
         settings = {schedule: proxy_options(ProxySettings.from_options(
             self.config.settings(schedule))) for schedule in SCHEDULES}
-        result = tune(names, target_scores, build_ladder(curves, settings, seconds),
-                      target=target, top_k=self.config.top_k, seed=self.config.seed)
+        return tune(names, target_scores, build_ladder(curves, settings, seconds),
+                    target=target, top_k=self.config.top_k, seed=self.config.seed, **rule)
+
+    def tune(self, target: float) -> "Tuning":
+        """Choose the cheapest proxy on the recorded curves (:meth:`tuning`); writes
+        tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
+        from ..utils import atomic_write
+        from .tuning import PROXY_FILE, TUNING_FILE, TUNING_PLOT, proxy_toml, write_tuning_plot
+
+        reference_score = ProxySettings.from_options(self.config.settings("reference")).score
+        result = self.tuning(target)
         atomic_write_json(self.out / TUNING_FILE, {**result.to_dict(),
                                                    "reference_score": reference_score})
         write_tuning_plot(result, self.out / TUNING_PLOT)
         if result.chosen is not None:
             chosen = result.chosen
             comment = (f"chosen by nasfpn search calibrate --tune on {self.out}: {chosen.name}\n"
-                       f"Kendall tau {chosen.all.kendall_tau.text(3)} on all {len(names)} "
+                       f"Kendall tau {chosen.all.kendall_tau.text(3)} on all "
+                       f"{len(self.architectures)} "
                        f"architectures, {chosen.held_out.kendall_tau.text(3)} on the "
                        f"{len(result.split[1])} it was not chosen on; cost {chosen.cost:.3f} of "
                        f"a reference training")
