@@ -271,6 +271,7 @@ class Prepared:
     schedule: LrSchedule
     scheduler: Any
     resume_state: dict[str, Any] | None = None  # the checkpoint to continue from
+    advice: bool = False  # warn once, after the start lines, about settings that train badly
 
 
 def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = None,
@@ -346,10 +347,8 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
                                            for m in config.resolved_milestones()),
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
-    if advice and ctx.is_main and resume_state is None:
-        _advise(config, model, len(data.train), schedule.total_steps)
     return Prepared(config, ctx, device, genotype, data, model, wrapped, loader, optimizer,
-                    schedule, scheduler, resume_state)
+                    schedule, scheduler, resume_state, advice=advice and resume_state is None)
 
 
 def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = True,
@@ -416,6 +415,8 @@ def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = T
     if show and trainer.step == 0:
         for line in start_lines(p.model, config, data.train, p.schedule.total_steps, device):
             err_console.print(line, markup=False, highlight=False)
+    if p.advice and ctx.is_main:
+        _advise(config, p.model, len(data.train), p.schedule.total_steps)
     distributed.barrier()
     trainer.train()
     history = trainer.metrics_history

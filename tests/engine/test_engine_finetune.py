@@ -116,7 +116,12 @@ def test_train_resolves_weights_once_and_warns_once(tiny_data, tmp_path, monkeyp
     assert "random weights" not in capsys.readouterr().err
 
     monkeypatch.setattr(advice, "LARGE_BACKBONE_PARAMS", 1)  # resnet10 counts as large
-    prepare(TrainConfig(**base), DistContext(), advice=True, progress=False)
+    advised = prepare(TrainConfig(**base), DistContext(), advice=True, progress=False)
+    assert advised.advice  # fit() warns after the run's start lines
+    from nasfpn_cli.engine.run import _advise
+
+    _advise(advised.config, advised.model, len(advised.data.train),
+            advised.schedule.total_steps)
     assert capsys.readouterr().err.count("trains from random weights") == 1
-    prepare(TrainConfig(**base), DistContext(), progress=False)  # the search's trials: silent
-    assert "random weights" not in capsys.readouterr().err
+    silent = prepare(TrainConfig(**base), DistContext(), progress=False)
+    assert not silent.advice  # the search's trials never warn

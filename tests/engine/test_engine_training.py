@@ -66,9 +66,9 @@ def test_non_finite_loss_leaves_the_last_good_checkpoint_intact(tiny_data, tmp_p
                                                                   monkeypatch, one_thread):
     real_build = engine_run.build_model
 
-    def exploding_model(config, genotype, num_classes):
+    def exploding_model(config, genotype, num_classes, *weights):
         """The real detector whose losses turn NaN from the 8th training step on."""
-        detector = real_build(config, genotype, num_classes)
+        detector = real_build(config, genotype, num_classes, *weights)
         forward, calls = detector.forward, [0]
 
         def patched(images, targets=None, **kwargs):
