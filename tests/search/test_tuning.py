@@ -71,8 +71,8 @@ def test_the_cheapest_rung_that_ranks_like_the_reference_is_chosen():
 
 def test_a_rung_that_reaches_the_target_by_luck_is_passed_over():
     """On the chosen half the cheap rung ranks 3 architectures with one pair swapped (tau 1/3,
-    at a target of 0.3): its interval reaches far below 0.2, so the default rule takes the
-    dearer rung that ranks them all right; without the bar the cheap one wins."""
+    at a target of 0.3): its interval reaches far below 0.2, so the rule with the bar takes the
+    dearer rung that ranks them all right; without it (the default) the cheap one wins."""
     from nasfpn_cli.search.tuning import MIN_TAU_LOW, Rung
 
     names = list("abcdef")
@@ -82,12 +82,11 @@ def test_a_rung_that_reaches_the_target_by_luck_is_passed_over():
     lucky[[chosen_on[0], chosen_on[1]]] = lucky[[chosen_on[1], chosen_on[0]]]
     ladder = [Rung("lucky", {"epochs": 1}, 0.1, lucky), Rung("sound", {"epochs": 2}, 0.2,
                                                               reference.copy())]
-    barred = tune(names, reference, ladder, target=0.3, top_k=1, seed=0)
+    barred = tune(names, reference, ladder, target=0.3, top_k=1, seed=0, min_low=MIN_TAU_LOW)
     assert barred.rungs[0].chosen_on.kendall_tau.value == pytest.approx(1 / 3)
     assert barred.rungs[0].chosen_on.kendall_tau.low < MIN_TAU_LOW
     assert barred.chosen.name == "sound"
-    assert tune(names, reference, ladder, target=0.3, top_k=1, seed=0,
-                min_low=None).chosen.name == "lucky"
+    assert tune(names, reference, ladder, target=0.3, top_k=1, seed=0).chosen.name == "lucky"
 
 
 def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
