@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import importlib
 import json
 import os
@@ -96,6 +97,15 @@ def write_error(path: Path | str, exc: OSError) -> NasfpnError:
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = "choose a path you can write to"
     return NasfpnError(f"cannot write {path}: {reason}", hint=hint)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 hex digest of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def listed(items: list[str], most: int) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from ..errors import ModelError, UsageError
-from ..modeling.pretrained import (ALIASES, PUBLISHED, TIMEOUT_S, PublishedWeights, cache_dir,
-                                   sha256_of)
+from ..modeling.pretrained import ALIASES, PUBLISHED, TIMEOUT_S, PublishedWeights, cache_dir
+from ..utils import file_sha256
 
 DEFAULT_NAME = "imagenet"
 
@@ -138,7 +138,7 @@ def add_weights(backbone: str, name_file: tuple[str, ...]) -> int:
     from ..modeling.pretrained import store
 
     target = cache_dir() / entry.file_name
-    got = sha256_of(source)
+    got = file_sha256(source)
     expected = entry.sha256_prefix
     if expected is not None and not got.startswith(expected):
         raise ModelError(f"{source}: sha256 {got[:len(expected)]}... is not the one of "
@@ -146,7 +146,7 @@ def add_weights(backbone: str, name_file: tuple[str, ...]) -> int:
                          f"{expected}; nothing was copied to {target.parent}",
                          hint=f"download {entry.url} again (the file is damaged or another one)")
     _check_loads(backbone, source)
-    if target.is_file() and sha256_of(target) == got:
+    if target.is_file() and file_sha256(target) == got:
         err_console.print(plain(f"{entry.file_name} is in the cache already"))
     else:
         store(source, entry.file_name, expected)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..utils import file_sha256
 
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"
 CHUNK_BYTES = 1 << 20
@@ -188,7 +189,7 @@ def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True,
     target = cache_dir() / url_file_name(url)
     if target.is_file():
         if sha256_prefix is not None:
-            got = sha256_of(target)
+            got = file_sha256(target)
             if not got.startswith(sha256_prefix):
                 raise ModelError(f"backbone weights {target}: sha256 {got[:len(sha256_prefix)]}..."
                                  f" does not start with {sha256_prefix} (from its name); the file "
@@ -233,14 +234,6 @@ def store(source: Path, file_name: str, sha256_prefix: str | None) -> Path:
         if os.path.exists(partial):
             os.remove(partial)
     return target
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _offline_error(url: str, target: Path, reason: object,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SearchError
+from ..utils import file_sha256
 
 # reward options that change what is recorded, not what is trained
 NOT_TRAINING = ("curve",)
@@ -27,7 +28,7 @@ DATA_FILES = ("train_ann", "val_ann")  # annotation files: identified by their c
 def _file_digest(path: str) -> str:
     """sha256 of a data file's content (an edited annotation file is other data)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError as exc:
         raise SearchError(f"{path}: cannot read it to match recorded trainings ({exc.strerror})"
                           ) from None
@@ -85,6 +86,3 @@ class RecordedTrainings:
             return None
         record = matches[seed_index]
         return record, self.origin[id(record)]
-
-    def __len__(self) -> int:
-        return sum(len(records) for records in self.by_key.values())

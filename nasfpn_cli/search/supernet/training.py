@@ -15,7 +15,6 @@ on a rich bar; the losses go to ``<stem>-training/metrics.jsonl`` and ``losses.p
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 from collections.abc import Iterator, Mapping
@@ -27,19 +26,12 @@ import torch
 
 from ...engine.checkpoint import write_checkpoint
 from ...errors import SearchError
+from ...utils import file_sha256
 from ..space import SearchSpace
 from .model import build_supernet, sample_path, supernet_neck
 
 FORMAT_VERSION = 1  # of supernet checkpoints (their identity's "format_version")
 LOG_EVERY = 10  # steps per line of metrics.jsonl
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def data_identity(paths: Mapping[str, str]) -> dict[str, str]:
