@@ -137,7 +137,7 @@ def _trainer(setting: str, config: TrainConfig, initial: torch.nn.Module) -> Tra
 def time_steps(model_fields: dict[str, Any], settings: list[str], steps: int,
                batch_size: int) -> dict[str, list[float]]:
     """Seconds of each setting's train steps, the settings taking turns on each batch."""
-    base = TrainConfig(genotype="nasfpn", batch_size=batch_size, workers=0, warmup=0,
+    base = TrainConfig.of(genotype="nasfpn", batch_size=batch_size, workers=0, warmup=0,
                        **model_fields).validated()
     with tempfile.TemporaryDirectory() as tmp:
         make_synthetic_dataset(tmp, num_images=4 * batch_size, image_size=base.image_size,
@@ -148,7 +148,8 @@ def time_steps(model_fields: dict[str, Any], settings: list[str], steps: int,
         batches = endless_batches(build_dataloader(dataset, batch_size, shuffle=True, seed=0))
         torch.manual_seed(0)
         initial = build_model(base, load_genotype(base.genotype), dataset.num_classes)
-        trainers = {name: _trainer(name, TrainConfig(**{**vars(base), **SETTINGS[name]}), initial)
+        trainers = {name: _trainer(name, TrainConfig.of(**{**vars(base), **SETTINGS[name]}),
+                                   initial)
                     for name in settings}
         times: dict[str, list[float]] = {name: [] for name in settings}
         for repetition in range(WARMUP + steps):

@@ -54,7 +54,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    config = TrainConfig(genotype="nasfpn", backbone="resnet10", stack=3, channels=64,
+    config = TrainConfig.of(genotype="nasfpn", backbone="resnet10", stack=3, channels=64,
                          image_size=256, batch_size=args.batch_size, workers=args.workers,
                          lr=0.01, warmup=0).validated()
     with tempfile.TemporaryDirectory() as tmp:

@@ -78,17 +78,61 @@ def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = datacl
                              metadata={"setting": Setting(**meta)})
 
 
+def part(factory: Callable[[], Any]) -> Any:
+    """A dataclass field holding a settings object of its own (``TrainConfig.model``): its
+    declared fields read as the holder's (:func:`declared`, :func:`setting_value`), so flags,
+    ``--config``/``--set`` keys and sections stay flat while the object is nested. Flat names
+    must be unique across the tree."""
+    return dataclasses.field(default_factory=factory, metadata={"part": True})
+
+
+def _held(cls_or_instance: Any, item: dataclasses.Field) -> Any:
+    """The object a part field holds: an instance's, or the default one for a class."""
+    return (item.default_factory() if isinstance(cls_or_instance, type)
+            else getattr(cls_or_instance, item.name))
+
+
 def declared(cls_or_instance: Any) -> Iterator[tuple[dataclasses.Field, Setting]]:
-    """The fields of a settings dataclass that carry a :class:`Setting`, in declaration order."""
+    """The fields of a settings dataclass that carry a :class:`Setting`, in declaration order,
+    those of its parts (:func:`part`) in the part's place."""
     for item in dataclasses.fields(cls_or_instance):
+        if item.metadata.get("part"):
+            yield from declared(type(_held(cls_or_instance, item)))
+            continue
         meta = item.metadata.get("setting")
         if meta is not None:
             yield item, meta
 
 
+def owner_of(instance: Any, name: str) -> Any:
+    """The object of the settings tree ``instance`` that has field ``name`` (itself or a part);
+    AttributeError when none has."""
+    parts = [item for item in dataclasses.fields(instance) if item.metadata.get("part")]
+    if name in {item.name for item in dataclasses.fields(instance)} - {p.name for p in parts}:
+        return instance
+    for item in parts:
+        try:
+            return owner_of(getattr(instance, item.name), name)
+        except AttributeError:
+            continue
+    raise AttributeError(f"{type(instance).__name__} has no setting {name!r}")
+
+
+def setting_value(instance: Any, name: str) -> Any:
+    """The value of setting ``name`` of a settings tree, wherever in it the field is."""
+    return getattr(owner_of(instance, name), name)
+
+
 def meta_of(cls: Any, name: str) -> Setting:
-    """The :class:`Setting` of field ``name`` of ``cls``."""
-    return cls.__dataclass_fields__[name].metadata["setting"]
+    """The :class:`Setting` of field ``name`` of ``cls`` (or of one of its parts)."""
+    return _field_of(cls, name).metadata["setting"]
+
+
+def _field_of(cls: Any, name: str) -> dataclasses.Field:
+    for item, _ in declared(cls):
+        if item.name == name:
+            return item
+    raise KeyError(name)
 
 
 def sections(cls: Any) -> dict[str, tuple[str, ...]]:
@@ -165,9 +209,10 @@ def value_problem(value: Any, annotation: str, meta: Setting) -> str | None:
 
 
 def check_declared(instance: Any, problem: Callable[[str, str], Exception]) -> None:
-    """Check every declared field of ``instance``; raise ``problem(field, message)``."""
+    """Check every declared field of ``instance`` (its parts' too); raise
+    ``problem(field, message)``."""
     for item, meta in declared(instance):
-        wrong = value_problem(getattr(instance, item.name), str(item.type), meta)
+        wrong = value_problem(setting_value(instance, item.name), str(item.type), meta)
         if wrong is not None:
             raise problem(item.name, wrong)
 
@@ -175,7 +220,7 @@ def check_declared(instance: Any, problem: Callable[[str, str], Exception]) -> N
 def declared_check(cls: Any, name: str) -> Callable[[Any], str | None]:
     """A :mod:`nasfpn_cli.records` check for field ``name`` of ``cls``: its declared type,
     bounds and choices (a stored value is held to the limits of its option)."""
-    item = cls.__dataclass_fields__[name]
+    item = _field_of(cls, name)
     meta = item.metadata["setting"]
     return lambda value: value_problem(value, str(item.type), meta)
 

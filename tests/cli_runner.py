@@ -18,7 +18,8 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 
 
 def train_single_threaded(**config):
-    """``train(TrainConfig(**config))`` on one torch thread (shared CI cores), no progress bar."""
+    """``train(TrainConfig.of(**config))`` on one torch thread (shared CI cores), no progress
+    bar."""
     import torch
 
     from nasfpn_cli.engine import TrainConfig, train
@@ -26,6 +27,6 @@ def train_single_threaded(**config):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return train(TrainConfig(**config), progress=False)
+        return train(TrainConfig.of(**config), progress=False)
     finally:
         torch.set_num_threads(threads)

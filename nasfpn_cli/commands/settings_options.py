@@ -8,12 +8,13 @@ section, and :class:`SectionedCommand` / :class:`SectionedGroup` print ``--help`
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
 
-from ..settings import Setting, declared, parse_assignment
+from ..settings import Setting, declared, parse_assignment, setting_value
 from .params import finite, finite_number
 
 
@@ -109,7 +110,9 @@ def option_fields(cls: Any, prefix: str = "", names: Iterable[str] | None = None
 def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, section: str,
             help_for: Callable[[str], str | None] | None) -> Callable:
     annotation = str(item.type)
-    value = getattr(defaults, item.name) if defaults is not None else None
+    value = None if defaults is None else (
+        setting_value(defaults, item.name) if dataclasses.is_dataclass(defaults)
+        else getattr(defaults, item.name))
     text = (help_for(item.name) if help_for else None) or meta.help
     quoted = "{default}" in text  # the help says the default itself
     text = text.replace("{default}", format_default(value))

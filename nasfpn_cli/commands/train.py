@@ -10,19 +10,22 @@ from pathlib import Path
 
 import click
 
-from ..engine.config import TrainConfig
+from ..engine.config import FLAT_KEYS, TrainConfig
 from ..errors import UsageError
+from ..modeling.spec import DropBlockSpec
 from .params import require_writable_folder
 from .settings_options import (SectionedCommand, fold_negations, format_default, option_fields,
                                set_option, settings_options)
 
 DEFAULTS = TrainConfig()  # the help texts quote the defaults from here, never typed twice
 FIELDS = option_fields(TrainConfig)  # parameter (e.g. data for --data) -> TrainConfig field
+# --dropblock KEEP and --dropblock-size N: DropBlockSpec's fields, one model option together
+DROPBLOCK_FLAGS = tuple(option_fields(DropBlockSpec))
 
 
 def default(name: str) -> str:
     """The CPU default of setting ``name`` as the help shows it (numbers with %g, lists "A,B")."""
-    return format_default(getattr(DEFAULTS, name))
+    return format_default(DEFAULTS.value(name))
 
 # option -> (the setting it needs, the value that setting must have): e.g. --milestones only
 # means something for the step schedule; giving it with another one is a usage error
@@ -35,7 +38,7 @@ APPLIES_ONLY_WITH = {
 
 # option -> (what it needs, said as options): it means nothing while the check is false
 NEEDS = {
-    "dropblock_size": (lambda c: c.dropblock is not None, "--dropblock"),
+    "dropblock_size": (lambda c: c.model.dropblock is not None, "--dropblock"),
     "eval_every": (lambda c: c.data_dir is not None or c.val_ann is not None,
                    "validation data (--data or --val-ann)"),
     "eval_batch_size": (lambda c: c.data_dir is not None or c.val_ann is not None,
@@ -46,9 +49,9 @@ NEEDS = {
 def _check_applicable(config, given: set[str]) -> None:
     """A usage error for an option given on the command line that the settings ignore."""
     for option, (setting, wanted) in APPLIES_ONLY_WITH.items():
-        if option in given and getattr(config, setting) != wanted:
+        if option in given and config.value(setting) != wanted:
             raise UsageError(f"--{option.replace('_', '-')} applies only with --{setting} "
-                             f"{wanted}, not {getattr(config, setting)}")
+                             f"{wanted}, not {config.value(setting)}")
     for option, (applies, needed) in NEEDS.items():
         if option in given and not applies(config):
             raise UsageError(f"--{option.replace('_', '-')} applies only with {needed}")
@@ -62,6 +65,7 @@ def _check_applicable(config, given: set[str]) -> None:
               help="Print the resolved configuration (valid as --config) and exit.")
 @set_option()
 @settings_options(TrainConfig, defaults=DEFAULTS)
+@settings_options(DropBlockSpec, names=("keep_prob", "block_size"), defaults=DropBlockSpec())
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def command(genotype: str | None, recipe: str | None, no_progress: bool, config_file: str | None,
             print_config: bool, assignments: tuple, **options) -> int:
@@ -70,19 +74,20 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     Writes OUTPUT_DIR/last.pt every epoch, OUTPUT_DIR/best.pt at the best validation AP and
     OUTPUT_DIR/metrics.jsonl; `nasfpn plot OUTPUT_DIR` draws the curves.
     """
-    import dataclasses
     import json
 
     from ..engine.config_file import read_config_file
     from ..settings import assigned_values
 
     options = fold_negations(TrainConfig, options)
+    dropblock = {flag: options.pop(flag) for flag in DROPBLOCK_FLAGS}
     overrides: dict = {}
     if config_file is not None:
-        overrides = read_config_file(config_file, (f.name for f in dataclasses.fields(TrainConfig)))
+        overrides = read_config_file(config_file, FLAT_KEYS)
     overrides.update(assigned_values(TrainConfig, assignments))
     overrides.update({FIELDS[name]: value for name, value in options.items()
                       if value is not None})
+    overrides.update({flag: value for flag, value in dropblock.items() if value is not None})
     if genotype is not None:
         overrides["genotype"] = genotype
     elif "genotype" not in overrides and not overrides.get("resume") and not print_config:
@@ -92,8 +97,8 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
         raise UsageError("missing option -o / --output-dir", hint="the run folder to write")
     recipe = recipe or overrides.pop("recipe", None)
     config = TrainConfig.from_recipe(recipe, **overrides)
-    _check_applicable(config, {FIELDS[name] for name, value in options.items()
-                               if value is not None})
+    _check_applicable(config, {FIELDS.get(name, name) for name, value in
+                               {**options, **dropblock}.items() if value is not None})
     if print_config:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return 0

@@ -6,16 +6,17 @@ Defaults suit a CPU run on small data; :data:`RECIPES` holds published presets (
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelError, UsageError
-from ..limits import (MAX_BATCH_SIZE, MAX_CHANNELS, MAX_IMAGE_SIZE, MAX_SEED, MAX_STACK,
-                      max_local_processes)
+from ..limits import MAX_BATCH_SIZE, MAX_IMAGE_SIZE, MAX_SEED, max_local_processes
 from ..modeling.pretrained import is_weights_name, published_weights
-from ..modeling.spec import (BACKBONES, MAX_FROZEN_STAGES, PYRAMID_RULE, DropBlockSpec,
-                             ModelSpec, check_model_option)
-from ..settings import check_declared, sections, setting
+from ..modeling.spec import (MODEL_OPTION_FIELDS, DropBlockSpec, ModelOptions, ModelSpec,
+                             as_json, check_model_option)
+from ..settings import (check_declared, meta_of, part, sections, setting, setting_value,
+                        value_problem)
 
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
@@ -116,8 +117,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-# ModelSpec's defaults: the model options below start from them (train's backbone excepted)
-_SPEC_DEFAULTS = {item.name: item.default for item in dataclasses.fields(ModelSpec)}
+# train's default backbone (ModelSpec's is the paper's ResNet-50): small enough for a CPU
+CPU_BACKBONE = "resnet18"
 
 
 @dataclass
@@ -127,59 +128,25 @@ class TrainConfig:
 
     ``warmup`` counts optimizer steps; ``milestones`` are epochs (empty: 60% and 80% of
     ``epochs``). ``recipe`` only records which preset :meth:`from_recipe` started from.
-    ``dropblock`` is DropBlock's final keep probability (None: off), reached linearly over the
-    run. ``anchor_size`` is the smallest anchor's side in strides of P3 (4: 32 px).
     ``ema`` evaluates and checkpoints an exponential moving average of the weights (decay
-    ``ema_decay``). ``model_kwargs`` go to ``build_detector`` as they are (e.g. ``exit_at``
-    for a proxy task).
+    ``ema_decay``). ``model`` holds the detector's options (:class:`ModelOptions`, declared
+    there once); their names read as this config's own in :meth:`of`, :meth:`value`, flags,
+    ``--config`` and ``--set`` keys, and the stored dicts' ``model`` section.
     """
 
-    # model
+    # model: the genotype, the detector's options (declared in ModelOptions; their flags read as
+    # train's own), and what only training needs of the model
     genotype: str = setting("nasfpn", section="model", cli=False,
                             help="A genotype file or bundled name.")
-    backbone: str = setting("resnet18", section="model", choices=BACKBONES,
-                            help="Default {default}.")
+    model: ModelOptions = part(lambda: ModelOptions(backbone=CPU_BACKBONE))
     backbone_weights: str | None = setting(
         None, section="model", path="any", metavar="FILE|URL|imagenet",
         help="Start the backbone from ImageNet weights: imagenet (torchvision's, also "
              "imagenet-v1/imagenet-v2; downloaded once into the torch hub cache, checksum "
              "checked), an http(s):// or file:// URL, or a torchvision-style state dict file "
              "(.pth or .safetensors).")
-    frozen_stages: int = setting(_SPEC_DEFAULTS["frozen_stages"], section="model", minimum=-1,
-                                 maximum=MAX_FROZEN_STAGES,
-                                 help="Freeze the backbone's stem (0) and stages up to N: no "
-                                      "gradients, norms in eval mode (default {default}: "
-                                      "none; detectron2 freezes 1: stem and first stage).")
-    frozen_bn: bool = setting(_SPEC_DEFAULTS["frozen_bn"], section="model", switch=True,
-                              help="Fixed batch-norm statistics and affine parameters in the "
-                                   "backbone (FrozenBatchNorm, for ImageNet weights; default "
-                                   "{default}).")
-    stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
-                                help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
-    channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
-                                   help="Pyramid channels C of N@C.", unset_help=PYRAMID_RULE)
-    deep_supervision: bool = setting(_SPEC_DEFAULTS["deep_supervision"], section="model",
-                                     help="A head and loss after every pyramid copy.")
-    dropblock: float | None = setting(
-        None, section="model", minimum=0.0, maximum=1.0, min_open=True, metavar="KEEP",
-        range_text="is DropBlock's final keep probability in (0, 1] (paper: 0.9)",
-        help="DropBlock in the pyramid cells, final keep probability (paper: 0.9).")
-    dropblock_size: int = setting(DropBlockSpec.block_size, section="model", minimum=1,
-                                  help="DropBlock block size (default {default}).")
-    # the limits of these are ModelSpec's (check_model_option), not declared a second time
-    focal_alpha: float = setting(_SPEC_DEFAULTS["focal_alpha"], section="model",
-                                 help="Focal loss alpha (default {default}).")
-    focal_gamma: float = setting(_SPEC_DEFAULTS["focal_gamma"], section="model",
-                                 help="Focal loss gamma (default {default}).")
-    anchor_size: float = setting(
-        _SPEC_DEFAULTS["anchor_size"], section="model",
-        help="Smallest anchor side in P3 strides of 8 px (default {default}; 2 suits objects "
-             "of 10-30 px). The start of the run prints how many training boxes it covers.")
     sync_bn: bool = setting(False, section="model",
                             help="Batch norm statistics across processes (distributed runs).")
-    model_kwargs: dict[str, Any] = setting(
-        default_factory=dict, section="model", cli=False,
-        help="More ModelSpec options as they are (e.g. exit_at).")
     # data: data_dir (COCO 2017 layout) and/or explicit paths; no validation pair: no evaluation
     data_dir: str | None = setting(None, section="data", flag="data", path="any",
                                    help="Dataset folder in the COCO 2017 layout.")
@@ -287,10 +254,31 @@ class TrainConfig:
             values.update(RECIPES[name])
             values["recipe"] = name
         values.update(overrides)
+        return cls.of(**values).validated()
+
+    @classmethod
+    def of(cls, **values: Any) -> "TrainConfig":
+        """A config from settings by their flat names (the model's go into ``model``), not yet
+        checked (:meth:`validated`). Also takes what older versions stored: ``model_kwargs``
+        and ``dropblock`` as the keep probability beside ``dropblock_size``."""
+        values = dict(values)
+        model = dict(values.pop("model_kwargs", None) or {})
+        dropblock = _dropblock(values.pop("dropblock", None), values.pop("dropblock_size", None))
+        if dropblock is not None:
+            model["dropblock"] = dropblock
+        model.update({key: values.pop(key) for key in list(values) if key in MODEL_OPTION_FIELDS})
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise UsageError("unknown training option(s): " + ", ".join(unknown))
-        return cls(**values).validated()
+        base = values.pop("model", None) or cls.__dataclass_fields__["model"].default_factory()
+        try:
+            return cls(**values, model=ModelOptions.from_values(model, base))
+        except ModelError as exc:
+            raise UsageError(str(exc)) from None
+
+    def value(self, name: str) -> Any:
+        """Setting ``name`` by its flat name, wherever in the tree it is (``lr``, ``stack``)."""
+        return setting_value(self, name)
 
     def resolved_milestones(self) -> tuple[int, ...]:
         """Step-schedule milestones in epochs (defaults to 60% and 80% of the run)."""
@@ -308,22 +296,20 @@ class TrainConfig:
 
         if self.grad_clip == 0:  # "0 = off", as on the command line
             self.grad_clip = None
-        check_declared(self, lambda name, message: UsageError(
-            f"--{name.replace('_', '-')}: {message}"))
-        need(self.dropblock_size % 2 == 1, "dropblock_size",
-             f"must be a positive odd number, got {self.dropblock_size}")
+        check_declared(self, lambda name, message: UsageError(f"{option_name(name)}: {message}"))
         need(len(self.scale_range) == 2 and self.scale_range[0] <= self.scale_range[1],
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
         need(list(self.milestones) == sorted(self.milestones), "milestones",
              "must be increasing epoch numbers >= 1")
-        for key, value in self.spec_options().items():  # ModelSpec owns their limits
+        for key, value in self.model.options().items():  # and as ModelSpec checks them
+            if key in ("stack", "channels"):  # a genotype's N@C: their declarations hold
+                continue
             try:
                 check_model_option(key, value)
             except ModelError as exc:
-                option = key if key in self.model_kwargs else "--" + key.replace("_", "-")
-                raise UsageError(f"{option}: {exc}") from None
+                raise UsageError(f"{option_name(key)}: {exc}") from None
         if is_weights_name(self.backbone_weights):  # a ModelError (exit 1) before any data
-            published_weights(self.backbone, self.backbone_weights)
+            published_weights(self.model.backbone, self.backbone_weights)
         if self.resume and self.init_from:
             raise UsageError("--resume and --init-from exclude each other",
                              hint="--resume continues OUT/last.pt; --init-from loads weights only")
@@ -331,42 +317,50 @@ class TrainConfig:
         self.milestones = tuple(int(m) for m in self.milestones)
         return self
 
-    def spec_options(self) -> dict[str, Any]:
-        """The ModelSpec options these settings give (N@C apart): the model fields, then
-        ``model_kwargs`` on top."""
-        options: dict[str, Any] = dict(backbone=self.backbone,
-                                       frozen_stages=self.frozen_stages,
-                                       frozen_bn=self.frozen_bn,
-                                       deep_supervision=self.deep_supervision,
-                                       focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma,
-                                       anchor_size=self.anchor_size)
-        if self.dropblock is not None:
-            options["dropblock"] = {"block_size": self.dropblock_size,
-                                    "keep_prob": self.dropblock}
-        return {**options, **self.model_kwargs}
-
     def model_spec(self, genotype, num_classes: int) -> ModelSpec:
         """The :class:`~nasfpn_cli.modeling.spec.ModelSpec` these options describe for
         ``genotype`` (N@C: --stack/--channels > the file's directives > 7@256)."""
-        return ModelSpec.create(genotype, stack=self.stack, channels=self.channels,
-                                num_classes=num_classes, **self.spec_options())
+        return ModelSpec.create(genotype, num_classes=num_classes, **self.model.options())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict nested by :data:`SECTIONS` (tuples become lists)."""
-        flat = dataclasses.asdict(self)
-        return {section: {name: flat[name] for name in names}
+        return {section: {name: as_json(self.value(name)) for name in names}
                 for section, names in SECTIONS.items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`; also reads the flat dicts older versions stored. Unknown
-        keys (from newer versions) are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in flatten_sections(values).items() if k in known}
+        """Inverse of :meth:`to_dict`; also reads the flat dicts older versions stored (see
+        :meth:`of`). Unknown keys (from newer versions) are ignored."""
+        kwargs = {k: v for k, v in flatten_sections(values).items() if k in FLAT_KEYS}
         for key in ("scale_range", "milestones"):
             if key in kwargs and kwargs[key] is not None:
                 kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        return cls.of(**kwargs)
+
+
+def option_name(name: str) -> str:
+    """How a user sets TrainConfig setting ``name``: its flag, or ``--set SECTION.NAME`` for
+    a setting without one."""
+    meta = meta_of(TrainConfig, name)
+    return meta.flag_name(name) if meta.cli else f"--set {meta.section}.{name}"
+
+
+def _dropblock(keep: Any, size: Any) -> Any:
+    """The ``dropblock`` model option from its flat forms: a mapping of its fields (stored), or
+    the keep probability with the block size (``--dropblock KEEP --dropblock-size N``, and
+    older stored configs); None: off. Values are checked as their flags declare them."""
+    if keep is None or isinstance(keep, (Mapping, DropBlockSpec)):
+        return keep
+    values = {"keep_prob": keep, **({"block_size": size} if size is not None else {})}
+    for name, value in values.items():
+        problem = value_problem(value, str(DropBlockSpec.__dataclass_fields__[name].type),
+                                meta_of(DropBlockSpec, name))
+        if problem is not None:
+            raise UsageError(f"{meta_of(DropBlockSpec, name).flag_name(name)}: {problem}")
+    try:
+        return DropBlockSpec(**values)
+    except ModelError as exc:  # what a declaration cannot say: the block size is odd
+        raise UsageError(f"--dropblock-size: {exc}") from None
 
 
 def flatten_sections(values: dict[str, Any]) -> dict[str, Any]:
@@ -383,3 +377,8 @@ def flatten_sections(values: dict[str, Any]) -> dict[str, Any]:
 # TrainConfig's fields by section (model, data, solver, runtime), from their declarations: stored
 # configurations (config.json, checkpoints, --config files) are nested by section
 SECTIONS: dict[str, tuple[str, ...]] = sections(TrainConfig)
+# every key TrainConfig.of takes by flat name: its settings, the model's, and what older versions
+# stored (--config files and config.json are read with these)
+FLAT_KEYS: frozenset[str] = frozenset(
+    {f.name for f in dataclasses.fields(TrainConfig)} - {"model"} | set(MODEL_OPTION_FIELDS)
+    | {"model_kwargs", "dropblock_size"})

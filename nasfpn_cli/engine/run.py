@@ -24,7 +24,7 @@ from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError, NasfpnError
 from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
-from .config import TrainConfig
+from .config import SECTIONS, TrainConfig
 from .distributed import DistContext, resolve_device
 from .ema import ModelEma
 from .evaluation import evaluate
@@ -137,7 +137,8 @@ def fetch_backbone_weights(config: TrainConfig, ctx: DistContext, progress: bool
     error: NasfpnError | None = None
     if ctx.is_main:
         try:
-            path = resolve_weights(config.backbone_weights, config.backbone, progress=progress)
+            path = resolve_weights(config.backbone_weights, config.model.backbone,
+                                   progress=progress)
         except NasfpnError as exc:
             error = exc
     failed = distributed.broadcast_object(error is not None)  # the others wait for the download
@@ -145,7 +146,7 @@ def fetch_backbone_weights(config: TrainConfig, ctx: DistContext, progress: bool
         raise error
     if failed:
         raise NasfpnError("fetching the backbone weights failed on rank 0")
-    return path or resolve_weights(config.backbone_weights, config.backbone, progress=False)
+    return path or resolve_weights(config.backbone_weights, config.model.backbone, progress=False)
 
 
 # where a resumed run runs (not what it trains): these may change on --resume without a word
@@ -169,12 +170,13 @@ def _resumed_config(config: TrainConfig, checkpoint: Checkpoint,
 
     def asked(name: str) -> bool:
         return name in given if given is not None else \
-            getattr(config, name) != getattr(defaults, name)
+            config.value(name) != defaults.value(name)
 
-    ignored = [f"--{f.name.replace('_', '-')} {_shown(getattr(config, f.name))} (the run's: "
-               f"{_shown(getattr(stored, f.name))})" for f in dataclasses.fields(TrainConfig)
-               if f.name not in (*RUN_PLACE, "genotype") and asked(f.name)
-               and getattr(config, f.name) != getattr(stored, f.name)]
+    names = [name for names in SECTIONS.values() for name in names]
+    ignored = [f"--{name.replace('_', '-')} {_shown(config.value(name))} (the run's: "
+               f"{_shown(stored.value(name))})" for name in names
+               if name not in (*RUN_PLACE, "genotype") and asked(name)
+               and config.value(name) != stored.value(name)]
     if asked("genotype"):
         if config.genotype != stored.genotype:
             ignored.insert(0, f"GENOTYPE {config.genotype} (the run's: {stored.genotype})")
@@ -247,7 +249,7 @@ def _advise(config: TrainConfig, model: nn.Module, train_images: int, total_step
     from .advice import from_scratch_warning, warmup_warning
 
     backbone_params = sum(p.numel() for p in model.network.backbone.parameters())
-    for warning in (from_scratch_warning(config.backbone, backbone_params,
+    for warning in (from_scratch_warning(config.model.backbone, backbone_params,
                                          config.backbone_weights, train_images),
                     warmup_warning(config.warmup, total_steps)):
         if warning is not None:
@@ -332,7 +334,7 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
     if ctx.is_distributed:
         wrapped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=config.deep_supervision)
+            find_unused_parameters=config.model.deep_supervision)
 
     from ..data.coco import build_dataloader
 
@@ -377,7 +379,7 @@ def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = T
     }
     hooks = []
     events = RunEvents()  # what the evaluation tells the checkpoint hook
-    if config.dropblock is not None:
+    if config.model.dropblock is not None:
         hooks.append(DropBlockHook(total_steps=p.schedule.total_steps))
     hooks.append(LoggingHook(log, log_every=config.log_every, world_size=ctx.world_size,
                              progress=show))

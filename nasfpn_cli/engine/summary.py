@@ -86,5 +86,5 @@ def start_lines(detector: nn.Module, config, dataset, steps: int,
     lines = [summary.line(), coverage.summary()]
     if coverage.total and coverage.fraction < LOW_COVERAGE:
         lines.append(f"  few boxes fit an anchor: try a smaller --anchor-size (now "
-                     f"{config.anchor_size:g}) or a larger --image-size")
+                     f"{config.model.anchor_size:g}) or a larger --image-size")
     return lines

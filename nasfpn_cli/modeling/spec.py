@@ -61,11 +61,19 @@ DROPBLOCK_SCHEDULES = ("linear", "constant")
 @dataclass(frozen=True)
 class DropBlockSpec:
     """DropBlock in the merging cells: odd ``block_size``, final ``keep_prob`` and its schedule
-    (``linear``: from 1 to keep_prob over training; ``constant``). Checked when made."""
+    (``linear``: from 1 to keep_prob over training; ``constant``). Checked when made; ``train``'s
+    ``--dropblock`` and ``--dropblock-size`` are generated from these declarations."""
 
-    block_size: int = 3
-    keep_prob: float = 0.9
-    schedule: str = "linear"
+    block_size: int = setting(3, section="model", minimum=1, flag="dropblock-size",
+                              help="DropBlock block size, odd (default {default}).")
+    keep_prob: float = setting(0.9, section="model", minimum=0.0, maximum=1.0, min_open=True,
+                               flag="dropblock", metavar="KEEP",
+                               range_text="is DropBlock's final keep probability in (0, 1] "
+                                          "(paper: 0.9)",
+                               help="DropBlock in the pyramid cells, final keep probability "
+                                    "(paper: 0.9).")
+    schedule: str = setting("linear", section="model", cli=False,
+                            choices=DROPBLOCK_SCHEDULES)
 
     def __post_init__(self) -> None:
         if (not isinstance(self.block_size, int) or self.block_size < 1
@@ -79,56 +87,107 @@ class DropBlockSpec:
                              f"(got {self.schedule!r})")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """A detector, fully described. Build it with :func:`ModelSpec.create` (which applies the
-    pyramid size rule and checks the values) or :meth:`from_dict` (a stored spec)."""
+@dataclass(frozen=True, kw_only=True)
+class ModelOptions:
+    """What a user chooses of a detector, besides its genotype and classes: each option
+    declared once, here, with its help and limits. ``TrainConfig.model`` holds one (its N@C
+    unset: the pyramid size rule decides); :class:`ModelSpec` is these options resolved for a
+    genotype. ``--set model.FIELD=VALUE`` reaches those without a flag."""
+
+    # backbone
+    backbone: str = setting("resnet50", section="model", choices=BACKBONES,
+                            help="Backbone network (default {default}).")
+    frozen_stages: int = setting(-1, section="model", minimum=-1, maximum=MAX_FROZEN_STAGES,
+                                 help="Freeze the backbone's stem (0) and stages up to N: no "
+                                      "gradients, norms in eval mode (default {default}: "
+                                      "none; detectron2 freezes 1: stem and first stage).")
+    frozen_bn: bool = setting(False, section="model", switch=True,
+                              help="Fixed batch-norm statistics and affine parameters in the "
+                                   "backbone (FrozenBatchNorm, for ImageNet weights; default "
+                                   "{default}).")
+    # pyramid: N@C (None: the rule of this module)
+    stack: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
+                                help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
+    channels: int | None = setting(None, section="model", minimum=1, maximum=MAX_CHANNELS,
+                                   help="Pyramid channels C of N@C.", unset_help=PYRAMID_RULE)
+    neck_norm: str = setting("bn", section="model", cli=False)
+    separable: bool = setting(False, section="model", cli=False)
+    dropblock: DropBlockSpec | None = setting(None, section="model", cli=False)
+    # head and anytime exits
+    head_norm: str = setting("gn", section="model", choices=HEAD_NORMS,
+                             help="Normalisation in the RetinaNet head.")
+    num_convs: int = setting(4, section="model", cli=False)
+    prior_prob: float = setting(0.01, section="model", cli=False)
+    deep_supervision: bool = setting(False, section="model",
+                                     help="A head and loss after every pyramid copy.")
+    exit_at: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
+                                  help="The outputs of pyramid copy K (anytime prediction).",
+                                  unset_help="[default: the last]")
+    # anchors; anchor_size onwards the limits are :meth:`ModelSpec.checked`'s alone
+    anchor_scales: tuple[float, ...] = setting(DEFAULT_ANCHOR_SCALES, section="model",
+                                               cli=False)
+    anchor_ratios: tuple[float, ...] = setting(DEFAULT_ANCHOR_RATIOS, section="model",
+                                               cli=False)
+    anchor_size: float = setting(
+        4.0, section="model",
+        help="Smallest anchor side in P3 strides of 8 px (default {default}; 2 suits objects "
+             "of 10-30 px). The start of the run prints how many training boxes it covers.")
+    # losses and matching
+    focal_alpha: float = setting(0.25, section="model",
+                                 help="Focal loss alpha (default {default}).")
+    focal_gamma: float = setting(1.5, section="model",
+                                 help="Focal loss gamma (default {default}).")
+    box_loss: str = setting("smooth_l1", section="model", cli=False)
+    smooth_l1_beta: float = setting(0.11, section="model", cli=False)
+    box_loss_weight: float = setting(1.0, section="model", cli=False)
+    positive_iou: float = setting(0.5, section="model", cli=False)
+    negative_iou: float = setting(0.4, section="model", cli=False)
+    allow_low_quality: bool = setting(True, section="model", cli=False)
+    # post-processing
+    score_threshold: float = setting(0.05, section="model", cli=False)
+    nms_threshold: float = setting(0.5, section="model", cli=False)
+    topk_per_level: int = setting(1000, section="model", cli=False)
+    detections_per_image: int = setting(100, section="model", cli=False)
+
+    def options(self) -> dict[str, Any]:
+        """The options as :meth:`ModelSpec.create` takes them (N@C left out when unset)."""
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(ModelOptions)
+                if not (item.name in ("stack", "channels") and getattr(self, item.name) is None)}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], base: "ModelOptions | None" = None
+                    ) -> "ModelOptions":
+        """``base`` (default: the defaults) with ``values`` by field name, in their JSON shapes
+        too (lists, a dropblock mapping); ModelError names an unknown option. Not checked:
+        :meth:`ModelSpec.checked` and the settings' declarations do that."""
+        unknown = sorted(set(values) - set(MODEL_OPTION_FIELDS))
+        if unknown:
+            raise ModelError("unknown model option(s): " + ", ".join(unknown))
+        changes = {key: _normalised(key, value) for key, value in values.items()}
+        return dataclasses.replace(base or cls(), **changes)
+
+
+# every option a ModelOptions holds, in declaration order
+MODEL_OPTION_FIELDS = tuple(item.name for item in dataclasses.fields(ModelOptions))
+
+
+def as_json(value: Any) -> Any:
+    """A setting as JSON: a DropBlockSpec as its fields, a tuple as a list."""
+    if isinstance(value, DropBlockSpec):
+        return dataclasses.asdict(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(ModelOptions):
+    """A detector, fully described: the options of :class:`ModelOptions` resolved for a
+    genotype (N@C set) and a number of classes. Build it with :func:`ModelSpec.create` (which
+    applies the pyramid size rule and checks the values) or :meth:`from_dict` (a stored spec)."""
 
     genotype: Genotype = field(compare=False, repr=False)
     genotype_text: str = ""
     num_classes: int = setting(80, section="model", minimum=1, maximum=MAX_NUM_CLASSES,
                                help="Object classes of the head.")
-    # backbone
-    backbone: str = setting("resnet50", section="model", choices=BACKBONES,
-                            help="Backbone network.")
-    frozen_stages: int = -1
-    frozen_bn: bool = False
-    # pyramid
-    stack: int = setting(DEFAULT_STACK, section="model", minimum=1, maximum=MAX_STACK,
-                         help="Pyramid copies N of N@C.", unset_help=PYRAMID_RULE)
-    channels: int = setting(DEFAULT_CHANNELS, section="model", minimum=1, maximum=MAX_CHANNELS,
-                            help="Pyramid channels C of N@C.", unset_help=PYRAMID_RULE)
-    neck_norm: str = "bn"
-    separable: bool = False
-    dropblock: DropBlockSpec | None = None
-    # head and anytime exits
-    head_norm: str = setting("gn", section="model", choices=HEAD_NORMS,
-                             help="Normalisation in the RetinaNet head.")
-    num_convs: int = 4
-    prior_prob: float = 0.01
-    deep_supervision: bool = setting(False, section="model",
-                                     help="A head after every pyramid copy.")
-    exit_at: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
-                                  help="The outputs of pyramid copy K (anytime prediction).",
-                                  unset_help="[default: the last]")
-    # anchors
-    anchor_scales: tuple[float, ...] = DEFAULT_ANCHOR_SCALES
-    anchor_ratios: tuple[float, ...] = DEFAULT_ANCHOR_RATIOS
-    anchor_size: float = 4.0
-    # losses and matching
-    focal_alpha: float = 0.25
-    focal_gamma: float = 1.5
-    box_loss: str = "smooth_l1"
-    smooth_l1_beta: float = 0.11
-    box_loss_weight: float = 1.0
-    positive_iou: float = 0.5
-    negative_iou: float = 0.4
-    allow_low_quality: bool = True
-    # post-processing
-    score_threshold: float = 0.05
-    nms_threshold: float = 0.5
-    topk_per_level: int = 1000
-    detections_per_image: int = 100
 
     @classmethod
     def create(cls, genotype: Genotype | str | Path, *, stack: int | None = None,
@@ -203,13 +262,8 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the genotype as canonical text, tuples as lists."""
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name != "genotype"}
-        if self.dropblock is not None:
-            values["dropblock"] = dataclasses.asdict(self.dropblock)
-        for key in ("anchor_scales", "anchor_ratios"):
-            values[key] = list(values[key])
-        return values
+        return {f.name: as_json(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if f.name != "genotype"}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], genotype_text: str | None = None,
@@ -236,7 +290,8 @@ def check_model_option(key: str, value: Any) -> None:
         raise ModelError(f"unknown model option: {key}")
     # exit_at is bounded by the stack, which is not known here: check it against its own value
     stack = value if key == "exit_at" and isinstance(value, int) and value >= 1 else DEFAULT_STACK
-    ModelSpec(genotype=None, stack=stack, **{key: _normalised(key, value)}).checked()
+    values = {"stack": stack, "channels": DEFAULT_CHANNELS, key: _normalised(key, value)}
+    ModelSpec(genotype=None, **values).checked()
 
 
 def option_names() -> tuple[str, ...]:

@@ -548,7 +548,7 @@ class Calibration:
         from .cost import neck_macs
 
         return neck_macs(parse_genotype(arch.genotype, arch.name),
-                         ProxySettings.from_options(self.config.settings("proxy")))
+                         ProxySettings.from_options(self.config.settings("proxy")).config)
 
 
 def _fingerprints(config: CalibrationConfig) -> dict[str, str]:

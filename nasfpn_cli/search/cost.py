@@ -44,12 +44,10 @@ class MacsObjective:
         return None if data is None else cls(float(data["target"]), float(data["weight"]))
 
 
-def neck_macs(genotype, settings: Any) -> int:
-    """Multiply-adds per image of ``genotype``'s neck as ``settings`` (a TrainConfig, or anything
-    with its ``backbone``, ``stack``, ``channels`` and ``image_size``) build it."""
+def neck_macs(genotype, config) -> int:
+    """Multiply-adds per image of ``genotype``'s neck as the training ``config`` (a TrainConfig,
+    e.g. a proxy's) builds it, at its image size."""
     from ..analysis.counting import count_neck
-    from ..modeling.spec import ModelSpec
 
-    spec = ModelSpec.create(genotype, stack=settings.stack, channels=settings.channels,
-                            backbone=settings.backbone)
-    return int(count_neck(spec, image_size=settings.image_size).macs)
+    spec = config.model_spec(genotype, num_classes=1)  # the neck does not depend on classes
+    return int(count_neck(spec, image_size=config.image_size).macs)

@@ -27,4 +27,4 @@ def trained_run(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained") / "run"
     options = dict(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=8,
                    eval_every=4, log_every=3)
-    return TrainConfig(**options), train_single_threaded(**options)
+    return TrainConfig.of(**options), train_single_threaded(**options)

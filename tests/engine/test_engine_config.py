@@ -13,8 +13,9 @@ def test_paper_recipe_matches_design_notes():
         (64, "sgd", 0.9, 0.08, 50)
     assert config.schedule == "step" and config.resolved_milestones() == (30, 40)
     assert config.gamma == 0.1 and config.scale_range == (0.8, 1.2)
-    assert (config.focal_alpha, config.focal_gamma) == (0.25, 1.5)
-    assert (config.backbone, config.stack, config.channels, config.image_size) == \
+    assert (config.model.focal_alpha, config.model.focal_gamma) == (0.25, 1.5)
+    model = config.model
+    assert (model.backbone, model.stack, model.channels, config.image_size) == \
         ("resnet50", 7, 256, 640)
     assert config.recipe == "paper"
 
@@ -44,17 +45,17 @@ def test_unknown_recipe_and_option_are_usage_errors():
 ])
 def test_bad_values_name_their_option(field, value, message):
     with pytest.raises(UsageError, match=message):
-        TrainConfig(**{field: value}).validated()
+        TrainConfig.of(**{field: value}).validated()
 
 
 def test_resume_and_init_from_exclude_each_other():
     with pytest.raises(UsageError, match="--resume and --init-from"):
-        TrainConfig(resume=True, init_from="a.pt").validated()
+        TrainConfig.of(resume=True, init_from="a.pt").validated()
 
 
 def test_default_step_milestones_are_60_and_80_percent():
-    assert TrainConfig(epochs=50, schedule="step").resolved_milestones() == (30, 40)
-    assert TrainConfig(epochs=2).resolved_milestones() == (1, 2)
+    assert TrainConfig.of(epochs=50, schedule="step").resolved_milestones() == (30, 40)
+    assert TrainConfig.of(epochs=2).resolved_milestones() == (1, 2)
 
 
 def test_dict_round_trip_restores_tuples():
@@ -64,12 +65,11 @@ def test_dict_round_trip_restores_tuples():
 
 
 def test_every_option_lives_in_exactly_one_section():
-    from dataclasses import fields
-
     from nasfpn_cli.engine.config import SECTIONS
+    from nasfpn_cli.settings import declared
 
     listed = [name for names in SECTIONS.values() for name in names]
-    assert sorted(listed) == sorted(f.name for f in fields(TrainConfig))
+    assert sorted(listed) == sorted(item.name for item, _ in declared(TrainConfig))
 
 
 def test_stored_configs_are_sectioned_and_flat_ones_still_read():
@@ -84,15 +84,15 @@ def test_stored_configs_are_sectioned_and_flat_ones_still_read():
 def test_model_options_start_from_and_are_checked_by_the_model_spec():
     from nasfpn_cli.modeling.spec import ModelSpec
 
-    spec = TrainConfig(backbone="resnet50").model_spec("fpn", num_classes=80)
+    spec = TrainConfig.of(backbone="resnet50").model_spec("fpn", num_classes=80)
     assert spec == ModelSpec.create("fpn", num_classes=80)  # train adds no defaults of its own
     with pytest.raises(UsageError, match="--focal-alpha: focal_alpha must lie in"):
-        TrainConfig(focal_alpha=2.0).validated()
+        TrainConfig.of(focal_alpha=2.0).validated()
     with pytest.raises(UsageError, match="--anchor-size: anchor_size must be a finite number > 0"):
-        TrainConfig(anchor_size=0.0).validated()
+        TrainConfig.of(anchor_size=0.0).validated()
     with pytest.raises(UsageError, match="box_loss: unknown box_loss 'iou'"):
-        TrainConfig(model_kwargs={"box_loss": "iou"}).validated()
-    assert TrainConfig(stack=12, model_kwargs={"exit_at": 9}).validated().model_spec(
+        TrainConfig.of(model_kwargs={"box_loss": "iou"}).validated()
+    assert TrainConfig.of(stack=12, model_kwargs={"exit_at": 9}).validated().model_spec(
         "nasfpn", 3).exit_at == 9
 
 
@@ -106,3 +106,41 @@ def test_train_help_quotes_the_defaults_of_the_config(cli, monkeypatch):
     monkeypatch.setattr(train_command, "DEFAULTS", changed)
     assert (train_command.default("epochs"), train_command.default("scale_range"),
             train_command.default("lr")) == ("7", "0.5,2", "0.01")
+
+
+def test_train_config_and_model_spec_share_no_field():
+    """A model option is declared once, in ModelOptions: TrainConfig holds one (``model``) and
+    ModelSpec inherits them. ``genotype`` is a file or bundled name in one, the parsed genotype
+    in the other."""
+    from dataclasses import fields
+
+    from nasfpn_cli.modeling.spec import ModelOptions, ModelSpec
+
+    assert {f.name for f in fields(TrainConfig)} & {f.name for f in fields(ModelSpec)} == \
+        {"genotype"}
+    assert isinstance(TrainConfig().model, ModelOptions) and issubclass(ModelSpec, ModelOptions)
+    # every model option reaches the spec, and reads by its flat name
+    config = TrainConfig.of(backbone="resnet10", stack=2, neck_norm="gn", exit_at=2,
+                            anchor_size=2.0).validated()
+    spec = config.model_spec("fpn", num_classes=3)
+    assert (spec.backbone, spec.stack, spec.neck_norm, spec.exit_at, spec.anchor_size) == (
+        "resnet10", 2, "gn", 2, 2.0)
+    assert config.value("neck_norm") == "gn" and config.value("lr") == config.lr
+
+
+def test_configs_older_versions_stored_still_read():
+    """Before the model options were a part: dropblock as the keep probability beside
+    dropblock_size, and model_kwargs for the spec fields without a flag."""
+    from nasfpn_cli.modeling.spec import DropBlockSpec
+
+    old = {"model": {"genotype": "fpn", "backbone": "resnet10", "stack": 2, "channels": 16,
+                     "dropblock": 0.9, "dropblock_size": 5, "model_kwargs": {"exit_at": 1},
+                     "focal_alpha": 0.3, "sync_bn": False},
+           "solver": {"lr": 0.02}, "runtime": {"output_dir": "runs/a"}}
+    config = TrainConfig.from_dict(old)
+    assert config.model.dropblock == DropBlockSpec(block_size=5, keep_prob=0.9)
+    assert (config.model.backbone, config.model.stack, config.model.exit_at,
+            config.model.focal_alpha, config.lr) == ("resnet10", 2, 1, 0.3, 0.02)
+    assert TrainConfig.from_dict(config.to_dict()) == config  # and the new form round-trips
+    with pytest.raises(UsageError, match="--dropblock-size: .*odd"):
+        TrainConfig.of(dropblock=0.9, dropblock_size=4)

@@ -22,7 +22,7 @@ from nasfpn_cli.modeling.pretrained import PUBLISHED, PublishedWeights
 def test_finetune_recipe_values_are_detectron2_s_1x():
     config = TrainConfig.from_recipe("finetune")
     assert config.recipe == "finetune"
-    assert (config.backbone_weights, config.frozen_stages, config.frozen_bn) == (
+    assert (config.backbone_weights, config.model.frozen_stages, config.model.frozen_bn) == (
         "imagenet", 1, True)
     assert (config.optimizer, config.momentum, config.lr, config.weight_decay,
             config.batch_size) == ("sgd", 0.9, 0.01, 1e-4, 16)
@@ -30,7 +30,7 @@ def test_finetune_recipe_values_are_detectron2_s_1x():
     assert (config.epochs, config.schedule, config.milestones, config.gamma) == (
         12, "step", (8, 11), 0.1)
     # the backbone stays the user's choice (ResNet-18 by default), with published weights
-    assert config.backbone == TrainConfig().backbone
+    assert config.model.backbone == TrainConfig().model.backbone
 
 
 def test_frozen_settings_reach_the_backbone_and_the_stored_spec():
@@ -107,7 +107,7 @@ def test_train_resolves_weights_once_and_warns_once(tiny_data, tmp_path, monkeyp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     base = dict(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(tmp_path / "run"))
 
-    prepared = prepare(TrainConfig(**base, backbone_weights="imagenet", frozen_bn=True),
+    prepared = prepare(TrainConfig.of(**base, backbone_weights="imagenet", frozen_bn=True),
                        DistContext(), advice=True, progress=False)
     backbone = prepared.model.network.backbone
     assert torch.equal(backbone.conv1.weight, state["conv1.weight"])
@@ -116,12 +116,12 @@ def test_train_resolves_weights_once_and_warns_once(tiny_data, tmp_path, monkeyp
     assert "random weights" not in capsys.readouterr().err
 
     monkeypatch.setattr(advice, "LARGE_BACKBONE_PARAMS", 1)  # resnet10 counts as large
-    advised = prepare(TrainConfig(**base), DistContext(), advice=True, progress=False)
+    advised = prepare(TrainConfig.of(**base), DistContext(), advice=True, progress=False)
     assert advised.advice  # fit() warns after the run's start lines
     from nasfpn_cli.engine.run import _advise
 
     _advise(advised.config, advised.model, len(advised.data.train),
             advised.schedule.total_steps)
     assert capsys.readouterr().err.count("trains from random weights") == 1
-    silent = prepare(TrainConfig(**base), DistContext(), progress=False)
+    silent = prepare(TrainConfig.of(**base), DistContext(), progress=False)
     assert not silent.advice  # the search's trials never warn

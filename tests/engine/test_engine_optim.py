@@ -31,7 +31,7 @@ def _steps(model: nn.Module, optimizer: torch.optim.Optimizer, steps: int = 5) -
 @pytest.mark.parametrize("name", ["sgd", "adamw"])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fused_updates_equal_the_per_tensor_loop(name, channels_last):
-    config = TrainConfig(optimizer=name, lr=0.01, weight_decay=0.05)
+    config = TrainConfig.of(optimizer=name, lr=0.01, weight_decay=0.05)
     fused_model, loop_model = _model(channels_last), _model(channels_last)
     fused = build_optimizer(fused_model, config)
     assert all(group["fused"] for group in fused.param_groups)
@@ -49,7 +49,7 @@ def _hyper(optimizer: torch.optim.Optimizer) -> dict:
 
 
 def test_state_of_a_per_tensor_optimizer_loads_into_a_fused_one():
-    config = TrainConfig(optimizer="adamw", lr=0.01)
+    config = TrainConfig.of(optimizer="adamw", lr=0.01)
     old_model, new_model = _model(False), _model(False)
     old = torch.optim.AdamW(parameter_groups(old_model, config.weight_decay), lr=0.01,
                             foreach=False)

@@ -72,7 +72,7 @@ def test_cpu_flags_are_read_from_x86_and_arm_cpuinfo(tmp_path):
 
 
 def test_old_bool_amp_loads_and_new_modes_are_checked():
-    stored = TrainConfig(**TINY_CONFIG).to_dict()
+    stored = TrainConfig.of(**TINY_CONFIG).to_dict()
     for old, mode in ((True, "on"), (False, "off")):
         stored["solver"]["amp"] = old
         assert TrainConfig.from_dict(stored).validated().amp == mode
@@ -162,13 +162,13 @@ def test_bf16_channels_last_ema_run_resumes_bit_identically_and_exports(tiny_dat
                                                                          cli):
     options = dict(**TINY_CONFIG, data_dir=str(tiny_data), epochs=3, eval_every=3, amp="on",
                    channels_last=True, ema=True, ema_decay=0.9)
-    straight = _train_one_thread(TrainConfig(**options, output_dir=str(tmp_path / "straight")))
+    straight = _train_one_thread(TrainConfig.of(**options, output_dir=str(tmp_path / "straight")))
     assert straight.last_metrics["AP50"] > 0.0  # it learns something in bf16
-    broken = TrainConfig(**options, output_dir=str(tmp_path / "broken"))
+    broken = TrainConfig.of(**options, output_dir=str(tmp_path / "broken"))
     with pytest.raises(KeyboardInterrupt):
         _train_one_thread(broken, extra_hooks=(StopAfterEpoch(2),))
     assert read_checkpoint(tmp_path / "broken" / "last.pt").state["epoch"] == 2
-    resumed = _train_one_thread(TrainConfig(**options, output_dir=str(tmp_path / "broken"),
+    resumed = _train_one_thread(TrainConfig.of(**options, output_dir=str(tmp_path / "broken"),
                                             resume=True))
 
     a = read_checkpoint(tmp_path / "straight" / "last.pt").state

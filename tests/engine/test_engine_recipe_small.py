@@ -10,20 +10,20 @@ from nasfpn_cli.errors import UsageError
 
 def test_small_recipe_values_are_pinned():
     config = TrainConfig.from_recipe("small")
-    assert (config.image_size, config.anchor_size, config.optimizer, config.lr,
+    assert (config.image_size, config.model.anchor_size, config.optimizer, config.lr,
             config.weight_decay, config.warmup) == (128, 2.0, "adamw", 0.001, 0.05, 30)
     assert config.recipe == "small" and not config.ema
-    assert (config.stack, config.channels) == (3, 64)
+    assert (config.model.stack, config.model.channels) == (3, 64)
     # everything else stays the CPU defaults
     defaults = TrainConfig()
-    assert (config.backbone, config.batch_size, config.epochs, config.schedule) == (
-        defaults.backbone, defaults.batch_size, defaults.epochs, defaults.schedule)
+    assert (config.model.backbone, config.batch_size, config.epochs, config.schedule) == (
+        defaults.model.backbone, defaults.batch_size, defaults.epochs, defaults.schedule)
     assert config.model_spec("fpn", 10).anchor_size == 2.0
 
 
 def test_paper_recipe_is_untouched_by_the_new_options():
     paper = TrainConfig.from_recipe("paper")
-    assert "anchor_size" not in RECIPES["paper"] and paper.anchor_size == 4.0
+    assert "anchor_size" not in RECIPES["paper"] and paper.model.anchor_size == 4.0
     assert not paper.ema
 
 

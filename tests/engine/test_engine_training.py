@@ -84,7 +84,7 @@ def test_non_finite_loss_leaves_the_last_good_checkpoint_intact(tiny_data, tmp_p
 
     monkeypatch.setattr(engine_run, "build_model", exploding_model)
     out = tmp_path / "run"
-    config = TrainConfig(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=2,
+    config = TrainConfig.of(**TINY_CONFIG, data_dir=str(tiny_data), output_dir=str(out), epochs=2,
                          eval_every=5)
     with pytest.raises(NonFiniteLossError, match="step 8 \\(epoch 2\\)"):
         train(config, progress=False)
@@ -150,7 +150,7 @@ def test_bad_data_is_refused_with_the_report_unless_skip_bad(tiny_data, tmp_path
     assert refused.returncode == 1
     assert "the train data has 2 problem(s)" in refused.stderr and "--skip-bad" in refused.stderr
     assert "unknown" in refused.stderr.lower()  # the report's table names the kinds
-    config = TrainConfig(**TINY_CONFIG, data_dir=str(data), output_dir=str(tmp_path / "r"),
+    config = TrainConfig.of(**TINY_CONFIG, data_dir=str(data), output_dir=str(tmp_path / "r"),
                          skip_bad=True).validated()
     bundle = engine_run.build_data(config, engine_run.DistContext())
     assert len(bundle.train.coco.anns) == len(ann["annotations"]) - 2

@@ -34,8 +34,8 @@ def test_one_rule_option_then_directive_then_7_at_256():
     assert resolve_pyramid_size(small) == (3, 64)
     assert resolve_pyramid_size(small, channels=16) == (3, 16)
     # train follows it too: a file's directives are honoured unless --stack/--channels say so
-    assert TrainConfig(genotype="nasfpn_7x256").model_spec(big, 3).stack == 7
-    assert TrainConfig(stack=2, channels=32).model_spec(big, 3).channels == 32
+    assert TrainConfig.of(genotype="nasfpn_7x256").model_spec(big, 3).stack == 7
+    assert TrainConfig.of(stack=2, channels=32).model_spec(big, 3).channels == 32
 
 
 def test_spec_is_json_and_rebuilds_the_same_detector():

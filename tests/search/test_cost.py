@@ -28,8 +28,9 @@ def test_the_soft_constraint():
 
 
 def test_neck_macs_grow_with_the_stack():
-    one = neck_macs(load_genotype("nasfpn"), ProxySettings.from_options(SMALL))
-    two = neck_macs(load_genotype("nasfpn"), ProxySettings.from_options({**SMALL, "stack": 2}))
+    nasfpn = load_genotype("nasfpn")
+    one = neck_macs(nasfpn, ProxySettings.from_options(SMALL).config)
+    two = neck_macs(nasfpn, ProxySettings.from_options({**SMALL, "stack": 2}).config)
     assert one > 0 and two > one
 
 
@@ -43,7 +44,8 @@ def test_pareto_front():
 
 
 def test_a_cost_aware_search_keeps_macs_with_the_reward_and_reports_the_front(cli, tmp_path):
-    objective = MacsObjective(neck_macs(load_genotype("nasfpn"), ProxySettings.from_options(SMALL)))
+    objective = MacsObjective(neck_macs(load_genotype("nasfpn"),
+                                        ProxySettings.from_options(SMALL).config))
     config = SearchConfig(tmp_path, RewardSpec("similarity", "nasfpn", options=SMALL), "random",
                           seed=2, trials=12, macs_objective=objective)
     summary = run_search(config, progress=False)

@@ -94,10 +94,11 @@ def test_default_proxy_is_the_calibrated_one():
     """docs/search.md, "Measured": the settings whose tau the docs report."""
     settings = ProxySettings()
     config = settings.config
-    assert (config.backbone, config.stack, config.channels, config.image_size) == \
+    model = config.model
+    assert (model.backbone, model.stack, model.channels, config.image_size) == \
         ("resnet10", 3, 32, 128)
     assert (config.epochs, config.batch_size, config.optimizer, config.lr, config.weight_decay,
-            config.warmup, config.anchor_size) == (4, 8, "adamw", 0.003, 0.05, 30, 2.0)
+            config.warmup, config.model.anchor_size) == (4, 8, "adamw", 0.003, 0.05, 30, 2.0)
     assert (settings.score, settings.synth_kind, settings.synth_images) == ("ap50", "digits", 300)
 
 

@@ -107,7 +107,7 @@ class ProxySettings:
 
     def __getattr__(self, name: str) -> Any:
         if name in TRAINED_FIELDS:
-            return getattr(self.config, name)
+            return self.config.value(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -124,7 +124,7 @@ class SupernetReward(ProxyReward):
             "format_version": FORMAT_VERSION,
             "space": self.space.to_dict(),
             "data": data_identity(self.data_paths()),
-            "model": {name: getattr(config, name)
+            "model": {name: config.value(name)
                       for name in ("backbone", "stack", "channels", "image_size")},
             "training": {"steps": settings.steps, "batch_size": config.batch_size,
                          "lr": config.lr, "seed": settings.seed,
