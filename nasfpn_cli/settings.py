@@ -34,7 +34,7 @@ class Setting:
     ``flag`` names the option when it is not the field's name (``data`` for ``data_dir``);
     ``path`` is "file", "folder" or "any" for a path; ``switch`` gives a bool ``--x/--no-x``
     rather than ``--x`` alone; ``cli`` False keeps a field out of the generated options (it is
-    still a ``--config``/``--set`` key).
+    still a ``--config``/``--set`` key); ``required`` makes the option one a command needs.
     """
 
     help: str = ""
@@ -55,6 +55,7 @@ class Setting:
     unset_help: str = ""
     bare: str | None = None
     negated: str | None = None
+    required: bool = False
 
     def upper(self) -> float | None:
         """The upper bound (a callable one, e.g. processes per machine, read now)."""

@@ -133,3 +133,20 @@ def test_train_help_is_grouped_by_section(cli):
     headings = [line for line in helped.splitlines() if line.endswith("options:")]
     assert headings == ["Model options:", "Data options:", "Solver options:",
                         "Runtime options:"]
+
+
+def test_a_required_setting_is_a_required_option():
+    @dataclass
+    class Needs:
+        out: str | None = setting(None, section="data", short="-o", path="folder", required=True)
+        quiet: bool = setting(False, section="data")
+
+    @click.command()
+    @settings_options(Needs, defaults=Needs(), concrete=True)
+    def command(**options):
+        click.echo(json.dumps(options, sort_keys=True))
+
+    runner = CliRunner()
+    missing = runner.invoke(command, [])
+    assert missing.exit_code == 2 and "Missing option '-o' / '--out'" in missing.output
+    assert json.loads(runner.invoke(command, ["-o", "x"]).output) == {"out": "x", "quiet": False}

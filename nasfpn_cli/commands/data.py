@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
+from ..data.command_settings import CheckSettings, ExportSettings, ImportSettings
 from ..data.generated_settings import DigitsSettings, SynthSettings
-from ..data.exporters import EXPORTERS
-from ..data.importers import IMPORTERS
-from ..data.importers.voc import DIFFICULT_AS
 from ..errors import DatasetError, UsageError
-from .settings_options import settings_options
+from .settings_options import option_fields, settings_options
 
 
 @click.group(name="data")
@@ -27,6 +25,12 @@ def _progress_bar(description: str, total: int):
     return progress, lambda n: progress.advance(task, n)
 
 
+def _settings(cls: type, options: dict):
+    """The settings object of a command's generated options (parameter names mapped back)."""
+    fields = option_fields(cls)
+    return cls(**{fields[name]: value for name, value in options.items()})
+
+
 def _check_output_folder(out: Path, marker: str, kind: str, overwrite: bool) -> None:
     """Refuse to write a generated dataset into a file, or into a non-empty folder that holds
     no earlier dataset of this ``kind`` (recognised by its ``marker`` summary file)."""
@@ -39,29 +43,23 @@ def _check_output_folder(out: Path, marker: str, kind: str, overwrite: bool) -> 
 
 @command.command("check")
 @click.argument("ann", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--images", "image_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder the images' file_name entries are relative to.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as a JSON object.")
-@click.option("--no-images", is_flag=True, help="Check the annotations only, not the files.")
-@click.option("--full-decode", is_flag=True,
-              help="Decode every image (slow) instead of reading headers and end markers.")
-@click.option("--max-examples", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Examples shown per kind of problem.")
-def check(ann: Path, image_dir: Path, as_json: bool, no_images: bool, full_decode: bool,
-          max_examples: int) -> int:
+@settings_options(CheckSettings, defaults=CheckSettings(), concrete=True)
+def check(ann: Path, **options) -> int:
     """Report every problem in annotation file ANN and its images; exit 1 if any."""
     from ..console import console
     from ..data.checks import check_dataset
 
-    options = dict(check_images=not no_images, full_decode=full_decode,
-                   max_examples=max_examples)
-    if as_json or not console.is_terminal:
+    settings = _settings(CheckSettings, options)
+    image_dir = Path(settings.image_dir)
+    options = dict(check_images=not settings.no_images, full_decode=settings.full_decode,
+                   max_examples=settings.max_examples)
+    if settings.as_json or not console.is_terminal:
         report = check_dataset(ann, image_dir, **options)
     else:
         progress, advance = _progress_bar("checking images", total=None)
         with progress:
             report = check_dataset(ann, image_dir, progress=advance, **options)
-    if as_json:
+    if settings.as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         console.print(report.render())
@@ -133,24 +131,8 @@ def digits(out: Path, num_train: int, num_val: int, image_size: int, seed: int,
 
 @command.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--from", "source_format", required=True,
-              type=click.Choice(sorted(IMPORTERS)),
-              help="The format of SOURCE: voc (a VOCdevkit/VOC2007-style folder) or yolo (a "
-                   "data.yaml, or a folder with data.yaml or classes.txt).")
-@click.option("-o", "--output-dir", "out", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for annotations/instances_<split>.json and import.json.")
-@click.option("--difficult", type=click.Choice(sorted(DIFFICULT_AS)), default="crowd",
-              show_default=True,
-              help="VOC objects marked difficult: crowd (iscrowd 1: left out of training, "
-                   "ignored in evaluation), keep (ordinary boxes) or skip.")
-@click.option("--skip-bad", is_flag=True,
-              help="Exit 0 although bad input was left out (it is listed either way).")
-@click.option("--overwrite", is_flag=True,
-              help="Write into a non-empty folder that holds no earlier import (other files "
-                   "there are left alone).")
-def import_(source: Path, source_format: str, out: Path, difficult: str, skip_bad: bool,
-            overwrite: bool) -> int:
+@settings_options(ImportSettings, defaults=ImportSettings(), concrete=True)
+def import_(source: Path, **options) -> int:
     """Import the VOC or YOLO dataset SOURCE as COCO JSON, one file per split.
 
     The images stay where they are: every file_name is relative to one images folder, and the
@@ -164,14 +146,16 @@ def import_(source: Path, source_format: str, out: Path, difficult: str, skip_ba
     from ..data.importers import ImportOptions, importer
     from ..data.importers.writer import MARKER, annotation_file, train_command, write_import
 
-    _check_output_folder(out, MARKER, "imported", overwrite)
+    settings = _settings(ImportSettings, options)
+    out, skip_bad = Path(settings.output_dir), settings.skip_bad
+    _check_output_folder(out, MARKER, "imported", settings.overwrite)
     if source.is_dir() and out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"-o {out}: is the source folder", hint="write the import elsewhere")
     progress, advance = _progress_bar("reading annotations", total=None)
-    options = ImportOptions(difficult=difficult, progress=advance,
+    reading = ImportOptions(difficult=settings.difficult, progress=advance,
                             total=lambda n: progress.update(progress.task_ids[0], total=n))
     with progress:
-        result = importer(source_format)(source, options)
+        result = importer(settings.source_format)(source, reading)
     result.drop_empty_splits()
     if not result.splits:
         shown, _ = capped([p.render() for p in result.problems], 5)
@@ -205,28 +189,21 @@ def import_(source: Path, source_format: str, out: Path, difficult: str, skip_ba
 @command.command("export")
 @click.argument("ann_files", metavar="ANN...", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--to", "target_format", required=True, type=click.Choice(sorted(EXPORTERS)),
-              help="The format to write.")
-@click.option("--images", "image_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder the images' file_name entries are relative to.")
-@click.option("-o", "--output-dir", "out", required=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for images/<split>/ (hard links or copies), labels/<split>/ and "
-                   "data.yaml.")
-@click.option("--overwrite", is_flag=True,
-              help="Write into a non-empty folder that holds no earlier export.")
-def export(ann_files: tuple[Path, ...], target_format: str, image_dir: Path, out: Path,
-           overwrite: bool) -> int:
+@settings_options(ExportSettings, defaults=ExportSettings(), concrete=True)
+def export(ann_files: tuple[Path, ...], **options) -> int:
     """Write the COCO splits ANN... (e.g. instances_train.json instances_val.json) in another
     format: YOLO's images/<split>/, labels/<split>/ and data.yaml."""
     from ..console import console
     from ..data.exporters import exporter
     from ..data.exporters.yolo import MARKER
 
-    _check_output_folder(out, MARKER, "exported", overwrite)
+    settings = _settings(ExportSettings, options)
+    out = Path(settings.output_dir)
+    _check_output_folder(out, MARKER, "exported", settings.overwrite)
     progress, advance = _progress_bar("writing labels", total=None)
     with progress:
-        summary = exporter(target_format)(list(ann_files), image_dir, out, progress=advance)
+        summary = exporter(settings.target_format)(list(ann_files), Path(settings.image_dir),
+                                                    out, progress=advance)
     for name, counts in summary["splits"].items():
         console.print(f"{name}: {counts['images']} images, {counts['boxes']} boxes")
     if summary["crowd_left_out"]:

@@ -122,9 +122,11 @@ def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, sec
     declarations = [flag, parameter_name(meta, item.name, prefix)]
     if meta.short and not prefix:
         declarations.insert(0, meta.short)
-    kwargs: dict[str, Any] = {"help": text, "metavar": meta.metavar,
+    kwargs: dict[str, Any] = {"help": text, "metavar": meta.metavar, "required": meta.required,
                               "default": value if concrete else None,
                               "show_default": concrete and value is not None and not quoted}
+    if meta.required:  # an explicit default, even None, would count as given
+        kwargs.pop("default")
     if annotation == "bool":
         if meta.switch:
             declarations[declarations.index(flag)] = f"{flag}/--{prefix}no-{flag[2 + len(prefix):]}"
