@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The search demonstration of docs/search.md, end to end on the 2-core CPU:
-#  0. with CALIBRATION=DIR (a `search calibrate` folder, e.g. docs/runs/calibration-k16-shapes):
-#     the calibration is copied to OUT/calibration and tuned there (`search calibrate --tune`,
-#     no training), and the search uses the proxy it chose (`--proxy-config OUT/calibration/
-#     proxy.toml`); without it the search uses the default proxy
+#  0. with CALIBRATION=DIR (a `search calibrate` folder, e.g. docs/runs/calibration-k16-shapes)
+#     and the proxy reward: the calibration is copied to OUT/calibration and tuned there
+#     (`search calibrate --tune`, no training), and the search uses the proxy it chose
+#     (`--proxy-config OUT/calibration/proxy.toml`); otherwise the default proxy
 #  1. a search (regularized evolution, REWARD proxy or supernet, 2 workers) on DATA (digits:
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
 #     written once in OUT/search/proxy_data, ending with the final selection (its top 10 scored
@@ -50,11 +50,13 @@ mkdir -p "$OUT"
 TUNED=()
 REUSE=()
 if [ -n "$CALIBRATION" ]; then
-  cp -r "$CALIBRATION" "$OUT/calibration"
-  rm -f "$OUT/calibration/proxy.toml" "$OUT/calibration/tuning.json"
-  $NASFPN search calibrate --tune -o "$OUT/calibration"
-  TUNED=(--proxy-config "$OUT/calibration/proxy.toml")
   REUSE=(--reference-from "$CALIBRATION")
+  if [ "$REWARD" = proxy ]; then
+    cp -r "$CALIBRATION" "$OUT/calibration"
+    rm -f "$OUT/calibration/proxy.toml" "$OUT/calibration/tuning.json"
+    $NASFPN search calibrate --tune -o "$OUT/calibration"
+    TUNED=(--proxy-config "$OUT/calibration/proxy.toml")
+  fi
 fi
 $NASFPN search --controller evolution --population-size 20 --sample-size 5 \
   --reward "$REWARD" --proxy-data "$DATA" ${TUNED[@]+"${TUNED[@]}"} \

@@ -463,8 +463,9 @@ def _tune(output_dir: Path, target: float) -> int:
     """`calibrate --tune`: the proxy ladder of a finished calibration, and its choice."""
     from rich.table import Table
 
-    from ..console import console, plain
+    from ..console import console, plain, print_warning
     from ..search.calibration import tune_calibration
+    from ..search.tuning import MIN_TAU_LOW
 
     tuning = tune_calibration(output_dir, target)
     table = Table(title=f"proxy ladder: {len(tuning.rungs)} rungs, cheapest first; tau on the "
@@ -489,6 +490,10 @@ def _tune(output_dir: Path, target: float) -> int:
                       f"it was not chosen on, {chosen.all.kendall_tau.text(2)} on all; "
                       f"wrote {output_dir / 'proxy.toml'} "
                       f"(nasfpn search --proxy-config {output_dir / 'proxy.toml'})", markup=False)
+        if not tuning.cleared_bar:
+            print_warning(f"a weak choice: no rung's 90% interval of tau on the architectures "
+                          f"it is chosen on stays above {MIN_TAU_LOW:g}, so this one may have "
+                          "reached the target by luck; calibrate more architectures to be sure")
     console.print(f"wrote {output_dir / 'tuning.json'} and {output_dir / 'tuning.png'}",
                   markup=False)
     return 0

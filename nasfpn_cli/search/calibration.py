@@ -524,7 +524,8 @@ class Calibration:
         """Choose the cheapest proxy on the recorded curves (:meth:`tuning`); writes
         tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
         from ..utils import atomic_write
-        from .tuning import PROXY_FILE, TUNING_FILE, TUNING_PLOT, proxy_toml, write_tuning_plot
+        from .tuning import (MIN_TAU_LOW, PROXY_FILE, TUNING_FILE, TUNING_PLOT, proxy_toml,
+                             write_tuning_plot)
 
         reference_score = ProxySettings.from_options(self.config.settings("reference")).score
         result = self.tuning(target)
@@ -533,7 +534,11 @@ class Calibration:
         write_tuning_plot(result, self.out / TUNING_PLOT)
         if result.chosen is not None:
             chosen = result.chosen
-            comment = (f"chosen by nasfpn search calibrate --tune on {self.out}: {chosen.name}\n"
+            weak = "" if result.cleared_bar else (
+                f" (weak: no rung's tau interval on the chosen half stays above "
+                f"{MIN_TAU_LOW:g})")
+            comment = (f"chosen by nasfpn search calibrate --tune on {self.out}: {chosen.name}"
+                       f"{weak}\n"
                        f"Kendall tau {chosen.all.kendall_tau.text(3)} on all "
                        f"{len(self.architectures)} "
                        f"architectures, {chosen.held_out.kendall_tau.text(3)} on the "

@@ -71,8 +71,9 @@ def test_the_cheapest_rung_that_ranks_like_the_reference_is_chosen():
 
 def test_a_rung_that_reaches_the_target_by_luck_is_passed_over():
     """On the chosen half the cheap rung ranks 3 architectures with one pair swapped (tau 1/3,
-    at a target of 0.3): its interval reaches far below 0.2, so the rule with the bar takes the
-    dearer rung that ranks them all right; without it (the default) the cheap one wins."""
+    at a target of 0.3): its interval reaches far below 0.2, so the rule with the bar (the
+    default) takes the dearer rung that ranks them all right; without it the cheap one wins,
+    and with only the lucky rung the bar-less choice is the fallback, marked weak."""
     from nasfpn_cli.search.tuning import MIN_TAU_LOW, Rung
 
     names = list("abcdef")
@@ -86,7 +87,14 @@ def test_a_rung_that_reaches_the_target_by_luck_is_passed_over():
     assert barred.rungs[0].chosen_on.kendall_tau.value == pytest.approx(1 / 3)
     assert barred.rungs[0].chosen_on.kendall_tau.low < MIN_TAU_LOW
     assert barred.chosen.name == "sound"
-    assert tune(names, reference, ladder, target=0.3, top_k=1, seed=0).chosen.name == "lucky"
+    assert barred.cleared_bar
+    assert tune(names, reference, ladder, target=0.3, top_k=1, seed=0).chosen.name == "sound"
+    assert tune(names, reference, ladder, target=0.3, top_k=1, seed=0,
+                min_low=None).chosen.name == "lucky"
+    weak = tune(names, reference, ladder[:1], target=0.3, top_k=1, seed=0)
+    assert weak.chosen.name == "lucky" and not weak.cleared_bar
+    assert tune(names, reference, ladder[:1], target=0.3, top_k=1, seed=0,
+                fallback=False).chosen is None
 
 
 def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
