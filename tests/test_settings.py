@@ -150,3 +150,26 @@ def test_a_required_setting_is_a_required_option():
     missing = runner.invoke(command, [])
     assert missing.exit_code == 2 and "Missing option '-o' / '--out'" in missing.output
     assert json.loads(runner.invoke(command, ["-o", "x"]).output) == {"out": "x", "quiet": False}
+
+
+def test_a_part_reads_as_the_holders_own_settings():
+    """settings.part: TrainConfig.model's fields are flags, sections and values of TrainConfig."""
+    from nasfpn_cli.settings import check_declared, declared, meta_of, part, setting_value
+
+    @dataclass(frozen=True)
+    class Inner:
+        depth: int = setting(3, section="inner", minimum=1)
+
+    @dataclass
+    class Outer:
+        lr: float = setting(0.1, section="solver", minimum=0.0)
+        inner: Inner = part(Inner)
+
+    assert [item.name for item, _ in declared(Outer)] == ["lr", "depth"]
+    assert sections(Outer) == {"solver": ("lr",), "inner": ("depth",)}
+    assert meta_of(Outer, "depth").minimum == 1
+    outer = Outer(inner=Inner(depth=0))
+    assert setting_value(outer, "depth") == 0 and setting_value(outer, "lr") == 0.1
+    with pytest.raises(ValueError, match="depth: must be >= 1, got 0"):
+        check_declared(outer, lambda name, message: ValueError(f"{name}: {message}"))
+    assert option_fields(Outer) == {"lr": "lr", "depth": "depth"}

@@ -86,6 +86,11 @@ class DropBlockSpec:
             raise ModelError(f"dropblock schedule must be one of {', '.join(DROPBLOCK_SCHEDULES)} "
                              f"(got {self.schedule!r})")
 
+    def __str__(self) -> str:
+        """As a user sets it: ``keep 0.9, block 3`` (the schedule when not linear)."""
+        schedule = "" if self.schedule == "linear" else f", {self.schedule}"
+        return f"keep {self.keep_prob:g}, block {self.block_size}{schedule}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ModelOptions:
