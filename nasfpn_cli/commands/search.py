@@ -240,7 +240,7 @@ def final_table(final, space):
     """The final selection: the top architectures by their mean over all their scorings."""
     from rich.table import Table
 
-    from ..search.report import compact_cells
+    from ..search.results import compact_cells
 
     table = Table(title=f"final selection: the top {len(final)} scored "
                         f"{len(final[0].rewards)} times each")
@@ -327,7 +327,7 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     from ..console import console
     from ..search.runner import TRIALS_FILE
     from ..search.trials import check_decisions
-    from ..search.report import (compact_cells, curves, load_trials, pareto_front,
+    from ..search.results import (compact_cells, curves, load_trials, pareto_front,
                                  rank_architectures, search_space_of, write_cost_plot,
                                  write_plots)
 

@@ -86,7 +86,7 @@ def _checkpoint_entry(path: str) -> Entry:
 
 
 def _search_entries(folder: Path, top: int) -> list[Entry]:
-    from ..search.report import load_trials, rank_architectures, search_space_of
+    from ..search.results import load_trials, rank_architectures, search_space_of
     from ..search.runner import BEST_FILE, CONFIG_FILE, STATE_FILE, TRIALS_FILE
 
     sources = tuple(str(folder / name) for name in (CONFIG_FILE, TRIALS_FILE, STATE_FILE,

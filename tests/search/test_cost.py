@@ -9,7 +9,7 @@ import pytest
 from nasfpn_cli.errors import SearchError
 from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.search.cost import MacsObjective, neck_macs
-from nasfpn_cli.search.report import RankedArchitecture, pareto_front
+from nasfpn_cli.search.results import RankedArchitecture, pareto_front
 from nasfpn_cli.search.rewards import RewardSpec
 from nasfpn_cli.search.rewards.proxy import ProxySettings
 from nasfpn_cli.search.runner import SearchConfig, run_search

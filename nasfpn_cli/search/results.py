@@ -1,4 +1,5 @@
-"""``nasfpn search report OUT``: the best architectures found, and the search's convergence plots.
+"""A search's results, as ``nasfpn search report OUT`` shows them: the best architectures
+found, and the search's convergence plots.
 
 ``reward.png``: the reward of every trial by step, with the running best (the paper's Figure 4
 shows the same kind of curve); ``unique.png``: how many distinct architectures had been seen by
