@@ -423,7 +423,8 @@ def reference_options(command: Callable) -> Callable:
                   defaults=CALIBRATION, concrete=True)
 @space_options
 @executor_options
-@settings_options(CalibrationSettings, names=["resume", "reference_from", "tune", "target"],
+@settings_options(CalibrationSettings, names=["resume", "reference_from", "tune", "ladder_from",
+                                             "target"],
                   defaults=CALIBRATION, concrete=True)
 @proxy_config_option
 @proxy_options
@@ -437,9 +438,11 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
 
     output_dir = Path(params["output_dir"])
     if params["tune"]:
-        return _tune(output_dir, params["target"])
-    if _given(ctx, "target"):
-        raise UsageError("--target applies only with --tune")
+        return _tune(output_dir, params["target"],
+                     tuple(filter(None, (params["ladder_from"] or "").split(","))))
+    for option in ("target", "ladder_from"):
+        if _given(ctx, option):
+            raise UsageError(f"--{option.replace('_', '-')} applies only with --tune")
     where = {"workers": params["workers"], "executor": params["executor"],
              "address": params["address"], "threads": params["threads"],
              "reference_from": tuple(filter(None, [params["reference_from"]]))}
@@ -459,7 +462,7 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     return 0
 
 
-def _tune(output_dir: Path, target: float) -> int:
+def _tune(output_dir: Path, target: float, ladder_from: tuple[str, ...]) -> int:
     """`calibrate --tune`: the proxy ladder of a finished calibration, and its choice."""
     from rich.table import Table
 
@@ -467,7 +470,7 @@ def _tune(output_dir: Path, target: float) -> int:
     from ..search.calibration import tune_calibration
     from ..search.tuning import MIN_TAU_LOW
 
-    tuning = tune_calibration(output_dir, target)
+    tuning = tune_calibration(output_dir, target, ladder_from)
     table = Table(title=f"proxy ladder: {len(tuning.rungs)} rungs, cheapest first; tau on the "
                         f"{len(tuning.split[0])} architectures chosen on / the "
                         f"{len(tuning.split[1])} held out / all")

@@ -504,9 +504,10 @@ class Calibration:
                                    "tuned; run a new one")
         return [record.curve[name] for name in metrics]
 
-    def tuning(self, target: float, **rule: Any) -> "Tuning":
-        """The proxy ladder on the recorded curves, judged and one rung chosen
-        (:func:`.tuning.tune`, ``rule`` its keyword options); writes nothing."""
+    def tuning(self, target: float, ladder_from: tuple[str, ...] = (), **rule: Any) -> "Tuning":
+        """The proxy ladder on the recorded curves (with the proxy rungs of the calibrations in
+        ``ladder_from``), judged and one rung chosen (:func:`.tuning.tune`, ``rule`` its keyword
+        options); writes nothing."""
         from .tuning import build_ladder, tune
 
         curves = self.curves()
@@ -517,10 +518,44 @@ class Calibration:
         seconds = self.seconds_per_training()
         settings = {schedule: proxy_options(ProxySettings.from_options(
             self.config.settings(schedule))) for schedule in SCHEDULES}
-        return tune(names, target_scores, build_ladder(curves, settings, seconds),
-                    target=target, top_k=self.config.top_k, seed=self.config.seed, **rule)
+        ladder = build_ladder(curves, settings, seconds)
+        for folder in ladder_from:
+            ladder += self._rungs_of(Path(folder), seconds["reference"])
+        ladder.sort(key=lambda rung: rung.cost)
+        return tune(names, target_scores, ladder, target=target, top_k=self.config.top_k,
+                    seed=self.config.seed, **rule)
 
-    def tune(self, target: float) -> "Tuning":
+    def _rungs_of(self, folder: Path, reference_seconds: float) -> list:
+        """The proxy rungs of another finished calibration of the same architectures, seeds and
+        reference schedule (``--ladder-from``: a proxy of other epochs, images or image size),
+        named after its folder; SearchError naming what differs."""
+        import dataclasses
+
+        from .reuse import structure_key
+        from .tuning import build_ladder
+
+        where = f"--ladder-from {folder}"
+        try:
+            other = Calibration(resumed_config(folder), resume=True, prepare=False)
+        except (SearchError, UsageError) as exc:
+            raise type(exc)(f"--ladder-from: {exc}", hint=getattr(exc, "hint", None)) from None
+        if [(a.name, structure_key(a.genotype)) for a in other.architectures] != \
+                [(a.name, structure_key(a.genotype)) for a in self.architectures]:
+            raise SearchError(f"{where}: it calibrated other architectures than {self.out}",
+                              hint="calibrate the same plan with another proxy, reusing the "
+                                   f"reference trainings: --reference-from {self.out}")
+        if other.config.seeds != self.config.seeds:
+            raise SearchError(f"{where}: {other.config.seeds} seeds, {self.out} has "
+                              f"{self.config.seeds}")
+        if _fingerprints(other.config)["reference"] != _fingerprints(self.config)["reference"]:
+            raise SearchError(f"{where}: its reference schedule or data differ from {self.out}'s")
+        settings = {"proxy": proxy_options(ProxySettings.from_options(
+            other.config.settings("proxy")))}
+        seconds = {"proxy": other.seconds_per_training()["proxy"], "reference": reference_seconds}
+        return [dataclasses.replace(rung, name=f"{folder.name}: {rung.name}")
+                for rung in build_ladder({"proxy": other.curves()["proxy"]}, settings, seconds)]
+
+    def tune(self, target: float, ladder_from: tuple[str, ...] = ()) -> "Tuning":
         """Choose the cheapest proxy on the recorded curves (:meth:`tuning`); writes
         tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
         from ..utils import atomic_write
@@ -528,9 +563,10 @@ class Calibration:
                              write_tuning_plot)
 
         reference_score = ProxySettings.from_options(self.config.settings("reference")).score
-        result = self.tuning(target)
+        result = self.tuning(target, ladder_from)
         atomic_write_json(self.out / TUNING_FILE, {**result.to_dict(),
-                                                   "reference_score": reference_score})
+                                                   "reference_score": reference_score,
+                                                   "ladder_from": list(ladder_from)})
         write_tuning_plot(result, self.out / TUNING_PLOT)
         if result.chosen is not None:
             chosen = result.chosen
@@ -606,13 +642,15 @@ def run_calibration(config: CalibrationConfig, resume: bool = False,
         torch.set_num_threads(threads)
 
 
-def tune_calibration(output_dir: Path, target: float) -> "Tuning":
-    """Tune a proxy on the finished calibration in ``output_dir`` (nothing is trained)."""
+def tune_calibration(output_dir: Path, target: float, ladder_from: tuple[str, ...] = ()
+                     ) -> "Tuning":
+    """Tune a proxy on the finished calibration in ``output_dir`` (nothing is trained), its
+    ladder extended by the proxies of the calibrations in ``ladder_from``."""
     from .tuning import check_target
 
     check_target(target)
     calibration = Calibration(resumed_config(output_dir), resume=True, prepare=False)
-    return calibration.tune(target)
+    return calibration.tune(target, ladder_from)
 
 
 def resumed_config(output_dir: Path, **where: Any) -> CalibrationConfig:

@@ -133,6 +133,11 @@ class CalibrationSettings:
                          help="Choose the cheapest proxy that ranks like the reference from the "
                               "finished calibration in --output-dir (nothing is trained): "
                               "writes tuning.json, tuning.png and proxy.toml.")
+    ladder_from: str | None = setting(
+        None, section="calibration", metavar="DIR[,DIR...]",
+        help="--tune: also the proxy rungs of these finished calibrations of the same "
+             "architectures, seeds and reference (each run with another proxy and "
+             "--reference-from --output-dir: other epochs, images or image size).")
     target: float = setting(0.6, section="calibration", minimum=0.0, maximum=1.0, min_open=True,
                             help="--tune: the Kendall tau the chosen proxy must reach on the "
                                  "architectures it is chosen on.")

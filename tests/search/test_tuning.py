@@ -20,10 +20,11 @@ def _record(name, schedule, seed_index, curve, seconds, keep_curve):
             "finished_at": 0.0, "curve": curve if keep_curve else None}
 
 
-def write_toy_calibration(out: Path, curves: bool = True) -> list[str]:
+def write_toy_calibration(out: Path, curves: bool = True, proxy_epochs: int = 1) -> list[str]:
     """A finished calibration of 6 architectures x 2 seeds whose reference ranks them by their
-    index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy ranks them reversed."""
-    config = CalibrationConfig(out, proxy={"epochs": 1, "image_size": 64},
+    index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy ranks them reversed
+    (a longer proxy, 5 s an epoch, ranks them right from its second epoch)."""
+    config = CalibrationConfig(out, proxy={"epochs": proxy_epochs, "image_size": 64},
                                reference={"epochs": REFERENCE_EPOCHS, "synth_images": 600,
                                           "score": "ap"}, seed=5)
     names = [arch.name for arch in choose_architectures(config.space, config.bundled,
@@ -36,9 +37,10 @@ def write_toy_calibration(out: Path, curves: bool = True) -> list[str]:
             noise = 0.001 * seed
             good, bad = 0.1 + 0.05 * index + noise, 0.5 - 0.05 * index + noise
             reference = {"ap": [bad, good, good + 0.01], "ap50": [bad, good, good + 0.02]}
-            proxy = {"ap": [bad], "ap50": [bad + 0.1]}
+            proxy = {"ap": [bad] + [good] * (proxy_epochs - 1),
+                     "ap50": [bad + 0.1] + [good + 0.1] * (proxy_epochs - 1)}
             for schedule, curve, seconds in (("reference", reference, 30.0),
-                                             ("proxy", proxy, 5.0)):
+                                             ("proxy", proxy, 5.0 * proxy_epochs)):
                 lines.append(json.dumps(_record(name, schedule, seed, curve, seconds, curves)))
     (out / "trainings.jsonl").write_text("\n".join(lines) + "\n")
     return names
@@ -167,3 +169,30 @@ def test_damaged_calibration_files_are_named(cli, tmp_path):
         broken = cli("search", "calibrate", *args, "-o", str(out))
         assert broken.returncode == 1 and "plan.json: field 'proxy': missing" in \
             broken.stderr and "Traceback" not in broken.stderr, broken.stderr
+
+
+def test_the_ladder_takes_the_rungs_of_other_proxies_on_the_same_reference(cli, tmp_path):
+    """--ladder-from: a calibration of the same plan with a 2-epoch proxy adds its rungs; its
+    epoch 2 (1/3 of a reference training) ranks like the reference and beats the reference
+    stopped at epoch 2 (2/3); a calibration of other architectures is refused."""
+    out, longer, other = tmp_path / "cal", tmp_path / "proxy-2-epochs", tmp_path / "other"
+    write_toy_calibration(out)
+    write_toy_calibration(longer, proxy_epochs=2)
+    alone = cli("search", "calibrate", "--tune", "-o", str(out))
+    assert "chosen: reference stopped at epoch 2/3, ap" in alone.stdout
+    tuned = cli("search", "calibrate", "--tune", "--ladder-from", str(longer), "-o", str(out))
+    assert tuned.returncode == 0, tuned.stderr
+    assert "chosen: proxy-2-epochs: proxy stopped at epoch 2/2, ap at 0.333" in tuned.stdout
+    recorded = json.loads((out / "tuning.json").read_text())
+    assert recorded["ladder_from"] == [str(longer)] and recorded["chosen"].startswith(
+        "proxy-2-epochs: ")
+    assert "epochs = 2" in (out / "proxy.toml").read_text()
+    config = CalibrationConfig(other, proxy={"epochs": 1, "image_size": 64}, seed=6)
+    other.mkdir()
+    (other / "plan.json").write_text(json.dumps(config.identity()))
+    (other / "trainings.jsonl").write_text("")
+    refused = cli("search", "calibrate", "--tune", "--ladder-from", str(other), "-o", str(out))
+    assert refused.returncode == 1 and "--ladder-from" in refused.stderr
+    assert "other architectures" in refused.stderr or "reference" in refused.stderr
+    assert cli("search", "calibrate", "--ladder-from", str(longer), "-o",
+               str(out)).returncode == 2  # only with --tune
