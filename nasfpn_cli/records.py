@@ -68,11 +68,13 @@ def optional(inner: Check) -> Check:
     return lambda value: None if value is None else inner(value)
 
 
-def list_of(item: Check, what: str) -> Check:
-    """A list whose every item passes ``item`` (``what`` names the items in a message)."""
+def list_of(item: Check, what: str, least: int = 0) -> Check:
+    """A list of at least ``least`` items, every one passing ``item`` (``what`` names the
+    items in a message)."""
     def check(value: Any) -> str | None:
-        if not isinstance(value, list):
-            return f"expected a list of {what}, got {shown_value(value)}"
+        if not isinstance(value, list) or len(value) < least:
+            fewest = f" (at least {least})" if least else ""
+            return f"expected a list of {what}{fewest}, got {shown_value(value)}"
         for index, element in enumerate(value):
             problem = item(element)
             if problem is not None:

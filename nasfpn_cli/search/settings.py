@@ -55,8 +55,8 @@ class SpaceSettings:
 # a stored SearchSpace: the bounds of --cells, pyramid levels, the ops of the genotype language
 SPACE_SHAPE: dict[str, Check] = {
     "num_cells": declared_check(SpaceSettings, "cells"),
-    "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1), "pyramid levels"),
-    "ops": list_of(one_of(OPS), "binary ops"),
+    "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1), "pyramid levels", 1),
+    "ops": list_of(one_of(OPS), "binary ops", 1),
     "paper_constraints": flag,
 }
 

@@ -40,6 +40,8 @@ class SearchSpace:
     paper_constraints: bool = False
 
     def __post_init__(self) -> None:
+        if not self.levels:
+            raise SearchError("the search space needs at least one pyramid level, got none")
         if self.num_cells < len(self.levels):
             raise SearchError(f"--cells must be at least {len(self.levels)} (one output cell per "
                               f"level), got {self.num_cells}")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "search"))
@@ -143,6 +143,7 @@ def test_final_jsonl_damaged_anywhere(run, finished_search, tmp_path, line, fiel
 
 @SETTINGS
 @given(choose=st.integers(0, 10 ** 6), new=st.sampled_from(HOSTILE))
+@example(choose=259, new=[])  # the space's levels emptied: once an internal error
 def test_plan_json_damaged_anywhere(run, toy_calibration, tmp_path, choose, new):
     folder = _copy(toy_calibration, tmp_path)
     _damage_json(folder / "plan.json", choose, new)
