@@ -142,3 +142,48 @@ def measure_fidelity(proxy: np.ndarray, reference: np.ndarray, *, top_k: int = 3
                     top_k_overlap(proxy_means, reference_means, k), pooled_seed_std(proxy),
                     pooled_seed_std(reference), float(np.std(proxy_means, ddof=1)),
                     float(np.std(reference_means, ddof=1)))
+
+
+def _resampled_means(table: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The per-architecture means of ``table`` over drawn ``rows`` and, within each, its seeds
+    drawn with replacement."""
+    cols = rng.integers(table.shape[1], size=(len(rows), table.shape[1]))
+    return np.take_along_axis(table[rows], cols, axis=1).mean(axis=1)
+
+
+def compare_fidelity(first: np.ndarray, second: np.ndarray, reference: np.ndarray, *,
+                     correlation: Correlation = kendall_tau, resamples: int = 2000,
+                     confidence: float = 0.9, seed: int = 0) -> Estimate:
+    """How much better ``first`` ranks than ``second`` (both architectures x seeds, the same
+    architectures as ``reference``): the difference of their correlations with the reference,
+    with a *paired* bootstrap interval (each resample draws the same architectures for both,
+    seeds within each side), far narrower than two separate intervals when the two scores
+    share the architectures that are easy or hard to rank."""
+    tables = [np.asarray(t, dtype=float) for t in (first, second, reference)]
+    if any(t.ndim != 2 or t.shape[0] != tables[2].shape[0] for t in tables):
+        raise SearchError("fidelity: expected three (architectures x seeds) tables with the same "
+                          f"architectures, got shapes {[t.shape for t in tables]}")
+    if tables[2].shape[0] < 3:
+        raise SearchError(f"fidelity: a ranking needs at least 3 architectures, got "
+                          f"{tables[2].shape[0]}")
+    first, second, reference = tables
+    rng = np.random.default_rng(seed)
+    count = reference.shape[0]
+    values: list[float] = []
+    undefined = 0
+    for _ in range(resamples):
+        rows = rng.integers(count, size=count)
+        truth = _resampled_means(reference, rows, rng)
+        value = (correlation(_resampled_means(first, rows, rng), truth)
+                 - correlation(_resampled_means(second, rows, rng), truth))
+        if math.isfinite(value):
+            values.append(value)
+        else:
+            undefined += 1
+    point = _finite_or_none(correlation(first.mean(axis=1), reference.mean(axis=1))
+                            - correlation(second.mean(axis=1), reference.mean(axis=1)))
+    if point is None or not values:
+        return Estimate(point, None, None, undefined)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return Estimate(point, float(low), float(high), undefined)

@@ -60,3 +60,21 @@ def test_pooled_std_and_top_k():
 def test_fewer_than_three_architectures_is_refused():
     with pytest.raises(SearchError, match="at least 3"):
         measure_fidelity(np.ones((2, 1)), np.ones((2, 1)))
+
+
+def test_paired_comparison_of_two_proxies():
+    """The difference of two proxies' tau, bootstrapped on the same architectures: a proxy that
+    swaps one pair ranks worse than a perfect one by a clear margin; a proxy against itself
+    differs by exactly 0."""
+    from nasfpn_cli.search.fidelity import compare_fidelity
+
+    reference = np.arange(10, dtype=float)[:, None].repeat(2, axis=1)  # no seed noise
+    swapped = reference.copy()
+    swapped[[3, 4]] = swapped[[4, 3]]
+    better = compare_fidelity(reference, swapped, reference, resamples=500)
+    assert better.value == pytest.approx(1.0 - (1 - 2 * 1 / 45))
+    assert better.low >= 0.0 and better.high > 0.0
+    same = compare_fidelity(swapped, swapped, reference, resamples=200)
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    with pytest.raises(SearchError, match="same architectures"):
+        compare_fidelity(reference[:5], swapped, reference)
