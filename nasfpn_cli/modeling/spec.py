@@ -97,7 +97,8 @@ class ModelOptions:
     """What a user chooses of a detector, besides its genotype and classes: each option
     declared once, here, with its help and limits. ``TrainConfig.model`` holds one (its N@C
     unset: the pyramid size rule decides); :class:`ModelSpec` is these options resolved for a
-    genotype. ``--set model.FIELD=VALUE`` reaches those without a flag."""
+    genotype. ``--set model.FIELD=VALUE`` reaches those without a flag. A field declared here
+    without bounds or choices is held to :meth:`ModelSpec.checked`'s alone (one limit each)."""
 
     # backbone
     backbone: str = setting("resnet50", section="model", choices=BACKBONES,
@@ -128,7 +129,7 @@ class ModelOptions:
     exit_at: int | None = setting(None, section="model", minimum=1, maximum=MAX_STACK,
                                   help="The outputs of pyramid copy K (anytime prediction).",
                                   unset_help="[default: the last]")
-    # anchors; anchor_size onwards the limits are :meth:`ModelSpec.checked`'s alone
+    # anchors
     anchor_scales: tuple[float, ...] = setting(DEFAULT_ANCHOR_SCALES, section="model",
                                                cli=False)
     anchor_ratios: tuple[float, ...] = setting(DEFAULT_ANCHOR_RATIOS, section="model",
