@@ -51,14 +51,14 @@ def check(ann: Path, **options) -> int:
 
     settings = _settings(CheckSettings, options)
     image_dir = Path(settings.image_dir)
-    options = dict(check_images=not settings.no_images, full_decode=settings.full_decode,
-                   max_examples=settings.max_examples)
+    checking = dict(check_images=not settings.no_images, full_decode=settings.full_decode,
+                    max_examples=settings.max_examples)
     if settings.as_json or not console.is_terminal:
-        report = check_dataset(ann, image_dir, **options)
+        report = check_dataset(ann, image_dir, **checking)
     else:
         progress, advance = _progress_bar("checking images", total=None)
         with progress:
-            report = check_dataset(ann, image_dir, progress=advance, **options)
+            report = check_dataset(ann, image_dir, progress=advance, **checking)
     if settings.as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
