@@ -67,6 +67,11 @@ def test_trained_once_then_scores_candidates_without_training(trained, monkeypat
     assert all(0.0 <= s <= 1.0 for s in scores)
     worker = reward(trained)  # a worker process: no prepare(), the file is loaded on first use
     assert [worker.score(candidate(i)) for i in (2, 1, 0)] == scores[::-1]
+    # what a search's trial calls (worker.run_trial): the same score, and no training at all
+    import nasfpn_cli.engine
+
+    monkeypatch.setattr(nasfpn_cli.engine, "train", lambda *a, **k: pytest.fail("trained"))
+    assert [worker.evaluate(candidate(i)).score for i in range(3)] == scores
     loss = reward(trained, "steps=6,score=loss")
     assert 0.0 < loss.score(candidate(0)) < 1.0
     assert first.budget_range() is None and first.cost(candidate(0).genotype) > 0

@@ -23,7 +23,7 @@ from ...limits import MAX_SEED
 from ...settings import check_declared, declared, parse_assignment, setting
 from ..space import SearchSpace
 from ..supernet import NORM_SCOPES
-from . import Candidate, register_reward
+from . import Candidate, Evaluation, register_reward
 from .proxy import SCORES, ProxyReward, ProxySettings
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
@@ -179,6 +179,11 @@ class SupernetReward(ProxyReward):
             loader.set_epoch(0)
             self._recalibration = [images for images, _ in itertools.islice(loader, count)]
         return self._recalibration
+
+    def evaluate(self, candidate: Candidate, budget: int | None = None) -> Evaluation:
+        """The supernet's score alone: the proxy's ``evaluate``, which this class would inherit,
+        trains the candidate, and a one-shot reward never does."""
+        return Evaluation(self.score(candidate, budget))
 
     def score(self, candidate: Candidate, budget: int | None = None) -> float:
         from ..supernet.model import supernet_neck
