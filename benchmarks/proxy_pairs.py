@@ -19,18 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-
 from nasfpn_cli.search.calibration import Calibration, resumed_config  # noqa: E402
 from nasfpn_cli.search.fidelity import compare_fidelity, measure_fidelity  # noqa: E402
-
-
-def score_table(calibration: Calibration, schedule: str) -> np.ndarray:
-    """[architectures, seeds] of one schedule's final scores."""
-    by_job = {record.job: record.score for record in calibration.records}
-    return np.array([[by_job[(arch.name, schedule, seed)]
-                      for seed in range(calibration.config.seeds)]
-                     for arch in calibration.architectures])
 
 
 def differences(base: dict, other: dict) -> str:
@@ -53,9 +43,9 @@ def main() -> None:
     for folder, calibration in zip(args.folders[1:], calibrations[1:]):
         if [arch.name for arch in calibration.architectures] != names:
             sys.exit(f"{folder}: other architectures than {args.folders[0]}")
-    reference = score_table(calibrations[0], "reference")
+    reference = calibrations[0].score_table("reference")
     working = (reference.mean(axis=1) > args.working) if args.working is not None else None
-    base_proxy = score_table(calibrations[0], "proxy")
+    base_proxy = calibrations[0].score_table("proxy")
     base_settings = calibrations[0].config.settings("proxy")
     print(f"{len(names)} architectures x {reference.shape[1]} seeds; paired bootstrap "
           f"({args.resamples} resamples, 90% intervals)\n")
@@ -63,17 +53,18 @@ def main() -> None:
     print(title + "s/training | tau minus the first's (paired) |")
     print("|---" * (title.count("|") + 1) + "|")
     for folder, calibration in zip(args.folders, calibrations):
-        proxy = score_table(calibration, "proxy")
+        proxy = calibration.score_table("proxy")
         tau = measure_fidelity(proxy, reference, resamples=args.resamples).kendall_tau
-        row = f"| {folder.name}: {differences(base_settings, calibration.config.settings('proxy'))}"
-        row += f" | {tau.text(2)} | "
+        changed = differences(base_settings, calibration.config.settings("proxy"))
+        row = f"| {folder.name}: {changed} | {tau.text(2)} | "
         if working is not None:
             kept = measure_fidelity(proxy[working], reference[working],
                                     resamples=args.resamples).kendall_tau
             row += f"{kept.text(2)} ({int(working.sum())}) | "
         seconds = calibration.seconds_per_training()["proxy"]
-        delta = compare_fidelity(proxy, base_proxy, reference, resamples=args.resamples)
-        print(row + f"{seconds:.1f} | {delta.text(2) if calibration is not calibrations[0] else ''} |")
+        delta = "" if calibration is calibrations[0] else compare_fidelity(
+            proxy, base_proxy, reference, resamples=args.resamples).text(2)
+        print(row + f"{seconds:.1f} | {delta} |")
 
 
 if __name__ == "__main__":

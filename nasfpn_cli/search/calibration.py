@@ -441,16 +441,13 @@ class Calibration:
         if missing:
             raise SearchError(f"{self.out}: {len(missing)} trainings have not finished",
                               hint="rerun with --resume")
-        results = []
-        for arch in self.architectures:
-            scores = {schedule: [by_job[(arch.name, schedule, s)].score
-                                 for s in range(self.config.seeds)] for schedule in SCHEDULES}
-            results.append(ArchitectureResult(arch.name, arch.kind, arch.genotype,
-                                              self._neck_macs(arch), scores))
-        fidelity = measure_fidelity(
-            np.array([arch.scores["proxy"] for arch in results]),
-            np.array([arch.scores["reference"] for arch in results]),
-            top_k=self.config.top_k, seed=self.config.seed)
+        tables = {schedule: self.score_table(schedule) for schedule in SCHEDULES}
+        results = [ArchitectureResult(arch.name, arch.kind, arch.genotype, self._neck_macs(arch),
+                                      {schedule: tables[schedule][index].tolist()
+                                       for schedule in SCHEDULES})
+                   for index, arch in enumerate(self.architectures)]
+        fidelity = measure_fidelity(tables["proxy"], tables["reference"],
+                                    top_k=self.config.top_k, seed=self.config.seed)
         seconds = self.seconds_per_training()
         settings = {schedule: ProxySettings.from_options(self.config.settings(schedule)).to_dict()
                     for schedule in SCHEDULES}
@@ -461,6 +458,12 @@ class Calibration:
         atomic_write_json(self.out / RESULT_FILE, result.to_dict())
         write_scatter(result, self.out / PLOT_FILE)
         return result
+
+    def score_table(self, schedule: str) -> np.ndarray:
+        """One schedule's final scores of the finished trainings, [architectures, seeds]."""
+        by_job = {record.job: record.score for record in self.records}
+        return np.array([[by_job[(arch.name, schedule, seed)] for seed in range(self.config.seeds)]
+                         for arch in self.architectures])
 
     def seconds_per_training(self) -> dict[str, float]:
         """Mean seconds of one finished training, per schedule."""
@@ -512,9 +515,7 @@ class Calibration:
 
         curves = self.curves()
         names = [arch.name for arch in self.architectures]
-        target_scores = np.array([[record.score for record in sorted(
-            (r for r in self.records if r.architecture == name and r.schedule == "reference"),
-            key=lambda r: r.seed_index)] for name in names])
+        target_scores = self.score_table("reference")
         seconds = self.seconds_per_training()
         settings = {schedule: proxy_options(ProxySettings.from_options(
             self.config.settings(schedule))) for schedule in SCHEDULES}

@@ -93,6 +93,20 @@ def top_k_overlap(a: np.ndarray, b: np.ndarray, k: int) -> float:
     return len(best_a & best_b) / k
 
 
+def _resampled_means(table: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The per-architecture means of ``table`` over drawn ``rows`` and, within each, its seeds
+    drawn with replacement."""
+    cols = rng.integers(table.shape[1], size=(len(rows), table.shape[1]))
+    return np.take_along_axis(table[rows], cols, axis=1).mean(axis=1)
+
+
+def _interval(values: list[float], confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of bootstrap ``values``."""
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def _bootstrap(proxy: np.ndarray, reference: np.ndarray, correlation: Correlation,
                resamples: int, confidence: float, rng: np.random.Generator
                ) -> tuple[float | None, float | None, int]:
@@ -101,20 +115,15 @@ def _bootstrap(proxy: np.ndarray, reference: np.ndarray, correlation: Correlatio
     undefined = 0
     for _ in range(resamples):
         rows = rng.integers(count, size=count)
-        proxy_cols = rng.integers(proxy.shape[1], size=(count, proxy.shape[1]))
-        reference_cols = rng.integers(reference.shape[1], size=(count, reference.shape[1]))
-        proxy_means = np.take_along_axis(proxy[rows], proxy_cols, axis=1).mean(axis=1)
-        reference_means = np.take_along_axis(reference[rows], reference_cols, axis=1).mean(axis=1)
-        value = correlation(proxy_means, reference_means)
+        value = correlation(_resampled_means(proxy, rows, rng),
+                            _resampled_means(reference, rows, rng))
         if math.isfinite(value):
             values.append(value)
         else:
             undefined += 1
     if not values:
         return None, None, undefined
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high), undefined
+    return (*_interval(values, confidence), undefined)
 
 
 def measure_fidelity(proxy: np.ndarray, reference: np.ndarray, *, top_k: int = 3,
@@ -142,13 +151,6 @@ def measure_fidelity(proxy: np.ndarray, reference: np.ndarray, *, top_k: int = 3
                     top_k_overlap(proxy_means, reference_means, k), pooled_seed_std(proxy),
                     pooled_seed_std(reference), float(np.std(proxy_means, ddof=1)),
                     float(np.std(reference_means, ddof=1)))
-
-
-def _resampled_means(table: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The per-architecture means of ``table`` over drawn ``rows`` and, within each, its seeds
-    drawn with replacement."""
-    cols = rng.integers(table.shape[1], size=(len(rows), table.shape[1]))
-    return np.take_along_axis(table[rows], cols, axis=1).mean(axis=1)
 
 
 def compare_fidelity(first: np.ndarray, second: np.ndarray, reference: np.ndarray, *,
@@ -184,6 +186,4 @@ def compare_fidelity(first: np.ndarray, second: np.ndarray, reference: np.ndarra
                             - correlation(second.mean(axis=1), reference.mean(axis=1)))
     if point is None or not values:
         return Estimate(point, None, None, undefined)
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return Estimate(point, float(low), float(high), undefined)
+    return Estimate(point, *_interval(values, confidence), undefined)
