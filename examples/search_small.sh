@@ -8,7 +8,8 @@
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
 #     written once in OUT/search/proxy_data, ending with the final selection (its top 10 scored
 #     again at 2 more seeds)
-#  2. the top 3 architectures found and the BUNDLED pyramids retrained under the default proxy
+#  2. the top 3 of the final selection (for a supernet search: re-scored by short proxy
+#     trainings) and the BUNDLED pyramids retrained under the default proxy
 #     and under the reference schedule (REF_EPOCHS, REF_IMAGES) at 2 seeds (`search calibrate`
 #     on them; with CALIBRATION its recorded trainings are reused, so the bundled pyramids are
 #     not trained again), and the table: reference score mean +- std, found vs hand-designed.

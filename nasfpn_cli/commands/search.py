@@ -242,8 +242,10 @@ def final_table(final, space):
 
     from ..search.results import compact_cells
 
+    by = (f" by the {final[0].scorer} reward (the search's own scores left out)"
+          if final[0].scorer else "")
     table = Table(title=f"final selection: the top {len(final)} scored "
-                        f"{len(final[0].rewards)} times each")
+                        f"{len(final[0].rewards)} times each{by}")
     for column in ("rank", "mean", "std", "scores", "hash", "cells"):
         table.add_column(column, justify="left" if column in ("scores", "cells") else "right")
     for rank, arch in enumerate(final, start=1):
@@ -366,11 +368,11 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     if genotypes_dir:
         from ..utils import atomic_write
 
-        for rank, arch in enumerate(ranked[:top], start=1):
+        for rank, (decisions, comment) in enumerate(found_order(out, ranked, final)[:top],
+                                                    start=1):
             path = Path(genotypes_dir) / f"found{rank}.txt"
-            atomic_write(path, space.to_text(arch.decisions, name=f"found{rank}", comment=(
-                f"rank {rank} of the search in {out}: reward {arch.reward:.6g}, hash "
-                f"{arch.hash}")))
+            atomic_write(path, space.to_text(decisions, name=f"found{rank}",
+                                             comment=f"rank {rank}: {comment}"))
             console.print(f"wrote {path}", markup=False)
     plots = Path(plots_dir) if plots_dir else out
     paths = write_plots(records, plots, out.name)
@@ -386,6 +388,20 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
         console.print(f"side by side: nasfpn compare {out} --top {top} -o {page} "
                       f"(or search report --html)", markup=False)
     return 0
+
+
+def found_order(out: Path, ranked, final) -> list[tuple[tuple[int, ...], str]]:
+    """The architectures ``report --genotypes-dir`` writes, best first, each with where its rank
+    comes from: the final selection's ranking where there is one (that is what it is for), then
+    the search's own ranking of the rest."""
+    order = [(arch.decisions, f"{arch.hash}, mean {arch.mean:.6g} over {len(arch.rewards)} "
+                              f"scores in the final selection of the search in {out}"
+              + (f" (by the {arch.scorer} reward)" if arch.scorer else ""))
+             for arch in final]
+    chosen = {arch.hash for arch in final}
+    order += [(tuple(arch.decisions), f"{arch.hash}, reward {arch.reward:.6g} in the search in "
+                                      f"{out}") for arch in ranked if arch.hash not in chosen]
+    return order
 
 
 # --reference-* parameter -> ProxySettings field of the reference schedule (train's declaration

@@ -4,7 +4,9 @@ A noisy reward makes the search's best a lucky draw as often as a good pyramid (
 curse: in docs/search.md the search's own top pick retrained to FPN's level). So when the trials
 are done, the ``final_top_k`` best distinct architectures are scored ``final_seeds`` more times,
 each with a seed of its own, at the full budget, and ranked by the mean of all their scores.
-Every score is appended to ``final.jsonl`` as it finishes, so a killed search resumes without
+A reward whose score does not depend on the seed (the one-shot supernet) names another reward
+that re-scores instead (:meth:`Reward.final_scorer`: real short trainings); the ranking then rests
+on that reward's scores alone, since the search's own score is of another kind. Every score is appended to ``final.jsonl`` as it finishes, so a killed search resumes without
 scoring anything twice; ``search report`` shows the table and says when the winner is within
 noise of the runner-up.
 """
@@ -37,6 +39,7 @@ class FinalScore:
     seconds: float
     worker: str
     error: str | None = None
+    scorer: str | None = None  # the reward that scored it, when not the search's own
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -46,7 +49,8 @@ class FinalScore:
 class FinalArchitecture:
     hash: str
     decisions: tuple[int, ...]
-    rewards: tuple[float, ...]  # the search's trial first, then the repeats
+    rewards: tuple[float, ...]  # the search's trial first (unless ``scorer``), then the repeats
+    scorer: str | None = None  # the reward of the repeats, when not the search's own
 
     @property
     def mean(self) -> float:
@@ -69,14 +73,14 @@ def repeat_seed(seed: int, arch_hash: str, repeat: int) -> int:
 # each field of a final score as read back
 FINAL_SHAPE: dict[str, Check] = {"hash": text, "repeat": whole(), "seed": whole(),
                                  "reward": REWARD, "seconds": finite(0), "worker": text,
-                                 "error": optional(text)}
+                                 "error": optional(text), "scorer": optional(text)}
 
 
 def read_final(path: Path) -> list[FinalScore]:
     """The final scores of ``path``, each checked (SearchError naming file, line and field)."""
     scores = []
     for number, data in read_json_lines(path, True, "final score"):
-        check_record(data, FINAL_SHAPE, tuple(FINAL_SHAPE)[:-1], f"{path}:{number}", SearchError)
+        check_record(data, FINAL_SHAPE, tuple(FINAL_SHAPE)[:-2], f"{path}:{number}", SearchError)
         scores.append(FinalScore(**{key: data[key] for key in FINAL_SHAPE if key in data}))
     return scores
 
@@ -92,14 +96,16 @@ def top_architectures(records: list[TrialRecord], top_k: int) -> list[TrialRecor
 
 def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: int,
                     seed: int, task: Callable[[TrialRecord, int, int], TrialTask],
-                    executor: Any, on_done: Callable[[], None] = lambda: None
-                    ) -> list[FinalArchitecture]:
+                    executor: Any, on_done: Callable[[], None] = lambda: None,
+                    scorer: str | None = None) -> list[FinalArchitecture]:
     """Score the ``top_k`` best architectures ``repeats`` more times on ``executor`` (``task``
     makes the trial of (record, repeat, seed)), skipping what ``final.jsonl`` already holds;
-    returns them ranked by their mean score."""
+    returns them ranked by their mean score. ``scorer`` names the reward ``task`` scores with
+    when it is not the search's own (the trial's score then stays out of the mean)."""
     best = top_architectures(records, top_k)
     path = out / FINAL_FILE
     done = {(s.hash, s.repeat): s for s in read_final(path)} if path.exists() else {}
+    _check_scorer(path, done.values(), scorer)
     jobs = [(record, repeat) for record in best for repeat in range(1, repeats + 1)
             if (record.hash, repeat) not in done]
     log = TrialLog(path)
@@ -116,15 +122,14 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
                 next_id += 1
             for result in executor.wait():
                 record, repeat, used_seed = running.pop(result.trial)
-                score = _score(record, repeat, used_seed, result)
+                score = _score(record, repeat, used_seed, result, scorer)
                 done[(record.hash, repeat)] = score
                 log.append(score)
                 on_done()
     finally:
         log.close()
-    ranked = [FinalArchitecture(r.hash, tuple(r.decisions), (r.reward, *(
-        done[(r.hash, repeat)].reward for repeat in range(1, repeats + 1)))) for r in best]
-    return sorted(ranked, key=lambda arch: -arch.mean)
+    return _ranked([(r, {repeat: done[(r.hash, repeat)].reward
+                         for repeat in range(1, repeats + 1)}) for r in best], scorer)
 
 
 def load_final(out: Path, records: list[TrialRecord]) -> list[FinalArchitecture]:
@@ -133,15 +138,42 @@ def load_final(out: Path, records: list[TrialRecord]) -> list[FinalArchitecture]
     if not path.exists():
         return []
     first = {r.hash: r for r in reversed(records) if not r.cached}
+    scores = read_final(path)
+    scorers = {score.scorer for score in scores}
+    if len(scorers) > 1:
+        raise SearchError(f"{path}: scored by more than one reward "
+                          f"({', '.join(sorted(str(s) for s in scorers))})",
+                          hint="the files do not belong together")
     repeats: dict[str, dict[int, float]] = {}
-    for score in read_final(path):
+    for score in scores:
         if score.hash not in first:
             raise SearchError(f"{path}: architecture {score.hash} is not among the trials",
                               hint="the files do not belong together")
         repeats.setdefault(score.hash, {})[score.repeat] = score.reward
-    ranked = [FinalArchitecture(h, tuple(first[h].decisions), (first[h].reward, *(
-        scores[k] for k in sorted(scores)))) for h, scores in repeats.items()]
+    return _ranked([(first[h], by_repeat) for h, by_repeat in repeats.items()],
+                   scorers.pop() if scorers else None)
+
+
+def _ranked(scored: list[tuple[TrialRecord, dict[int, float]]], scorer: str | None
+            ) -> list[FinalArchitecture]:
+    """Each architecture with its scores (the trial's own first unless another reward re-scored
+    it), best mean first."""
+    ranked = [FinalArchitecture(record.hash, tuple(record.decisions),
+                                (() if scorer else (record.reward,))
+                                + tuple(by_repeat[k] for k in sorted(by_repeat)), scorer)
+              for record, by_repeat in scored]
     return sorted(ranked, key=lambda arch: -arch.mean)
+
+
+def _check_scorer(path: Path, scores: Any, scorer: str | None) -> None:
+    """SearchError when ``final.jsonl`` holds scores of another reward than ``scorer`` (e.g. a
+    supernet search's final selection from before it re-scored by trainings)."""
+    for score in scores:
+        if score.scorer != scorer:
+            was, now = (f"the {name} reward" if name else "the search's own reward"
+                        for name in (score.scorer, scorer))
+            raise SearchError(f"{path}: scored by {was}; this search re-scores by {now}",
+                              hint=f"move {path.name} away to score the final selection again")
 
 
 def _renumbered(task: TrialTask, trial: int) -> TrialTask:
@@ -150,12 +182,13 @@ def _renumbered(task: TrialTask, trial: int) -> TrialTask:
     return replace(task, trial=trial)
 
 
-def _score(record: TrialRecord, repeat: int, seed: int, result: TrialResult) -> FinalScore:
+def _score(record: TrialRecord, repeat: int, seed: int, result: TrialResult,
+           scorer: str | None) -> FinalScore:
     if result.fatal:
         raise SearchError(f"final selection: scoring {record.hash} again failed: {result.fatal}",
                           hint="fix the cause and rerun with --resume")
     return FinalScore(record.hash, repeat, seed, float(result.reward), round(result.seconds, 3),
-                      result.worker, result.error)
+                      result.worker, result.error, scorer)
 
 
 def within_noise(ranked: list[FinalArchitecture]) -> bool:

@@ -228,6 +228,7 @@ class Search:
                 self._write_config()
         reward.prepare()
         adopt_reward(self.space, config.reward, out, reward)  # inline trials reuse it
+        self.final_reward = reward.final_scorer(config.reward) or config.reward
         self.log = TrialLog(out / TRIALS_FILE)
 
     def _write_config(self) -> None:
@@ -422,15 +423,22 @@ class Search:
         if config.final_top_k < 1 or config.final_seeds < 1:
             return []
         total = min(config.final_top_k, len(self.cache)) * config.final_seeds
-        with ProgressTask("final selection", total, progress) as bar:
+        scorer = None if self.final_reward == config.reward else self.final_reward.name
+        if scorer is not None:  # another reward re-scores: its data, written once, here
+            final_reward = build_reward(self.final_reward, self.space, self.out)
+            final_reward.prepare()
+            adopt_reward(self.space, self.final_reward, self.out, final_reward)
+        with ProgressTask(f"final selection{f' ({scorer})' if scorer else ''}", total,
+                          progress) as bar:
             return final_selection(self.out, self.records, config.final_top_k,
                                    config.final_seeds, config.seed, self._final_task, executor,
-                                   on_done=lambda: bar.update(advance=1))
+                                   on_done=lambda: bar.update(advance=1), scorer=scorer)
 
     def _final_task(self, record: TrialRecord, repeat: int, seed: int) -> TrialTask:
-        """A repeat of ``record``'s architecture: another seed, the full budget."""
+        """A repeat of ``record``'s architecture: another seed, the full budget, scored by the
+        reward's final scorer."""
         return TrialTask(record.trial, tuple(record.decisions), record.hash, seed,
-                         self.space.to_dict(), self.config.reward.to_dict(), str(self.out),
+                         self.space.to_dict(), self.final_reward.to_dict(), str(self.out),
                          macs_objective=None if self.config.macs_objective is None
                          else self.config.macs_objective.to_dict())
 

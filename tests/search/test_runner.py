@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nasfpn_cli.errors import SearchError
-from nasfpn_cli.genotype import parse_genotype
-from nasfpn_cli.search.rewards import RewardSpec
+from nasfpn_cli.genotype import load_genotype, parse_genotype
+from nasfpn_cli.search.rewards import Reward, RewardSpec, register_reward
 from nasfpn_cli.search.runner import SearchConfig, run_search
 from nasfpn_cli.search.space import SearchSpace
 from nasfpn_cli.search.trials import read_trials
@@ -126,6 +126,59 @@ def test_final_selection_scores_the_top_again_and_resumes(tmp_path, cli):
     report = cli("search", "report", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "final selection" in report.stdout and "beyond the noise" in report.stdout
+
+
+class _SeedBlind(Reward):
+    """The same score for every architecture and seed; its final selection re-scores by
+    similarity to nasfpn, as the supernet's does by short trainings."""
+
+    def score(self, candidate, budget=None):
+        return 0.5
+
+    def final_scorer(self, spec):
+        return RewardSpec.parse("similarity:nasfpn")
+
+
+register_reward("seed-blind")(lambda argument, space, options: _SeedBlind())
+
+
+def test_a_reward_may_name_another_that_scores_its_final_selection(tmp_path, cli):
+    """The repeats come from the named reward, the search's own score stays out of the mean,
+    final.jsonl and the report say which reward scored, and a final.jsonl of another scorer is
+    refused on resume instead of being mixed in."""
+    from nasfpn_cli.search.final import FINAL_FILE, load_final, read_final
+    from nasfpn_cli.search.runner import resumed_config
+
+    config = SearchConfig(tmp_path, RewardSpec.parse("seed-blind"), "random", seed=3, trials=12,
+                          final_top_k=3, final_seeds=2)
+    summary = run_search(config, progress=False)
+    assert all(r.reward == 0.5 for r in summary.records)
+    space = SearchSpace()
+    target = space.encode(load_genotype("nasfpn"))
+    for arch in summary.final:
+        assert arch.scorer == "similarity"
+        assert arch.rewards == (space.similarity(arch.decisions, target),) * 2  # no 0.5 in it
+    assert [a.mean for a in summary.final] == sorted((a.mean for a in summary.final),
+                                                     reverse=True)
+    assert {s.scorer for s in read_final(tmp_path / FINAL_FILE)} == {"similarity"}
+    assert load_final(tmp_path, summary.records) == summary.final
+    report = cli("search", "report", str(tmp_path), "--top", "4", "--genotypes-dir",
+                 str(tmp_path / "found"))
+    assert report.returncode == 0, report.stderr
+    assert "by the similarity reward" in report.stdout
+    # the genotypes written follow the final selection, then the search's ranking of the rest
+    found = [space.encode(load_genotype(tmp_path / "found" / f"found{rank}.txt"))
+             for rank in range(1, 5)]
+    assert found[:3] == [tuple(arch.decisions) for arch in summary.final]
+    assert found[3] not in found[:3]
+    assert "final selection" in (tmp_path / "found" / "found1.txt").read_text()
+    lines_ = (tmp_path / FINAL_FILE).read_text().splitlines()
+    (tmp_path / FINAL_FILE).write_text("\n".join(line.replace('"scorer":"similarity"',
+                                                              '"scorer":null')
+                                                 for line in lines_) + "\n")
+    with pytest.raises(SearchError, match=r"final.jsonl: scored by the search's own reward; "
+                                          r"this search re-scores by the similarity reward"):
+        run_search(resumed_config(tmp_path), resume=True, progress=False)
 
 
 def test_a_winner_within_noise_is_called_so():

@@ -16,6 +16,7 @@ import torch
 
 from nasfpn_cli.errors import SearchError
 from nasfpn_cli.genotype import load_genotype
+from nasfpn_cli.search.final import FINAL_FILE, read_final
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward
 from nasfpn_cli.search.runner import resumed_config, run_search
 from nasfpn_cli.search.space import SearchSpace
@@ -176,3 +177,14 @@ def test_a_search_killed_during_supernet_training_resumes_it(tmp_path):
     assert training.read_supernet(out / "supernet.pt")["trainer"]["step"] == 30
     steps = [r["step"] for r in read_jsonl(out / "supernet-training" / "metrics.jsonl")]
     assert steps == sorted(set(steps)) and steps[-1] == 30
+    # its final selection re-scored the best by short trainings of the proxy, at 2 seeds
+    assert [arch.scorer for arch in summary.final] == ["proxy"]
+    assert len(summary.final[0].rewards) == 2
+    assert {s.scorer for s in read_final(out / FINAL_FILE)} == {"proxy"}
+
+
+def test_its_final_selection_is_scored_by_the_proxy_of_the_same_settings(tmp_path):
+    spec = RewardSpec("supernet", "steps=6", {**TINY, "supernet_recalibrate": 2, "epochs": 2},
+                      ("nasfpn_cli.search.rewards.similarity",))
+    final = build_reward(spec, SPACE, tmp_path).final_scorer(spec)
+    assert final == RewardSpec("proxy", None, {**TINY, "epochs": 2}, ("nasfpn_cli.search.rewards.similarity",))

@@ -54,7 +54,9 @@ class Reward:
       check the data every worker then reads);
     - :meth:`score` scores a candidate (higher is better) at a ``budget`` within
       :meth:`budget_range` (None: the full budget), e.g. training epochs for ASHA's rungs;
-    - :meth:`cost` counts what ``--macs-target`` penalises.
+    - :meth:`cost` counts what ``--macs-target`` penalises;
+    - :meth:`final_scorer` names the reward that re-scores the search's best (by default this
+      one, at other seeds).
 
     A factory may also return a plain callable ``candidate -> float``: :func:`build_reward`
     wraps it in :class:`CallableReward` (no budget; the default cost).
@@ -82,6 +84,12 @@ class Reward:
         from ..cost import neck_macs
 
         return neck_macs(genotype, TrainConfig.from_recipe("proxy"))
+
+    def final_scorer(self, spec: "RewardSpec") -> "RewardSpec | None":
+        """The reward that scores the search's best again in its final selection (search/final.py),
+        given this reward's own ``spec``; None: this one, at other seeds. A reward whose score
+        does not depend on the seed names another, e.g. the supernet names short trainings."""
+        return None
 
     def __call__(self, candidate: Candidate) -> float:
         return self.score(candidate)

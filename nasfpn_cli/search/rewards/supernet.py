@@ -23,7 +23,7 @@ from ...limits import MAX_SEED
 from ...settings import check_declared, declared, parse_assignment, setting
 from ..space import SearchSpace
 from ..supernet import NORM_SCOPES
-from . import Candidate, Evaluation, register_reward
+from . import Candidate, Evaluation, RewardSpec, register_reward
 from .proxy import SCORES, ProxyReward, ProxySettings
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
@@ -184,6 +184,12 @@ class SupernetReward(ProxyReward):
         """The supernet's score alone: the proxy's ``evaluate``, which this class would inherit,
         trains the candidate, and a one-shot reward never does."""
         return Evaluation(self.score(candidate, budget))
+
+    def final_scorer(self, spec: RewardSpec) -> RewardSpec:
+        """Short trainings of the proxy (the same ``--proxy-*`` settings): the supernet's score
+        is the same at every seed, so scoring its best again with it would measure nothing."""
+        return RewardSpec("proxy", None, {key: value for key, value in spec.options.items()
+                                          if not key.startswith(OPTION_PREFIX)}, spec.modules)
 
     def score(self, candidate: Candidate, budget: int | None = None) -> float:
         from ..supernet.model import supernet_neck
