@@ -507,24 +507,27 @@ class Calibration:
                                    "tuned; run a new one")
         return [record.curve[name] for name in metrics]
 
-    def tuning(self, target: float, ladder_from: tuple[str, ...] = (), **rule: Any) -> "Tuning":
-        """The proxy ladder on the recorded curves (with the proxy rungs of the calibrations in
-        ``ladder_from``), judged and one rung chosen (:func:`.tuning.tune`, ``rule`` its keyword
-        options); writes nothing."""
-        from .tuning import build_ladder, tune
+    def ladder(self, ladder_from: tuple[str, ...] = ()) -> list:
+        """The candidate proxies the recorded curves give (with the proxy rungs of the
+        calibrations in ``ladder_from``), cheapest first, each with its scores."""
+        from .tuning import build_ladder
 
-        curves = self.curves()
-        names = [arch.name for arch in self.architectures]
-        target_scores = self.score_table("reference")
         seconds = self.seconds_per_training()
         settings = {schedule: proxy_options(ProxySettings.from_options(
             self.config.settings(schedule))) for schedule in SCHEDULES}
-        ladder = build_ladder(curves, settings, seconds)
+        ladder = build_ladder(self.curves(), settings, seconds)
         for folder in ladder_from:
             ladder += self._rungs_of(Path(folder), seconds["reference"])
-        ladder.sort(key=lambda rung: rung.cost)
-        return tune(names, target_scores, ladder, target=target, top_k=self.config.top_k,
-                    seed=self.config.seed, **rule)
+        return sorted(ladder, key=lambda rung: rung.cost)
+
+    def tuning(self, target: float, ladder_from: tuple[str, ...] = (), **rule: Any) -> "Tuning":
+        """The proxy ladder (:meth:`ladder`) judged and one rung chosen (:func:`.tuning.tune`,
+        ``rule`` its keyword options); writes nothing."""
+        from .tuning import tune
+
+        names = [arch.name for arch in self.architectures]
+        return tune(names, self.score_table("reference"), self.ladder(ladder_from),
+                    target=target, top_k=self.config.top_k, seed=self.config.seed, **rule)
 
     def _rungs_of(self, folder: Path, reference_seconds: float) -> list:
         """The proxy rungs of another finished calibration of the same architectures, seeds and
