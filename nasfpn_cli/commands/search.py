@@ -242,8 +242,10 @@ def final_table(final, space):
 
     from ..search.results import compact_cells
 
-    by = (f" by the {final[0].scorer} reward (the search's own scores left out)"
-          if final[0].scorer else "")
+    from rich.markup import escape
+
+    by = (f" by the {escape(final[0].scorer)} reward (the search's own scores left out)"
+          if final[0].scorer else "")  # read from final.jsonl: shown as text
     table = Table(title=f"final selection: the top {len(final)} scored "
                         f"{len(final[0].rewards)} times each{by}")
     for column in ("rank", "mean", "std", "scores", "hash", "cells"):

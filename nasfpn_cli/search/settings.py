@@ -96,7 +96,8 @@ class SearchSettings:
                                     "again at the end (0: none).")
     final_seeds: int = setting(2, section="search", minimum=0, maximum=100,
                                help="Final selection: more scorings of each, every one with a "
-                                    "seed of its own (0: none).")
+                                    "seed of its own (0: none); a supernet search's are short "
+                                    "proxy trainings.")
     macs_weight: float = setting(DEFAULT_WEIGHT, section="search", maximum=0.0,
                                  help="The exponent of --macs-target (MnasNet: -0.07).")
 

@@ -190,3 +190,18 @@ def test_a_winner_within_noise_is_called_so():
              FinalArchitecture("b", (), (0.20, 0.21, 0.20))]
     assert within_noise(noisy) and not within_noise(clear)
     assert not within_noise(noisy[:1])
+
+
+def test_the_final_table_shows_a_scorer_read_from_the_file_as_text():
+    import numpy as np
+    from rich.console import Console
+
+    from nasfpn_cli.commands.search import final_table
+    from nasfpn_cli.search.final import FinalArchitecture
+
+    space = SearchSpace()
+    decisions = space.sample(np.random.default_rng(0))
+    console = Console(width=300, record=True)
+    console.print(final_table([FinalArchitecture("h", tuple(decisions), (0.1, 0.2),
+                                                 "[red]x[/red]")], space))
+    assert "by the [red]x[/red] reward" in console.export_text()
