@@ -144,9 +144,37 @@ def supernet_scores(calibration: Calibration, folders: list[Path]) -> list[Score
             column = np.array([[rows.get(name, {}).get(key, np.nan)] for name in names])
             seconds = [rows[name].get(f"{key} seconds") for name in names
                        if f"{key} seconds" in rows.get(name, {})]
-            label = f"{shown}, seed {run['seed']}" if per_supernet else shown
+            label = f"{shown}, {supernet_label(run)}" if per_supernet else shown
             scores.append(Score(label, column, float(np.mean(seconds)) if seconds else None))
     return scores
+
+
+def supernet_label(run: dict[str, Any]) -> str:
+    """Which supernet training: its seed, and its norm scope where not the default."""
+    scope = run.get("norm_scope", "level")
+    return f"seed {run['seed']}" + ("" if scope == "level" else f", norm per {scope}")
+
+
+def supernet_pairs(calibration: Calibration, folders: list[Path], resamples: int) -> list[str]:
+    """Paired differences of tau that decide the supernet's settings: within each supernet
+    training, the loss and the naive AP50 against the recalibrated AP50 (the default score); for
+    each score, every other training against the first (another seed or norm scope)."""
+    reference = calibration.score_table("reference")
+    scores = supernet_scores(calibration, folders)
+    by_name = {score.name: score for score in scores}
+    labels = [supernet_label(json.loads((f / "fidelity.json").read_text())) for f in folders]
+    pairs = [(f"{a}, {label}", f"{b}, {label}") for label in labels
+             for a, b in (("supernet 1/(1+val loss)", "supernet AP50, recalibrated"),
+                          ("supernet AP50, no recalibration", "supernet AP50, recalibrated"))]
+    pairs += [(f"{shown}, {label}", f"{shown}, {labels[0]}") for label in labels[1:]
+              for _, shown, _ in SUPERNET_COLUMNS[:3]]
+    lines = []
+    for first, second in pairs:
+        a, b = by_name[first].table, by_name[second].table
+        rows = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
+        paired = compare_fidelity(a[rows], b[rows], reference[rows], resamples=resamples)
+        lines.append(f"| {first} | {second} | {rows.sum()} | {paired.text(2)} |")
+    return lines
 
 
 def ladder_scores(calibration: Calibration, ladder_from: list[str]) -> list[Score]:
@@ -199,6 +227,10 @@ def main() -> None:
         print(f"| {score.name} | {rows.sum()} | {fidelity.kendall_tau.text(2)} | {working_tau} | "
               f"{fidelity.spearman_rho.text(2)} | {fidelity.top_k_overlap:.2f} | {seconds} | "
               f"{share} | {paired} |")
+    if args.supernet:
+        print("\nPaired differences of tau between supernet scores and trainings:\n")
+        print("| tau of | minus tau of | n | difference (paired) |\n|---|---|---|---|")
+        print("\n".join(supernet_pairs(calibration, args.supernet, args.resamples)))
 
 
 if __name__ == "__main__":

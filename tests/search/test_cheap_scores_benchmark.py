@@ -43,6 +43,7 @@ def test_supernet_scores_line_up_with_the_architectures(toy, tmp_path):
     folders = []
     for seed in (0, 1):
         rows = {name: {"supernet loss": 0.1 * i + seed, "supernet loss seconds": 1.0,
+                       "supernet ap50": -0.1 * i, "naive ap50": 0.1 * i * (seed + 1),
                        "params": float(i)} for i, name in enumerate(names[1:])}  # names[0] out
         folder = tmp_path / f"sn{seed}"
         folder.mkdir()
@@ -54,6 +55,13 @@ def test_supernet_scores_line_up_with_the_architectures(toy, tmp_path):
     assert np.isnan(loss.table[0, 0]) and loss.table[1, 0] == 1.0 and loss.seconds == 1.0
     assert "neck params" in scores and "neck params, seed 1" not in scores  # seed-independent
     assert scores["neck params"].seconds is None
+    # within each training: loss and naive AP50 against AP50; then seed 1 against seed 0
+    pairs = bench.supernet_pairs(calibration, folders, resamples=50)
+    assert len(pairs) == 2 * 2 + 3
+    assert pairs[0].startswith("| supernet 1/(1+val loss), seed 0 | supernet AP50, recalibrated, "
+                               f"seed 0 | {len(names) - 1} | 2.00")  # reversed: tau 1 - (-1)
+    assert pairs[-3].startswith("| supernet 1/(1+val loss), seed 1 | supernet 1/(1+val loss), "
+                                "seed 0 |")
     (folders[1] / "fidelity.json").write_text(json.dumps(
         {"calibration": ["docs/runs/elsewhere"], "seed": 1, "rows": {}}))
     with pytest.raises(SystemExit, match="not"):
