@@ -7,7 +7,7 @@ The scores, on the calibration's architectures and seeds:
   stopped at each epoch; with ``--ladder-from`` the proxies of other calibrations of the same
   plan), each at its recorded cost;
 * the proxy's *training loss* after its first epochs (the mean of the last ``--window`` steps of
-  each epoch, lower ranked higher), measured here: the proxy's training of each architecture at
+  each epoch, lower ranked higher) and its *validation loss* after each, measured here: the proxy's training of each architecture at
   the calibration's own seed, stopped after ``--loss-epochs`` epochs, so it is the very training
   whose early AP50 the ladder holds. Appended to ``--out`` as each finishes, so a killed run
   resumes without training anything twice;
@@ -68,22 +68,28 @@ class Score:
 
 
 def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: int
-                 ) -> list[float]:
+                 ) -> tuple[list[float], list[float]]:
     """The proxy's training of ``genotype`` at ``seed`` (as its reward trains it), stopped after
-    ``epochs``: the mean training loss of the last ``window`` steps of each epoch."""
+    ``epochs``: the mean training loss of the last ``window`` steps of each epoch, and the
+    validation loss after each epoch."""
     from nasfpn_cli.engine import train
     from nasfpn_cli.engine.trainer import Hook
+
+    from nasfpn_cli.search.rewards.proxy import validation_loss
 
     class Losses(Hook):
         def __init__(self) -> None:
             self.steps: list[float] = []
             self.by_epoch: list[float] = []
+            self.validation: list[float] = []
 
         def after_step(self, trainer) -> None:
             self.steps.append(float(trainer.last_losses["loss"]))
 
         def after_epoch(self, trainer) -> None:
             self.by_epoch.append(float(np.mean(self.steps[-window:])))
+            self.validation.append(validation_loss(trainer.eval_module, data.val, config))
+            trainer.model.train()  # validation_loss left it in eval mode
 
     config = reward.train_config(seed)
     data = reward._data()
@@ -93,7 +99,7 @@ def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: 
     train(config, progress=False, genotype=genotype, write_files=False,
           data=dataclasses.replace(data, train=train_set, val=None),
           extra_hooks=(losses, stop_after_epoch(epochs)))
-    return losses.by_epoch
+    return losses.by_epoch, losses.validation
 
 
 def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -> list[Score]:
@@ -113,20 +119,21 @@ def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -
         task = progress.add_task("training loss", total=len(jobs))
         for arch, seed_index in jobs:
             start = time.perf_counter()
-            losses = epoch_losses(reward, parse_genotype(arch.genotype, f"<{arch.name}>"),
-                                  training_seed(calibration.config.seed, seed_index, arch),
-                                  epochs, window)
+            losses, validation = epoch_losses(
+                reward, parse_genotype(arch.genotype, f"<{arch.name}>"),
+                training_seed(calibration.config.seed, seed_index, arch), epochs, window)
             record = {"architecture": arch.name, "seed_index": seed_index, "losses": losses,
-                      "seconds": time.perf_counter() - start}
+                      "validation": validation, "seconds": time.perf_counter() - start}
             done[(arch.name, seed_index)] = record
             log.write(json.dumps(record) + "\n")
             log.flush()
             progress.advance(task)
     per_epoch = np.mean([r["seconds"] for r in done.values()]) / epochs
-    return [Score(f"proxy training loss after epoch {e + 1}/{settings.epochs}",
-                  np.array([[-done[(arch.name, i)]["losses"][e] for i in range(seeds)]
+    return [Score(f"proxy {shown} after epoch {e + 1}/{settings.epochs}",
+                  np.array([[-done[(arch.name, i)][key][e] for i in range(seeds)]
                             for arch in calibration.architectures]), per_epoch * (e + 1))
-            for e in range(epochs)]
+            for e in range(epochs)
+            for key, shown in (("losses", "training loss"), ("validation", "validation loss"))]
 
 
 def supernet_scores(calibration: Calibration, folders: list[Path]) -> list[Score]:
