@@ -451,7 +451,7 @@ def reference_options(command: Callable) -> Callable:
 def calibrate(ctx: click.Context, **params: Any) -> int:
     """Measure how well the proxy ranks architectures: train a fixed set under the proxy and
     under a longer reference schedule, then compare the rankings (docs/search.md)."""
-    from ..console import console
+    from ..console import console, err_console
     from ..search.calibration import resumed_config, run_calibration
 
     output_dir = Path(params["output_dir"])
@@ -467,7 +467,8 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     config = _stored_or_new(ctx, params, "calibration", output_dir / "plan.json",
                             CALIBRATION_IDENTITY, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
-    result = run_calibration(config, resume=params["resume"])
+    result = run_calibration(config, resume=params["resume"], warn=lambda line: err_console.print(
+        f"warning: {line}", markup=False))
     if result.reused:
         console.print(f"{result.reused} of the trainings were copied from an earlier calibration "
                       "(--reference-from: same schedule, data and architecture), not run again",

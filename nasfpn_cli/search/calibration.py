@@ -21,7 +21,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -361,13 +361,18 @@ class Calibration:
                          self.config.space.to_dict(), self.rewards[job.schedule].to_dict(),
                          str(self.out / job.schedule), genotype=job.arch.genotype)
 
-    def run(self, progress: bool = True) -> CalibrationResult:
+    def run(self, progress: bool = True, warn: Callable[[str], None] = lambda line: None
+            ) -> CalibrationResult:
+        """Every training not recorded yet (copied where ``--reference-from`` has it); ``warn``
+        hears, before any training, of a schedule it could copy nothing of (:meth:`misses`)."""
         done = {record.job for record in self.records}
         todo = [job for job in self.jobs if job.key not in done]
         log = TrialLog(self.out / TRAININGS_FILE)
         config = self.config
         try:
             copies = self._reused(todo)
+            for line in self.misses(todo, copies):
+                warn(line)
             for record in copies:
                 log.append(record)
                 self.records.append(record)
@@ -421,6 +426,34 @@ class Calibration:
                     record.seconds, f"{REUSED} {folder}", None, record.finished_at,
                     record.curve))
         return copies
+
+    def misses(self, jobs: list[Job], copies: list[TrainingRecord]) -> list[str]:
+        """Why ``--reference-from`` copied none of a schedule's ``jobs``: per folder, the
+        settings in which its schedule differs from this plan's (e.g. the reference follows
+        ``--proxy-image-size`` unless ``--reference-image-size`` is given), so a user who meant
+        to reuse it learns so before hours of training, not after."""
+        from .reuse import NOT_TRAINING
+
+        copied = {record.schedule for record in copies}
+        lines = []
+        for schedule in SCHEDULES:
+            if schedule in copied or not any(job.schedule == schedule for job in jobs):
+                continue
+            ours = ProxySettings.from_options(self.config.settings(schedule)).to_dict()
+            for folder in self.config.reference_from:
+                theirs = ProxySettings.from_options(
+                    resumed_config(Path(folder)).settings(schedule)).to_dict()
+                differ = [name for name in ours if name not in NOT_TRAINING
+                          and ours[name] != theirs.get(name)]
+                if differ:
+                    flags = ", ".join(f"--{schedule}-{name.replace('_', '-')}"
+                                      for name in differ)
+                    lines.append(f"--reference-from {folder}: none of its {schedule} trainings "
+                                 f"can be copied, the {schedule} schedule differs: " + ", ".join(
+                                     f"{name} {ours[name]} here, {theirs.get(name)} there"
+                                     for name in differ)
+                                 + f" (to reuse them, set {flags} as there)")
+        return lines
 
     def _record(self, job: Job, result: TrialResult) -> TrainingRecord:
         if result.fatal:
@@ -633,7 +666,8 @@ def load_plan(output_dir: Path) -> dict[str, Any]:
 
 
 def run_calibration(config: CalibrationConfig, resume: bool = False,
-                    progress: bool = True) -> CalibrationResult:
+                    progress: bool = True, warn: Callable[[str], None] = lambda line: None
+                    ) -> CalibrationResult:
     """Run (or finish) a calibration, holding OUT's lock (:func:`folder_lock`) throughout; see
     the module docstring."""
     import torch
@@ -641,7 +675,7 @@ def run_calibration(config: CalibrationConfig, resume: bool = False,
     threads = torch.get_num_threads()
     try:
         with folder_lock(config.output_dir):
-            return Calibration(config, resume).run(progress)
+            return Calibration(config, resume).run(progress, warn)
     finally:
         torch.set_num_threads(threads)
 

@@ -113,3 +113,19 @@ def test_bad_reference_folders_are_clear_errors(recorded, tmp_path, cli):
                  str(recorded))
     assert itself.returncode == 2 and "the calibration's own folder" in itself.stderr, \
         itself.stderr
+
+
+def test_a_schedule_it_cannot_copy_is_named_before_any_training(recorded, tmp_path):
+    """A --proxy-image-size that the reference follows: the user meant to reuse the reference
+    and hears why it cannot be before hours of training, with the option that keeps it."""
+    reference = {**resumed_config(recorded).reference, "image_size": 96}
+    calibration = Calibration(_like(recorded, tmp_path / "s96", reference=reference),
+                              prepare=False)
+    copies = calibration._reused(calibration.jobs)
+    assert {record.schedule for record in copies} == {"proxy"}
+    [line] = calibration.misses(calibration.jobs, copies)
+    assert line == (f"--reference-from {recorded}: none of its reference trainings can be "
+                    "copied, the reference schedule differs: image_size 96 here, 64 there (to "
+                    "reuse them, set --reference-image-size as there)")
+    same = Calibration(_like(recorded, tmp_path / "same"), prepare=False)
+    assert same.misses(same.jobs, same._reused(same.jobs)) == []
