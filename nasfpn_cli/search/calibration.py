@@ -428,15 +428,16 @@ class Calibration:
         return copies
 
     def misses(self, jobs: list[Job], copies: list[TrainingRecord]) -> list[str]:
-        """Why ``--reference-from`` copied none of a schedule's ``jobs``: per folder, the
-        settings in which its schedule differs from this plan's (e.g. the reference follows
-        ``--proxy-image-size`` unless ``--reference-image-size`` is given), so a user who meant
-        to reuse it learns so before hours of training, not after."""
+        """Why ``--reference-from`` copied none of the reference ``jobs``: per folder, the
+        settings in which its reference schedule differs from this plan's (e.g. the reference
+        follows ``--proxy-image-size`` unless ``--reference-image-size`` is given), so a user who
+        meant to reuse it learns so before hours of training, not after. (A proxy of other
+        settings than the folder's is what such a run is for: not said.)"""
         from .reuse import NOT_TRAINING
 
         copied = {record.schedule for record in copies}
         lines = []
-        for schedule in SCHEDULES:
+        for schedule in ("reference",):
             if schedule in copied or not any(job.schedule == schedule for job in jobs):
                 continue
             ours = ProxySettings.from_options(self.config.settings(schedule)).to_dict()
