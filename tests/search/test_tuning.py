@@ -96,7 +96,27 @@ def test_a_rung_that_reaches_the_target_by_luck_is_passed_over():
     weak = tune(names, reference, ladder[:1], target=0.3, top_k=1, seed=0)
     assert weak.chosen.name == "lucky" and not weak.cleared_bar
     assert tune(names, reference, ladder[:1], target=0.3, top_k=1, seed=0,
-                fallback=False).chosen is None
+                fallback=None).chosen is None
+
+
+def test_the_fallback_takes_the_surest_rung_within_a_third_of_the_reference():
+    """When no rung clears the bar, the cheapest that reaches the target is the luckiest of
+    many: the fallback takes the highest low end of tau within MAX_COST (ties: the cheaper),
+    and the cheapest only when nothing is that cheap."""
+    from types import SimpleNamespace
+
+    from nasfpn_cli.search.tuning import FALLBACKS, MAX_COST
+
+    def rung(name, cost, low):
+        return SimpleNamespace(name=name, cost=cost,
+                               chosen_on=SimpleNamespace(kendall_tau=SimpleNamespace(low=low)))
+
+    reaching = [rung("cheap", 0.05, -0.3), rung("sure", 0.12, 0.15), rung("as sure", 0.2, 0.15),
+                rung("surer but dear", 0.9, 0.19), rung("undefined", 0.1, None)]
+    assert FALLBACKS["surest"](reaching).name == "sure"
+    assert FALLBACKS["cheapest"](reaching).name == "cheap"
+    dear = [rung("dear", MAX_COST + 0.1, 0.1), rung("dearer", 0.9, 0.15)]
+    assert FALLBACKS["surest"](dear).name == "dear"
 
 
 def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
