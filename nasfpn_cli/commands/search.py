@@ -240,9 +240,9 @@ def final_table(final, space):
     """The final selection: the top architectures by their mean over all their scorings."""
     from rich.table import Table
 
-    from ..search.results import compact_cells
-
     from rich.markup import escape
+
+    from ..search.results import compact_cells
 
     by = (f" by the {escape(final[0].scorer)} reward (the search's own scores left out)"
           if final[0].scorer else "")  # read from final.jsonl: shown as text

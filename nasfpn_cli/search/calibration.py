@@ -435,25 +435,22 @@ class Calibration:
         settings than the folder's is what such a run is for: not said.)"""
         from .reuse import NOT_TRAINING
 
-        copied = {record.schedule for record in copies}
+        if any(record.schedule == "reference" for record in copies) or not any(
+                job.schedule == "reference" for job in jobs):
+            return []
+        ours = ProxySettings.from_options(self.config.settings("reference")).to_dict()
         lines = []
-        for schedule in ("reference",):
-            if schedule in copied or not any(job.schedule == schedule for job in jobs):
-                continue
-            ours = ProxySettings.from_options(self.config.settings(schedule)).to_dict()
-            for folder in self.config.reference_from:
-                theirs = ProxySettings.from_options(
-                    resumed_config(Path(folder)).settings(schedule)).to_dict()
-                differ = [name for name in ours if name not in NOT_TRAINING
-                          and ours[name] != theirs.get(name)]
-                if differ:
-                    flags = ", ".join(f"--{schedule}-{name.replace('_', '-')}"
-                                      for name in differ)
-                    lines.append(f"--reference-from {folder}: none of its {schedule} trainings "
-                                 f"can be copied, the {schedule} schedule differs: " + ", ".join(
-                                     f"{name} {ours[name]} here, {theirs.get(name)} there"
-                                     for name in differ)
-                                 + f" (to reuse them, set {flags} as there)")
+        for folder in self.config.reference_from:
+            theirs = ProxySettings.from_options(
+                resumed_config(Path(folder)).settings("reference")).to_dict()
+            differ = [name for name in ours if name not in NOT_TRAINING
+                      and ours[name] != theirs.get(name)]
+            if differ:
+                flags = ", ".join(f"--reference-{name.replace('_', '-')}" for name in differ)
+                lines.append(f"--reference-from {folder}: none of its reference trainings can "
+                             "be copied, the reference schedule differs: " + ", ".join(
+                                 f"{name} {ours[name]} here, {theirs.get(name)} there"
+                                 for name in differ) + f" (to reuse them, set {flags} as there)")
         return lines
 
     def _record(self, job: Job, result: TrialResult) -> TrainingRecord:

@@ -5,10 +5,11 @@ curse: in docs/search.md the search's own top pick retrained to FPN's level). So
 are done, the ``final_top_k`` best distinct architectures are scored ``final_seeds`` more times,
 each with a seed of its own, at the full budget, and ranked by the mean of all their scores.
 A reward whose score does not depend on the seed (the one-shot supernet) names another reward
-that re-scores instead (:meth:`Reward.final_scorer`: real short trainings); the ranking then rests
-on that reward's scores alone, since the search's own score is of another kind. Every score is appended to ``final.jsonl`` as it finishes, so a killed search resumes without
-scoring anything twice; ``search report`` shows the table and says when the winner is within
-noise of the runner-up.
+that re-scores instead (:meth:`Reward.final_scorer`: real short trainings); the ranking then
+rests on that reward's scores alone, since the search's own score is of another kind. Every
+score is appended to ``final.jsonl`` as it finishes, so a killed search resumes without scoring
+anything twice; ``search report`` shows the table and says when the winner is within noise of
+the runner-up.
 """
 from __future__ import annotations
 
