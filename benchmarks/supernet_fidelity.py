@@ -283,7 +283,8 @@ def main() -> None:
     reference_schedule = check_calibrations(args.calibration, proxy_settings)
     check_out(args.out, proxy_settings)
     argument = (f"steps={args.steps},seed={args.seed},norm_scope={args.norm_scope},"
-                f"recalibrate={args.recalibrate}")
+                f"recalibrate={args.recalibrate},score=ap50")  # "supernet ap50", whatever the
+    # reward's default score (the loss is measured beside it)
     reward = build_reward(RewardSpec("supernet", argument, options), space, args.out)
     start = time.perf_counter()
     reward.prepare()
