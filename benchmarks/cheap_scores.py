@@ -7,9 +7,9 @@ The scores, on the calibration's architectures and seeds:
   stopped at each epoch; with ``--ladder-from`` the proxies of other calibrations of the same
   plan), each at its recorded cost;
 * the proxy's *training loss* after its first epochs (the mean of the last ``--window`` steps of
-  each epoch, lower ranked higher) and its *validation loss* after each, measured here: the proxy's training of each architecture at
-  the calibration's own seed, stopped after ``--loss-epochs`` epochs, so it is the very training
-  whose early AP50 the ladder holds. Appended to ``--out`` as each finishes, so a killed run
+  each epoch, lower ranked higher) and its *validation loss* after each, measured here: the
+  proxy's training of each architecture at the calibration's own seed, stopped after
+  ``--loss-epochs`` epochs, so it is the very training whose early AP50 the ladder holds. Appended to ``--out`` as each finishes, so a killed run
   resumes without training anything twice;
 * from ``--supernet`` folders of ``benchmarks/supernet_fidelity.py`` run against this
   calibration: the supernet's scores (one row per supernet training) and the training-free
@@ -28,7 +28,6 @@ interval (the same resampled architectures for both). One torch thread.
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import sys
@@ -44,7 +43,9 @@ import torch  # noqa: E402
 from nasfpn_cli.genotype import parse_genotype  # noqa: E402
 from nasfpn_cli.search.calibration import Calibration, resumed_config, training_seed  # noqa: E402
 from nasfpn_cli.search.fidelity import compare_fidelity, measure_fidelity  # noqa: E402
-from nasfpn_cli.search.rewards.proxy import ProxyReward, ProxySettings, stop_after_epoch  # noqa: E402
+from nasfpn_cli.search.rewards.proxy import (ProxyReward, ProxySettings,  # noqa: E402
+                                             stop_after_epoch, validation_loss)
+from nasfpn_cli.search.tuning import MAX_COST  # noqa: E402
 from nasfpn_cli.utils import read_jsonl  # noqa: E402
 
 # the supernet benchmark's columns: (its name, the name shown, seed-dependent)
@@ -75,8 +76,6 @@ def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: 
     from nasfpn_cli.engine import train
     from nasfpn_cli.engine.trainer import Hook
 
-    from nasfpn_cli.search.rewards.proxy import validation_loss
-
     class Losses(Hook):
         def __init__(self) -> None:
             self.steps: list[float] = []
@@ -88,30 +87,26 @@ def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: 
 
         def after_epoch(self, trainer) -> None:
             self.by_epoch.append(float(np.mean(self.steps[-window:])))
-            self.validation.append(validation_loss(trainer.eval_module, data.val, config))
+            self.validation.append(validation_loss(trainer.eval_module, validation, config))
             trainer.model.train()  # validation_loss left it in eval mode
 
-    config = reward.train_config(seed)
-    data = reward._data()
-    train_set = copy.copy(data.train)  # as ProxyReward.evaluate: the trial's augmentation stream
-    train_set.seed = seed
+    config, run = reward.trial_training(seed)  # exactly as a trial of the proxy trains
+    validation = reward._data().val
     losses = Losses()
-    train(config, progress=False, genotype=genotype, write_files=False,
-          data=dataclasses.replace(data, train=train_set, val=None),
+    train(config, progress=False, genotype=genotype, write_files=False, data=run,
           extra_hooks=(losses, stop_after_epoch(epochs)))
     return losses.by_epoch, losses.validation
 
 
 def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -> list[Score]:
-    """Training loss after each of the first ``epochs`` proxy epochs, measured (resumed from
-    ``out``, a JSON-lines file of finished trainings)."""
+    """Training and validation loss after each of the first ``epochs`` proxy epochs, measured
+    (resumed from ``out``, a JSON-lines file of finished trainings)."""
     from rich.progress import Progress
 
     settings = ProxySettings.from_options(calibration.config.settings("proxy"))
     reward = ProxyReward(settings, calibration.out)
     reward.prepare()  # the proxy's data, in the calibration's own folder (git-ignored)
-    done = {(r["architecture"], r["seed_index"]): r for r in read_jsonl(out)} \
-        if out.exists() else {}
+    done = {(r["architecture"], r["seed_index"]): r for r in read_jsonl(out)}
     seeds = calibration.config.seeds
     jobs = [(arch, i) for arch in calibration.architectures for i in range(seeds)
             if (arch.name, i) not in done]
@@ -189,7 +184,7 @@ def ladder_scores(calibration: Calibration, ladder_from: list[str]) -> list[Scor
     reference_seconds = calibration.seconds_per_training()["reference"]
     return [Score(rung.name, rung.scores, rung.cost * reference_seconds)
             for rung in calibration.ladder(tuple(ladder_from))
-            if "extrapolated" not in rung.name and rung.cost <= 1 / 3 + 1e-9]
+            if "extrapolated" not in rung.name and rung.cost <= MAX_COST + 1e-9]
 
 
 def main() -> None:

@@ -187,4 +187,5 @@ def test_its_final_selection_is_scored_by_the_proxy_of_the_same_settings(tmp_pat
     spec = RewardSpec("supernet", "steps=6", {**TINY, "supernet_recalibrate": 2, "epochs": 2},
                       ("nasfpn_cli.search.rewards.similarity",))
     final = build_reward(spec, SPACE, tmp_path).final_scorer(spec)
-    assert final == RewardSpec("proxy", None, {**TINY, "epochs": 2}, ("nasfpn_cli.search.rewards.similarity",))
+    assert final == RewardSpec("proxy", None, {**TINY, "epochs": 2},
+                               ("nasfpn_cli.search.rewards.similarity",))

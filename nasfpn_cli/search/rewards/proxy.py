@@ -188,11 +188,8 @@ class ProxyReward(Reward):
         from ...engine import train
 
         settings = self.settings
-        config = self.train_config(candidate.seed, budget)
+        config, run = self.trial_training(candidate.seed, budget)
         data = self._data()
-        train_set = copy.copy(data.train)  # shares the records and the image cache
-        train_set.seed = candidate.seed  # the trial's augmentation stream
-        run = dataclasses.replace(data, train=train_set, val=None)  # scored below, not per epoch
         hooks = [divergence_hook()]
         if settings.stop_epoch is not None and settings.stop_epoch < config.epochs:
             hooks.append(stop_after_epoch(settings.stop_epoch))
@@ -213,6 +210,16 @@ class ProxyReward(Reward):
         else:
             value = float(SCORES[settings.score](result.model, data.val, config))
         return Evaluation(max(0.0, value), curves)
+
+    def trial_training(self, seed: int, epochs: int | None = None):
+        """The TrainConfig and data a trial of ``seed`` trains with: the trial's own
+        augmentation stream over the shared records and image cache, no validation per epoch
+        (the candidate is scored after training)."""
+        data = self._data()
+        train_set = copy.copy(data.train)  # shares the records and the image cache
+        train_set.seed = seed
+        return self.train_config(seed, epochs), dataclasses.replace(data, train=train_set,
+                                                                     val=None)
 
     def train_config(self, seed: int, epochs: int | None = None):
         """The proxy's TrainConfig for ``epochs`` (None: all of them); writes nothing:
