@@ -192,20 +192,28 @@ def import_(source: Path, **options) -> int:
 @settings_options(ExportSettings, defaults=ExportSettings(), concrete=True)
 def export(ann_files: tuple[Path, ...], **options) -> int:
     """Write the COCO splits ANN... (e.g. instances_train.json instances_val.json) in another
-    format: YOLO's images/<split>/, labels/<split>/ and data.yaml."""
+    format: YOLO's images/<split>/, labels/<split>/ and data.yaml.
+
+    OUT must be empty, new, or an earlier export (its export.json lists what it wrote): a
+    re-export replaces the splits it writes again, and keeps the others in data.yaml, so splits
+    with images in different folders (COCO 2017) can be exported one call at a time. Anything
+    else needs --overwrite.
+    """
     from ..console import console
     from ..data.exporters import exporter
     from ..data.exporters.yolo import MARKER
 
     settings = _settings(ExportSettings, options)
     out = Path(settings.output_dir)
-    _check_output_folder(out, MARKER, "exported", settings.overwrite)
     progress, advance = _progress_bar("writing labels", total=None)
     with progress:
         summary = exporter(settings.target_format)(list(ann_files), Path(settings.image_dir),
-                                                    out, progress=advance)
+                                                    out, progress=advance,
+                                                    overwrite=settings.overwrite)
     for name, counts in summary["splits"].items():
         console.print(f"{name}: {counts['images']} images, {counts['boxes']} boxes")
+    if summary["kept"]:
+        console.print(f"kept the earlier export's {', '.join(summary['kept'])} in data.yaml")
     if summary["crowd_left_out"]:
         console.print(f"note: {summary['crowd_left_out']} crowd boxes left out (YOLO has no "
                       "crowd regions)")

@@ -72,4 +72,5 @@ class ExportSettings:
     output_dir: str | None = _output_folder(
         "Folder for images/<split>/ (hard links or copies), labels/<split>/ and data.yaml.")
     overwrite: bool = setting(False, section="data",
-                              help="Write into a non-empty folder that holds no earlier export.")
+                              help="Write into a non-empty folder that holds no earlier export "
+                                   "(replacing files there that are in the way).")

@@ -328,10 +328,21 @@ def test_yolo_to_coco_to_yolo_round_trip(tmp_path, cli):
         expected = [float(v) for v in original.read_text().split()]
         assert rows == pytest.approx(expected, abs=1e-6)
     assert not (back / "labels/train/b.txt").exists()
-    (back / "labels/train/b.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # stale: removed again
+    (back / "labels/train/b.txt").write_text("0 0.5 0.5 0.1 0.1\n")  # not the export's: kept
+    with pytest.raises(DatasetError, match="no export wrote: labels/train/b.txt"):
+        export_yolo([out / "annotations/instances_train.json"], root, back)
+    (back / "labels/train/b.txt").unlink()
+    boxed = json.loads((out / "annotations/instances_train.json").read_text())
+    b = next(i for i in boxed["images"] if i["file_name"].endswith("b.png"))
+    boxed["annotations"].append({"id": 999, "image_id": b["id"], "category_id": 1,
+                                 "bbox": [1, 1, 4, 4], "area": 16, "iscrowd": 0})
+    (tmp_path / "boxed").mkdir()
+    (tmp_path / "boxed/instances_train.json").write_text(json.dumps(boxed))
+    export_yolo([tmp_path / "boxed/instances_train.json"], root, back)
+    assert (back / "labels/train/b.txt").exists()  # an earlier export's label, stale now:
     export_yolo([out / "annotations/instances_train.json",
                  out / "annotations/instances_val.json"], root, back)
-    assert not (back / "labels/train/b.txt").exists()
+    assert not (back / "labels/train/b.txt").exists()  # removed by the re-export
     assert (back / "images/train/b.png").read_bytes() == (root / "images/train/b.png").read_bytes()
     again = run_import("yolo", back)  # and in again: the same COCO records
     assert _summary(again) == YOLO_EXPECTED
