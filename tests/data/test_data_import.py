@@ -302,7 +302,7 @@ def test_yolo_names_mismatch_and_missing_layout_are_dataset_errors(tmp_path):
     with pytest.raises(DatasetError, match="no data.yaml, classes.txt or obj.names"):
         run_import("yolo", tmp_path / "yolo" / "images")
     (root / "data.yaml").write_text("train: [unclosed\n")
-    with pytest.raises(DatasetError, match="invalid YAML at line"):
+    with pytest.raises(DatasetError, match=r"data.yaml:2: invalid YAML"):
         run_import("yolo", root)
 
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DatasetError
+from ...limits import MAX_NUM_CLASSES
 from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
                      clip_box, image_size, number, relative_name)
+from .safe_yaml import YamlError, parse_yaml_file
 
 YAML_NAMES = ("data.yaml", "data.yml")
 NAMES_FILES = ("classes.txt", "obj.names")
@@ -57,10 +59,17 @@ def _images_in(folder: Path) -> list[Path]:
                   and p.is_file())
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A short ``repr`` of a value read from a file, for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _names_from_yaml(data: dict, shown: str) -> tuple[dict[int, str], list[str]]:
     names, count = data.get("names"), data.get("nc")
-    if count is not None and (type(count) is not int or count < 1):
-        raise DatasetError(f"{shown}: nc is {count!r}, expected a positive integer")
+    if count is not None and (type(count) is not int or not 1 <= count <= MAX_NUM_CLASSES):
+        raise DatasetError(f"{shown}: nc is {_shown(count)}, expected a whole number from 1 to "
+                           f"{MAX_NUM_CLASSES}")
     if names is None:
         if count is None:
             raise DatasetError(f"{shown}: no 'names' (nor 'nc')", hint=LAYOUT_HINT)
@@ -70,13 +79,20 @@ def _names_from_yaml(data: dict, shown: str) -> tuple[dict[int, str], list[str]]
         names = dict(enumerate(names))
     if not isinstance(names, dict):
         raise DatasetError(f"{shown}: 'names' must be a list or an {{index: name}} mapping")
+    if len(names) > MAX_NUM_CLASSES:
+        raise DatasetError(f"{shown}: 'names' has {len(names)} classes, more than the "
+                           f"{MAX_NUM_CLASSES} a model may have")
     result: dict[int, str] = {}
     for key, value in names.items():
-        index = number(str(key))
-        if index is None or not index.is_integer() or index < 0:
-            raise DatasetError(f"{shown}: names key {key!r} is not a class index")
+        index = number(str(key)) if isinstance(key, (str, int)) else None
+        if index is None or not index.is_integer() or not 0 <= index < MAX_NUM_CLASSES:
+            raise DatasetError(f"{shown}: names key {_shown(key)} is not a class index (0 to "
+                               f"{MAX_NUM_CLASSES - 1})")
         if not isinstance(value, (str, int, float)) or str(value).strip() == "":
-            raise DatasetError(f"{shown}: the name of class {key} is {value!r}")
+            raise DatasetError(f"{shown}: the name of class {_shown(key)} is {_shown(value)}")
+        if int(index) in result:
+            raise DatasetError(f"{shown}: names gives class {int(index)} twice "
+                               f"({result[int(index)]!r} and {str(value).strip()!r})")
         result[int(index)] = str(value).strip()
     if count is not None and count != len(result):
         raise DatasetError(f"{shown}: nc is {count} but names has {len(result)} entries")
@@ -84,19 +100,11 @@ def _names_from_yaml(data: dict, shown: str) -> tuple[dict[int, str], list[str]]
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise DatasetError(f"{path}: not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise DatasetError(f"{path}: invalid YAML{where}: "
-                           f"{getattr(exc, 'problem', None) or exc}") from None
+        data = parse_yaml_file(path)
+    except YamlError as exc:
+        raise DatasetError(f"{path}{'' if exc.line is None else f':{exc.line}'}: {exc}") \
+            from None
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a mapping of keys (path, train, val, names)",
                            hint=LAYOUT_HINT)
@@ -124,9 +132,15 @@ def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
     shown = path.name
     names, notes = _names_from_yaml(data, shown)
     root = path.parent
-    if data.get("path"):
-        root = Path(str(data["path"]))
+    if data.get("path") not in (None, ""):
+        if not isinstance(data["path"], str):
+            raise DatasetError(f"{shown}: path is {_shown(data['path'])}, expected the dataset's "
+                               f"folder")
+        root = Path(data["path"])
         root = root if root.is_absolute() else path.parent / root
+        if not root.is_dir():
+            raise DatasetError(f"{shown}: path {data['path']!r}: "
+                               + ("not a folder" if root.exists() else "no such folder"))
     layout = _Layout(root, names, notes=notes)
     for key in SPLIT_KEYS:
         value = data.get(key)
@@ -135,7 +149,12 @@ def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
         entries = value if isinstance(value, list) else [value]
         images: list[Path] = []
         for entry in entries:
-            where = Path(str(entry))
+            if not isinstance(entry, str):
+                problems.append(ImportProblem("image-missing", shown, None,
+                                              f"{key}: {_shown(entry)} is not a folder or .txt "
+                                              f"list name"))
+                continue
+            where = Path(entry)
             where = where if where.is_absolute() else root / where
             if where.is_dir():
                 images += _images_in(where)
@@ -186,11 +205,11 @@ def _folder_layout(root: Path) -> _Layout:
 
 
 def _layout(source: Path, problems: list[ImportProblem]) -> _Layout:
-    if source.is_file():
-        return _yaml_layout(source, problems)
-    if not source.is_dir():
+    if not source.exists():
         raise DatasetError(f"{source}: no such file or folder", hint=LAYOUT_HINT)
-    found = next((source / n for n in YAML_NAMES if (source / n).is_file()), None)
+    if not source.is_dir():  # a data.yaml; the reader refuses FIFOs and devices
+        return _yaml_layout(source, problems)
+    found = next((source / n for n in YAML_NAMES if (source / n).exists()), None)
     return _yaml_layout(found, problems) if found else _folder_layout(source)
 
 
