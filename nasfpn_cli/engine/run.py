@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from torch import nn
 
 from ..console import err_console, print_warning
 from ..errors import CheckpointError, DatasetError, NasfpnError
+from ..utils import file_sha256
 from . import distributed, precision
 from .checkpoint import Checkpoint, restore_rng_state, transfer_weights
 from .config import SECTIONS, TrainConfig
@@ -274,6 +276,7 @@ class Prepared:
     scheduler: Any
     resume_state: dict[str, Any] | None = None  # the checkpoint to continue from
     advice: bool = False  # warn once, after the start lines, about settings that train badly
+    weights: dict[str, str] | None = None  # the weights file loaded: source, file, sha256
 
 
 def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = None,
@@ -310,9 +313,12 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
 
     data = data if data is not None else build_data(config, ctx)
     # a resumed run loads every weight from its checkpoint: no ImageNet file is needed then
-    weights = None
+    weights = used = None
     if resume_state is None:
         weights = fetch_backbone_weights(config, ctx, progress=progress)
+    if weights is not None:
+        used = {"source": str(config.backbone_weights), "file": os.path.abspath(weights),
+                "sha256": file_sha256(weights)}
     model = build_model(config, genotype, len(data.label_to_category), weights)
     if config.init_from:
         source = Checkpoint.read(config.init_from)
@@ -350,7 +356,8 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
                           gamma=config.gamma)
     scheduler = build_scheduler(optimizer, schedule)
     return Prepared(config, ctx, device, genotype, data, model, wrapped, loader, optimizer,
-                    schedule, scheduler, resume_state, advice=advice and resume_state is None)
+                    schedule, scheduler, resume_state, advice=advice and resume_state is None,
+                    weights=used)
 
 
 def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = True,
@@ -377,6 +384,8 @@ def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = T
         "data": {"label_to_category": data.label_to_category,
                  "category_names": data.category_names},
     }
+    if p.weights is not None:  # the file the backbone started from, by content
+        checkpoint_config["backbone_weights"] = p.weights
     hooks = []
     events = RunEvents()  # what the evaluation tells the checkpoint hook
     if config.model.dropblock is not None:

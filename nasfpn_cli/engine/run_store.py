@@ -35,7 +35,7 @@ BEST_FILE = "best.pt"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE)  # what a run writes
 # the parts of config.json and the JSON type each must have ("data" may be missing: old runs)
 CONFIG_PARTS: dict[str, type] = {"genotype_text": str, "model": dict, "train": dict}
-OPTIONAL_PARTS: dict[str, type] = {"data": dict}
+OPTIONAL_PARTS: dict[str, type] = {"data": dict, "backbone_weights": dict}
 JSON_TYPES = {str: "text", dict: "an object"}
 
 

@@ -21,7 +21,7 @@ from ..utils import listed
 from .backbone_base import Backbone
 from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
-from .pretrained import resolve_weights
+from .pretrained import regular_file, resolve_weights
 from .resnet import resnet
 
 MAX_LISTED_KEYS = 8
@@ -112,9 +112,7 @@ def _load_torch(path: Path) -> object:
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """The tensors of a weights file: a torch file (a bare state dict, or one under
     "state_dict"/"model") or a safetensors file; ModelError naming the file otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"backbone weights {path}: no such file")
+    path = regular_file(Path(path))
     try:
         data = _load_safetensors(path) if is_safetensors(path) else _load_torch(path)
     except OSError as exc:

@@ -6,11 +6,21 @@ an ``http(s)://`` or ``file://`` URL, or a local file (``.pth`` or ``.safetensor
 
 - a name is looked up in :data:`PUBLISHED` (torchvision's published ImageNet weights of the
   backbone; ``imagenet`` is an alias, :data:`ALIASES`), then fetched like a URL;
-- a URL is downloaded once into ``torch.hub.get_dir()/checkpoints/<file name>`` (where torch
-  and torchvision keep the same files, so a file either of them fetched is reused);
+- a URL whose file name carries a sha256 prefix (``resnet18-f37072fd.pth``, torch hub's
+  convention) is downloaded once into ``torch.hub.get_dir()/checkpoints/<file name>`` (where
+  torch and torchvision keep the same files, so a file either of them fetched is reused): the
+  content is checked against that prefix every time, so the cache is keyed by content;
+- another ``http(s)://`` URL is downloaded once into ``checkpoints/by-url/<sha256 of the whole
+  URL, 16 digits>/<file name>``: two URLs ending in the same file name never share a file;
+- another ``file://`` URL is read in place, like a path (never copied: an edited file is read
+  as it is now); its host must be empty or ``localhost``;
 - a path is returned as it is (read and checked by
   :func:`~nasfpn_cli.modeling.backbones.read_state_dict`); a file that happens to be called
   like a name (``imagenet``) needs a path spelling: ``./imagenet``.
+
+Local sources must be regular files: a FIFO would block forever and a device (``/dev/zero``)
+never end, so both are refused before anything is read. The run records the sha256 of the file
+it actually loaded (``config.json``'s ``backbone_weights``).
 
 Checksums: torch hub file names carry the first hex digits of the file's sha256
 (``resnet18-f37072fd.pth``). A download goes to a temporary file in the cache folder, is hashed
@@ -104,6 +114,9 @@ ALIASES: dict[str, str] = {"imagenet": "imagenet-v1"}
 WEIGHT_NAMES: tuple[str, ...] = (*ALIASES, *sorted({name for sets in PUBLISHED.values()
                                                     for name in sets}))
 URL_SCHEMES = ("http://", "https://", "file://")
+# downloads of URLs whose file name carries no sha256 prefix: under a folder per whole URL
+URL_FOLDER = "by-url"
+URL_KEY_DIGITS = 16
 
 
 def is_weights_name(source: object) -> bool:
@@ -113,6 +126,42 @@ def is_weights_name(source: object) -> bool:
 
 def is_url(source: object) -> bool:
     return isinstance(source, str) and source.lower().startswith(URL_SCHEMES)
+
+
+def _unsupported_scheme(source: str) -> str | None:
+    """The scheme of ``source`` when it is a URL of a scheme not in URL_SCHEMES."""
+    scheme, found, _ = source.partition("://")
+    return scheme if found and scheme.isidentifier() and not is_url(source) else None
+
+
+def regular_file(path: Path, what: str = "backbone weights") -> Path:
+    """``path`` when it is a regular file (through links); ModelError saying what it is
+    otherwise: missing, a folder, or a FIFO/device/socket (refused before it is opened: a FIFO
+    blocks and a device never ends)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ModelError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        raise ModelError(f"{what} {path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise ModelError(f"{what} {path}: is a folder", hint="give the weights file in it")
+    if not stat.S_ISREG(mode):
+        raise ModelError(f"{what} {path}: not a regular file (a FIFO, device or socket): "
+                         f"refused", hint="give a weights file (.pth or .safetensors)")
+    return path
+
+
+def file_url_path(url: str) -> Path:
+    """The local path of a ``file://`` URL; ModelError for a URL naming another host."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.netloc not in ("", "localhost"):
+        raise ModelError(f"backbone weights URL {url}: names the host {parsed.netloc!r}; a "
+                         f"file:// URL reads this machine's files",
+                         hint="write file:///absolute/path (three slashes), or give the path")
+    return Path(urllib.request.url2pathname(parsed.path))
 
 
 def published_weights(backbone: str, name: str) -> PublishedWeights:
@@ -135,7 +184,7 @@ def published_weights(backbone: str, name: str) -> PublishedWeights:
 def url_file_name(url: str) -> str:
     """The last path component of ``url`` (the cache file's name); ModelError if it has none."""
     name = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).name
-    if not name:
+    if name in ("", ".", ".."):
         raise ModelError(f"backbone weights URL {url}: it names no file",
                          hint="the URL must end in a file name, e.g. .../resnet18-f37072fd.pth")
     return name
@@ -160,10 +209,20 @@ def cache_dir() -> Path:
     return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
+def cache_target(url: str) -> Path:
+    """Where the download of ``url`` is cached: by its file name when that carries a sha256
+    prefix (checked against the content), else in a folder of its own for the whole URL."""
+    name = url_file_name(url)
+    if hash_prefix(name) is not None:
+        return cache_dir() / name
+    key = hashlib.sha256(url.encode("utf-8")).hexdigest()[:URL_KEY_DIGITS]
+    return cache_dir() / URL_FOLDER / key / name
+
+
 def cache_path(source: str, backbone: str) -> Path:
     """The cache file a weights name or URL needs (nothing is downloaded)."""
     url = published_weights(backbone, source).url if is_weights_name(source) else source
-    return cache_dir() / url_file_name(url)
+    return cache_target(url)
 
 
 def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True,
@@ -175,8 +234,20 @@ def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True,
         return fetch(entry.url, entry.sha256_prefix, progress=progress, timeout=timeout,
                      add_command=f"nasfpn weights add {backbone} {source} FILE")
     if isinstance(source, str) and is_url(source):
-        return fetch(source, hash_prefix(url_file_name(source)), progress=progress,
-                     timeout=timeout)
+        prefix = hash_prefix(url_file_name(source))
+        if source.lower().startswith("file://"):
+            local = regular_file(file_url_path(source))
+            if prefix is None:
+                return local  # read in place: never a stale copy
+        return fetch(source, prefix, progress=progress, timeout=timeout)
+    if isinstance(source, str):
+        scheme = _unsupported_scheme(source)
+        if scheme is not None:
+            raise ModelError(f"backbone weights {source}: URLs of scheme {scheme!r} are not "
+                             f"supported", hint="use http://, https://, file:// or a path")
+        if not source.strip():
+            raise ModelError("backbone weights: an empty name",
+                             hint="give a weights name (imagenet), a URL or a file")
     return Path(source)
 
 
@@ -186,7 +257,7 @@ def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True,
     a cached file is checked against ``sha256_prefix`` again. ModelError when offline, when the
     download is cut short or when the hash differs. ``timeout``: seconds each connection or read
     may wait; ``add_command``: the ``nasfpn weights add ...`` line the offline hint offers."""
-    target = cache_dir() / url_file_name(url)
+    target = cache_target(url)
     if target.is_file():
         if sha256_prefix is not None:
             got = file_sha256(target)
@@ -308,13 +379,15 @@ class _progress_bar:
         from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
                                    TimeRemainingColumn, TransferSpeedColumn)
 
-        from ..console import err_console
+        from rich.markup import escape
+
+        from ..console import err_console, safe_text
 
         self.progress = Progress(TextColumn("[bold]downloading[/] {task.description}"),
                                  BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                                  TimeRemainingColumn(), console=err_console,
                                  disable=not enabled, transient=False)
-        self.task = self.progress.add_task(name, total=total)
+        self.task = self.progress.add_task(escape(safe_text(name)), total=total)
 
     def __enter__(self) -> Callable[[int], None]:
         self.progress.start()
