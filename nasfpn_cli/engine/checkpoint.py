@@ -79,13 +79,46 @@ def _from_weights_file(path: Path) -> dict[str, Any]:
                 "only detector files written by 'nasfpn export' are read")
         raise CheckpointError(f"{path}: not a nasfpn detector weights file (format "
                               f"{stored.kind or 'not stated'})", hint=hint)
-    model = stored.json_field("spec")
-    image_size = stored.json_field("image_size")
+    try:
+        model = stored.json_field("spec", dict, required=True)
+        image_size = stored.json_field("image_size", int)
+        data = stored.json_field("data", dict) or {}
+        genotype = stored.metadata.get("genotype")
+        if genotype is None:
+            stored.json_field("genotype", required=True)
+    except NasfpnError as exc:
+        raise CheckpointError(str(exc), hint=exc.hint) from None
+    if isinstance(model.get("genotype_text"), str) and model["genotype_text"] != genotype:
+        raise CheckpointError(f"{path}: metadata fields 'genotype' and 'spec' "
+                              f"(genotype_text) describe different genotypes",
+                              hint=weights_file.DAMAGED_HINT)
+    _check_data(data, model.get("num_classes"), f"{path}: metadata field 'data'")
     return {"model": stored.tensors, "format_version": FORMAT_VERSION,
-            "config": {"genotype_text": stored.metadata.get("genotype"),
-                       "model": model if isinstance(model, dict) else None,
-                       "data": stored.json_field("data") or {},
+            "config": {"genotype_text": genotype, "model": model, "data": data,
                        "train": {} if image_size is None else {"image_size": image_size}}}
+
+
+def _check_data(data: Mapping[str, Any], num_classes: object, where: str) -> None:
+    """A stored ``data`` (label_to_category, category_names): CheckpointError naming
+    ``where`` unless each part present is a list of distinct ids / of names, one a class."""
+    ids, names = data.get("label_to_category"), data.get("category_names")
+    count = num_classes if type(num_classes) is int else None
+    if ids is not None:
+        if not isinstance(ids, list) or not all(type(c) is int for c in ids) \
+                or len(set(ids)) != len(ids):
+            raise CheckpointError(f"{where}: label_to_category {shown_value(ids)} is not a "
+                                  f"list of distinct category ids",
+                                  hint=weights_file.DAMAGED_HINT)
+        count = count if count is not None else len(ids)
+        if len(ids) != count:
+            raise CheckpointError(f"{where}: label_to_category has {len(ids)} ids for "
+                                  f"{count} classes", hint=weights_file.DAMAGED_HINT)
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names) \
+                or (count is not None and len(names) != count):
+            raise CheckpointError(f"{where}: category_names {shown_value(names)} is not a "
+                                  f"list of {count if count is not None else 'the'} class "
+                                  f"names", hint=weights_file.DAMAGED_HINT)
 
 
 def stored_image_size(train: Mapping[str, Any], source: str) -> int | None:

@@ -103,12 +103,43 @@ class WeightsFile:
             raise ModelError(f"{self.path}: its 'spec' metadata is not a JSON object")
         return ModelSpec.from_dict(parsed, text, source=self.path)
 
-    def json_field(self, key: str) -> Any:
-        """The metadata field ``key`` parsed as JSON (None when absent or not JSON)."""
-        try:
-            return json.loads(self.metadata[key])
-        except (KeyError, ValueError):
+    def json_field(self, key: str, expected: type | tuple[type, ...] = object,
+                   required: bool = False) -> Any:
+        """The metadata field ``key`` parsed as JSON, None when absent (and not ``required``).
+        ModelError naming the field when it is not JSON, repeats a key, or is not of type
+        ``expected`` (a damaged field is never silently dropped)."""
+        from ..records import shown_value
+
+        if key not in self.metadata:
+            if required:
+                raise ModelError(f"{self.path}: metadata field {key!r}: missing",
+                                 hint=DAMAGED_HINT)
             return None
+
+        def unique(pairs: list) -> dict:
+            keys = [k for k, _ in pairs]
+            twice = next((k for k in keys if keys.count(k) > 1), None)
+            if twice is not None:
+                raise ValueError(f"key {twice!r} given twice")
+            return dict(pairs)
+
+        try:
+            value = json.loads(self.metadata[key], object_pairs_hook=unique,
+                               parse_constant=lambda name: float(name))
+        except (ValueError, RecursionError) as exc:
+            reason = str(exc) if "given twice" in str(exc) else "not JSON"
+            raise ModelError(f"{self.path}: metadata field {key!r}: {reason}",
+                             hint=DAMAGED_HINT) from None
+        if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
+            raise ModelError(f"{self.path}: metadata field {key!r}: expected "
+                             f"{JSON_KINDS.get(expected, 'another value')}, got "
+                             f"{shown_value(value)}", hint=DAMAGED_HINT)
+        return value
+
+
+DAMAGED_HINT = "the file was damaged or edited since 'nasfpn export' wrote it: export it again"
+JSON_KINDS: dict[Any, str] = {dict: "a JSON object", list: "a JSON list", int: "a whole number",
+                              str: "text"}
 
 
 def read_weights_file(path: str | Path) -> WeightsFile:
