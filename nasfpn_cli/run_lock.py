@@ -6,8 +6,12 @@ command on the same folder (a second run, a ``--resume`` while the first still r
 once with ``DIR: in use by process N (started ...)`` instead of silently mixing two runs' files.
 
 The lock is ``flock`` on ``DIR/.lock``, which holds the owner's pid and start time for that
-message. The kernel drops a ``flock`` when its process dies, so a lock left by a killed process
-never blocks; the file is removed when the command ends. Torch-free.
+message. The kernel drops a ``flock`` when the last descriptor of it closes, so a lock left by a
+killed process never blocks; the file is removed when the command ends. A ``flock`` belongs to
+the open file, which a forked child (a data-loader or search worker) shares: each forked child
+closes its copy at once (``os.register_at_fork``), and ``O_CLOEXEC`` closes it in programs a
+command starts, so the lock dies with its owner and never outlives it in orphaned workers. The
+message names the process the lock file names only while that process is alive. Torch-free.
 """
 from __future__ import annotations
 
@@ -25,6 +29,21 @@ except ImportError:  # not POSIX (Windows): no lock, as before
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+# descriptors of the locks this process holds: closed in every child it forks
+_HELD: set[int] = set()
+
+
+def _close_in_child() -> None:
+    """In a forked child: close the copies of the parent's lock descriptors (the lock stays
+    the parent's, and ends when the parent ends, whatever its children do)."""
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_child)
 
 
 def missing_folders(path: Path) -> list[Path]:
@@ -48,10 +67,26 @@ def _holder(fd: int) -> str:
         text = os.pread(fd, 200, 0).decode("ascii", "replace").split()
     except OSError:
         text = []
-    if len(text) >= 2 and text[0].isdigit() and text[1].replace(".", "", 1).isdigit():
+    if len(text) >= 2 and text[0].isdigit() and text[1].replace(".", "", 1).isdigit() \
+            and _alive(int(text[0])):
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(text[1])))
         return f"process {text[0]} (started {started})"
     return "another process"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -84,6 +119,7 @@ def _acquire(folder: Path) -> int:
             os.close(fd)
             raise NasfpnError(f"{folder}: cannot lock the folder ({exc.strerror or exc})") from exc
         if _same_file(fd, path):
+            _HELD.add(fd)
             return fd
         os.close(fd)  # its owner finished and removed the file: lock the new one
 
@@ -111,5 +147,6 @@ def folder_lock(folder: str | Path) -> Iterator[Path]:
         if _same_file(fd, folder / LOCK_FILE):
             with contextlib.suppress(OSError):
                 os.unlink(folder / LOCK_FILE)  # before the unlock: a waiter sees it gone
+        _HELD.discard(fd)
         os.close(fd)
         remove_empty_folders(created)

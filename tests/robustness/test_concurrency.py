@@ -160,3 +160,60 @@ def test_workers_exit_when_the_search_is_killed(tmp_path):
         if search.poll() is None:
             search.kill()
             search.wait()
+
+
+# ---------------------------------------------------------------- issue 30: a lock dies with its owner
+
+FORKING_HOLDER = (
+    "import os, sys, time\nfrom nasfpn_cli.run_lock import folder_lock\n"
+    "with folder_lock(sys.argv[1]):\n"
+    "    child = os.fork()\n"
+    "    if child == 0:\n"
+    "        time.sleep(60)\n"  # an orphaned data-loader worker
+    "        os._exit(0)\n"
+    "    print(child, flush=True)\n"
+    "    sys.stdin.read()\n")
+
+
+def test_forked_workers_of_a_killed_holder_do_not_keep_the_lock(tmp_path):
+    """``kill -9`` of a command whose forked workers live on: the folder is free at once."""
+    from nasfpn_cli.run_lock import folder_lock
+
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", FORKING_HOLDER, str(out)], cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = int(process.stdout.readline())
+    try:
+        process.kill()
+        process.wait()
+        os.kill(child, 0)  # the orphan still runs
+        with folder_lock(out):
+            pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_the_message_never_names_a_dead_process(tmp_path):
+    """A lock held by a process the lock file does not name (the named one has ended)."""
+    import fcntl
+
+    from nasfpn_cli.errors import NasfpnError
+    from nasfpn_cli.run_lock import LOCK_FILE, folder_lock
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        os.write(fd, f"{dead.pid} {time.time():.0f}\n".encode())
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(NasfpnError) as caught:
+            with folder_lock(out):
+                pass
+        assert "in use by another process" in str(caught.value)
+        assert str(dead.pid) not in str(caught.value)
+    finally:
+        os.close(fd)
