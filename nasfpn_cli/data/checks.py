@@ -7,6 +7,7 @@ the bad boxes and images (``train --skip-bad``). Torch-free, so ``nasfpn data ch
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "duplicate-category-id": "category id used more than once",
     "duplicate-image-id": "image id used more than once",
     "duplicate-annotation-id": "annotation id used more than once",
+    "duplicate-category-name": "category name used by more than one id (their AP would merge)",
     "bad-image-size": "image width/height not a positive integer",
     "unknown-image": "annotation for an image id not in 'images'",
     "unknown-category": "annotation with a category id not in 'categories'",
@@ -36,6 +38,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "bbox-non-positive": "bbox width or height is not positive",
     "bbox-outside-image": "bbox extends outside its image",
     "image-dir-missing": "image folder not found",
+    "image-outside-folder": "file_name is absolute or leads out of the image folder",
     "image-missing": "image file not found",
     "image-unreadable": "image file unreadable or truncated",
     "image-size-mismatch": "image file size differs from width/height",
@@ -268,6 +271,14 @@ def _check_categories(findings: _Findings, categories: list) -> set:
                     {"id": "an integer", "name": "a string"}, category=index):
             valid.append((index, category["id"]))
     _duplicates(findings, "duplicate-category-id", "categories", valid, "category", True)
+    named: dict[str, int] = {}
+    for index, _ in valid:
+        name = categories[index]["name"]
+        if index not in findings.bad_categories and name in named:
+            findings.add("duplicate-category-name", f"categories[{index}]: name "
+                         f"{_short(name)} already used by categories[{named[name]}]",
+                         category=index)
+        named.setdefault(name, index)
     if not categories:
         findings.add("no-categories", "'categories' is an empty list")
     return {record_id for index, record_id in valid if index not in findings.bad_categories}
@@ -285,6 +296,11 @@ def _check_images(findings: _Findings, images: list) -> dict[object, tuple[int, 
                     image=index):
             valid.append((index, image["id"]))
     _duplicates(findings, "duplicate-image-id", "images", valid, "image", False)
+    for index, _ in valid:
+        name = images[index]["file_name"]
+        if os.path.isabs(name) or os.path.normpath(name).split(os.sep)[0] == os.pardir:
+            findings.add("image-outside-folder", f"images[{index}] (id {images[index]['id']}): "
+                         f"file_name {_short(name)}", image=index)
     return {record_id: (index, images[index]) for index, record_id in valid
             if index not in findings.bad_images}
 
