@@ -136,7 +136,10 @@ def clip_box(x1: float, y1: float, x2: float, y2: float, width: int, height: int
     if x2 <= x1 or y2 <= y1:  # a sliver just outside the border
         return None, "bbox-outside-image"
     x1, y1, x2, y2 = (round(v, 3) for v in (x1, y1, x2, y2))
-    return [x1, y1, round(x2 - x1, 3), round(y2 - y1, 3)], None
+    w, h = round(x2 - x1, 3), round(y2 - y1, 3)
+    if w <= 0 or h <= 0:  # an area below the 0.001 px the file keeps: none at all
+        return None, "bbox-non-positive"
+    return [x1, y1, w, h], None
 
 
 def number(text: str | None) -> float | None:
