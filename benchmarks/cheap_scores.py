@@ -43,8 +43,8 @@ import torch  # noqa: E402
 from nasfpn_cli.genotype import parse_genotype  # noqa: E402
 from nasfpn_cli.search.calibration import Calibration, resumed_config, training_seed  # noqa: E402
 from nasfpn_cli.search.fidelity import compare_fidelity, measure_fidelity  # noqa: E402
-from nasfpn_cli.search.rewards.proxy import (ProxyReward, ProxySettings,  # noqa: E402
-                                             stop_after_epoch, validation_loss)
+from nasfpn_cli.search.proxy_task import (ProxyTask, stop_after_epoch,  # noqa: E402
+                                          validation_loss)
 from nasfpn_cli.search.tuning import MAX_COST  # noqa: E402
 from nasfpn_cli.utils import read_jsonl  # noqa: E402
 
@@ -68,7 +68,7 @@ class Score:
     seconds: float | None
 
 
-def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: int
+def epoch_losses(task: ProxyTask, genotype, seed: int, epochs: int, window: int
                  ) -> tuple[list[float], list[float]]:
     """The proxy's training of ``genotype`` at ``seed`` (as its reward trains it), stopped after
     ``epochs``: the mean training loss of the last ``window`` steps of each epoch, and the
@@ -90,8 +90,8 @@ def epoch_losses(reward: ProxyReward, genotype, seed: int, epochs: int, window: 
             self.validation.append(validation_loss(trainer.eval_module, validation, config))
             trainer.model.train()  # validation_loss left it in eval mode
 
-    config, run = reward.trial_training(seed)  # exactly as a trial of the proxy trains
-    validation = reward._data().val
+    config, run = task.trial_training(seed)  # exactly as a trial of the proxy trains
+    validation = task.data().val
     losses = Losses()
     train(config, progress=False, genotype=genotype, write_files=False, data=run,
           extra_hooks=(losses, stop_after_epoch(epochs)))
@@ -103,9 +103,8 @@ def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -
     (resumed from ``out``, a JSON-lines file of finished trainings)."""
     from rich.progress import Progress
 
-    settings = ProxySettings.from_options(calibration.config.settings("proxy"))
-    reward = ProxyReward(settings, calibration.out)
-    reward.prepare()  # the proxy's data, in the calibration's own folder (git-ignored)
+    proxy = ProxyTask(calibration.config.schedule("proxy"), calibration.out)
+    proxy.prepare()  # the proxy's data, in the calibration's own folder (git-ignored)
     done = {(r["architecture"], r["seed_index"]): r for r in read_jsonl(out)}
     seeds = calibration.config.seeds
     jobs = [(arch, i) for arch in calibration.architectures for i in range(seeds)
@@ -115,7 +114,7 @@ def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -
         for arch, seed_index in jobs:
             start = time.perf_counter()
             losses, validation = epoch_losses(
-                reward, parse_genotype(arch.genotype, f"<{arch.name}>"),
+                proxy, parse_genotype(arch.genotype, f"<{arch.name}>"),
                 training_seed(calibration.config.seed, seed_index, arch), epochs, window)
             record = {"architecture": arch.name, "seed_index": seed_index, "losses": losses,
                       "validation": validation, "seconds": time.perf_counter() - start}

@@ -54,7 +54,7 @@ def per_trial_setup(argument, space, options):
         with tempfile.TemporaryDirectory(prefix="nasfpn-proxy-") as scratch:
             genotype_file = Path(scratch) / "genotype.txt"
             genotype_file.write_text(candidate.genotype.source)
-            config = dataclasses.replace(proxy.train_config(candidate.seed),
+            config = dataclasses.replace(proxy.task.train_config(candidate.seed),
                                          genotype=str(genotype_file),
                                          output_dir=str(Path(scratch) / "run"))
             return max(0.0, float(train(config, progress=False).best_ap))

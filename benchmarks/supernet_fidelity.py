@@ -196,8 +196,8 @@ def training_free_scores(reward, genotype, images, targets) -> dict[str, float]:
     scores = {}
     for name, score in TRAINING_FREE.items():
         seed_everything(0)
-        detector = build_model(reward.settings.config, genotype,
-                               len(reward._data().label_to_category))
+        detector = build_model(reward.task.settings.config, genotype,
+                               len(reward.task.data().label_to_category))
         start = time.perf_counter()
         scores[name] = score(detector, images, targets)
         scores[f"{name} seconds"] = time.perf_counter() - start
@@ -211,7 +211,7 @@ def supernet_scores(reward, genotype, pristine: dict) -> dict[str, float]:
     """AP50 and inverse validation loss after recalibration, and AP50 without (the norms as
     training left them, restored from ``pristine``), with the seconds each took."""
     detector = reward._supernet()
-    config, val = reward._run.config, reward._data().val
+    config, val = reward._run.config, reward.task.data().val
     results: dict[str, float] = {}
     start = time.perf_counter()
     results["supernet ap50"] = reward.score(Candidate(genotype, (), "", 0))
@@ -292,7 +292,7 @@ def main() -> None:
     log = read_jsonl(reward.path.with_name(reward.path.stem + "-training") / "metrics.jsonl")
     detector = reward._supernet()
     pristine = {k: v.clone() for k, v in detector.state_dict().items()}
-    images, targets = next(iter(build_dataloader(reward._data().train, 8, shuffle=False)))
+    images, targets = next(iter(build_dataloader(reward.task.data().train, 8, shuffle=False)))
 
     rows: dict[str, dict[str, float]] = defaultdict(dict)
     reference: dict[str, np.ndarray] = {}

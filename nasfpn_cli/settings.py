@@ -124,6 +124,34 @@ def setting_value(instance: Any, name: str) -> Any:
     return getattr(owner_of(instance, name), name)
 
 
+@dataclass(frozen=True)
+class OptionSource:
+    """Declared fields that give a settings class its flags: ``names`` of ``cls`` (None: all),
+    the help quoting ``defaults`` (an instance), under ``section`` (None: each field's own).
+    A class whose flags are partly another's declarations (the proxy's training settings are
+    ``train``'s) says so with a classmethod ``option_sources()``."""
+
+    cls: type
+    names: tuple[str, ...] | None = None
+    defaults: Any = None
+    section: str | None = None
+
+
+def option_sources(cls: type) -> list[OptionSource]:
+    """Where the flags of settings class ``cls`` come from: its ``option_sources()``, or all
+    its own declared fields with its defaults."""
+    sources = getattr(cls, "option_sources", None)
+    return list(sources()) if sources is not None else [OptionSource(cls, None, cls())]
+
+
+def annotation_text(item: dataclasses.Field) -> str:
+    """A field's type as written (``int``, ``float | None``), whether or not its module
+    postpones annotations (a plug-in's ``int`` is the class, not the text)."""
+    kind = item.type
+    return kind if isinstance(kind, str) else getattr(kind, "__name__", None) \
+        if isinstance(kind, type) else str(kind).replace("typing.", "")
+
+
 def meta_of(cls: Any, name: str) -> Setting:
     """The :class:`Setting` of field ``name`` of ``cls`` (or of one of its parts)."""
     return _field_of(cls, name).metadata["setting"]
@@ -213,7 +241,7 @@ def check_declared(instance: Any, problem: Callable[[str, str], Exception]) -> N
     """Check every declared field of ``instance`` (its parts' too); raise
     ``problem(field, message)``."""
     for item, meta in declared(instance):
-        wrong = value_problem(setting_value(instance, item.name), str(item.type), meta)
+        wrong = value_problem(setting_value(instance, item.name), annotation_text(item), meta)
         if wrong is not None:
             raise problem(item.name, wrong)
 
@@ -223,7 +251,7 @@ def declared_check(cls: Any, name: str) -> Callable[[Any], str | None]:
     bounds and choices (a stored value is held to the limits of its option)."""
     item = _field_of(cls, name)
     meta = item.metadata["setting"]
-    return lambda value: value_problem(value, str(item.type), meta)
+    return lambda value: value_problem(value, annotation_text(item), meta)
 
 
 def declared_shape(cls: Any) -> dict[str, Callable[[Any], str | None]]:

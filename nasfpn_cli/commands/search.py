@@ -12,34 +12,102 @@ from ..engine.config import TrainConfig
 from ..errors import UsageError
 from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
-from ..search.rewards.proxy import (DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS,
-                                    ProxySettings)
-from ..search.rewards.supernet import OPTION_PREFIX, SupernetSettings
-from ..settings import meta_of
+from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
+from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
+from ..settings import declared, meta_of, option_sources
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
 from .params import require_writable_folder
 from .settings_options import (SectionedCommand, SectionedGroup, option_fields,
-                               settings_options)
+                               parameter_name, settings_options)
 
-PROXY = ProxySettings()  # the --proxy-* defaults (the "proxy" recipe of TrainConfig)
 SEARCH, CALIBRATION = SearchSettings(), CalibrationSettings()  # the other options' defaults
-# --proxy-* parameter -> ProxySettings field (only options given on the command line are stored)
-PROXY_OPTIONS = {**option_fields(TrainConfig, "proxy-", TRAINED_FIELDS),
-                 **option_fields(ProxySettings, "proxy-")}
-# --supernet-* parameter -> SupernetSettings field (given to --reward supernet as supernet_FIELD)
-SUPERNET_OPTIONS = option_fields(SupernetSettings, "supernet-")
+load_builtin_rewards()
 # controller -> {option -> keyword of the controller}, from the controllers' declarations
 CONTROLLER_OPTIONS = {name: option_fields(entry.options, entry.flag_prefix)
                       for name, entry in CONTROLLERS.items()}
-# built-in rewards that train nothing, so the --proxy-* options mean nothing to them
-# (plug-in rewards get the options and may use them)
-REWARDS_WITHOUT_PROXY = ("similarity",)
-# options that say what is searched: fixed for the life of an output folder
+# options that say what is searched: fixed for the life of an output folder (with every
+# reward's flags, :func:`reward_flags`)
 IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "cells", "macs_target",
                     "macs_weight", "scheduler", "asha_eta", "asha_min_epochs", "paper_constraints",
-                    *(option for options in CONTROLLER_OPTIONS.values() for option in options),
-                    *PROXY_OPTIONS, *SUPERNET_OPTIONS)
+                    *(option for options in CONTROLLER_OPTIONS.values() for option in options))
+
+
+def reward_flags(entry: RewardEntry) -> dict[str, str]:
+    """A reward's flags: click parameter (``proxy_epochs``) -> the key its value is stored
+    under in the reward's options (``epochs``; ``supernet_steps``)."""
+    if entry.settings is None:
+        return {}
+    return {parameter: entry.key_prefix + name for source in option_sources(entry.settings)
+            for parameter, name in option_fields(source.cls, entry.prefix, source.names).items()}
+
+
+def all_reward_flags() -> dict[str, dict[str, str]]:
+    """:func:`reward_flags` of every registered reward, by reward name."""
+    return {name: reward_flags(entry) for name, entry in REWARDS.items()}
+
+
+def reward_options(entry: RewardEntry) -> Callable[[Callable], Callable]:
+    """A decorator adding a reward's flags, made from its declared settings as ``train``'s
+    options are; the default reward's options hold their defaults (``--print-config`` shows
+    them), another reward's are unset unless given."""
+    concrete = entry.name == SEARCH.reward
+
+    def decorate(command: Callable) -> Callable:
+        for source in reversed(option_sources(entry.settings)):
+            command = settings_options(source.cls, prefix=entry.prefix, names=source.names,
+                                       defaults=source.defaults, concrete=concrete,
+                                       section=source.section)(command)
+        return command
+
+    return decorate
+
+
+def add_reward_options(command: click.Command) -> None:
+    """Give ``command`` the flags of every registered reward that has settings and no flags on
+    it yet (plug-in rewards registered since)."""
+    present = {param.name for param in command.params}
+    for entry in list(REWARDS.values()):
+        if entry.settings is None or set(reward_flags(entry)) <= present:
+            continue
+        clash = sorted(set(reward_flags(entry)) & present)
+        if clash:
+            raise UsageError(f"--reward {entry.name}: its flag --{clash[0].replace('_', '-')} "
+                             "is already another option's", hint="register it with another "
+                                                                  "prefix= (register_reward)")
+
+        def holder() -> None:
+            """Collects the generated options."""
+
+        reward_options(entry)(holder)
+        command.params.extend(reversed(holder.__click_params__))  # type: ignore[attr-defined]
+        present |= set(reward_flags(entry))
+
+
+def _reward_modules(args: list[str]) -> tuple[str, ...]:
+    """The ``--reward-module`` values among command-line arguments (before any ``--``)."""
+    modules = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--reward-module" and index + 1 < len(args):
+            modules.append(args[index + 1])
+        elif arg.startswith("--reward-module="):
+            modules.append(arg.partition("=")[2])
+    return tuple(modules)
+
+
+class SearchGroup(SectionedGroup):
+    """``nasfpn search``: before its options are parsed, the ``--reward-module`` plug-ins are
+    imported and their rewards' flags added, so they parse, show in ``--help`` and are
+    checked like the built-in ones."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        modules = _reward_modules(args)
+        if modules:
+            import_plugins(modules)
+            add_reward_options(self)
+        return super().parse_args(ctx, args)
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -83,18 +151,17 @@ def _differences(asked: Any, stored: Any, where: str = "") -> list[str]:
     return [f"{where} {asked!r} (stored: {stored!r})"]
 
 
-# option -> the identity key it sets, where the two are named differently
-_IDENTITY_KEYS = {**PROXY_OPTIONS, **SUPERNET_OPTIONS, "cells": "num_cells",
-                  **{option: keyword for options in CONTROLLER_OPTIONS.values()
-                     for option, keyword in options.items()}}
-
-
 def _differing_options(given: list[str], differences: list[str]) -> list[str]:
     """The given flags whose setting is among the differences (by the identity key's name)."""
+    renamed = {"cells": "num_cells",  # option -> identity key, where the two differ
+               **{option: keyword for options in CONTROLLER_OPTIONS.values()
+                  for option, keyword in options.items()},
+               **{option: key for flags in all_reward_flags().values()
+                  for option, key in flags.items()}}
     keys = {difference.split(" ", 1)[0].split(".")[-1] for difference in differences} | {
         difference.split(".", 1)[0].split(" ", 1)[0] for difference in differences}
     return [flag for flag in given
-            if _IDENTITY_KEYS.get(flag[2:].replace("-", "_"), flag[2:].replace("-", "_"))
+            if renamed.get(flag[2:].replace("-", "_"), flag[2:].replace("-", "_"))
             in keys]
 
 
@@ -102,22 +169,45 @@ def _paths(value: str | None) -> str | None:
     return None if value is None else str(Path(value).resolve())
 
 
-def _proxy_settings(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
-    """The --proxy-* options given, by ProxySettings field; data paths made absolute."""
-    proxy = _explicit(ctx, params, PROXY_OPTIONS)
-    for name in ("train_ann", "train_images", "val_ann", "val_images"):
-        if name in proxy:
-            proxy[name] = _paths(proxy[name])
-    return proxy
+def _path_parameters(entry: RewardEntry) -> set[str]:
+    """The parameters of a reward's flags that name files or folders."""
+    if entry.settings is None:
+        return set()
+    return {parameter_name(meta, item.name, entry.prefix)
+            for source in option_sources(entry.settings) for item, meta in declared(source.cls)
+            if meta.path is not None and (source.names is None or item.name in source.names)}
 
 
-def proxy_options(command: Callable) -> Callable:
-    """The --proxy-* options of `search` and `search calibrate`: train's declarations of the
-    TRAINED_FIELDS (defaults of the proxy recipe) and the proxy's own settings."""
-    command = settings_options(ProxySettings, prefix="proxy-", defaults=PROXY,
-                               concrete=True)(command)
-    return settings_options(TrainConfig, prefix="proxy-", names=TRAINED_FIELDS,
-                            defaults=PROXY.config, concrete=True, section="proxy")(command)
+def _given_reward_options(ctx: click.Context, params: dict[str, Any]
+                          ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per reward, the flags given on the command line: parameter -> (stored key, value);
+    paths made absolute (workers may run elsewhere)."""
+    given: dict[str, dict[str, Any]] = {}
+    for name, flags in all_reward_flags().items():
+        paths = _path_parameters(REWARDS[name])
+        for parameter, key in flags.items():
+            if parameter in params and _given(ctx, parameter):
+                value = params[parameter]
+                given.setdefault(name, {})[parameter] = (
+                    key, _paths(value) if parameter in paths else value)
+    return given
+
+
+def _reward_options_for(reward_name: str, given: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The stored options of ``--reward NAME`` from the given flags; a flag of a reward it
+    does not take is a usage error naming both."""
+    from ..search.rewards import reward_entry
+
+    entry = reward_entry(reward_name)
+    options: dict[str, Any] = {}
+    for owner, flags in given.items():
+        if owner != entry.name and owner not in entry.uses:
+            named = ", ".join(f"--{parameter.replace('_', '-')}" for parameter in flags)
+            raise UsageError(f"{named}: options of --reward {owner}, not of --reward "
+                             f"{reward_name}" + ("" if entry.uses else
+                                                 f", which takes no {owner} settings"))
+        options.update(dict(flags.values()))
+    return options
 
 
 # where trials run and the search space, shared by `search` and `search calibrate`
@@ -151,7 +241,7 @@ def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | 
         return
     from ..engine.config_file import read_config_table
 
-    parameters = {field: option for option, field in PROXY_OPTIONS.items()}
+    parameters = {field: option for option, field in reward_flags(REWARDS["proxy"]).items()}
     values = read_config_table(value, "proxy", parameters, "--proxy-config")
     ctx.meta["proxy_config"] = value
     ctx.default_map = {**(ctx.default_map or {}),
@@ -165,7 +255,7 @@ proxy_config_option = click.option(
          "--proxy-* flags given here win.")
 
 
-@click.group(name="search", invoke_without_command=True, cls=SectionedGroup)
+@click.group(name="search", invoke_without_command=True, cls=SearchGroup)
 @click.option("--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
               callback=_read_config, metavar="FILE",
               help="Options from a TOML (or JSON) file, keys as the option names with "
@@ -186,8 +276,6 @@ proxy_config_option = click.option(
                                          "macs_target", "macs_weight", "final_top_k",
                                          "final_seeds"], defaults=SEARCH,
                   concrete=True)
-@proxy_options
-@settings_options(SupernetSettings, prefix="supernet-", defaults=SupernetSettings())
 @click.pass_context
 def command(ctx: click.Context, **params: Any) -> int | None:
     """Search for a feature pyramid, as NAS-FPN did: a controller proposes genotypes, a reward
@@ -215,7 +303,9 @@ def command(ctx: click.Context, **params: Any) -> int | None:
              "final_seeds": params["final_seeds"]}
     # without --trials the stored target stands (not this option's default)
     stored_where = {**where, "trials": params["trials"] if _given(ctx, "trials") else None}
-    config = _stored_or_new(ctx, params, "search", output_dir / "search.json", IDENTITY_OPTIONS,
+    identity = (*IDENTITY_OPTIONS, *(parameter for flags in all_reward_flags().values()
+                                     for parameter in flags))
+    config = _stored_or_new(ctx, params, "search", output_dir / "search.json", identity,
                             lambda: resumed_config(output_dir, **stored_where),
                             lambda: _config_from_options(ctx, params, output_dir, where))
     if config.reward.name == "proxy" and not params["resume"] and "proxy_config" not in ctx.meta:
@@ -234,6 +324,9 @@ def command(ctx: click.Context, **params: Any) -> int | None:
         for line in final_verdict(summary.final):
             console.print(line, markup=False)
     return 0
+
+
+add_reward_options(command)  # the built-in rewards' flags (plug-ins add theirs when imported)
 
 
 def final_table(final, space):
@@ -278,18 +371,8 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
     from ..search.runner import SearchConfig
     from ..search.space import SearchSpace
 
-    proxy = _proxy_settings(ctx, params)
-    reward_name = params["reward"].partition(":")[0]
-    supernet = {OPTION_PREFIX + field: value
-                for field, value in _explicit(ctx, params, SUPERNET_OPTIONS).items()}
-    if supernet and reward_name != "supernet":
-        given = [f"--{o.replace('_', '-')}" for o in SUPERNET_OPTIONS if _given(ctx, o)]
-        raise UsageError(f"{', '.join(given)}: options of --reward supernet, not of --reward "
-                         f"{reward_name}")
-    if proxy and reward_name in REWARDS_WITHOUT_PROXY:
-        given = [f"--{o.replace('_', '-')}" for o in PROXY_OPTIONS if _given(ctx, o)]
-        raise UsageError(f"{', '.join(given)}: not an option of --reward {reward_name}, which "
-                         "trains no proxy model")
+    options = _reward_options_for(params["reward"].partition(":")[0],
+                                  _given_reward_options(ctx, params))
     controller = params["controller"]
     wrong = [f"--{option.replace('_', '-')}" for name, options in CONTROLLER_OPTIONS.items()
              for option in options if name != controller and _given(ctx, option)]
@@ -303,7 +386,7 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
         from ..search.cost import MacsObjective
 
         macs = MacsObjective(params["macs_target"], params["macs_weight"])
-    return SearchConfig(output_dir, RewardSpec.parse(params["reward"], {**proxy, **supernet},
+    return SearchConfig(output_dir, RewardSpec.parse(params["reward"], options,
                                                      tuple(params["reward_module"])),
                         controller, controller_options,
                         SearchSpace(params["cells"], paper_constraints=params["paper_constraints"]),
@@ -413,7 +496,7 @@ REFERENCE_OPTIONS = {
     **option_fields(ProxySettings, "reference-", [n for n in REFERENCE_FIELDS
                                                   if n not in TRAINED_FIELDS])}
 CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "top_k", "cells",
-                        "paper_constraints", *PROXY_OPTIONS, *REFERENCE_OPTIONS)
+                        "paper_constraints", *reward_flags(REWARDS["proxy"]), *REFERENCE_OPTIONS)
 REFERENCE_DEFAULTS = SimpleNamespace(**{name: DEFAULT_REFERENCE.get(name)
                                         for name in REFERENCE_FIELDS})
 
@@ -445,7 +528,7 @@ def reference_options(command: Callable) -> Callable:
                                              "target"],
                   defaults=CALIBRATION, concrete=True)
 @proxy_config_option
-@proxy_options
+@reward_options(REWARDS["proxy"])
 @reference_options
 @click.pass_context
 def calibrate(ctx: click.Context, **params: Any) -> int:
@@ -526,7 +609,7 @@ def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: 
     from ..search.calibration import CalibrationConfig
     from ..search.space import SearchSpace
 
-    proxy = _proxy_settings(ctx, params)
+    proxy = _reward_options_for("proxy", _given_reward_options(ctx, params))
     reference = {field: params[option] for option, field in REFERENCE_OPTIONS.items()
                  if params[option] is not None}
     bundled = tuple(name.strip() for name in params["architectures"].split(",") if name.strip())

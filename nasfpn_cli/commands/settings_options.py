@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ..settings import Setting, declared, parse_assignment, setting_value
+from ..settings import Setting, annotation_text, declared, parse_assignment, setting_value
 from .params import finite, finite_number
 
 
@@ -109,7 +109,7 @@ def option_fields(cls: Any, prefix: str = "", names: Iterable[str] | None = None
 
 def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, section: str,
             help_for: Callable[[str], str | None] | None) -> Callable:
-    annotation = str(item.type)
+    annotation = annotation_text(item)
     value = None if defaults is None else (
         setting_value(defaults, item.name) if dataclasses.is_dataclass(defaults)
         else getattr(defaults, item.name))

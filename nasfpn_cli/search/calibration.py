@@ -36,7 +36,7 @@ from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
-from .rewards.proxy import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
+from .proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
 from .runner import described, read_json_file
 from .settings import SPACE_SHAPE, CalibrationSettings, ExecutorSettings
 from .space import SearchSpace
@@ -51,7 +51,6 @@ REUSED = "reused from"  # the worker of a training copied from --reference-from
 RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
 SCHEDULES = ("proxy", "reference")
 BUNDLED = REFERENCE_GENOTYPES
-# ProxySettings fields a reference schedule may set (the model and the data stay the proxy's)
 MIN_ARCHITECTURES = 3
 
 
@@ -158,6 +157,10 @@ class CalibrationConfig:
             return dict(self.proxy)
         return {**self.proxy, **self.reference}
 
+    def schedule(self, schedule: str) -> ProxySettings:
+        """The proxy task a schedule trains with (checked: SearchError naming the setting)."""
+        return ProxySettings.from_options(self.settings(schedule))
+
     def reward_options(self, schedule: str) -> dict[str, Any]:
         """What a schedule's trainings run with: its settings, recording the learning curve."""
         return {**self.settings(schedule), "curve": True}
@@ -185,8 +188,8 @@ class CalibrationConfig:
         unknown = sorted(set(self.reference) - set(REFERENCE_FIELDS))
         if unknown:
             raise UsageError(f"reference schedule: unknown setting(s) {', '.join(unknown)}")
-        proxy = ProxySettings.from_options(self.settings("proxy"))
-        reference = ProxySettings.from_options(self.settings("reference"))
+        proxy = self.schedule("proxy")
+        reference = self.schedule("reference")
         if training_work(reference) <= training_work(proxy):
             raise UsageError(
                 f"the reference schedule is no longer than the proxy: {_describe(reference)} "
@@ -438,11 +441,10 @@ class Calibration:
         if any(record.schedule == "reference" for record in copies) or not any(
                 job.schedule == "reference" for job in jobs):
             return []
-        ours = ProxySettings.from_options(self.config.settings("reference")).to_dict()
+        ours = self.config.schedule("reference").to_dict()
         lines = []
         for folder in self.config.reference_from:
-            theirs = ProxySettings.from_options(
-                resumed_config(Path(folder)).settings("reference")).to_dict()
+            theirs = resumed_config(Path(folder)).schedule("reference").to_dict()
             differ = [name for name in ours if name not in NOT_TRAINING
                       and ours[name] != theirs.get(name)]
             if differ:
@@ -480,7 +482,7 @@ class Calibration:
         fidelity = measure_fidelity(tables["proxy"], tables["reference"],
                                     top_k=self.config.top_k, seed=self.config.seed)
         seconds = self.seconds_per_training()
-        settings = {schedule: ProxySettings.from_options(self.config.settings(schedule)).to_dict()
+        settings = {schedule: self.config.schedule(schedule).to_dict()
                     for schedule in SCHEDULES}
         errors = [f"{r.architecture} ({r.schedule}, seed {r.seed_index}): {r.error}"
                   for r in self.records if r.error]
@@ -529,7 +531,7 @@ class Calibration:
 
     def _curve_of(self, record: TrainingRecord, metrics: tuple[str, ...]) -> list[list[float]]:
         if record.error:  # a diverged training scores 0 at every epoch of its schedule
-            epochs = ProxySettings.from_options(self.config.settings(record.schedule)).epochs
+            epochs = self.config.schedule(record.schedule).epochs
             return [[0.0] * int(epochs) for _ in metrics]
         if not record.curve or any(name not in record.curve for name in metrics):
             raise SearchError(f"{self.out / TRAININGS_FILE}: the {record.schedule} training of "
@@ -544,8 +546,7 @@ class Calibration:
         from .tuning import build_ladder
 
         seconds = self.seconds_per_training()
-        settings = {schedule: proxy_options(ProxySettings.from_options(
-            self.config.settings(schedule))) for schedule in SCHEDULES}
+        settings = {schedule: proxy_options(self.config.schedule(schedule)) for schedule in SCHEDULES}
         ladder = build_ladder(self.curves(), settings, seconds)
         for folder in ladder_from:
             ladder += self._rungs_of(Path(folder), seconds["reference"])
@@ -584,8 +585,7 @@ class Calibration:
                               f"{self.config.seeds}")
         if _fingerprints(other.config)["reference"] != _fingerprints(self.config)["reference"]:
             raise SearchError(f"{where}: its reference schedule or data differ from {self.out}'s")
-        settings = {"proxy": proxy_options(ProxySettings.from_options(
-            other.config.settings("proxy")))}
+        settings = {"proxy": proxy_options(other.config.schedule("proxy"))}
         seconds = {"proxy": other.seconds_per_training()["proxy"], "reference": reference_seconds}
         return [dataclasses.replace(rung, name=f"{folder.name}: {rung.name}")
                 for rung in build_ladder({"proxy": other.curves()["proxy"]}, settings, seconds)]
@@ -597,7 +597,7 @@ class Calibration:
         from .tuning import (MIN_TAU_LOW, PROXY_FILE, TUNING_FILE, TUNING_PLOT, proxy_toml,
                              write_tuning_plot)
 
-        reference_score = ProxySettings.from_options(self.config.settings("reference")).score
+        reference_score = self.config.schedule("reference").score
         result = self.tuning(target, ladder_from)
         atomic_write_json(self.out / TUNING_FILE, {**result.to_dict(),
                                                    "reference_score": reference_score,
@@ -624,7 +624,7 @@ class Calibration:
         from .cost import neck_macs
 
         return neck_macs(parse_genotype(arch.genotype, arch.name),
-                         ProxySettings.from_options(self.config.settings("proxy")).config)
+                         self.config.schedule("proxy").config)
 
 
 def _fingerprints(config: CalibrationConfig) -> dict[str, str]:

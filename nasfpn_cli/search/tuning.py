@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import SearchError, UsageError
 from .fidelity import Fidelity, measure_fidelity
+from .proxy_task import extrapolate
 
 TUNING_FILE, PROXY_FILE, TUNING_PLOT = "tuning.json", "proxy.toml", "tuning.png"
 MIN_OVERLAP = 2 / 3  # top-k overlap a chosen proxy needs on the architectures it is chosen on
@@ -93,13 +94,6 @@ def check_target(target: float) -> float:
     if not (isinstance(target, (int, float)) and math.isfinite(target) and 0 < target <= 1):
         raise UsageError(f"--target must be in (0, 1], got {target}")
     return float(target)
-
-
-def extrapolate(curve: list[float], epoch: int, total: int) -> float:
-    """The curve's value at ``total`` epochs, extended linearly from its points at ``epoch - 1``
-    and ``epoch`` (1-based)."""
-    last, before = curve[epoch - 1], curve[epoch - 2]
-    return last + (last - before) * (total - epoch)
 
 
 def build_ladder(curves: dict[str, np.ndarray], settings: dict[str, dict[str, Any]],
@@ -240,4 +234,4 @@ def write_tuning_plot(tuning: Tuning, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-__all__ = ["Rung", "RungResult", "Tuning", "build_ladder", "extrapolate", "proxy_toml", "tune"]
+__all__ = ["Rung", "RungResult", "Tuning", "build_ladder", "proxy_toml", "tune"]

@@ -37,10 +37,10 @@ def test_trials_reuse_the_data_and_write_nothing(tmp_path, decodes, monkeypatch)
     monkeypatch.chdir(work)
     reward = ProxyReward(ProxySettings.from_options({**TINY, "score": "loss"}), tmp_path)
     reward.prepare()
-    bundle = reward._data()
+    bundle = reward.task.data()
     scores = [reward(Candidate(load_genotype(name), (), name, seed))
               for name, seed in (("nasfpn", 1), ("fpn", 1), ("nasfpn", 1), ("nasfpn", 2))]
-    assert reward._data() is bundle  # opened once, in prepare()
+    assert reward.task.data() is bundle  # opened once, in prepare()
     assert len(decodes) == len(set(decodes)) == 12  # every image decoded once, then cached
     assert all(0 < score < 1 for score in scores)
     assert scores[0] == scores[2] != scores[3]  # the seed fixes the run

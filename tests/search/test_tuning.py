@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nasfpn_cli.search.calibration import CalibrationConfig, choose_architectures
-from nasfpn_cli.search.tuning import build_ladder, extrapolate, split_architectures, tune
+from nasfpn_cli.search.proxy_task import extrapolate
+from nasfpn_cli.search.tuning import build_ladder, split_architectures, tune
 
 REFERENCE_EPOCHS = 3
 

@@ -1,22 +1,30 @@
 """Rewards by name (``--reward NAME[:ARGUMENT]``), and the plug-in point for new ones.
 
-A reward factory receives the ``ARGUMENT`` text (or None), the search space and the options of
-the search (``--proxy-*`` and friends, plus ``output_dir``), and returns a :class:`Reward` (or a
-plain callable, wrapped in :class:`CallableReward`).
+A reward registers with the settings it takes, a dataclass of declared fields
+(:func:`nasfpn_cli.settings.setting`); the search commands make its flags from them as
+``train``'s options are made (``--NAME-FIELD``), grouped under its section in ``--help``, and a
+flag of one reward given to another is a usage error. The factory (a function or the Reward
+class) receives the ``ARGUMENT`` text (or None), the search space and the settings object:
+
+    @dataclass(frozen=True)
+    class LevelCount:
+        level: int = setting(4, section="levelcount", minimum=3, maximum=7,
+                             help="The pyramid level whose cells are counted.")
+
+    @register_reward("levelcount", settings=LevelCount)
+    class LevelCountReward(Reward):
+        def __init__(self, argument, space, settings): ...
+
 Rewards are rebuilt from their :class:`RewardSpec` inside every worker process or Ray task, so
 a factory must be importable there: built-ins live here; a plug-in module passed with
-``--reward-module`` is imported in the main process and in every worker before the name is
-looked up. See docs/search.md.
-
-    from nasfpn_cli.search.rewards import register_reward
-
-    @register_reward("cells-at-p4")
-    def cells_at_p4(argument, space, options):
-        return lambda candidate: sum(c.level == 4 for c in candidate.genotype.cells) / 7
+``--reward-module`` is imported in the main process (before the options are parsed) and in
+every worker before the name is looked up. See docs/search.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -111,20 +119,94 @@ class CallableReward(Reward):
         return self.function(candidate)
 
 
-RewardFactory = Callable[[str | None, SearchSpace, dict[str, Any]], "Reward | Callable"]
+RewardFactory = Callable[..., "Reward | Callable"]
 
-REWARDS: dict[str, RewardFactory] = {}
+REWARDS: dict[str, "RewardEntry"] = {}
 BUILTIN_MODULES = {"similarity": "similarity", "proxy": "proxy", "supernet": "supernet"}
 
 
-def register_reward(name: str) -> Callable[[RewardFactory], RewardFactory]:
-    """Decorator: make ``factory`` available as ``--reward NAME[:ARGUMENT]``."""
+@dataclass(frozen=True)
+class RewardEntry:
+    """A registered reward: its factory, the settings it declares (its ``--PREFIX-*`` flags) and
+    the other rewards whose settings it takes too (the supernet trains on the proxy's data and
+    model, so ``--proxy-*`` flags are its flags as well).
+
+    ``settings`` None is the first plug-in contract: the factory takes the options as a dict
+    (``factory(argument, space, options)``) and the proxy's flags reach it. With a settings
+    class the factory takes an instance (``factory(argument, space, settings)``), plus, by
+    keyword where its signature names them, ``output_dir`` (the search's folder) and the
+    settings of each reward in ``uses`` under that reward's name (``proxy=...``).
+    A stored option is ``key_prefix`` + the field's name (search.json's ``reward.options``).
+    """
+
+    name: str
+    factory: RewardFactory
+    settings: type | None = None
+    prefix: str = ""
+    key_prefix: str = ""
+    uses: tuple[str, ...] = ()
+
+    def stored_values(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The stored reward options of this reward's key prefix, by the name after it."""
+        return {key[len(self.key_prefix):]: value for key, value in options.items()
+                if key.startswith(self.key_prefix) and value is not None}
+
+    def make_settings(self, options: dict[str, Any]) -> Any:
+        """The settings object stored options give (checked as declared: SearchError naming
+        the flag); a class with ``from_options(values)`` builds itself from them."""
+        from ...settings import check_declared, meta_of
+
+        values = self.stored_values(options)
+        build = getattr(self.settings, "from_options", None)
+        if build is not None:
+            settings = build(values)
+        else:
+            fields = {item.name for item in dataclasses.fields(self.settings)}
+            unknown = sorted(set(values) - fields)
+            if unknown:
+                raise SearchError(f"--reward {self.name}: unknown setting {unknown[0]!r}; "
+                                  f"known: {', '.join(sorted(fields))}")
+            settings = self.settings(**values)
+        check_declared(settings, lambda name, message: SearchError(
+            f"{meta_of(self.settings, name).flag_name(name, self.prefix)} {message}"))
+        return settings
+
+
+def register_reward(name: str, settings: type | None = None, *, prefix: str | None = None,
+                    key_prefix: str | None = None, uses: tuple[str, ...] | None = None
+                    ) -> Callable[[RewardFactory], RewardFactory]:
+    """Decorator: make ``factory`` (a function or a Reward class) available as ``--reward
+    NAME[:ARGUMENT]``; with ``settings`` (a dataclass of :func:`~nasfpn_cli.settings.setting`
+    fields) the search commands give it flags ``--NAME-FIELD`` (or ``--PREFIX-FIELD``)."""
+    if settings is not None and not dataclasses.is_dataclass(settings):
+        raise TypeError(f"register_reward({name!r}): settings must be a dataclass")
 
     def decorate(factory: RewardFactory) -> RewardFactory:
-        REWARDS[name] = factory
+        REWARDS[name] = RewardEntry(
+            name, factory, settings, f"{name}-" if prefix is None else prefix,
+            f"{name.replace('-', '_')}_" if key_prefix is None else key_prefix,
+            (("proxy",) if settings is None else ()) if uses is None else tuple(uses))
         return factory
 
     return decorate
+
+
+def load_builtin_rewards() -> None:
+    """Register the built-in rewards (their modules import torch only when a reward is built)."""
+    for module in BUILTIN_MODULES.values():
+        importlib.import_module(f"{__name__}.{module}")
+
+
+def reward_entry(name: str) -> RewardEntry:
+    """The registered reward ``name`` (built-ins imported on demand); SearchError when unknown."""
+    if name not in REWARDS and name in BUILTIN_MODULES:
+        importlib.import_module(f"{__name__}.{BUILTIN_MODULES[name]}")
+    if name not in REWARDS:
+        known = sorted(set(REWARDS) | set(BUILTIN_MODULES))
+        raise SearchError(f"--reward: unknown reward {name!r}; known: {', '.join(known)}",
+                          hint="a reward of your own is registered with register_reward in a "
+                               "module passed as --reward-module (docs/search.md)")
+    return REWARDS[name]
 
 
 @dataclass(frozen=True)
@@ -183,22 +265,21 @@ def import_plugins(modules: tuple[str, ...]) -> None:
 
 
 def build_reward(spec: RewardSpec, space: SearchSpace, output_dir: str | Path) -> Reward:
-    """The reward a spec names; raises SearchError for an unknown name or a bad argument.
-
-    The factory's options are the spec's plus ``output_dir``, the search's OUT folder.
-    """
+    """The reward a spec names; raises SearchError for an unknown name or a bad argument or
+    setting. See :class:`RewardEntry` for what its factory is given."""
     import_plugins(spec.modules)
-    if spec.name not in REWARDS and spec.name in BUILTIN_MODULES:
-        importlib.import_module(f"{__name__}.{BUILTIN_MODULES[spec.name]}")
-    if spec.name not in REWARDS:
-        known = sorted(set(REWARDS) | set(BUILTIN_MODULES))
-        raise SearchError(f"--reward: unknown reward {spec.name!r}; known: {', '.join(known)}",
-                          hint="a reward of your own is registered with register_reward in a "
-                               "module passed as --reward-module (docs/search.md)")
-    reward = REWARDS[spec.name](spec.argument, space,
-                                {**spec.options, "output_dir": str(output_dir)})
+    entry = reward_entry(spec.name)
+    if entry.settings is None:
+        reward = entry.factory(spec.argument, space,
+                               {**spec.options, "output_dir": str(output_dir)})
+    else:
+        offered = {"output_dir": Path(output_dir),
+                   **{used: reward_entry(used).make_settings(spec.options) for used in entry.uses}}
+        wanted = inspect.signature(entry.factory).parameters
+        reward = entry.factory(spec.argument, space, entry.make_settings(spec.options),
+                               **{key: value for key, value in offered.items() if key in wanted})
     return reward if isinstance(reward, Reward) else CallableReward(reward)
 
 
-__all__ = ["CallableReward", "Candidate", "Evaluation", "REWARDS", "Reward", "RewardSpec", "build_reward",
-           "register_reward"]
+__all__ = ["CallableReward", "Candidate", "Evaluation", "REWARDS", "Reward", "RewardEntry",
+           "RewardSpec", "build_reward", "load_builtin_rewards", "register_reward", "reward_entry"]

@@ -22,7 +22,7 @@ class SimilarityReward:
         return self.space.similarity(candidate.decisions, self.target)
 
 
-@register_reward("similarity")
+@register_reward("similarity", uses=())  # trains nothing: no --proxy-* flags
 def similarity_reward(argument: str | None, space: SearchSpace,
                       options: dict[str, Any]) -> SimilarityReward:
     if not argument:

@@ -7,9 +7,10 @@ data and model is there; an unfinished one is resumed. ``score()`` selects the c
 path, re-estimates its norms' statistics on a few training batches and scores it on the
 validation split (:mod:`nasfpn_cli.search.supernet.scoring`): no training per candidate.
 
-The model, data and solver are the proxy's (``--proxy-*``); the supernet's own settings
-(:class:`SupernetSettings`) come as reward options ``supernet_<field>`` (Python API, search.json)
-or in the reward's argument: ``--reward supernet:steps=2000,recalibrate=8,path=S.pt``.
+The model, data and solver are the proxy's (``--proxy-*``, one :class:`ProxyTask`); the
+supernet's own settings (:class:`SupernetSettings`) are its ``--supernet-*`` flags, stored as
+reward options ``supernet_<field>`` (search.json), or the reward's argument:
+``--reward supernet:steps=2000,recalibrate=8,path=S.pt``.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from ...limits import MAX_SEED
 from ...settings import check_declared, declared, parse_assignment, setting
 from ..space import SearchSpace
 from ..supernet import NORM_SCOPES
-from . import Candidate, Evaluation, RewardSpec, register_reward
-from .proxy import SCORES, ProxyReward, ProxySettings
+from ..proxy_task import SCORES, ProxySettings, ProxyTask
+from . import Candidate, Reward, RewardSpec, register_reward
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
 # settings a reused file decides when not given (the others must match its identity)
@@ -64,14 +65,13 @@ class SupernetSettings:
                                help="The supernet file (default: OUT/supernet.pt).")
 
     @classmethod
-    def from_options(cls, options: dict[str, Any], argument: str | None = None
+    def from_options(cls, values: dict[str, Any], argument: str | None = None
                      ) -> "SupernetSettings":
-        """From reward options ``supernet_<field>`` and the argument's ``field=value`` list
+        """From settings by field name (or flag name) and the argument's ``field=value`` list
         (which wins); SearchError naming an unknown or bad setting."""
         known = {item.name: item.name for item, _ in declared(cls)}
         known.update({meta.flag: item.name for item, meta in declared(cls) if meta.flag})
-        values = {key[len(OPTION_PREFIX):]: value for key, value in options.items()
-                  if key.startswith(OPTION_PREFIX) and value is not None}
+        values = {key: value for key, value in values.items() if value is not None}
         for text in (argument or "").split(","):
             if not text.strip():
                 continue
@@ -93,14 +93,20 @@ class SupernetSettings:
             f"--reward supernet: {name} {message}"))
         return settings
 
+    def with_argument(self, argument: str | None) -> "SupernetSettings":
+        """These settings with the reward argument's ``field=value`` list on top."""
+        if not argument:
+            return self
+        return self.from_options({name: getattr(self, name) for name in self.given}, argument)
 
-class SupernetReward(ProxyReward):
-    """Scores candidates with the supernet's inherited weights; the proxy's data, model and
-    ``cost`` (neck MACs as the proxy builds the model). Takes no budget."""
+
+class SupernetReward(Reward):
+    """Scores candidates with the supernet's inherited weights; the proxy task's data, model
+    and ``cost`` (neck MACs as the proxy builds the model). Takes no budget."""
 
     def __init__(self, proxy: ProxySettings, settings: SupernetSettings, space: SearchSpace,
                  output_dir: Path):
-        super().__init__(proxy, output_dir)
+        self.task = ProxyTask(proxy, output_dir)
         self.supernet_settings = settings
         self.space = space
         self.path = Path(settings.path) if settings.path else output_dir / "supernet.pt"
@@ -111,23 +117,26 @@ class SupernetReward(ProxyReward):
     def budget_range(self) -> None:
         return None
 
+    def cost(self, genotype) -> int:
+        return self.task.cost(genotype)
+
     def training_run(self, stored: dict[str, Any] | None = None):
         """The training this search expects; settings not given follow ``stored`` (a file's
         identity) where :data:`FILE_DECIDES` allows."""
         from ..supernet.training import FORMAT_VERSION, TrainingRun, data_identity
 
-        settings, proxy = self.supernet_settings, self.settings
+        settings, proxy = self.supernet_settings, self.task.settings
         stored_training = (stored or {}).get("training") or {}
         adopted = {name: stored_training[name] for name in FILE_DECIDES
                    if name not in settings.given and name in stored_training}
         settings = dataclasses.replace(settings, **adopted)
         config = dataclasses.replace(
-            self.train_config(settings.seed), seed=settings.seed,
+            self.task.train_config(settings.seed), seed=settings.seed,
             batch_size=settings.batch_size or proxy.batch_size, lr=settings.lr or proxy.lr)
         identity = {
             "format_version": FORMAT_VERSION,
             "space": self.space.to_dict(),
-            "data": data_identity(self.data_paths()),
+            "data": data_identity(self.task.data_paths()),
             "model": {name: config.value(name)
                       for name in ("backbone", "stack", "channels", "image_size")},
             "training": {"steps": settings.steps, "batch_size": config.batch_size,
@@ -141,7 +150,7 @@ class SupernetReward(ProxyReward):
     def prepare(self) -> None:
         """The data (as the proxy writes and checks it), then the supernet: trained, resumed
         or reused."""
-        super().prepare()
+        self.task.prepare()
         self._load(train=True)
 
     def _load(self, train: bool) -> None:
@@ -152,7 +161,7 @@ class SupernetReward(ProxyReward):
         run = self.training_run(state["identity"] if state is not None else None)
         if state is not None:
             check_identity(self.path, state["identity"], run.identity)
-        data = self._data()
+        data = self.task.data()
         done = state is not None and int(state["trainer"]["step"]) >= run.steps
         if done:
             detector = load_trained(run, state, len(data.label_to_category))
@@ -178,16 +187,11 @@ class SupernetReward(ProxyReward):
             from ...data.coco import build_dataloader
 
             count = self.supernet_settings.recalibration_batches
-            loader = build_dataloader(self._data().train, self._run.config.batch_size,
+            loader = build_dataloader(self.task.data().train, self._run.config.batch_size,
                                       shuffle=True, seed=self._run.config.seed)
             loader.set_epoch(0)
             self._recalibration = [images for images, _ in itertools.islice(loader, count)]
         return self._recalibration
-
-    def evaluate(self, candidate: Candidate, budget: int | None = None) -> Evaluation:
-        """The supernet's score alone: the proxy's ``evaluate``, which this class would inherit,
-        trains the candidate, and a one-shot reward never does."""
-        return Evaluation(self.score(candidate, budget))
 
     def final_scorer(self, spec: RewardSpec) -> RewardSpec:
         """Short trainings of the proxy (the same ``--proxy-*`` settings): the supernet's score
@@ -204,13 +208,11 @@ class SupernetReward(ProxyReward):
         device = next(detector.parameters()).device
         recalibrate_norms(detector, [images.to(device) for images in
                                      self.recalibration_batches()])
-        score = SCORES[self.supernet_settings.score](detector, self._data().val, self._run.config)
+        score = SCORES[self.supernet_settings.score](detector, self.task.data().val, self._run.config)
         return max(0.0, float(score))
 
 
-@register_reward("supernet")
-def supernet_reward(argument: str | None, space: SearchSpace,
-                    options: dict[str, Any]) -> SupernetReward:
-    settings = SupernetSettings.from_options(options, argument)
-    return SupernetReward(ProxySettings.from_options(options), settings, space,
-                          Path(options["output_dir"]))
+@register_reward("supernet", settings=SupernetSettings, uses=("proxy",))
+def supernet_reward(argument: str | None, space: SearchSpace, settings: SupernetSettings,
+                    proxy: ProxySettings, output_dir: Path) -> SupernetReward:
+    return SupernetReward(proxy, settings.with_argument(argument), space, output_dir)
