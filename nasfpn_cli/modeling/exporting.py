@@ -13,6 +13,10 @@ safetensors.
   backbone's under torchvision's names, with what rebuilds the model in the file's metadata
   (layout: :mod:`~nasfpn_cli.modeling.weights_file`). Verified by reading every tensor back bit
   for bit, then rebuilding the network from the metadata and comparing its outputs.
+* python: the neck alone as one self-contained PyTorch file (:mod:`.neck_source`), verified by
+  running it with the compiled neck's weights next to that neck.
+* hub: a folder for a model hub (weights, config, genotype, drawing, neck.py, model card;
+  :mod:`.hub_export`), verified as its weights file and its neck.py are.
 
 The formats are the registry :data:`FORMATS`: a format is chosen by ``to`` or by the suffix of
 the output path.
@@ -36,6 +40,7 @@ from torch import Tensor, nn
 from ..errors import ModelError, UsageError
 from ..utils import atomic_write, eval_mode
 from . import weights_file
+from .model_card import RunFacts
 from .spec import ModelSpec
 
 DEFAULT_OPSET = 17
@@ -62,6 +67,9 @@ class ExportResult:
     tensor_count: int | None = None  # weights files: tensors written (all read back bit-exact)
     parameter_count: int | None = None  # weights files: parameters of the written module
     compared: str = "vs PyTorch"  # what verification ran against what
+    files: list[Path] = field(default_factory=list)  # a folder's files (hub)
+    parts: list["ExportResult"] = field(default_factory=list)  # what a folder's verify checks
+    notes: list[str] = field(default_factory=list)  # what the user should know (warnings)
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,9 @@ class ExportOptions:
     """How to export, for every format (each reads what concerns it).
 
     ``spec`` describes the network (safetensors stores it to rebuild the model); ``metadata``
-    adds strings to a safetensors file's metadata (the categories, the training size)."""
+    adds strings to a safetensors file's metadata (the categories, the training size);
+    ``facts`` is the run a hub folder's card describes, ``inputs`` the files the command read
+    (never written over)."""
 
     image_size: int | tuple[int, int] = 640
     batch_size: int = 1
@@ -78,6 +88,8 @@ class ExportOptions:
     backbone_only: bool = False
     spec: ModelSpec | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    facts: RunFacts | None = None
+    inputs: tuple[str, ...] = ()
 
 
 def output_names(strides: tuple[int, ...]) -> list[str]:
@@ -292,14 +304,15 @@ def _flat(outputs) -> list[Tensor]:
 
 @dataclass(frozen=True)
 class ExportFormat:
-    """One export format: the suffixes that name it, how to write and verify it, and whether it
-    can hold the backbone alone."""
+    """One export format: the suffixes that name it, how to write and verify it, whether it
+    can hold the backbone alone and whether it writes a folder."""
 
     name: str
     suffixes: tuple[str, ...]
     write: Callable[[nn.Module, Path, ExportOptions], ExportResult]
     verify: Callable[[ExportResult, nn.Module], float]
     backbone_only: bool = False
+    folder: bool = False  # writes a folder of files, named by -o
 
 
 def _write_onnx(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
@@ -312,12 +325,67 @@ def _write_torchscript(network: nn.Module, path: Path, options: ExportOptions) -
                               method=options.torchscript_method)
 
 
-def _write_safetensors(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+def _spec(options: ExportOptions, format_name: str) -> ModelSpec:
     if options.spec is None:
-        raise ModelError("safetensors export needs the model's spec (to rebuild it)")
+        raise ModelError(f"{format_name} export needs the model's spec (to rebuild it)")
+    return options.spec
+
+
+def _write_safetensors(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    _spec(options, "safetensors")
     return export_safetensors(network, path, options.spec, options.image_size,
                               batch_size=options.batch_size, backbone_only=options.backbone_only,
                               metadata=options.metadata)
+
+
+def _write_python(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    from .python_export import write_neck_file
+
+    written = write_neck_file(_spec(options, "python"), path)
+    images = _example_input(network, options.image_size, options.batch_size)
+    return ExportResult(path, "python", f"plain PyTorch, class {written.class_name}",
+                        tuple(images.shape), [], [], None, path.stat().st_size,
+                        parameter_count=sum(p.numel() for p in network.neck.parameters()),
+                        compared="the file's neck vs the compiled neck, same weights")
+
+
+def verify_python(result: ExportResult, network: nn.Module) -> float:
+    """Run the written file's neck with ``network``'s neck weights next to that neck on random
+    backbone features for the export's image size; the largest absolute difference."""
+    from .python_export import compare_with_neck
+
+    batch, _, height, width = result.input_shape
+    result.max_abs_diff = compare_with_neck(result.path, network.neck,
+                                            tuple(network.backbone.out_channels),
+                                            (height, width), batch)
+    return result.max_abs_diff
+
+
+def _write_hub(network: nn.Module, path: Path, options: ExportOptions) -> ExportResult:
+    from .hub_export import FILES, write_hub_folder
+
+    spec = _spec(options, "hub")
+    folder = write_hub_folder(network, path, spec, options.facts or RunFacts(),
+                              dict(options.metadata), list(options.inputs))
+    images = _example_input(network, options.image_size, options.batch_size)
+    parts = [ExportResult(path / FILES.weights, "safetensors", "detector", tuple(images.shape),
+                          [], [], None, metadata=weights_file.file_metadata(
+                              spec, weights_file.DETECTOR_FORMAT, options.metadata)),
+             ExportResult(path / FILES.neck, "python", "", tuple(images.shape), [], [])]
+    return ExportResult(path, "hub", f"model-hub folder, neck class {folder.class_name}",
+                        tuple(images.shape), [], [], None,
+                        sum(f.stat().st_size for f in folder.files),
+                        parameter_count=sum(p.numel() for p in network.parameters()),
+                        compared="model.safetensors rebuilt and neck.py vs PyTorch",
+                        files=folder.files, parts=parts,
+                        notes=[folder.drawing_note] if folder.drawing_note else [])
+
+
+def verify_hub(result: ExportResult, network: nn.Module) -> float:
+    """Verify the folder's weights file and neck.py; the largest difference of the two."""
+    result.max_abs_diff = max(FORMATS[part.format].verify(part, network)
+                              for part in result.parts)
+    return result.max_abs_diff
 
 
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
@@ -326,14 +394,17 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
                  verify_export),
     ExportFormat("safetensors", (weights_file.SUFFIX,), _write_safetensors, verify_safetensors,
                  backbone_only=True),
+    ExportFormat("python", (".py",), _write_python, verify_python),
+    ExportFormat("hub", (), _write_hub, verify_hub, folder=True),
 )}
 SUFFIX_FORMATS = {suffix: f.name for f in FORMATS.values() for suffix in f.suffixes}
 
 
 def export_format(path: str | Path, to: str | None = None, *, backbone_only: bool = False) -> str:
     """The format to write ``path`` in: ``to`` when given, else the one its suffix names.
-    UsageError when neither tells, when ``to`` contradicts the suffix, or when the format
-    cannot hold the backbone alone and ``backbone_only`` asks for it."""
+    UsageError when neither tells, when ``to`` contradicts the suffix (of a file: a folder
+    format takes any name), or when the format cannot hold the backbone alone and
+    ``backbone_only`` asks for it."""
     suffix = Path(path).suffix.lower()
     named = SUFFIX_FORMATS.get(suffix)
     if to is not None and to not in FORMATS:
@@ -342,6 +413,8 @@ def export_format(path: str | Path, to: str | None = None, *, backbone_only: boo
         known = ", ".join(f"*{s}" for s in SUFFIX_FORMATS)
         raise UsageError(f"{path}: cannot tell the export format from {suffix or 'no suffix'!s}",
                          hint=f"name the output {known}, or pass --to")
+    if to is not None and FORMATS[to].folder:
+        named = None  # a folder's name may hold a dot: no suffix speaks for it
     if to is not None and named is not None and to != named:
         raise UsageError(f"--to {to} contradicts the output's suffix {suffix} ({named})",
                          hint=f"leave out --to, or name the output *{FORMATS[to].suffixes[0]}")
@@ -357,12 +430,14 @@ def export_network(network: nn.Module, path: str | Path, image_size: int | tuple
                    *, to: str | None = None, batch_size: int = 1, opset: int = DEFAULT_OPSET,
                    torchscript_method: str = "script", backbone_only: bool = False,
                    spec: ModelSpec | None = None, metadata: Mapping[str, str] | None = None,
+                   facts: RunFacts | None = None, inputs: tuple[str, ...] = (),
                    verify: bool = True) -> ExportResult:
     """Export to format ``to`` (default: the one the suffix of ``path`` names), then
-    (``verify``) check the written file against ``network``. safetensors needs ``spec``."""
+    (``verify``) check the written file against ``network``. safetensors, python and hub need
+    ``spec``; a hub folder's card describes the run ``facts`` tells of."""
     chosen = FORMATS[export_format(path, to, backbone_only=backbone_only)]
     options = ExportOptions(image_size, batch_size, opset, torchscript_method, backbone_only,
-                            spec, dict(metadata or {}))
+                            spec, dict(metadata or {}), facts, tuple(str(i) for i in inputs))
     result = chosen.write(network, Path(path), options)
     if verify:
         chosen.verify(result, network)
