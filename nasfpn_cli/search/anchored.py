@@ -1,5 +1,5 @@
-"""The anchored search space: pyramids of 5 to 10 merging cells that holds FPN, PANet, BiFPN and
-NAS-FPN as points, so a search can start from the best known designs and edit them.
+"""The anchored search space: pyramids of 5 to 10 merging cells, a space that holds FPN, PANet,
+BiFPN and NAS-FPN as points, so a search can start from the best known designs and edit them.
 
 A point is a sequence of cells over the pyramid levels (P3..P7): first any number of
 intermediate cells, then one output cell per level, in any order of levels. A cell takes 2 to
@@ -231,7 +231,8 @@ class AnchoredSpace:
             decisions += [len(gene.inputs), *gene.inputs, gene.level, gene.op]
         return self.check(decisions)
 
-    def num_cells(self, decisions: Sequence[int]) -> int:
+    def cell_count(self, decisions: Sequence[int]) -> int:
+        """The number of cells of a point (its first decision)."""
         return int(decisions[0])
 
     def is_output_cell(self, cell: int, num_cells: int) -> bool:
@@ -404,7 +405,8 @@ class AnchoredSpace:
         return {**self.to_dict(), "levels": [level_name(level) for level in self.levels],
                 "cells": list(self.cells), "log10_pyramids": [low, high],
                 "max_decisions": self.max_decisions,
-                "decisions": [{"kind": kind, "meaning": text} for kind, text in DECISION_HELP.items()]}
+                "decisions": [{"kind": kind, "meaning": text}
+                              for kind, text in DECISION_HELP.items()]}
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": KIND, "cells": list(self.cells), "max_inputs": self.max_inputs,

@@ -39,7 +39,7 @@ def test_the_anchors_are_the_four_bundled_designs():
     assert ANCHORS == ("fpn", "panet", "bifpn", "nasfpn")
     hashes = {SPACE.hash(SPACE.encode(load_genotype(name))) for name in ANCHORS}
     assert len(hashes) == 4
-    assert [SPACE.num_cells(d) for d in SPACE.anchors()] == [5, 8, 8, 7]
+    assert [SPACE.cell_count(d) for d in SPACE.anchors()] == [5, 8, 8, 7]
 
 
 def test_stack_and_channels_are_no_part_of_the_point():
@@ -94,12 +94,26 @@ def test_reasons_name_what_does_not_fit():
     assert not inside and "'t' uses the output 'o3'" in reason
 
 
-def test_a_written_order_the_residual_rule_depends_on_is_found():
-    # outputs written so that the rule's edges match only in another order of the output block
-    genotype = load_genotype("nasfpn")
+REST = "o5 = sum(P5, P6) @ P5 -> out\no6 = sum(P6, P7) @ P6 -> out\no7 = sum(P7, P6) @ P7 -> out\n"
+
+
+def test_another_order_of_the_outputs_is_found_when_the_rule_needs_it():
+    # written o4 first, the rule would add the unread P4 to o4; with o3 (which reads P4) first
+    # it adds nothing, as 'residual none' says
+    genotype = parse_genotype("residual none\no4 = sum(P5, P6) @ P4 -> out\n"
+                              "o3 = sum(P3, P4) @ P3 -> out\n" + REST)
     decisions = SPACE.encode(genotype)
-    genes = SPACE.decode(decisions)
-    assert SPACE.hash(SPACE.encode_genes(genes)) == SPACE.genotype_hash(genotype)
+    assert SPACE.to_genotype(decisions).cells[0].level == 3
+    assert SPACE.hash(decisions) == SPACE.genotype_hash(genotype)
+
+
+def test_a_residual_the_rule_cannot_give_is_named():
+    # x reads P4 after o4 was built, so o4 had P4 as a residual; in the space x comes first
+    genotype = parse_genotype("o4 = sum(P3, P5) @ P4 -> out\nx = sum(P4, P6) @ P5\n"
+                              "o3 = sum(P3, x) @ P3 -> out\n" + REST)
+    assert SPACE.contains(genotype) == (
+        False, "the genotype adds 'P4' to 'o4' as a residual, which the space's residual rule "
+               "does not in any order of its cells")
 
 
 # -- canonical hashing ---------------------------------------------------------------------------
@@ -125,7 +139,8 @@ def test_gp_order_matters_only_for_inputs_of_one_level():
     tie = [parse_genotype(f"a = sum(P3, P4) @ P4\nt = gp({x}, {y}) @ P5\n{base}")
            for x, y in (("a", "P4"), ("P4", "a"))]
     assert SPACE.genotype_hash(tie[0]) != SPACE.genotype_hash(tie[1])
-    apart = [parse_genotype(f"t = gp({x}, {y}) @ P5\n{base}") for x, y in (("P3", "P4"), ("P4", "P3"))]
+    apart = [parse_genotype(f"t = gp({x}, {y}) @ P5\n{base}")
+             for x, y in (("P3", "P4"), ("P4", "P3"))]
     assert SPACE.genotype_hash(apart[0]) == SPACE.genotype_hash(apart[1])
 
 
@@ -172,7 +187,7 @@ def test_decisions_round_trip(seed):
     genotype = SPACE.to_genotype(decisions)  # parsed and validated like a hand-written file
     assert SPACE.encode(genotype) == decisions
     assert SPACE.contains(genotype) == (True, "")
-    assert SPACE.num_cells(decisions) == len(genotype.cells)
+    assert SPACE.cell_count(decisions) == len(genotype.cells)
     for step, token in enumerate(decisions):
         assert token in SPACE.valid_choices(step, decisions)
     assert SPACE.is_complete(decisions) and not SPACE.is_complete(decisions[:-1])

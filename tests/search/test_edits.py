@@ -28,7 +28,7 @@ STEPS = 40  # edits per example: 2 x 40 examples x 40 steps = 3,200 edits
 def assert_point(space: AnchoredSpace, decisions) -> None:
     assert space.check(decisions) == decisions
     low, high = space.cells
-    assert low <= space.num_cells(decisions) <= high
+    assert low <= space.cell_count(decisions) <= high
 
 
 def walk(space: AnchoredSpace, start, rng: np.random.Generator, steps: int) -> None:
@@ -93,7 +93,7 @@ def test_the_neighbour_relation_is_symmetric(seed):
 def test_insert_and_delete_undo_each_other():
     fpn = ANCHOR_POINTS[0]
     inserted = [d for e, d in edits(SPACE, fpn) if e.kind == "insert"]
-    assert len(inserted) > 0 and all(SPACE.num_cells(d) == 6 for d in inserted)
+    assert len(inserted) > 0 and all(SPACE.cell_count(d) == 6 for d in inserted)
     for moved in inserted[:: max(1, len(inserted) // 20)]:
         deleted = [d for e, d in edits(SPACE, moved) if e.kind == "delete"]
         assert SPACE.hash(fpn) in {SPACE.hash(d) for d in deleted}
