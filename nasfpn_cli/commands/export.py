@@ -91,7 +91,8 @@ def command(ctx: click.Context, genotype: str, output: str, to: str | None,
         metadata: dict[str, str] = {}
         facts = None
         if checkpoint:
-            given = {name: ctx.params[name] for name in CHECKED_OPTIONS
+            flags = {param.name: param.opts[0] for param in ctx.command.params}
+            given = {flags[name]: (name, ctx.params[name]) for name in CHECKED_OPTIONS
                      if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
             spec, network, metadata = _from_checkpoint(genotype, checkpoint, given)
             if chosen in NEEDS_CHECKPOINT:
@@ -156,9 +157,10 @@ def _refuse_inputs(chosen: str, output: str, inputs: list[str]) -> None:
         refuse_inputs(folder / name, inputs)
 
 
-def _from_checkpoint(genotype: str, checkpoint: str, given: dict):
+def _from_checkpoint(genotype: str, checkpoint: str, given: dict[str, tuple[str, Any]]):
     """The checkpoint's spec, network and what a weights file keeps of its run (categories,
-    training size); UsageError when GENOTYPE or explicit options disagree with it."""
+    training size); UsageError when GENOTYPE or explicit options (``given``: flag -> the spec
+    field it sets and its value) disagree with it."""
     import json
 
     from ..engine.checkpoint import Checkpoint
@@ -169,8 +171,8 @@ def _from_checkpoint(genotype: str, checkpoint: str, given: dict):
     if load_genotype(genotype) != spec.genotype:
         raise UsageError(f"{genotype}: differs from the genotype stored in {checkpoint}",
                          hint=f"pass the genotype the model was trained with ({spec.name})")
-    conflicts = [f"--{name.replace('_', '-')} {value} (checkpoint: {getattr(spec, name)})"
-                 for name, value in given.items() if getattr(spec, name) != value]
+    conflicts = [f"{flag} {value} (checkpoint: {getattr(spec, name)})"
+                 for flag, (name, value) in given.items() if getattr(spec, name) != value]
     if conflicts:
         raise UsageError(f"{checkpoint}: the model options disagree with the checkpoint: "
                          + ", ".join(conflicts), hint="leave them out to use the stored ones")

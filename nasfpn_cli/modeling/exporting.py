@@ -421,7 +421,8 @@ def export_format(path: str | Path, to: str | None = None, *, backbone_only: boo
     chosen = to or named
     if backbone_only and not FORMATS[chosen].backbone_only:
         able = [f for f in FORMATS.values() if f.backbone_only]
-        raise UsageError(f"--backbone-only writes weights only; {chosen} holds the whole network",
+        raise UsageError(f"--backbone-only writes weights only; {chosen} cannot hold the "
+                         "backbone alone",
                          hint="name the output " + " or ".join(f"*{f.suffixes[0]}" for f in able))
     return chosen
 

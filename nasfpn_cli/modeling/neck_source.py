@@ -345,6 +345,11 @@ class NeckSource:
         self.carry = [self.out_levels.index(level) for level in self.input_levels] \
             if stack > 1 else []
 
+    @property
+    def picks_inputs(self) -> bool:
+        """Whether copy k+1 takes only some of copy k's outputs (inputs != outputs)."""
+        return bool(self.carry) and self.carry != list(range(len(self.out_levels)))
+
     # -- text of the genotype ---------------------------------------------------------------
 
     def source_line(self, name: str) -> str:
@@ -403,7 +408,7 @@ class NeckSource:
         wrapped = [textwrap.fill(paragraph, DOC_WIDTH) for paragraph in paragraphs]
         text = [wrapped[0], "", wrapped[1], "", *usage, "", wrapped[2], "", wrapped[3], "",
                 *(INDENT + line for line in self.graph_lines())]
-        if self.carry and self.carry != list(range(len(self.carry))):
+        if self.picks_inputs:
             text += ["", "Copy k+1 takes copy k's outputs " + " ".join(
                 level_name(level) for level in self.input_levels) + " as its inputs."]
         return docstring_text("\n".join(text))
@@ -514,7 +519,7 @@ class NeckSource:
                  f"{inner}if not torch.jit.is_scripting() and not torch.jit.is_tracing():",
                  f"{inner}{INDENT}check_sizes(features)",
                  f"{inner}features = self.inputs(features)"]
-        if self.carry and self.carry != list(range(len(self.out_levels))):
+        if self.picks_inputs:
             picks = ", ".join(f"features[{index}]" for index in self.carry)
             lines += [f"{inner}for index, pyramid in enumerate(self.stacks):",
                       f"{inner}{INDENT}if index > 0:  # the previous copy's outputs at the "

@@ -166,3 +166,15 @@ def test_yaml_and_markdown_escaping_keep_any_text_as_text(text):
     block = code_block(text).split("\n")
     fence = block[0]
     assert all(not line.startswith(fence) for line in block[1:-1]) and block[-1] == fence
+
+
+def test_python_export_takes_the_runs_options_from_its_checkpoint(hostile_run, run, tmp_path):
+    checkpoint = hostile_run / "run" / "best.pt"
+    code, out, err = run("export", "nasfpn", "--checkpoint", checkpoint, "-o",
+                         tmp_path / "n.py", "--image-size", "128")
+    assert code == 0, err
+    module = load_module(tmp_path / "n.py")
+    assert (module.IN_CHANNELS, module.CHANNELS, module.STACK) == ((128, 256, 512), 8, 1)
+    code, _, err = run("export", "nasfpn", "--checkpoint", checkpoint, "-o",
+                       tmp_path / "m.py", "--norm", "gn")
+    assert code == 2 and "--norm gn (checkpoint: bn)" in err

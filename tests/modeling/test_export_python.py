@@ -146,6 +146,27 @@ i = sum(h, d, P7) @ P7 -> out
     check_module(parse_genotype(text, "<nine>"), tmp_path, stack=2)
 
 
+SPARSE_INPUTS = ["""inputs P3 P5 P7
+outputs P3 P4 P5 P6 P7
+a = sum(P3, P7) @ P5
+b = sum(a, P3) @ P3 -> out
+c = gp(b, P5) @ P5 -> out
+d = sum(c, P7, a) @ P7 -> out
+e = wsum(d, c, b) @ P4 -> out
+f = sum(e, d) @ P6 -> out
+""", """inputs P4 P5 P6
+outputs P4 P5 P6
+a = sum(P4, P6) @ P5 -> out
+b = wsum(a, P4, P6) @ P4 -> out
+c = gp(b, a) @ P6 -> out
+"""]
+
+
+@pytest.mark.parametrize("text", SPARSE_INPUTS, ids=["P3-P5-P7 to P3..P7", "P4..P6"])
+def test_inputs_that_skip_levels_and_stacks_that_pick_their_inputs(text, tmp_path):
+    check_module(parse_genotype(text, "<sparse>"), tmp_path, stack=2, onnx=False)
+
+
 def test_the_file_imports_torch_and_the_standard_library_alone(tmp_path):
     path = tmp_path / "my_neck.py"
     path.write_text(neck_source(load_genotype("bifpn"), in_channels=SMALL_IN, channels=8,
@@ -252,7 +273,8 @@ def test_cli_takes_the_options_of_a_backbone(run, tmp_path):
     (["--to", "hub", "-o", "DIR"], 2, "--to hub describes a trained model: it needs --checkpoint"),
     (["-o", "n.py", "--exit-at", "1"], 2, "--exit-at does not apply to --to python"),
     (["-o", "n.py", "--norm", "layer"], 2, "'layer' is not one of"),
-    (["-o", "n.txt", "--to", "onnx", "--backbone-only"], 2, "--backbone-only"),
+    (["-o", "n.py", "--backbone-only"], 2, "--backbone-only writes weights only; python"),
+    (["-o", "n.txt", "--to", "hub", "--backbone-only"], 2, "hub cannot hold the backbone"),
 ])
 def test_cli_usage_errors(run, tmp_path, args, code, message):
     args = [str(tmp_path / a) if a in ("DIR", "n.py", "n.txt") else a for a in args]
@@ -274,3 +296,28 @@ def test_an_op_without_a_plain_form_is_a_clear_error(run, tmp_path):
         unregister_op("twice")
     assert code == 1 and "op 'twice' has no plain-PyTorch form" in err
     assert not (tmp_path / "n.py").exists()
+
+
+def test_the_class_registers_with_mmdetection_where_it_imports(tmp_path):
+    """A stand-in mmdetection 3 registry on the path: importing the file registers its class."""
+    registry = tmp_path / "fake" / "mmdet"
+    registry.mkdir(parents=True)
+    (registry / "__init__.py").write_text("")
+    (registry / "registry.py").write_text(
+        "class Registry:\n"
+        "    def __init__(self):\n        self.modules = {}\n"
+        "    def register_module(self, module, force=False):\n"
+        "        self.modules[module.__name__] = module\n"
+        "MODELS = Registry()\n")
+    path = tmp_path / "my_neck.py"
+    path.write_text(neck_source(load_genotype("fpn"), in_channels=SMALL_IN, channels=8))
+    script = (f"import sys; sys.path.insert(0, {str(tmp_path / 'fake')!r}); "
+              f"sys.path.insert(0, {str(tmp_path)!r})\n"
+              "import my_neck\nfrom mmdet.registry import MODELS\n"
+              "neck = MODELS.modules['FpnNeck'](in_channels=[8, 16, 32], channels=8, stack=1)\n"
+              "print(sorted(MODELS.modules), type(neck).__name__)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={"OMP_NUM_THREADS": "1",
+                                                         "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert "['FpnNeck'] FpnNeck" in result.stdout
