@@ -29,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasfpn_cli.search.asha import AshaScheduler  # noqa: E402
-from nasfpn_cli.search.rewards.proxy import ProxySettings  # noqa: E402
+from nasfpn_cli.search.proxy_task import ProxySettings  # noqa: E402
+from nasfpn_cli.search.store import CalibrationStore  # noqa: E402
 from nasfpn_cli.utils import read_jsonl  # noqa: E402
 
 
@@ -37,12 +38,12 @@ def recorded_scores(folders: list[Path]) -> dict[str, dict[int, float]]:
     """architecture -> {epochs: mean score over seeds}, from the folders' plan and trainings."""
     seeds: dict[tuple[str, int], list[float]] = defaultdict(list)
     for folder in folders:
-        plan = json.loads((folder / "plan.json").read_text())
+        plan = json.loads(CalibrationStore(folder).plan.read_text())
         proxy = ProxySettings.from_options(plan["proxy"])
         epochs = {"proxy": proxy.epochs,
                   "reference": ProxySettings.from_options({**plan["proxy"],
                                                            **plan["reference"]}).epochs}
-        for record in read_jsonl(folder / "trainings.jsonl"):
+        for record in read_jsonl(CalibrationStore(folder).trainings):
             if record.get("error") is None:
                 seeds[record["architecture"], epochs[record["schedule"]]].append(record["score"])
     scores: dict[str, dict[int, float]] = defaultdict(dict)

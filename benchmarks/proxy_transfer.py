@@ -16,9 +16,12 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from nasfpn_cli.search.store import CalibrationStore  # noqa: E402
+
 
 def load(folder: Path) -> dict:
-    path = folder / "tuning.json"
+    path = CalibrationStore(folder).tuning
     if not path.is_file():
         sys.exit(f"{path}: not found; run nasfpn search calibrate --tune -o {folder} first")
     return json.loads(path.read_text())

@@ -51,8 +51,9 @@ from nasfpn_cli.errors import SearchError, UsageError  # noqa: E402
 from nasfpn_cli.genotype import parse_genotype  # noqa: E402
 from nasfpn_cli.search.fidelity import measure_fidelity  # noqa: E402
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward  # noqa: E402
-from nasfpn_cli.search.rewards.proxy import SCORES, ProxySettings  # noqa: E402
+from nasfpn_cli.search.proxy_task import SCORES, ProxySettings  # noqa: E402
 from nasfpn_cli.search.space import SearchSpace  # noqa: E402
+from nasfpn_cli.search.store import CalibrationStore, SearchStore  # noqa: E402
 from nasfpn_cli.search.supernet.model import supernet_neck  # noqa: E402
 from nasfpn_cli.search.supernet.scoring import recalibrate_norms  # noqa: E402
 from nasfpn_cli.settings import assigned_values, parse_assignment  # noqa: E402
@@ -77,7 +78,7 @@ def check_calibrations(folders: list[Path], proxy: dict[str, Any]) -> dict[str, 
     proxy data differs from the supernet's (``proxy``) or whose reference differs."""
     reference: dict[str, Any] | None = None
     for folder in folders:
-        settings = json.loads((folder / "calibration.json").read_text())["settings"]
+        settings = json.loads(CalibrationStore(folder).result.read_text())["settings"]
         own = {k: v for k, v in settings["proxy"].items() if k in DATA_FIELDS}
         if not settings["proxy"].get("train_ann"):  # generated data: it must be the supernet's
             wrong = [f"{k}: {own.get(k)!r} there, {proxy[k]!r} here" for k in DATA_FIELDS
@@ -109,7 +110,7 @@ def check_out(out: Path, proxy: dict[str, Any]) -> None:
         if wrong:
             sys.exit(f"{out}: written for other proxy settings ({'; '.join(wrong)}); "
                      "use another --out")
-    elif (out / "proxy_data").exists() or (out / "supernet.pt").exists():
+    elif SearchStore(out).proxy_data.exists() or SearchStore(out).supernet.exists():
         sys.exit(f"{out}: holds proxy data or a supernet of unknown settings (no proxy.json); "
                  "use another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +123,7 @@ def reference_scores(folders: list[Path]
     scores over all seeds), pooled by name."""
     found: dict[str, tuple[str, list[float], int, list[float]]] = {}
     for folder in folders:
-        for arch in json.loads((folder / "calibration.json").read_text())["architectures"]:
+        for arch in json.loads(CalibrationStore(folder).result.read_text())["architectures"]:
             name = arch["name"]
             if name in found:
                 found[name][1].extend(arch["scores"]["reference"])

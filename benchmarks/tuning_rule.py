@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nasfpn_cli.search.calibration import Calibration, resumed_config  # noqa: E402
+from nasfpn_cli.search.store import CalibrationStore  # noqa: E402
 from nasfpn_cli.search.tuning import MAX_COST, MIN_TAU_LOW  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def main() -> None:
     for table in args.folders:
         folder, _, extra = table.partition(":")
         folder, ladder_from = Path(folder), tuple(filter(None, extra.split(",")))
-        if not (ROOT / folder / "trainings.jsonl").exists() and not folder.exists():
+        if not CalibrationStore(ROOT / folder).trainings.exists() and not folder.exists():
             print(f"| {folder} | - | - | - | not recorded | | | |")
             continue
         calibration = Calibration(resumed_config(folder), resume=True, prepare=False)

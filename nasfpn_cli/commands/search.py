@@ -15,6 +15,7 @@ from ..search.controllers import CONTROLLERS
 from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
 from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
 from ..settings import declared, meta_of, option_sources
+from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
 from .params import require_writable_folder
@@ -305,7 +306,7 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     stored_where = {**where, "trials": params["trials"] if _given(ctx, "trials") else None}
     identity = (*IDENTITY_OPTIONS, *(parameter for flags in all_reward_flags().values()
                                      for parameter in flags))
-    config = _stored_or_new(ctx, params, "search", output_dir / "search.json", identity,
+    config = _stored_or_new(ctx, params, "search", SearchStore(output_dir).config, identity,
                             lambda: resumed_config(output_dir, **stored_where),
                             lambda: _config_from_options(ctx, params, output_dir, where))
     if config.reward.name == "proxy" and not params["resume"] and "proxy_config" not in ctx.meta:
@@ -412,7 +413,6 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     from rich.table import Table
 
     from ..console import console
-    from ..search.runner import TRIALS_FILE
     from ..search.trials import check_decisions
     from ..search.results import (compact_cells, curves, load_trials, pareto_front,
                                  rank_architectures, search_space_of, write_cost_plot,
@@ -421,7 +421,7 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     out = Path(output_dir)
     records = load_trials(out)
     space = search_space_of(out)
-    check_decisions(records, space, out / TRIALS_FILE)
+    check_decisions(records, space, SearchStore(out).trials)
     ranked = rank_architectures(records)
     _, best, unique = curves(records)
     table = Table(title=f"top {min(top, len(ranked))} of {len(ranked)} distinct architectures "
@@ -547,7 +547,7 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     where = {"workers": params["workers"], "executor": params["executor"],
              "address": params["address"], "threads": params["threads"],
              "reference_from": tuple(filter(None, [params["reference_from"]]))}
-    config = _stored_or_new(ctx, params, "calibration", output_dir / "plan.json",
+    config = _stored_or_new(ctx, params, "calibration", CalibrationStore(output_dir).plan,
                             CALIBRATION_IDENTITY, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
     result = run_calibration(config, resume=params["resume"], warn=lambda line: err_console.print(

@@ -87,10 +87,9 @@ def _checkpoint_entry(path: str) -> Entry:
 
 def _search_entries(folder: Path, top: int) -> list[Entry]:
     from ..search.results import load_trials, rank_architectures, search_space_of
-    from ..search.runner import BEST_FILE, CONFIG_FILE, STATE_FILE, TRIALS_FILE
+    from ..search.store import SearchStore
 
-    sources = tuple(str(folder / name) for name in (CONFIG_FILE, TRIALS_FILE, STATE_FILE,
-                                                    BEST_FILE))
+    sources = SearchStore(folder).sources()
     space = search_space_of(folder)
     ranked = rank_architectures(load_trials(folder))[:top]
     entries = []
@@ -109,7 +108,7 @@ def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
     from ..engine.sources import is_checkpoint
     from ..utils import unique_names
     from ..modeling.spec import as_genotype
-    from ..search.runner import CONFIG_FILE
+    from ..search.store import SearchStore
 
     if not specs:
         raise UsageError("nothing to compare", hint="name genotypes, run folders or search folders")
@@ -117,13 +116,13 @@ def collect_entries(specs: Sequence[str], top: int = 3) -> list[Entry]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            if (path / CONFIG_FILE).is_file():
+            if SearchStore(path).config.is_file():
                 entries.extend(_search_entries(path, top))
             elif RunStore(path).is_run():
                 entries.append(_run_entry(path))
             else:
                 raise UsageError(f"{spec}: neither a run folder (no {RUN_CONFIG}) nor a search "
-                                 f"folder (no {CONFIG_FILE})")
+                                 f"folder (no {SearchStore(path).name('config')})")
         elif is_checkpoint(spec):
             entries.append(_checkpoint_entry(spec))
         else:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from ..untrusted import chart_text
-from ..utils import ProgressTask, atomic_write_json
+from ..utils import ProgressTask
 from ..errors import SearchError, UsageError
 from ..records import (Check, check_record, finite, list_of, mapping_of, nested, optional, text,
                        whole)
@@ -37,7 +37,8 @@ from .executors import build_executor
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
 from .proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
-from .runner import described, read_json_file
+from .runner import described
+from .store import CalibrationStore
 from .settings import SPACE_SHAPE, CalibrationSettings, ExecutorSettings
 from .space import SearchSpace
 from .trials import REWARD, TrialLog, read_json_lines
@@ -46,9 +47,7 @@ from .worker import TrialResult, TrialTask, adopt_reward
 if TYPE_CHECKING:
     from .tuning import Tuning
 
-PLAN_FILE, TRAININGS_FILE = "plan.json", "trainings.jsonl"
 REUSED = "reused from"  # the worker of a training copied from --reference-from
-RESULT_FILE, PLOT_FILE = "calibration.json", "calibration.png"
 SCHEDULES = ("proxy", "reference")
 BUNDLED = REFERENCE_GENOTYPES
 MIN_ARCHITECTURES = 3
@@ -174,7 +173,7 @@ class CalibrationConfig:
     def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any
                       ) -> "CalibrationConfig":
         """The calibration plan.json describes, each value checked first (:data:`PLAN_SHAPE`)."""
-        check_record(data, PLAN_SHAPE, tuple(PLAN_SHAPE), f"{Path(output_dir) / PLAN_FILE}",
+        check_record(data, PLAN_SHAPE, tuple(PLAN_SHAPE), f"{CalibrationStore(output_dir).plan}",
                      SearchError)
         return cls(output_dir, dict(data["proxy"]), dict(data["reference"]),
                    tuple(data["bundled"]), int(data["sampled"]), int(data["poor"]),
@@ -322,12 +321,13 @@ class Calibration:
         config.check()
         out = Path(config.output_dir)
         self.out, self.config = out, config
+        self.store = store = CalibrationStore(out)
         if resume:
             stored = load_plan(out)
             if stored != json.loads(json.dumps(config.identity())):
                 raise UsageError(f"{out}: --resume with other settings than the calibration there",
-                                 hint=f"resume with the stored settings (see {out / PLAN_FILE})")
-        elif (out / TRAININGS_FILE).exists():
+                                 hint=f"resume with the stored settings (see {store.plan})")
+        elif store.trainings.exists():
             raise UsageError(f"{out}: a calibration already lives here",
                              hint="pass --resume to continue it, or choose another --output-dir")
         self.architectures = choose_architectures(config.space, config.bundled, config.sampled,
@@ -337,18 +337,18 @@ class Calibration:
         for schedule, spec in self.rewards.items():  # bad data fails before any training
             if not prepare:
                 break
-            reward = build_reward(spec, config.space, out / schedule)
+            reward = build_reward(spec, config.space, store.schedule_folder(schedule))
             reward.prepare()
-            adopt_reward(config.space, spec, out / schedule, reward)  # inline trials reuse it
+            adopt_reward(config.space, spec, store.schedule_folder(schedule), reward)  # inline trials reuse it
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(out / PLAN_FILE, config.identity())
-        self.records = read_trainings(out / TRAININGS_FILE, repair=True) if resume else []
+            store.write_json("plan", config.identity())
+        self.records = read_trainings(store.trainings, repair=True) if resume else []
         self.jobs = self._jobs()
         known = {job.key for job in self.jobs}
         strangers = [record.job for record in self.records if record.job not in known]
         if strangers:
-            raise SearchError(f"{out / TRAININGS_FILE}: trainings {strangers[:3]} are not in the "
+            raise SearchError(f"{store.trainings}: trainings {strangers[:3]} are not in the "
                               "plan", hint="the files do not belong together")
 
     def _jobs(self) -> list[Job]:
@@ -362,7 +362,7 @@ class Calibration:
         return TrialTask(job.index, (), job.arch.key,
                          training_seed(self.config.seed, job.seed_index, job.arch),
                          self.config.space.to_dict(), self.rewards[job.schedule].to_dict(),
-                         str(self.out / job.schedule), genotype=job.arch.genotype)
+                         str(self.store.schedule_folder(job.schedule)), genotype=job.arch.genotype)
 
     def run(self, progress: bool = True, warn: Callable[[str], None] = lambda line: None
             ) -> CalibrationResult:
@@ -370,7 +370,7 @@ class Calibration:
         hears, before any training, of a schedule it could copy nothing of (:meth:`misses`)."""
         done = {record.job for record in self.records}
         todo = [job for job in self.jobs if job.key not in done]
-        log = TrialLog(self.out / TRAININGS_FILE)
+        log = TrialLog(self.store.trainings)
         config = self.config
         try:
             copies = self._reused(todo)
@@ -415,7 +415,7 @@ class Calibration:
             earlier = resumed_config(folder)
             structures = {arch.name: structure_key(arch.genotype) for arch in choose_architectures(
                 earlier.space, earlier.bundled, earlier.sampled, earlier.poor, earlier.seed)}
-            recorded.add(folder, read_trainings(folder / TRAININGS_FILE),
+            recorded.add(folder, read_trainings(CalibrationStore(folder).trainings),
                          _fingerprints(earlier), structures)
         fingerprints = _fingerprints(self.config)
         copies = []
@@ -488,8 +488,8 @@ class Calibration:
                   for r in self.records if r.error]
         reused = sum(record.worker.startswith(REUSED) for record in self.records)
         result = CalibrationResult(results, fidelity, seconds, settings, errors, reused)
-        atomic_write_json(self.out / RESULT_FILE, result.to_dict())
-        write_scatter(result, self.out / PLOT_FILE)
+        self.store.write_json("result", result.to_dict())
+        write_scatter(result, self.store.plot)
         return result
 
     def score_table(self, schedule: str) -> np.ndarray:
@@ -524,7 +524,7 @@ class Calibration:
                 rows.append(seeds)
             lengths = {len(curve[0]) for seeds in rows for curve in seeds}
             if len(lengths) != 1:
-                raise SearchError(f"{self.out / TRAININGS_FILE}: the {schedule} curves have "
+                raise SearchError(f"{self.store.trainings}: the {schedule} curves have "
                                   f"different lengths {sorted(lengths)}")
             tables[schedule] = np.array(rows, dtype=float)
         return tables
@@ -534,7 +534,7 @@ class Calibration:
             epochs = self.config.schedule(record.schedule).epochs
             return [[0.0] * int(epochs) for _ in metrics]
         if not record.curve or any(name not in record.curve for name in metrics):
-            raise SearchError(f"{self.out / TRAININGS_FILE}: the {record.schedule} training of "
+            raise SearchError(f"{self.store.trainings}: the {record.schedule} training of "
                               f"{record.architecture} kept no learning curve",
                               hint="calibrations recorded before curves were kept cannot be "
                                    "tuned; run a new one")
@@ -593,16 +593,13 @@ class Calibration:
     def tune(self, target: float, ladder_from: tuple[str, ...] = ()) -> "Tuning":
         """Choose the cheapest proxy on the recorded curves (:meth:`tuning`); writes
         tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
-        from ..utils import atomic_write
-        from .tuning import (MIN_TAU_LOW, PROXY_FILE, TUNING_FILE, TUNING_PLOT, proxy_toml,
-                             write_tuning_plot)
+        from .tuning import MIN_TAU_LOW, proxy_toml, write_tuning_plot
 
         reference_score = self.config.schedule("reference").score
         result = self.tuning(target, ladder_from)
-        atomic_write_json(self.out / TUNING_FILE, {**result.to_dict(),
-                                                   "reference_score": reference_score,
-                                                   "ladder_from": list(ladder_from)})
-        write_tuning_plot(result, self.out / TUNING_PLOT)
+        self.store.write_json("tuning", {**result.to_dict(), "reference_score": reference_score,
+                                         "ladder_from": list(ladder_from)})
+        write_tuning_plot(result, self.store.tuning_plot)
         if result.chosen is not None:
             chosen = result.chosen
             weak = "" if result.cleared_bar else (
@@ -615,7 +612,7 @@ class Calibration:
                        f"architectures, {chosen.held_out.kendall_tau.text(3)} on the "
                        f"{len(result.split[1])} it was not chosen on; cost {chosen.cost:.3f} of "
                        f"a reference training")
-            atomic_write(self.out / PROXY_FILE, proxy_toml(chosen.settings, comment))
+            self.store.write_text("proxy_config", proxy_toml(chosen.settings, comment))
         return result
 
     def _neck_macs(self, arch: Architecture) -> int:
@@ -659,8 +656,7 @@ def write_scatter(result: CalibrationResult, path: Path) -> Path:
 
 
 def load_plan(output_dir: Path) -> dict[str, Any]:
-    return read_json_file(Path(output_dir) / PLAN_FILE,
-                          f"{output_dir}: no calibration here (no {PLAN_FILE})")
+    return CalibrationStore(output_dir).read_json("plan")
 
 
 def run_calibration(config: CalibrationConfig, resume: bool = False,
@@ -693,4 +689,4 @@ def resumed_config(output_dir: Path, **where: Any) -> CalibrationConfig:
     """The stored calibration of ``output_dir``, to run with ``where`` (workers, executor...)."""
     plan = load_plan(output_dir)
     return described(Path(output_dir), lambda: CalibrationConfig.from_identity(
-        Path(output_dir), plan, **where), PLAN_FILE, "calibration plan")
+        Path(output_dir), plan, **where), CalibrationStore.FILES["plan"], "calibration plan")

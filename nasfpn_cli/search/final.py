@@ -22,10 +22,10 @@ from typing import Any, Callable
 
 from ..errors import SearchError
 from ..records import Check, check_record, finite, optional, text, whole
+from .store import SearchStore
 from .trials import REWARD, TrialLog, TrialRecord, read_json_lines
 from .worker import TrialResult, TrialTask
 
-FINAL_FILE = "final.jsonl"
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
     returns them ranked by their mean score. ``scorer`` names the reward ``task`` scores with
     when it is not the search's own (the trial's score then stays out of the mean)."""
     best = top_architectures(records, top_k)
-    path = out / FINAL_FILE
+    path = SearchStore(out).final
     done = {(s.hash, s.repeat): s for s in read_final(path)} if path.exists() else {}
     _check_scorer(path, done.values(), scorer)
     jobs = [(record, repeat) for record in best for repeat in range(1, repeats + 1)
@@ -135,7 +135,7 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
 
 def load_final(out: Path, records: list[TrialRecord]) -> list[FinalArchitecture]:
     """The final selection ``final.jsonl`` holds (none without the file), ranked by mean."""
-    path = out / FINAL_FILE
+    path = SearchStore(out).final
     if not path.exists():
         return []
     first = {r.hash: r for r in reversed(records) if not r.cached}

@@ -31,6 +31,7 @@ from ..errors import DatasetError, SearchError
 from ..limits import MAX_SEED
 from ..settings import OptionSource, check_declared, meta_of, setting
 from .rewards import Evaluation
+from .store import SearchStore
 
 DATA_PATH_OPTIONS = ("train_ann", "train_images", "val_ann", "val_images")
 IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
@@ -147,7 +148,7 @@ class ProxyTask:
         check_declared(settings, lambda name, message: SearchError(
             f"{meta_of(ProxySettings, name).flag_name(name, 'proxy-')} {message}"))
         self.settings = settings
-        self.synthetic_dir = Path(output_dir) / "proxy_data"
+        self.synthetic_dir = SearchStore(output_dir).proxy_data
         self._bundle = None  # the datasets, opened on the first training of this process
 
     def data_paths(self) -> dict[str, str]:

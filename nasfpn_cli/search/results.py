@@ -15,7 +15,8 @@ from pathlib import Path
 from ..errors import SearchError
 from ..untrusted import chart_text
 from .cost import REFERENCE_GENOTYPES
-from .runner import TRIALS_FILE, described, load_config
+from .runner import described, load_config
+from .store import SearchStore
 from .space import SearchSpace
 from .trials import TrialRecord, read_trials
 
@@ -37,9 +38,11 @@ class RankedArchitecture:
 
 def load_trials(output_dir: Path) -> list[TrialRecord]:
     """The trials of a search folder; SearchError when there is none."""
-    records = read_trials(Path(output_dir) / TRIALS_FILE)
+    store = SearchStore(output_dir)
+    records = read_trials(store.trials)
     if not records:
-        raise SearchError(f"{output_dir}: no finished trials (no {TRIALS_FILE} or it is empty)")
+        raise SearchError(f"{output_dir}: no finished trials (no {store.name('trials')} or it "
+                          "is empty)")
     return records
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..utils import ProgressTask, atomic_write, atomic_write_json
+from ..utils import ProgressTask
 from ..errors import SearchError, torch_load_failure
 from ..run_lock import folder_lock
 from ..records import Check, check_record, nested, optional
@@ -38,11 +38,10 @@ from .final import FinalArchitecture, final_selection
 from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
 from .settings import SPACE_SHAPE, ExecutorSettings, SearchSettings
 from .space import SearchSpace
+from .store import SearchStore
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
 
-CONFIG_FILE, TRIALS_FILE = "search.json", "trials.jsonl"
-STATE_FILE, BEST_FILE = "state.pt", "best.txt"
 STATE_VERSION = 1
 
 
@@ -163,22 +162,9 @@ def trial_seed(seed: int, arch_hash: str) -> int:
     return int(hashlib.sha256(f"{seed}:{arch_hash}".encode()).hexdigest()[:8], 16)
 
 
-def read_json_file(path: Path, missing: str) -> dict[str, Any]:
-    """A settings file of an output folder; SearchError ``missing`` when there is none."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SearchError(missing) from None
-    except (OSError, ValueError) as exc:
-        raise SearchError(f"{path}: unreadable: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SearchError(f"{path}: not a JSON object")
-    return data
-
-
 def load_config(output_dir: Path) -> dict[str, Any]:
-    path = output_dir / CONFIG_FILE
-    data = read_json_file(path, f"{output_dir}: no search here (no {CONFIG_FILE})")
+    store = SearchStore(output_dir)
+    path, data = store.config, store.read_json("config")
     if not isinstance(data.get("identity"), dict):
         raise SearchError(f"{path}: not a search description (no \"identity\" object)")
     # each value checked: a hand-edited file must not crash the report or the resume
@@ -197,13 +183,14 @@ class Search:
         if config.trials < 1:
             raise SearchError(f"--trials must be at least 1, got {config.trials}")
         self.out = out
+        self.store = store = SearchStore(out)
         self.config = config
         if resume:
             stored = load_config(out)
             if stored["identity"] != json.loads(json.dumps(config.identity())):
                 raise SearchError(f"{out}: --resume with other settings than the search there",
                                   hint="resume with the stored settings (see search.json)")
-        elif (out / TRIALS_FILE).exists() or (out / STATE_FILE).exists():
+        elif store.holds_a_search():
             raise SearchError(f"{out}: a search already lives here",
                               hint="pass --resume to continue it, or choose another --output-dir")
         self.space = config.space
@@ -223,17 +210,17 @@ class Search:
         self.next_trial = 0
         if resume:
             self._restore()  # checks everything before the first file is changed
-            read_trials(out / TRIALS_FILE, repair=True)
+            read_trials(store.trials, repair=True)
             if stored.get("trials") != config.trials:
                 self._write_config()
         reward.prepare()
         adopt_reward(self.space, config.reward, out, reward)  # inline trials reuse it
         self.final_reward = reward.final_scorer(config.reward) or config.reward
-        self.log = TrialLog(out / TRIALS_FILE)
+        self.log = TrialLog(store.trials)
 
     def _write_config(self) -> None:
-        atomic_write_json(self.out / CONFIG_FILE, {"identity": self.config.identity(),
-                                                   "trials": self.config.trials})
+        self.store.write_json("config", {"identity": self.config.identity(),
+                                         "trials": self.config.trials})
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -246,18 +233,19 @@ class Search:
                               "info": p.proposal.info} for p in self.pending.values()]}
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        atomic_write(self.out / STATE_FILE, buffer.getvalue())
+        self.store.write_text("state", buffer.getvalue())
 
     def _restore(self) -> None:
         """Rebuild the search from state.pt and trials.jsonl (see the module docstring)."""
         import torch
 
-        records = read_trials(self.out / TRIALS_FILE)
-        check_decisions(records, self.space, self.out / TRIALS_FILE)
-        path = self.out / STATE_FILE
+        store = self.store
+        records = read_trials(store.trials)
+        check_decisions(records, self.space, store.trials)
+        path = store.state
         if not path.exists():
             if records:
-                raise SearchError(f"{path}: missing, but {TRIALS_FILE} has trials")
+                raise SearchError(f"{path}: missing, but {store.name('trials')} has trials")
             return  # killed before the first proposals were saved: start afresh
         try:
             state = torch.load(path, weights_only=True)
@@ -271,8 +259,8 @@ class Search:
             raise SearchError(f"{path}: state version {state.get('version')} is not "
                               f"{STATE_VERSION}")
         if len(records) < state["finished"]:
-            raise SearchError(f"{self.out / TRIALS_FILE}: has {len(records)} trials, but "
-                              f"{STATE_FILE} was saved after {state['finished']}",
+            raise SearchError(f"{store.trials}: has {len(records)} trials, but "
+                              f"{store.name('state')} was saved after {state['finished']}",
                               hint="trials.jsonl lost lines; restore it or start a new search")
         self.controller.load_state_dict(state["controller"])
         self.next_trial = int(state["next_trial"])
@@ -284,8 +272,8 @@ class Search:
             if record.trial in self.pending:  # finished after the last checkpoint: tell it now
                 self.controller.tell(self.pending.pop(record.trial).proposal, record.reward)
             elif record.trial >= self.next_trial:
-                raise SearchError(f"{self.out / TRIALS_FILE}: trial {record.trial} is unknown to "
-                                  f"{STATE_FILE}", hint="the files do not belong together")
+                raise SearchError(f"{store.trials}: trial {record.trial} is unknown to "
+                                  f"{store.name('state')}", hint="the files do not belong together")
             if self.asha is not None and record.rungs and not record.cached:
                 self.asha.replay(record.rungs)
             self._remember(record)
@@ -298,7 +286,7 @@ class Search:
             comment = (f"best of the search in {self.out}: reward {record.reward:.6g} "
                        f"(trial {record.trial}, step {record.step}, hash {record.hash})")
             text = self.space.to_text(record.decisions, name="searched", comment=comment)
-            atomic_write(self.out / BEST_FILE, text.encode())
+            self.store.write_text("best", text.encode())
 
     # -- trials ----------------------------------------------------------------------------------
 
@@ -459,7 +447,7 @@ def resumed_config(output_dir: Path, trials: int | None = None, **rest: Any) -> 
         output_dir, stored["identity"], trials=target, **rest))
 
 
-def described(output_dir: Path, build: Any, name: str = CONFIG_FILE,
+def described(output_dir: Path, build: Any, name: str = SearchStore.FILES["config"],
               what: str = "search description") -> Any:
     """``build()`` on what ``name`` (search.json, a calibration's plan.json) describes; a file
     edited into nonsense is a SearchError naming it, not a KeyError."""

@@ -32,7 +32,6 @@ from ..errors import SearchError, UsageError
 from .fidelity import Fidelity, measure_fidelity
 from .proxy_task import extrapolate
 
-TUNING_FILE, PROXY_FILE, TUNING_PLOT = "tuning.json", "proxy.toml", "tuning.png"
 MIN_OVERLAP = 2 / 3  # top-k overlap a chosen proxy needs on the architectures it is chosen on
 # the low end of the chosen half's 90% interval of tau a rung must clear (issue 17's own bar),
 # with the rule without it as the fallback: on the K = 16 tables the bar chose the rung that held

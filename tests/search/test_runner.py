@@ -105,24 +105,25 @@ def test_damaged_trials_file_is_reported(tmp_path):
 def test_final_selection_scores_the_top_again_and_resumes(tmp_path, cli):
     """The best distinct architectures get more scorings, each with a seed of its own, in
     final.jsonl; a resumed search scores nothing twice; the CLI and the report show it."""
-    from nasfpn_cli.search.final import FINAL_FILE, load_final, read_final
+    from nasfpn_cli.search.final import load_final, read_final
+    from nasfpn_cli.search.store import SearchStore
 
     config = SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "random", seed=2,
                           trials=20, final_top_k=3, final_seeds=2)
     summary = run_search(config, progress=False)
-    scores = read_final(tmp_path / FINAL_FILE)
+    scores = read_final(SearchStore(tmp_path).final)
     assert len(scores) == 6 and len({s.seed for s in scores}) == 6
     assert len(summary.final) == 3 and all(len(a.rewards) == 3 for a in summary.final)
     best = max(r.reward for r in summary.records)
     assert summary.final[0].mean == pytest.approx(best)  # a deterministic reward: std 0
     assert [a.hash for a in load_final(tmp_path, summary.records)] == [
         a.hash for a in summary.final]
-    before = (tmp_path / FINAL_FILE).read_bytes()
+    before = (SearchStore(tmp_path).final).read_bytes()
     from nasfpn_cli.search.runner import resumed_config
 
     run_search(resumed_config(tmp_path, final_top_k=3, final_seeds=2), resume=True,
                progress=False)
-    assert (tmp_path / FINAL_FILE).read_bytes() == before  # nothing scored twice
+    assert (SearchStore(tmp_path).final).read_bytes() == before  # nothing scored twice
     report = cli("search", "report", str(tmp_path))
     assert report.returncode == 0, report.stderr
     assert "final selection" in report.stdout and "beyond the noise" in report.stdout
@@ -146,7 +147,8 @@ def test_a_reward_may_name_another_that_scores_its_final_selection(tmp_path, cli
     """The repeats come from the named reward, the search's own score stays out of the mean,
     final.jsonl and the report say which reward scored, and a final.jsonl of another scorer is
     refused on resume instead of being mixed in."""
-    from nasfpn_cli.search.final import FINAL_FILE, load_final, read_final
+    from nasfpn_cli.search.final import load_final, read_final
+    from nasfpn_cli.search.store import SearchStore
     from nasfpn_cli.search.runner import resumed_config
 
     config = SearchConfig(tmp_path, RewardSpec.parse("seed-blind"), "random", seed=3, trials=12,
@@ -160,7 +162,7 @@ def test_a_reward_may_name_another_that_scores_its_final_selection(tmp_path, cli
         assert arch.rewards == (space.similarity(arch.decisions, target),) * 2  # no 0.5 in it
     assert [a.mean for a in summary.final] == sorted((a.mean for a in summary.final),
                                                      reverse=True)
-    assert {s.scorer for s in read_final(tmp_path / FINAL_FILE)} == {"similarity"}
+    assert {s.scorer for s in read_final(SearchStore(tmp_path).final)} == {"similarity"}
     assert load_final(tmp_path, summary.records) == summary.final
     report = cli("search", "report", str(tmp_path), "--top", "4", "--genotypes-dir",
                  str(tmp_path / "found"))
@@ -172,8 +174,8 @@ def test_a_reward_may_name_another_that_scores_its_final_selection(tmp_path, cli
     assert found[:3] == [tuple(arch.decisions) for arch in summary.final]
     assert found[3] not in found[:3]
     assert "final selection" in (tmp_path / "found" / "found1.txt").read_text()
-    lines_ = (tmp_path / FINAL_FILE).read_text().splitlines()
-    (tmp_path / FINAL_FILE).write_text("\n".join(line.replace('"scorer":"similarity"',
+    lines_ = (SearchStore(tmp_path).final).read_text().splitlines()
+    (SearchStore(tmp_path).final).write_text("\n".join(line.replace('"scorer":"similarity"',
                                                               '"scorer":null')
                                                  for line in lines_) + "\n")
     with pytest.raises(SearchError, match=r"final.jsonl: scored by the search's own reward; "

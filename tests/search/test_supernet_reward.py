@@ -16,7 +16,8 @@ import torch
 
 from nasfpn_cli.errors import SearchError
 from nasfpn_cli.genotype import load_genotype
-from nasfpn_cli.search.final import FINAL_FILE, read_final
+from nasfpn_cli.search.final import read_final
+from nasfpn_cli.search.store import SearchStore
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward
 from nasfpn_cli.search.runner import resumed_config, run_search
 from nasfpn_cli.search.space import SearchSpace
@@ -180,7 +181,7 @@ def test_a_search_killed_during_supernet_training_resumes_it(tmp_path):
     # its final selection re-scored the best by short trainings of the proxy, at 2 seeds
     assert [arch.scorer for arch in summary.final] == ["proxy"]
     assert len(summary.final[0].rewards) == 2
-    assert {s.scorer for s in read_final(out / FINAL_FILE)} == {"proxy"}
+    assert {s.scorer for s in read_final(SearchStore(out).final)} == {"proxy"}
 
 
 def test_its_final_selection_is_scored_by_the_proxy_of_the_same_settings(tmp_path):

@@ -25,6 +25,7 @@ from ...settings import check_declared, declared, parse_assignment, setting
 from ..space import SearchSpace
 from ..supernet import NORM_SCOPES
 from ..proxy_task import SCORES, ProxySettings, ProxyTask
+from ..store import SearchStore
 from . import Candidate, Reward, RewardSpec, register_reward
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
@@ -109,7 +110,7 @@ class SupernetReward(Reward):
         self.task = ProxyTask(proxy, output_dir)
         self.supernet_settings = settings
         self.space = space
-        self.path = Path(settings.path) if settings.path else output_dir / "supernet.pt"
+        self.path = Path(settings.path) if settings.path else SearchStore(output_dir).supernet
         self._detector = None  # the trained supernet, loaded once per process
         self._run = None
         self._recalibration: list | None = None
