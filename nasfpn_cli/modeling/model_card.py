@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..genotype import level_name
+from ..genotype import level_name, plan
 from .spec import ModelSpec
 
 LIBRARY_NAME = "nasfpn"
@@ -175,7 +175,7 @@ def _evaluation(facts: RunFacts) -> list[str]:
     return lines
 
 
-def _loading(spec: ModelSpec, files: HubFiles, class_name: str) -> list[str]:
+def _loading(files: HubFiles, class_name: str) -> list[str]:
     python = f"""import torch
 from safetensors.torch import load_file
 
@@ -196,14 +196,15 @@ outputs = neck([c3, c4, c5])  # your backbone's features -> P3..P7"""
             "safetensors needed):", "", code_block(python, "python")]
 
 
-def _limits(spec: ModelSpec, facts: RunFacts) -> list[str]:
+def _limits(spec: ModelSpec, facts: RunFacts, files: HubFiles) -> list[str]:
     size = f"{facts.image_size} px" if facts.image_size else "the training size"
     return ["## Limits", "",
             f"- Trained for these {spec.num_classes} classes only, on the data named above; "
             "the scores say nothing of other data.",
-            f"- Images are padded to a multiple of {2 ** max(spec.genotype.outputs)} px; results "
+            f"- Images are padded to a multiple of {2 ** max(plan(spec.genotype).levels.values())} "
+            f"px; results "
             f"are best near {size}.",
-            f"- `{HubFiles.neck}` holds the neck only: the backbone, head, anchors and "
+            f"- `{files.neck}` holds the neck only: the backbone, head, anchors and "
             "post-processing come from your framework and must match the ones described here "
             "to reuse more than the neck's weights.",
             "- NAS-FPN training is known to be unstable at large learning rates; the figures "
@@ -219,7 +220,7 @@ def card_text(spec: ModelSpec, facts: RunFacts, *, class_name: str,
                 + ", ".join(f"`{name}`" for name in (files.weights, files.config, files.genotype,
                                                      files.drawing, files.neck)) + "."],
                 _architecture(spec, files, class_name, parameters), _training(facts),
-                _evaluation(facts), _loading(spec, files, class_name), _limits(spec, facts)]
+                _evaluation(facts), _loading(files, class_name), _limits(spec, facts, files)]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
 
 

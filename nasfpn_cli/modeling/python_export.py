@@ -24,7 +24,7 @@ MODULE_NAME = "nasfpn_exported_neck"  # the name the file runs under when it is 
 
 @dataclass(frozen=True)
 class WrittenNeck:
-    """What was written: the file, its class and the number of parameters of its neck."""
+    """What was written: the file, its neck's class and the pieces it was written from."""
 
     path: Path
     class_name: str
@@ -38,8 +38,10 @@ def neck_file_source(spec: ModelSpec) -> NeckSource:
                       spec.separable)
 
 
-def write_neck_file(spec: ModelSpec, path: str | Path, origin: str = "nasfpn export") -> WrittenNeck:
-    """Write the neck of ``spec`` as Python to ``path`` (atomically)."""
+def write_neck_file(spec: ModelSpec, path: str | Path,
+                    origin: str = "nasfpn export") -> WrittenNeck:
+    """Write the neck of ``spec`` as Python to ``path`` (atomically); ``origin`` says in its
+    docstring what wrote it."""
     source = neck_file_source(spec)
     atomic_write(path, source.text(origin))
     return WrittenNeck(Path(path), source.class_name, source)
