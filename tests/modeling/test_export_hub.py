@@ -178,3 +178,16 @@ def test_python_export_takes_the_runs_options_from_its_checkpoint(hostile_run, r
     code, _, err = run("export", "nasfpn", "--checkpoint", checkpoint, "-o",
                        tmp_path / "m.py", "--norm", "gn")
     assert code == 2 and "--norm gn (checkpoint: bn)" in err
+
+
+def test_without_graphviz_the_drawing_is_dot_text(hostile_run, run, tmp_path, monkeypatch):
+    import nasfpn_cli.render.graphviz as graphviz
+
+    monkeypatch.setattr(graphviz, "find_dot", lambda: None)
+    code, _, err = run("export", "nasfpn", "--checkpoint", hostile_run / "run" / "best.pt",
+                       "--to", "hub", "-o", tmp_path / "hub", "--no-verify")
+    assert code == 0, err
+    assert "graphviz's 'dot' program is not installed" in err
+    assert (tmp_path / "hub" / "neck.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "hub" / "neck.svg").exists()
+    assert "(file `neck.dot`)" in (tmp_path / "hub" / "README.md").read_text()
