@@ -9,6 +9,7 @@ genotype and model options given on the command line must agree with it.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import click
@@ -81,7 +82,7 @@ def command(ctx: click.Context, genotype: str, output: str, to: str | None,
 
     # a bad suffix or --to is a usage error before anything is built
     chosen = export_format(output, to, backbone_only=backbone_only)
-    _check_usage(chosen, checkpoint, exit_at)
+    _check_usage(chosen, output, checkpoint, exit_at)
     inputs = [genotype, *([checkpoint] if checkpoint else [])]
     _refuse_inputs(chosen, output, inputs)
     from ..console import console, err_console
@@ -126,8 +127,12 @@ def command(ctx: click.Context, genotype: str, output: str, to: str | None,
     return 0
 
 
-def _check_usage(chosen: str, checkpoint: str | None, exit_at: int | None) -> None:
-    """Usage errors of the python and hub formats, before anything is built."""
+def _check_usage(chosen: str, output: str, checkpoint: str | None,
+                 exit_at: int | None) -> None:
+    """Usage errors of the output and the formats, before anything is built."""
+    if chosen not in FOLDER_FORMATS and Path(output).is_dir():
+        raise UsageError(f"-o {output}: is a folder; {chosen} writes a file",
+                         hint="name a file in it, or pass --to hub for a hub folder")
     if chosen in NEEDS_CHECKPOINT and not checkpoint:
         raise UsageError(f"--to {chosen} describes a trained model: it needs --checkpoint",
                          hint="pass the run's best.pt (or last.pt)")
@@ -143,8 +148,6 @@ def _refuse_inputs(chosen: str, output: str, inputs: list[str]) -> None:
     if chosen not in FOLDER_FORMATS:
         refuse_inputs(output, inputs)
         return
-    from pathlib import Path
-
     from ..engine.run_store import BEST_FILE, LAST_FILE, METRICS_FILE
     from ..modeling.hub_export import FILES
 

@@ -274,9 +274,11 @@ def test_cli_takes_the_options_of_a_backbone(run, tmp_path):
     (["-o", "n.py", "--exit-at", "1"], 2, "--exit-at does not apply to --to python"),
     (["-o", "n.py", "--norm", "layer"], 2, "'layer' is not one of"),
     (["-o", "n.py", "--backbone-only"], 2, "--backbone-only writes weights only; python"),
+    (["-o", "DIR", "--to", "python"], 2, "is a folder; python writes a file"),
     (["-o", "n.txt", "--to", "hub", "--backbone-only"], 2, "hub cannot hold the backbone"),
 ])
 def test_cli_usage_errors(run, tmp_path, args, code, message):
+    (tmp_path / "DIR").mkdir(exist_ok=True)
     args = [str(tmp_path / a) if a in ("DIR", "n.py", "n.txt") else a for a in args]
     got, out, err = run("export", "fpn", *args)
     assert got == code and message in err and "Traceback" not in err
