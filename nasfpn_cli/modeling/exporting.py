@@ -366,11 +366,9 @@ def _write_hub(network: nn.Module, path: Path, options: ExportOptions) -> Export
 
     spec = _spec(options, "hub")
     folder = write_hub_folder(network, path, spec, options.facts or RunFacts(),
-                              dict(options.metadata), list(options.inputs))
+                              dict(options.metadata), list(options.inputs), options.image_size)
     images = _example_input(network, options.image_size, options.batch_size)
-    parts = [ExportResult(path / FILES.weights, "safetensors", "detector", tuple(images.shape),
-                          [], [], None, metadata=weights_file.file_metadata(
-                              spec, weights_file.DETECTOR_FORMAT, options.metadata)),
+    parts = [folder.weights,
              ExportResult(path / FILES.neck, "python", "", tuple(images.shape), [], [])]
     return ExportResult(path, "hub", f"model-hub folder, neck class {folder.class_name}",
                         tuple(images.shape), [], [], None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -20,6 +21,9 @@ from ..utils import atomic_write
 from .model_card import HubFiles, RunFacts, card_text, shown_settings
 from .python_export import write_neck_file
 from .spec import ModelSpec
+
+if TYPE_CHECKING:
+    from .exporting import ExportResult
 
 FILES = HubFiles()
 
@@ -32,6 +36,7 @@ class HubFolder:
     files: list[Path] = field(default_factory=list)
     class_name: str = ""
     drawing_note: str = ""  # why the drawing is a .dot file, when it is
+    weights: "ExportResult | None" = None  # what export_safetensors wrote
 
 
 def _config(spec: ModelSpec, facts: RunFacts, class_name: str) -> dict:
@@ -60,10 +65,11 @@ def _draw(spec: ModelSpec, folder: Path, inputs: list[str]) -> tuple[str, str]:
 
 
 def write_hub_folder(network: nn.Module, folder: str | Path, spec: ModelSpec, facts: RunFacts,
-                     metadata: dict[str, str], inputs: list[str] = ()) -> HubFolder:
+                     metadata: dict[str, str], inputs: list[str] = (),
+                     image_size: int | tuple[int, int] = 640) -> HubFolder:
     """Write the hub folder for ``network`` (built from ``spec``, trained as ``facts`` says).
     ``metadata``: the strings the weights file keeps of the run; ``inputs``: files never to
-    write over."""
+    write over; ``image_size``: the input the weights file is verified at."""
     from .exporting import export_safetensors
 
     folder = Path(folder)
@@ -75,7 +81,8 @@ def write_hub_folder(network: nn.Module, folder: str | Path, spec: ModelSpec, fa
         raise NasfpnError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
     result = HubFolder(folder)
     inputs = [str(item) for item in inputs]
-    export_safetensors(network, folder / FILES.weights, spec, metadata=metadata)
+    result.weights = export_safetensors(network, folder / FILES.weights, spec, image_size,
+                                        metadata=metadata)
     neck = write_neck_file(spec, folder / FILES.neck, origin="nasfpn export --to hub")
     result.class_name = neck.class_name
     atomic_write(folder / FILES.config, json.dumps(_config(spec, facts, neck.class_name),
