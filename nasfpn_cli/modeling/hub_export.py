@@ -10,6 +10,7 @@ genotype or a run names a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +66,7 @@ def _draw(spec: ModelSpec, folder: Path, inputs: list[str]) -> tuple[str, str]:
 
 
 def write_hub_folder(network: nn.Module, folder: str | Path, spec: ModelSpec, facts: RunFacts,
-                     metadata: dict[str, str], inputs: list[str] = (),
+                     metadata: dict[str, str], inputs: Sequence[str] = (),
                      image_size: int | tuple[int, int] = 640) -> HubFolder:
     """Write the hub folder for ``network`` (built from ``spec``, trained as ``facts`` says).
     ``metadata``: the strings the weights file keeps of the run; ``inputs``: files never to

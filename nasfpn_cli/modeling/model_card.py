@@ -198,11 +198,11 @@ outputs = neck([c3, c4, c5])  # your backbone's features -> P3..P7"""
 
 def _limits(spec: ModelSpec, facts: RunFacts, files: HubFiles) -> list[str]:
     size = f"{facts.image_size} px" if facts.image_size else "the training size"
+    divisor = 2 ** max(plan(spec.genotype).levels.values())
     return ["## Limits", "",
             f"- Trained for these {spec.num_classes} classes only, on the data named above; "
             "the scores say nothing of other data.",
-            f"- Images are padded to a multiple of {2 ** max(plan(spec.genotype).levels.values())} "
-            f"px; results "
+            f"- Images are padded to a multiple of {divisor} px; results "
             f"are best near {size}.",
             f"- `{files.neck}` holds the neck only: the backbone, head, anchors and "
             "post-processing come from your framework and must match the ones described here "

@@ -393,7 +393,8 @@ class NeckSource:
         paragraphs = [
             f"The feature pyramid {title!r} as plain PyTorch: {copies} of the genotype below, "
             f"{self.channels} channels, {options}.",
-            f"Written by {origin}. Self-contained: it imports torch and the standard library only.",
+            f"Written by {origin}. Self-contained: it imports torch and the standard library "
+            "only.",
             "The state-dict keys are those of nasfpn's compiled neck (nasfpn_cli.build_neck("
             f"genotype, channels={self.channels}, stack={self.stack})): a nasfpn detector's neck "
             "weights load unchanged once the 'network.neck.' prefix of their keys is dropped. "
@@ -541,7 +542,8 @@ class NeckSource:
     def text(self, origin: str) -> str:
         header = [f'"""{self.docstring(origin)}\n"""',
                   "import importlib", "import math", "from typing import List, Sequence", "",
-                  "import torch", "import torch.nn.functional as F", "from torch import Tensor, nn",
+                  "import torch", "import torch.nn.functional as F",
+                  "from torch import Tensor, nn",
                   "", f"IN_CHANNELS = {self.in_channels!r}  # backbone C"
                   f"{FIRST_BACKBONE_LEVEL}.. channels",
                   f"CHANNELS = {self.channels!r}", f"STACK = {self.stack!r}", ""]

@@ -21,7 +21,8 @@ from nasfpn_cli.data.synth import make_synthetic_dataset
 from nasfpn_cli.engine.checkpoint import Checkpoint
 from nasfpn_cli.modeling.model_card import code_block, markdown_text, yaml_string
 
-HOSTILE_CLASSES = ['"]\n---\nlibrary_name: evil', "<img src=x onerror=alert(1)> ``` | a | \x1b[31m"]
+HOSTILE_CLASSES = ['"]\n---\nlibrary_name: evil',
+                   "<img src=x onerror=alert(1)> ``` | a | \x1b[31m"]
 HOSTILE_DATA = 'data "q" <b>x</b> ```\n---\nlibrary_name: evil'
 FILES = ("model.safetensors", "config.json", "genotype.txt", "neck.svg", "neck.py", "README.md")
 
