@@ -34,6 +34,7 @@ from ..settings import declared_check
 from ..run_lock import folder_lock
 from .cost import REFERENCE_GENOTYPES
 from .executors import build_executor
+from .jobs import run_job_list
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
 from .proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
@@ -271,7 +272,6 @@ def training_seed(seed: int, seed_index: int, arch: Architecture) -> int:
 
 @dataclass(frozen=True)
 class Job:
-    index: int
     arch: Architecture
     schedule: str
     seed_index: int
@@ -353,13 +353,12 @@ class Calibration:
 
     def _jobs(self) -> list[Job]:
         """Every training, longest first (the reference runs), so the last ones are short."""
-        jobs = [(schedule, seed_index, arch) for schedule in reversed(SCHEDULES)
+        return [Job(arch, schedule, seed_index) for schedule in reversed(SCHEDULES)
                 for seed_index in range(self.config.seeds) for arch in self.architectures]
-        return [Job(index, arch, schedule, seed_index)
-                for index, (schedule, seed_index, arch) in enumerate(jobs)]
 
-    def _task(self, job: Job) -> TrialTask:
-        return TrialTask(job.index, (), job.arch.key,
+    def _task(self, job: Job, number: int) -> TrialTask:
+        """The trial of a training, numbered ``number`` for :func:`.jobs.run_job_list`."""
+        return TrialTask(number, (), job.arch.key,
                          training_seed(self.config.seed, job.seed_index, job.arch),
                          self.config.space.to_dict(), self.rewards[job.schedule].to_dict(),
                          str(self.store.schedule_folder(job.schedule)), genotype=job.arch.genotype)
@@ -384,18 +383,13 @@ class Calibration:
             with ProgressTask("calibrate", len(self.jobs), progress, completed=len(done)) as bar, \
                     build_executor(config.executor, config.workers, config.address,
                                    config.threads) as executor:
-                queue = list(todo)
-                running: dict[int, Job] = {}
-                while queue or running:
-                    while queue and len(running) < executor.capacity:
-                        job = queue.pop(0)
-                        running[job.index] = job
-                        executor.submit(self._task(job))
-                    for result in executor.wait():
-                        job = running.pop(result.trial)
-                        log.append(self._record(job, result))
-                        bar.update(advance=1, status=f"{job.arch.name} {job.schedule} "
-                                                     f"seed {job.seed_index}")
+
+                def finished(job: Job, result: TrialResult) -> None:
+                    log.append(self._record(job, result))
+                    bar.update(advance=1, status=f"{job.arch.name} {job.schedule} "
+                                                 f"seed {job.seed_index}")
+
+                run_job_list(executor, todo, self._task, finished)
         finally:
             log.close()
         return self.summarize()

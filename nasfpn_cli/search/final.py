@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..errors import SearchError
 from ..records import Check, check_record, finite, optional, text, whole
+from .jobs import run_job_list
 from .store import SearchStore
 from .trials import REWARD, TrialLog, TrialRecord, read_json_lines
 from .worker import TrialResult, TrialTask
@@ -110,23 +111,20 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
     jobs = [(record, repeat) for record in best for repeat in range(1, repeats + 1)
             if (record.hash, repeat) not in done]
     log = TrialLog(path)
+
+    def trial(job: tuple[TrialRecord, int], number: int) -> TrialTask:
+        record, repeat = job
+        return _renumbered(task(record, repeat, repeat_seed(seed, record.hash, repeat)), number)
+
+    def finished(job: tuple[TrialRecord, int], result: TrialResult) -> None:
+        record, repeat = job
+        score = _score(record, repeat, repeat_seed(seed, record.hash, repeat), result, scorer)
+        done[(record.hash, repeat)] = score
+        log.append(score)
+        on_done()
+
     try:
-        running: dict[int, tuple[TrialRecord, int, int]] = {}
-        queue = list(jobs)
-        next_id = 0
-        while queue or running:
-            while queue and len(running) < executor.capacity:
-                record, repeat = queue.pop(0)
-                repeat_seed_ = repeat_seed(seed, record.hash, repeat)
-                running[next_id] = (record, repeat, repeat_seed_)
-                executor.submit(_renumbered(task(record, repeat, repeat_seed_), next_id))
-                next_id += 1
-            for result in executor.wait():
-                record, repeat, used_seed = running.pop(result.trial)
-                score = _score(record, repeat, used_seed, result, scorer)
-                done[(record.hash, repeat)] = score
-                log.append(score)
-                on_done()
+        run_job_list(executor, jobs, trial, finished)
     finally:
         log.close()
     return _ranked([(r, {repeat: done[(r.hash, repeat)].reward

@@ -34,6 +34,7 @@ from .controllers import CONTROLLERS, Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
+from .jobs import JobQueue, run_jobs
 from .final import FinalArchitecture, final_selection
 from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
 from .settings import SPACE_SHAPE, ExecutorSettings, SearchSettings
@@ -313,7 +314,7 @@ class Search:
         self._remember(record)
         self.controller.tell(pending.proposal, reward)
 
-    def _on_result(self, result: TrialResult, executor: Executor) -> None:
+    def _on_result(self, result: TrialResult, executor: JobQueue) -> None:
         if result.fatal:
             raise SearchError(f"trial {result.trial} failed: {result.fatal}",
                               hint="fix the cause and rerun with --resume")
@@ -335,7 +336,7 @@ class Search:
             self._finish(waiting, result.reward, 0.0, "cache", True, score=result.score,
                          macs=result.macs, rungs=rungs)
 
-    def _dispatch(self, pending: _Pending, executor: Executor) -> None:
+    def _dispatch(self, pending: _Pending, executor: JobQueue) -> None:
         """Run a proposal, reuse its cached reward, or park it behind the same running one."""
         if pending.hash in self.cache:
             first = self.cache[pending.hash]
@@ -347,7 +348,7 @@ class Search:
             self.running[pending.hash] = pending.trial
             executor.submit(self._task(pending))
 
-    def _fill(self, executor: Executor) -> None:
+    def _fill(self, executor: JobQueue) -> None:
         """Ask for proposals until every worker is busy or the trial budget is spoken for."""
         asked: list[_Pending] = []
         will_run = set(self.running)
@@ -366,19 +367,19 @@ class Search:
             self._dispatch(pending, executor)
 
     def _loop(self, executor: Executor, bar: ProgressTask) -> None:
-        for pending in sorted(self.pending.values(), key=lambda p: p.trial):
-            self._dispatch(pending, executor)  # proposals a kill interrupted run again
-        self._show(bar)
-        while len(self.records) < self.config.trials:
-            self._fill(executor)
-            self._show(bar)
-            if len(self.records) >= self.config.trials:
-                break
-            if not self.running:
-                raise SearchError("internal: no trial is running and none can start")
-            for result in executor.wait():
-                self._on_result(result, executor)
-            self._show(bar)
+        def fill(queue: JobQueue) -> None:
+            if restarted:  # proposals a kill interrupted run again, first
+                for pending in sorted(restarted.pop().values(), key=lambda p: p.trial):
+                    self._dispatch(pending, queue)
+            if len(self.records) < self.config.trials:
+                self._fill(queue)
+
+        restarted = [dict(self.pending)]
+        run_jobs(executor, fill, self._on_result,
+                 until=lambda: len(self.records) >= self.config.trials,
+                 show=lambda: self._show(bar))
+        if len(self.records) < self.config.trials:
+            raise SearchError("internal: no trial is running and none can start")
         self._save_state()
 
     def _show(self, bar: ProgressTask) -> None:
