@@ -74,6 +74,19 @@ class SearchError(NasfpnError):
 
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+PICKLED_CODE = ("it holds pickled Python objects{what} besides tensors and plain data; nasfpn "
+                "never loads those, as unpickling them can run arbitrary code")
+# a pattern of torch.load's message -> what it means, in our words (first match wins; a file
+# that is no torch file at all must not be blamed on pickled code)
+TORCH_LOAD_REASONS: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"Unsupported operand|invalid load key|could not find MARK|STACK_GLOBAL"
+                r"|unpickling stack underflow"),
+     "not a torch file: its bytes are no pickle torch writes (another format, or garbage)"),
+    (re.compile(r"PytorchStreamReader|central directory|zip archive|file_size|truncated"
+                r"|negative seek value"),
+     "a damaged or truncated torch file: its zip archive is incomplete"),
+)
+MAX_REASON_CHARACTERS = 200
 
 
 def torch_load_failure(exc: BaseException) -> str:
@@ -82,11 +95,19 @@ def torch_load_failure(exc: BaseException) -> str:
     advice to run its code, so it is never repeated. (Torch-free: only the message is read.)"""
     text = str(exc)
     found = _GLOBAL_RE.search(text)
-    if found or "Weights only load failed" in text:
-        what = f" ({found.group(1)})" if found else ""
-        return (f"it holds pickled Python objects{what} besides tensors and plain data; nasfpn "
-                "never loads those, as unpickling them can run arbitrary code")
-    first = text.strip().splitlines()[0] if text.strip() else ""
+    if found:
+        return PICKLED_CODE.format(what=f" ({found.group(1)})")
+    for pattern, reason in TORCH_LOAD_REASONS:
+        if pattern.search(text):
+            return reason
+    if isinstance(exc, EOFError) or not text.strip():
+        return f"an empty or truncated file ({type(exc).__name__})"
+    if "Weights only load failed" in text:
+        return PICKLED_CODE.format(what="")
+    first = text.strip().splitlines()[0]
     if "weights_only" in first:
-        first = ""
-    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
+        return type(exc).__name__
+    sentence = first.split(". ")[0]
+    if len(sentence) > MAX_REASON_CHARACTERS:  # cut at a word, and say so
+        sentence = sentence[:MAX_REASON_CHARACTERS].rsplit(" ", 1)[0] + " ..."
+    return f"{type(exc).__name__}: {sentence}"

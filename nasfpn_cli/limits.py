@@ -18,6 +18,9 @@ MAX_BATCH_SIZE = 1024
 # Detection classes: LVIS has 1,203; the head's last conv grows with classes x anchors x channels
 # (256 channels, 9 anchors, 10,000 classes: 207M parameters), so more cannot be meant.
 MAX_NUM_CLASSES = 10000
+# Convolutions in each head branch: RetinaNet has 4; the head is built once per file read, so
+# a stored spec's 10^6 (a 19 MB file asking for 10^6 layers) must be refused before it is built.
+MAX_HEAD_CONVS = 32
 # Merging cells of a searched pyramid: the paper searched 7; every cell is four controller
 # decisions, and 100,000 cells run the machine out of memory before the first trial.
 MAX_SEARCH_CELLS = 64

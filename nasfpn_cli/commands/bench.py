@@ -84,6 +84,9 @@ def _cases(source, modes, settings, exit_at, score_threshold):
 
     detector = source.detector
     if exit_at is not None:
+        from ..engine.anytime import check_exit_option
+
+        check_exit_option(detector.network, exit_at, source.name)
         detector.exit_at = exit_at
     if score_threshold is not None:
         detector.postprocessor.score_threshold = score_threshold

@@ -42,9 +42,20 @@ def require_deep_supervision(detector: nn.Module, source: str) -> None:
             "cannot be scored", hint="train with --deep-supervision for anytime exits")
 
 
+def check_exit_option(network: nn.Module, exit_at: int, source: str) -> None:
+    """UsageError naming ``--exit-at`` when ``network`` has no stack ``exit_at``."""
+    stacks = network.num_stacks
+    if not 1 <= exit_at <= stacks:
+        raise UsageError(f"--exit-at {exit_at}: {source} has {stacks} pyramid "
+                         f"cop{'y' if stacks == 1 else 'ies'} (stacks)",
+                         hint=f"choose an exit from 1 to {stacks}")
+
+
 def set_exit(detector: nn.Module, exit_at: int, source: str) -> None:
-    """Make ``detector`` answer at stack ``exit_at`` (ModelError when out of range); a warning
-    when that stack's head was never trained (no deep supervision, not the last stack)."""
+    """Make ``detector`` answer at stack ``exit_at`` (UsageError naming --exit-at when out of
+    range); a warning when that stack's head was never trained (no deep supervision, not the
+    last stack)."""
+    check_exit_option(detector.network, exit_at, source)
     detector.exit_at = exit_at
     network = detector.network
     if not network.deep_supervision and exit_at != network.num_stacks:

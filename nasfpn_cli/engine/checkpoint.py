@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import io
-import pickle
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,9 +28,10 @@ import torch
 from torch import nn
 
 from ..limits import MAX_IMAGE_SIZE
-from ..errors import CheckpointError, NasfpnError
+from ..errors import CheckpointError, NasfpnError, torch_load_failure
 from ..modeling.detector import Detector, build_detector
 from ..modeling import weights_file
+from ..modeling.tensor_checks import unusable_tensors
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write, listed
 from .config import flatten_sections
@@ -56,14 +56,10 @@ def _load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, foreign or pickled-code files raise many kinds
-        if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in str(exc):
-            # torch's own message advises weights_only=False, i.e. running the file's code: never
-            raise CheckpointError(f"{path}: cannot read checkpoint: it holds Python objects "
-                                  "other than tensors and plain data, and loading them could "
-                                  "run code", hint="only files written by 'nasfpn train' are "
-                                  "read") from None
-        raise CheckpointError(f"{path}: cannot read checkpoint ({type(exc).__name__})",
-                              hint="is it a checkpoint written by 'nasfpn train'?") from None
+        # torch's own message advises weights_only=False, i.e. running the file's code: never
+        raise CheckpointError(f"{path}: cannot read checkpoint: {torch_load_failure(exc)}",
+                              hint="only files written by 'nasfpn train' (or detector "
+                                   ".safetensors files of 'nasfpn export') are read") from None
 
 
 def _from_weights_file(path: Path) -> dict[str, Any]:
@@ -145,8 +141,11 @@ class Checkpoint:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file")
-        state = (_from_weights_file(path) if path.suffix.lower() == weights_file.SUFFIX
-                 else _load(path))
+        try:
+            safetensors = weights_file.file_format(path) == "safetensors"
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        state = _from_weights_file(path) if safetensors else _load(path)
         if not isinstance(state, dict):
             raise CheckpointError(f"{path}: not a nasfpn checkpoint (top level is a "
                                   f"{type(state).__name__}, expected a dict)")
@@ -219,26 +218,41 @@ class Checkpoint:
         return self.state["model"]
 
     def detector(self) -> Detector:
-        """The stored detector with its weights loaded strictly, on the CPU in eval mode."""
+        """The stored detector with its weights loaded strictly, on the CPU in eval mode. The
+        weights are compared with a model built on the meta device first (shapes, no memory),
+        so a spec that describes a larger model than the file holds allocates nothing."""
         spec = self.spec
+        weights = self.weights
         try:
-            detector = build_detector(spec)
+            with torch.device("meta"):
+                shapes = build_detector(spec).state_dict()
         except NasfpnError as exc:
             raise CheckpointError(f"{self.path}: cannot rebuild the detector: {exc}") from exc
-        weights = self.weights
-        own = detector.state_dict()
-        missing = sorted(set(own) - set(weights))
-        unexpected = sorted(set(weights) - set(own))
-        reshaped = sorted(k for k in set(own) & set(weights)
-                          if tuple(own[k].shape) != tuple(torch.as_tensor(weights[k]).shape))
+        missing = sorted(set(shapes) - set(weights))
+        unexpected = sorted(set(weights) - set(shapes))
+        reshaped = sorted(k for k in set(shapes) & set(weights)
+                          if tuple(shapes[k].shape) != tuple(_shape(weights[k])))
         problems = [f"{label} keys: {listed(keys, MAX_LISTED_KEYS)}" for label, keys in
                     (("missing", missing), ("unexpected", unexpected), ("wrong-shape", reshaped))
                     if keys]
         if problems:
             raise CheckpointError(f"{self.path}: weights do not fit the stored model; "
                                   + "; ".join(problems))
+        unusable = unusable_tensors(weights, shapes)
+        if unusable:
+            raise CheckpointError(f"{self.path}: {len(unusable)} weight tensor(s) cannot be "
+                                  f"loaded: {listed(unusable, MAX_LISTED_KEYS)}",
+                                  hint="the file is damaged: weights are dense floating-point "
+                                       "tensors with finite values")
+        detector = build_detector(spec)
         detector.load_state_dict(weights)
         return detector.eval()
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    """The shape of a stored weight (a tensor, or a plain number a foreign file holds)."""
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else \
+        tuple(torch.as_tensor(value).shape)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

@@ -9,6 +9,7 @@ may also be a published name (``"imagenet"``) or a URL, fetched into the torch h
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,12 @@ from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
 from .pretrained import regular_file, resolve_weights
 from .resnet import resnet
+from .tensor_checks import unusable_tensors
+from .weights_file import BACKBONE_ATTRIBUTE, NETWORK_PREFIX
 
 MAX_LISTED_KEYS = 8
+# the keys of a detector's backbone in a detector's state dict (a checkpoint or .safetensors)
+DETECTOR_BACKBONE_PREFIX = f"{NETWORK_PREFIX}{BACKBONE_ATTRIBUTE}."
 
 
 @dataclass(frozen=True)
@@ -75,25 +80,20 @@ def build_backbone(name: str, *, weights: str | Path | None = None, frozen_stage
     return backbone
 
 
-SAFETENSORS_SUFFIX = ".safetensors"
-
-
 def is_safetensors(path: Path) -> bool:
-    """A ``.safetensors`` file by name, or by its start: an 8-byte little-endian header length,
-    then the header's JSON ``{`` (a torch file starts with a zip's ``PK``)."""
-    if path.suffix.lower() == SAFETENSORS_SUFFIX:
-        return True
-    with open(path, "rb") as handle:
-        start = handle.read(9)
-    header = int.from_bytes(start[:8], "little")
-    return len(start) == 9 and start[8:9] == b"{" and 0 < header < 1 << 32
+    """Whether ``path`` holds safetensors, by its first bytes (the suffix only when they say
+    neither: :func:`~.weights_file.file_format`)."""
+    from .weights_file import file_format
+
+    return file_format(path) == "safetensors"
 
 
 def _load_safetensors(path: Path) -> dict[str, Tensor]:
-    from safetensors.torch import load_file
+    from safetensors.torch import load
 
+    data = path.read_bytes()  # through Python: any path works, UTF-8 or not
     try:
-        return load_file(str(path), device="cpu")
+        return load(data)
     except Exception as exc:  # SafetensorError, or OSError for a header that lies about sizes
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise ModelError(f"backbone weights {path}: cannot read this safetensors file "
@@ -103,7 +103,10 @@ def _load_safetensors(path: Path) -> dict[str, Tensor]:
 
 def _load_torch(path: Path) -> object:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        data = io.BytesIO(path.read_bytes())  # by content: torch reads a name's suffix too
+        return torch.load(data, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
     except Exception as exc:  # torch raises many types for a corrupt or foreign file
         raise ModelError(f"backbone weights {path}: cannot read ({torch_load_failure(exc)})"
                          ) from None
@@ -136,6 +139,11 @@ def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "
     """
     file_state = {key: value for key, value in read_state_dict(path).items()
                   if not key.startswith(skipped_prefixes)}
+    if any(key.startswith(DETECTOR_BACKBONE_PREFIX) for key in file_state):
+        raise ModelError(f"backbone weights {path}: a whole detector's weights (its keys start "
+                         f"with {DETECTOR_BACKBONE_PREFIX}), not a backbone's",
+                         hint="nasfpn export --checkpoint FILE --backbone-only -o "
+                              "backbone.safetensors writes its backbone alone")
     model_state = backbone.state_dict()
     optional = {key for key in model_state if key.endswith("num_batches_tracked")}
     file_state = {key: value for key, value in file_state.items()
@@ -157,4 +165,10 @@ def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "
     if problems:
         raise ModelError(f"backbone weights {path} do not fit {name}:\n  " + "\n  ".join(problems),
                          hint="the file must hold a torchvision-style state dict of the same backbone")
+    unusable = unusable_tensors(file_state, model_state)
+    if unusable:
+        raise ModelError(f"backbone weights {path}: {len(unusable)} tensor(s) cannot be loaded: "
+                         f"{listed(unusable, MAX_LISTED_KEYS)}",
+                         hint="the file is damaged or not a weights file: weights are dense "
+                              "floating-point tensors with finite values")
     backbone.load_state_dict(file_state, strict=False)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..limits import MAX_CHANNELS, MAX_NUM_CLASSES, MAX_STACK
+from ..records import shown_value
+from ..limits import MAX_CHANNELS, MAX_HEAD_CONVS, MAX_NUM_CLASSES, MAX_STACK
 from ..settings import setting
 from ..genotype import Genotype, format_genotype, load_genotype, parse_genotype
 
@@ -234,9 +235,19 @@ class ModelSpec(ModelOptions):
             need(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
                  f"{key} must be a positive integer (got {value!r})")
         for key, limit in (("stack", MAX_STACK), ("channels", MAX_CHANNELS),
-                           ("num_classes", MAX_NUM_CLASSES)):  # one limit each: limits.py
+                           ("num_classes", MAX_NUM_CLASSES),
+                           ("num_convs", MAX_HEAD_CONVS)):  # one limit each: limits.py
             need(getattr(self, key) <= limit, f"{key} must be at most {limit} "
                                               f"(got {getattr(self, key)})")
+        for key in FLOAT_OPTIONS:  # the rules below compare them: numbers first
+            value = getattr(self, key)
+            need(isinstance(value, (int, float)) and not isinstance(value, bool),
+                 f"{key} must be a number (got {shown_value(value)})")
+        for key in BOOL_OPTIONS:
+            need(isinstance(getattr(self, key), bool),
+                 f"{key} must be true or false (got {shown_value(getattr(self, key))})")
+        need(self.exit_at is None or type(self.exit_at) is int,
+             f"exit_at must be a whole number (got {shown_value(self.exit_at)})")
         for key, choices in (("backbone", BACKBONES), ("neck_norm", NORMS),
                              ("head_norm", HEAD_NORMS), ("box_loss", BOX_LOSSES)):
             need(getattr(self, key) in choices,
@@ -254,16 +265,17 @@ class ModelSpec(ModelOptions):
              and -1 <= self.frozen_stages <= MAX_FROZEN_STAGES,
              f"frozen_stages must be a whole number from -1 to {MAX_FROZEN_STAGES} "
              f"(got {self.frozen_stages!r})")
-        need(isinstance(self.frozen_bn, bool), f"frozen_bn must be true or false "
-                                               f"(got {self.frozen_bn!r})")
+        need(self.negative_iou <= self.positive_iou,
+             f"negative_iou ({self.negative_iou}) must not exceed positive_iou "
+             f"({self.positive_iou}): anchors between the two are ignored in training")
         need(math.isfinite(self.anchor_size) and self.anchor_size > 0,
              f"anchor_size must be a finite number > 0 (got {self.anchor_size})")
         need(0.0 < self.prior_prob < 1.0, f"prior_prob must lie in (0, 1) (got {self.prior_prob})")
         need(self.exit_at is None or 1 <= self.exit_at <= self.stack,
              f"exit_at must be a stack between 1 and {self.stack} (got {self.exit_at})")
         need(bool(self.anchor_scales) and bool(self.anchor_ratios)
-             and all(v > 0 for v in self.anchor_scales + self.anchor_ratios),
-             "anchor scales and ratios must be positive numbers")
+             and all(math.isfinite(v) and v > 0 for v in self.anchor_scales + self.anchor_ratios),
+             "anchor scales and ratios must be finite positive numbers")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,7 +309,21 @@ def check_model_option(key: str, value: Any) -> None:
     # exit_at is bounded by the stack, which is not known here: check it against its own value
     stack = value if key == "exit_at" and isinstance(value, int) and value >= 1 else DEFAULT_STACK
     values = {"stack": stack, "channels": DEFAULT_CHANNELS, key: _normalised(key, value)}
+    # a rule between two options holds once both are known (ModelSpec.create): alone, each is
+    # checked against the partner's widest value
+    values.update({partner: loosest for partner, loosest in PAIRED_OPTIONS.get(key, {}).items()
+                   if partner not in values})
     ModelSpec(genotype=None, **values).checked()
+
+
+# options that are numbers (compared by the rules of ModelSpec.checked) and switches
+FLOAT_OPTIONS = ("focal_alpha", "score_threshold", "nms_threshold", "positive_iou",
+                 "negative_iou", "focal_gamma", "smooth_l1_beta", "box_loss_weight",
+                 "anchor_size", "prior_prob")
+BOOL_OPTIONS = ("frozen_bn", "deep_supervision", "separable", "allow_low_quality")
+# option -> {the other option of a rule between the two: its value that lets any value pass}
+PAIRED_OPTIONS: dict[str, dict[str, Any]] = {"negative_iou": {"positive_iou": 1.0},
+                                             "positive_iou": {"negative_iou": 0.0}}
 
 
 def option_names() -> tuple[str, ...]:
@@ -317,6 +343,9 @@ def _normalised(key: str, value: Any) -> Any:
     if key == "dropblock" and isinstance(value, Mapping):
         return dropblock_spec(value)
     if key in ("anchor_scales", "anchor_ratios") and value is not None:
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ModelError(f"{key} must be a list of numbers (got {shown_value(value)})")
         return tuple(float(v) for v in value)
     return value
 
@@ -326,8 +355,10 @@ def dropblock_spec(dropblock: DropBlockSpec | Mapping | None) -> DropBlockSpec |
     if dropblock is None or isinstance(dropblock, DropBlockSpec):
         return dropblock
     if isinstance(dropblock, Mapping):
-        try:
-            return DropBlockSpec(**dropblock)
-        except TypeError as exc:
-            raise ModelError(f"bad dropblock options {dict(dropblock)!r}: {exc}") from None
+        fields = [item.name for item in dataclasses.fields(DropBlockSpec)]
+        unknown = sorted(str(key) for key in dropblock if key not in fields)
+        if unknown:
+            raise ModelError(f"dropblock: unknown field(s) {', '.join(unknown)}; its fields are "
+                             f"{', '.join(fields)}")
+        return DropBlockSpec(**dropblock)
     raise ModelError(f"dropblock must be a DropBlockSpec, a mapping or None (got {dropblock!r})")

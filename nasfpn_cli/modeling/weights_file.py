@@ -142,6 +142,25 @@ JSON_KINDS: dict[Any, str] = {dict: "a JSON object", list: "a JSON list", int: "
                               str: "text"}
 
 
+# what a torch file starts with: a zip archive (torch.save since 1.6), or a bare pickle
+TORCH_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def file_format(path: str | Path) -> str:
+    """``"safetensors"`` or ``"torch"``: what the file's first bytes say (an 8-byte
+    little-endian header length, then the header's JSON ``{``; a zip's ``PK`` or a pickle),
+    the suffix only when the content says neither (a damaged file is then reported as what its
+    name claims). A safetensors file named ``.pt`` or ``model`` reads as what it is."""
+    with open(path, "rb") as handle:
+        start = handle.read(HEADER_LENGTH_BYTES + 1)
+    header = int.from_bytes(start[:HEADER_LENGTH_BYTES], "little")
+    if len(start) == HEADER_LENGTH_BYTES + 1 and start[-1:] == b"{" and 0 < header < 1 << 32:
+        return "safetensors"
+    if start.startswith(TORCH_STARTS):
+        return "torch"
+    return "safetensors" if Path(path).suffix.lower() == SUFFIX else "torch"
+
+
 def read_weights_file(path: str | Path) -> WeightsFile:
     """The tensors and metadata of a safetensors file; ModelError when it cannot be read."""
     from safetensors.torch import load

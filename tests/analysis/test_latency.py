@@ -135,7 +135,7 @@ def test_bench_of_a_checkpoint_uses_its_training_size(tmp_path, cli):
 @pytest.mark.parametrize("args, message", [
     (("no-such-genotype",), "no-such-genotype"),
     (("missing.pt",), "missing.pt: no such checkpoint file"),
-    (("fpn", "--exit-at", "5", "--stack", "1"), "exit_at must be a stack between 1 and 1"),
+    (("fpn", "--exit-at", "5", "--stack", "1"), "--exit-at 5: fpn has 1 pyramid copy"),
 ])
 def test_bench_bad_input_is_a_clear_error(cli, args, message):
     run = cli("bench", *args, "--backbone", "resnet10", "--channels", "16", "--runs", "1")

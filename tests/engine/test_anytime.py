@@ -83,7 +83,8 @@ def test_all_exits_needs_deep_supervision(trained_run, tiny_data, cli):
 
 def test_exit_out_of_range_and_conflicting_options_are_clear_errors(deep_run, tiny_data, cli):
     run = cli("eval", str(deep_run), *_val(tiny_data), "--exit-at", "3")
-    assert run.returncode == 1 and "exit_at must be a stack between 1 and 2" in run.stderr
+    assert run.returncode == 2 and "--exit-at 3:" in run.stderr and "has 2 pyramid copies" \
+        in run.stderr
     run = cli("eval", str(deep_run), *_val(tiny_data), "--exit-at", "1", "--all-exits")
     assert run.returncode == 2 and "exclude each other" in run.stderr
     run = cli("flops", "fpn", "--neck-only", "--exit-at", "1")

@@ -5,6 +5,7 @@ refuse them through the same gate (issue 30, still open from probe 2)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -70,3 +71,54 @@ def test_a_box_without_area_after_rounding_is_left_out(run, tmp_path, line):
     assert code == 1 and "labels/train/x.txt:1" in out and "no area" in out
     written = json.loads((tmp_path / "out/annotations/instances_train.json").read_text())
     assert [a["bbox"][2] > 0 and a["bbox"][3] > 0 for a in written["annotations"]] == [True]
+
+
+def _yolo_with_two_images(root):
+    from PIL import Image
+
+    (root / "images/train").mkdir(parents=True)
+    (root / "labels/train").mkdir(parents=True)
+    (root / "data.yaml").write_text("train: images/train\nnames: [a]\n")
+    for name in ("x", "y"):
+        Image.new("RGB", (64, 64)).save(root / f"images/train/{name}.png")
+        (root / f"labels/train/{name}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+
+
+def _replace_label(make):
+    def edit(root):
+        label = root / "labels/train/x.txt"
+        label.unlink()
+        make(label)
+    return edit
+
+
+# kind: an image or label entry that is no regular file is listed, never skipped silently
+# (D10, U22). case -> (edit of a two-image YOLO dataset, the entry named in the problem)
+NOT_FILES = {
+    "label a folder": (_replace_label(lambda p: p.mkdir()),
+                       "of images/train/x.png is a folder"),
+    "label a FIFO": (_replace_label(os.mkfifo), "of images/train/x.png is a FIFO"),
+    "label a dangling link": (_replace_label(lambda p: p.symlink_to(p.parent / "nowhere")),
+                              "of images/train/x.png is a link that leads nowhere"),
+    "image a folder": (lambda r: (r / "images/train/dir.png").mkdir(), "dir.png: named like "
+                                                                        "an image but a folder"),
+    "image a FIFO": (lambda r: os.mkfifo(r / "images/train/f.png"), "f.png: named like an "
+                                                                    "image but a FIFO"),
+    "image a link loop": (lambda r: (r / "images/train/loop.png").symlink_to("loop.png"),
+                          "loop.png: named like an image but a link that leads nowhere"),
+    "image a link to a device": (lambda r: (r / "images/train/z.png").symlink_to("/dev/zero"),
+                                 "z.png: named like an image but a device"),
+}
+
+
+@pytest.mark.parametrize("edit, message", NOT_FILES.values(), ids=NOT_FILES.keys())
+def test_yolo_entries_that_are_not_files_are_listed(run, tmp_path, edit, message):
+    root = tmp_path / "yolo"
+    _yolo_with_two_images(root)
+    edit(root)
+    code, out, err = run("data", "import", "--from", "yolo", root, "-o", tmp_path / "out")
+    assert code == 1 and message in out and "[not-a-file]" in out, out + err
+    written = json.loads((tmp_path / "out/annotations/instances_train.json").read_text())
+    assert "images/train/y.png" in [image["file_name"] for image in written["images"]]
+    if "label file" in out:  # its image is left out, not imported without objects
+        assert "images/train/x.png" not in [i["file_name"] for i in written["images"]]

@@ -41,6 +41,8 @@ CASES = {
     "path a file": ("path: data.yaml\ntrain: images/train\nnames: [a]\n", "not a folder"),
     "path missing": ("path: nowhere\ntrain: images/train\nnames: [a]\n", "no such folder"),
     "two documents": ("train: images/train\n---\nnames: [a]\n", "invalid YAML"),
+    "a control character": ("train: images/train\nnames: [a\x1f]\n",
+                            "data.yaml:2: invalid YAML: character U+001F is not allowed"),
     "a python tag": ("train: !!python/object/apply:os.system [echo hi]\nnames: [a]\n",
                      "invalid YAML"),
 }

@@ -8,6 +8,7 @@ cannot be read at all leaves its image out.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "image-unreadable": "image file unreadable",
     "annotation-missing": "listed image without an annotation file",
     "label-without-image": "label file with no image",
+    "not-a-file": "an image or label name that is a folder, FIFO, device or dangling link",
 }
 # pixels a box may stick out of its image and be clipped to it instead of reported (the same
 # tolerance as `data check`: 0-based tools writing VOC files, rounding in normalised files)
@@ -158,6 +160,24 @@ def relative_name(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` with forward slashes (a COCO ``file_name``); ``../`` when
     it lies elsewhere (a YOLO list file may name any image)."""
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).as_posix()
+
+
+# what an entry that is no regular file is, by its stat mode
+NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file (through links), for a problem's
+    message: ``a folder``, ``a FIFO``..., ``a link that leads nowhere``; None for a regular
+    file or nothing at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return "a link that leads nowhere (or in a loop)" if os.path.islink(path) else None
+    return next((what for test, what in NOT_REGULAR if test(mode)),
+                None if stat.S_ISREG(mode) else "not a regular file")
 
 
 def image_size(path: Path) -> tuple[int, int] | tuple[str, str]:

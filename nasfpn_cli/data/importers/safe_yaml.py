@@ -100,13 +100,18 @@ def parse_yaml_text(text: str) -> Any:
     second document, a repeated key, or a value too large once aliases are expanded."""
     import yaml
 
-    loader = _loader_class()(text)
-    try:
+    loader = None
+    try:  # the reader refuses control characters as it is made
+        loader = _loader_class()(text)
         root = loader.get_single_node()
         if root is None:
             return None
         _measure(root)
         return loader.construct_document(root)
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise YamlError(f"invalid YAML: character U+{exc.character:04X} is not allowed in YAML "
+                        f"text", line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise YamlError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
@@ -115,7 +120,8 @@ def parse_yaml_text(text: str) -> Any:
     except RecursionError:
         raise YamlError(f"nested more than {MAX_YAML_DEPTH} levels deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_yaml_file(path: Path) -> Any:

@@ -24,7 +24,7 @@ from pathlib import Path
 from ...errors import DatasetError
 from ...limits import MAX_NUM_CLASSES
 from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
-                     clip_box, image_size, number, relative_name)
+                     clip_box, image_size, not_a_file, number, relative_name)
 from .safe_yaml import YamlError, parse_yaml_file
 
 YAML_NAMES = ("data.yaml", "data.yml")
@@ -54,9 +54,25 @@ class _Layout:
     notes: list[str] = field(default_factory=list)
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                  and p.is_file())
+def _images_in(folder: Path, root: Path, problems: list[ImportProblem]) -> list[Path]:
+    """The images under ``folder``, searched recursively (see :func:`_images_among`)."""
+    return _images_among(folder.rglob("*"), root, problems)
+
+
+def _images_among(entries, root: Path, problems: list[ImportProblem]) -> list[Path]:
+    """The images among ``entries``; an entry named like an image that is a folder, FIFO,
+    device or dangling link is reported (never skipped without a word)."""
+    images = []
+    for path in sorted(entries):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        what = not_a_file(path)
+        if what is None:
+            images.append(path)
+        else:
+            problems.append(ImportProblem("not-a-file", relative_name(path, root), None,
+                                          f"named like an image but {what}: left out"))
+    return images
 
 
 def _shown(value: object, limit: int = 60) -> str:
@@ -120,8 +136,11 @@ def _list_file(path: Path, root: Path, problems: list[ImportProblem]) -> list[Pa
             continue
         image = Path(line) if os.path.isabs(line) else path.parent / line
         if not image.is_file():
-            problems.append(ImportProblem("image-missing", relative_name(path, root),
-                                          line_number, f"{line} not found"))
+            what = not_a_file(image)
+            problems.append(ImportProblem("image-missing" if what is None else "not-a-file",
+                                          relative_name(path, root), line_number,
+                                          f"{line}: " + ("not found" if what is None
+                                                         else f"{what}, not an image file")))
             continue
         images.append(image)
     return images
@@ -157,7 +176,7 @@ def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
             where = Path(entry)
             where = where if where.is_absolute() else root / where
             if where.is_dir():
-                images += _images_in(where)
+                images += _images_in(where, root, problems)
                 layout.label_folders.append(label_path(where / "x").parent)
             elif where.is_file() and where.suffix.lower() == ".txt":
                 images += _list_file(where, root, problems)
@@ -182,7 +201,7 @@ def _names_file(path: Path) -> dict[int, str]:
     return {index: line.strip() for index, line in enumerate(lines)}
 
 
-def _folder_layout(root: Path) -> _Layout:
+def _folder_layout(root: Path, problems: list[ImportProblem]) -> _Layout:
     names_file = next((root / n for n in NAMES_FILES if (root / n).is_file()), None)
     if names_file is None:
         raise DatasetError(f"{root}: no data.yaml, classes.txt or obj.names", hint=LAYOUT_HINT)
@@ -190,11 +209,11 @@ def _folder_layout(root: Path) -> _Layout:
     images = root / "images"
     if not images.is_dir():
         raise DatasetError(f"{root}: no images folder", hint=LAYOUT_HINT)
-    for folder in sorted(p for p in images.iterdir() if p.is_dir()):
-        layout.splits[folder.name] = _images_in(folder)
+    for folder in sorted(p for p in images.iterdir() if p.is_dir()
+                         and p.suffix.lower() not in IMAGE_SUFFIXES):
+        layout.splits[folder.name] = _images_in(folder, root, problems)
         layout.label_folders.append(root / "labels" / folder.name)
-    direct = sorted(p for p in images.iterdir() if p.is_file()
-                    and p.suffix.lower() in IMAGE_SUFFIXES)
+    direct = _images_among(images.iterdir(), root, problems)
     if direct:
         if "train" in layout.splits:
             raise DatasetError(f"{images}: holds both images and a train folder",
@@ -210,7 +229,7 @@ def _layout(source: Path, problems: list[ImportProblem]) -> _Layout:
     if not source.is_dir():  # a data.yaml; the reader refuses FIFOs and devices
         return _yaml_layout(source, problems)
     found = next((source / n for n in YAML_NAMES if (source / n).exists()), None)
-    return _yaml_layout(found, problems) if found else _folder_layout(source)
+    return _yaml_layout(found, problems) if found else _folder_layout(source, problems)
 
 
 def _box(fields: list[str], width: int, height: int) -> tuple[list[float] | None, str, str]:
@@ -309,6 +328,12 @@ def import_yolo(source: Path, options: ImportOptions) -> ImportResult:
                 continue
             width, height = size  # type: ignore[misc]
             boxes: list[tuple[int, list[float]]] = []
+            what = not_a_file(labels)
+            if what is not None:  # not "no labels": a label file that cannot be read
+                problems.append(ImportProblem("not-a-file", relative_name(labels, layout.root),
+                                              None, f"the label file of {shown} is {what}: "
+                                                    f"the image is left out"))
+                continue
             if labels.is_file():
                 boxes, count = _read_labels(labels, relative_name(labels, layout.root), width,
                                             height, layout.names, problems)
