@@ -31,7 +31,7 @@ def _temp_name(target: Path, pid: int) -> Path:
     return target.with_name(f".{target.name}{TEMP_MARK}{pid}")
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +59,7 @@ def _sweep_stale_temps(target: Path) -> None:
     for entry in entries:
         _, mark, suffix = entry.name.rpartition(TEMP_MARK)
         if (mark and entry.name.startswith(".") and suffix.isdigit()
-                and int(suffix) != os.getpid() and not _process_alive(int(suffix))):
+                and int(suffix) != os.getpid() and not process_alive(int(suffix))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
 

@@ -150,9 +150,10 @@ def _print(results, settings, as_json: bool) -> None:
                       f"{result.images_per_s:.1f}", memory, f"{ratio:.2f}")
     console.print(table)
     shown = dict.fromkeys(result.mode for result in results)
-    console.print("[dim]" + "; ".join(f"{mode}: {MODE_HELP[mode]}" for mode in shown)
-                  + "; x 1st: median over the first model's in the same mode[/]")
-    console.print("[dim]peak memory: " + ("CUDA max allocated during the warm-up runs"
-                                          if settings.device_type == "cuda" else
-                                          "growth of the resident set size during the warm-up "
-                                          "runs") + "[/]")
+    # the console prints text as text (no markup): the style is given, not written in it
+    console.print("; ".join(f"{mode}: {MODE_HELP[mode]}" for mode in shown)
+                  + "; x 1st: median over the first model's in the same mode", style="dim")
+    console.print("peak memory: " + ("CUDA max allocated during the warm-up runs"
+                                     if settings.device_type == "cuda" else
+                                     "growth of the resident set size during the warm-up runs"),
+                  style="dim")

@@ -6,12 +6,15 @@ machine, checked and copied into the cache.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
 from ..errors import ModelError, UsageError
-from ..modeling.pretrained import ALIASES, PUBLISHED, TIMEOUT_S, PublishedWeights, cache_dir
+from ..modeling.pretrained import (ALIASES, PUBLISHED, TIMEOUT_S, PublishedWeights, cache_dir,
+                                   regular_file)
+from ..untrusted import shown_path
 from ..utils import file_sha256
 
 DEFAULT_NAME = "imagenet"
@@ -90,7 +93,7 @@ def list_weights(as_json: bool) -> int:
                       f"{row['top1']:.1f}" if row["top1"] else "",
                       f"{row['size_mb']:.0f} MB" if row["size_mb"] else "", cached)
     console.print(table)
-    console.print(plain(f"cache: {cache_dir()}"))
+    console.print(plain(f"cache: {shown_path(cache_dir())}"))
     console.print(plain("fill it with `nasfpn weights fetch BACKBONE [NAME]`, or offline with "
                         "`nasfpn weights add BACKBONE [NAME] FILE`"))
     return 0
@@ -132,8 +135,9 @@ def add_weights(backbone: str, name_file: tuple[str, ...]) -> int:
     name, file = (DEFAULT_NAME, *name_file) if len(name_file) == 1 else name_file
     entry = _entry(backbone, name)
     source = Path(file)
-    if not source.is_file():
-        raise UsageError(f"FILE {source}: no such file")
+    if not os.path.lexists(source):
+        raise UsageError(f"FILE {shown_path(source)}: no such file")
+    regular_file(source, "FILE")  # a folder or FIFO is named as what it is
     from ..console import console, err_console, plain
     from ..modeling.pretrained import store
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..untrusted import shown_path
 from .annotations import CHECK_HINT, AnnotationFileError, read_annotation_file
 
 # kind -> what it means, in display order
@@ -103,7 +104,7 @@ class CheckReport:
 
     def summary_line(self) -> str:
         stats = self.stats
-        line = self.ann_file
+        line = shown_path(self.ann_file)
         if stats:
             line += (f": {stats['images']} images, {stats['annotations']} annotations, "
                      f"{stats['categories']} categories ({stats['crowd']} crowd, "

@@ -52,7 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from ..utils import file_sha256
+from ..untrusted import shown_path
+from ..utils import file_sha256, process_alive
 
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"
 CHUNK_BYTES = 1 << 20
@@ -140,16 +141,17 @@ def regular_file(path: Path, what: str = "backbone weights") -> Path:
     blocks and a device never ends)."""
     import stat
 
+    shown = shown_path(path)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise ModelError(f"{what} {path}: no such file") from None
+        raise ModelError(f"{what} {shown}: no such file") from None
     except OSError as exc:
-        raise ModelError(f"{what} {path}: cannot read ({exc.strerror or exc})") from None
+        raise ModelError(f"{what} {shown}: cannot read ({exc.strerror or exc})") from None
     if stat.S_ISDIR(mode):
-        raise ModelError(f"{what} {path}: is a folder", hint="give the weights file in it")
+        raise ModelError(f"{what} {shown}: is a folder", hint="give the weights file in it")
     if not stat.S_ISREG(mode):
-        raise ModelError(f"{what} {path}: not a regular file (a FIFO, device or socket): "
+        raise ModelError(f"{what} {shown}: not a regular file (a FIFO, device or socket): "
                          f"refused", hint="give a weights file (.pth or .safetensors)")
     return path
 
@@ -278,6 +280,41 @@ def _make_cache(folder: Path) -> None:
     except OSError as exc:
         raise ModelError(f"cannot create the weights cache {folder}: {exc.strerror or exc}",
                          hint="set TORCH_HOME to a writable folder") from None
+    sweep_partials(folder)
+
+
+# a download's or copy's temporary file: .NAME.PID.RANDOM.partial (the writer's pid, so one
+# killed midway is known to be stale); older ones carry no pid and are swept after a day
+PARTIAL = re.compile(r"^\..*\.(\d+)\.[^.]+\.partial$")
+PARTIAL_MAX_AGE_S = 24 * 3600
+
+
+def _partial_file(target: Path) -> tuple[int, str]:
+    """A new temporary file beside ``target`` (fd, path), named by :data:`PARTIAL`."""
+    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                            suffix=".partial")
+
+
+def sweep_partials(folder: Path) -> None:
+    """Remove the temporary files of downloads and copies that were killed midway in
+    ``folder``: their writer's pid is gone (or, without a pid, they are a day old)."""
+    import time
+
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".partial")):
+            continue
+        found = PARTIAL.match(entry.name)
+        try:
+            stale = (not process_alive(int(found.group(1))) if found
+                     else time.time() - entry.stat().st_mtime > PARTIAL_MAX_AGE_S)
+            if stale:
+                os.unlink(entry.path)
+        except OSError:
+            continue
 
 
 def store(source: Path, file_name: str, sha256_prefix: str | None) -> Path:
@@ -287,8 +324,7 @@ def store(source: Path, file_name: str, sha256_prefix: str | None) -> Path:
     changed meanwhile). Nothing is left behind otherwise. Returns the cache path."""
     target = cache_dir() / file_name
     _make_cache(target.parent)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                       suffix=".partial")
+    handle, partial = _partial_file(target)
     try:
         digest = hashlib.sha256()
         with os.fdopen(handle, "wb") as out, open(source, "rb") as data:
@@ -309,6 +345,7 @@ def store(source: Path, file_name: str, sha256_prefix: str | None) -> Path:
 
 def _offline_error(url: str, target: Path, reason: object,
                    add_command: str | None = None) -> ModelError:
+    url, target = shown_path(url), shown_path(target)  # one line each, whatever they hold
     if add_command:
         manual = (f"download {url} on another machine, then run `{add_command}` here (it checks "
                   f"the file and copies it to {target})")
@@ -324,8 +361,7 @@ def _download(url: str, target: Path, sha256_prefix: str | None, progress: bool,
               timeout: float = TIMEOUT_S, add_command: str | None = None) -> None:
     """``url`` into ``target`` through a temporary file renamed only when complete and checked;
     nothing is left behind otherwise."""
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                       suffix=".partial")
+    handle, partial = _partial_file(target)
     try:
         with os.fdopen(handle, "wb") as out:
             digest, size, expected = _copy(url, out, target, progress, timeout, add_command)

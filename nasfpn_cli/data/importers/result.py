@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...untrusted import shown_path
+
 # kind -> what it means (the import's own problems; `data check` has its own list)
 PROBLEM_KINDS: dict[str, str] = {
     "xml-malformed": "annotation XML malformed, refused or unreadable",
@@ -47,7 +49,8 @@ class ImportProblem:
     message: str
 
     def render(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        file = shown_path(self.file)
+        where = file if self.line is None else f"{file}:{self.line}"
         return f"{where}: {self.message}"
 
     def to_dict(self) -> dict:

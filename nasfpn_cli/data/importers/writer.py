@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 from pathlib import Path
 
+from ...untrusted import shell_word
 from ...utils import atomic_write_json
 from .result import ImportResult
 
@@ -43,7 +43,7 @@ def train_command(result: ImportResult, out: Path) -> str:
     if val is not None:
         words += ["--val-ann", str(annotation_file(out, val)), "--val-images", root]
     words += ["-o", str(Path("runs") / (out.name or "imported"))]
-    return shlex.join(words)
+    return " ".join(shell_word(word) for word in words)
 
 
 def _earlier_files(out: Path) -> list[Path]:
