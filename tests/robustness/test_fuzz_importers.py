@@ -188,3 +188,21 @@ def test_a_good_dataset_still_imports(tmp_path, fmt):
         (root / "data.yaml").write_text("train: images/train\nnames: [a, b]\n")
     result = importer(fmt)(root, ImportOptions())
     assert not result.problems and len(result.splits["train"].annotations) == 1
+
+
+# found by the fuzzing: a name longer than the file system allows raised OSError from is_file()
+@pytest.mark.parametrize("fmt", ["voc", "yolo"])
+def test_a_name_too_long_for_the_file_system_is_reported_missing(tmp_path, fmt):
+    long = "x" * 300
+    root = tmp_path / fmt
+    if fmt == "voc":
+        _image(root / "JPEGImages" / "a.jpg")
+        (root / "Annotations").mkdir()
+        (root / "Annotations" / "a.xml").write_text(VOC_GOOD.replace("a.jpg", long))
+        result = importer(fmt)(root, ImportOptions())
+        assert not result.problems  # found by its id (a.jpg) instead
+    else:
+        _image(root / "images" / "train" / "a.png")
+        (root / "data.yaml").write_text(f"train: images/train\nval: {long}\nnames: [a]\n")
+        result = importer(fmt)(root, ImportOptions())
+        assert [p.kind for p in result.problems] == ["image-missing"]

@@ -171,13 +171,29 @@ NOT_REGULAR: tuple[tuple[Callable[[int], bool], str], ...] = (
     (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
 
 
+def _safe_test(test: Callable[[int], bool]) -> Callable[[Path], bool]:
+    def check(path: Path) -> bool:
+        try:
+            return test(os.stat(path).st_mode)
+        except (OSError, ValueError):  # missing, a name too long, a NUL byte: not there
+            return False
+    return check
+
+
+# Path.is_file and friends for names read from files: they raise for a name too long (and a
+# NUL byte) where these answer False, so such a name is reported as missing like any other
+is_file = _safe_test(stat.S_ISREG)
+is_dir = _safe_test(stat.S_ISDIR)
+exists = _safe_test(lambda mode: True)
+
+
 def not_a_file(path: Path) -> str | None:
     """What ``path`` is when it is not a regular file (through links), for a problem's
     message: ``a folder``, ``a FIFO``..., ``a link that leads nowhere``; None for a regular
     file or nothing at all."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):
         return "a link that leads nowhere (or in a loop)" if os.path.islink(path) else None
     return next((what for test, what in NOT_REGULAR if test(mode)),
                 None if stat.S_ISREG(mode) else "not a regular file")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ...errors import DatasetError
 from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
-                     clip_box, image_size, number, relative_name)
+                     clip_box, image_size, is_dir, is_file, number, relative_name)
 from .safe_xml import Node, XmlError, parse_xml_file
 
 VOC_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
@@ -61,7 +61,7 @@ def _split_lists(root: Path, problems: list[ImportProblem],
     splits: dict[str, list[str]] = {}
     for split in SPLIT_NAMES:
         path = root / "ImageSets" / "Main" / f"{split}.txt"
-        if not path.is_file():
+        if not is_file(path):
             continue
         shown = relative_name(path, root)
         ids: dict[str, None] = {}
@@ -93,11 +93,11 @@ def _image_file(root: Path, stem: str, node: Node, shown: str,
                                           f"<filename> {filename.text!r} is not a plain file "
                                           f"name in JPEGImages/"))
             return None
-        if (folder / filename.text).is_file():
+        if is_file(folder / filename.text):
             return folder / filename.text
     for suffix in IMAGE_SUFFIXES:
         for candidate in (folder / (stem + suffix), folder / (stem + suffix.upper())):
-            if candidate.is_file():
+            if is_file(candidate):
                 return candidate
     named = f"JPEGImages/{filename.text}" if filename is not None and filename.text else (
         f"JPEGImages/{stem}.jpg")
@@ -181,7 +181,7 @@ def category_names(names: set[str]) -> list[str]:
 def import_voc(source: Path, options: ImportOptions) -> ImportResult:
     """Read the Pascal VOC dataset in folder ``source``."""
     root = Path(source)
-    if not (root / "Annotations").is_dir():
+    if not is_dir(root / "Annotations"):
         raise DatasetError(f"{root}: no Annotations folder", hint=LAYOUT_HINT)
     if options.difficult not in DIFFICULT_AS:
         raise DatasetError(f"difficult: expected one of {', '.join(DIFFICULT_AS)}")
@@ -192,7 +192,7 @@ def import_voc(source: Path, options: ImportOptions) -> ImportResult:
     options.expect(len(wanted))
     parsed: dict[str, _Annotation | None] = {}
     for stem in wanted:
-        if (root / "Annotations" / f"{stem}.xml").is_file():
+        if is_file(root / "Annotations" / f"{stem}.xml"):
             parsed[stem] = _read(root, stem, problems)
         else:
             parsed[stem] = None

@@ -24,7 +24,8 @@ from pathlib import Path
 from ...errors import DatasetError
 from ...limits import MAX_NUM_CLASSES
 from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
-                     clip_box, image_size, not_a_file, number, relative_name)
+                     clip_box, exists, image_size, is_dir, is_file, not_a_file, number,
+                     relative_name)
 from .safe_yaml import YamlError, parse_yaml_file
 
 YAML_NAMES = ("data.yaml", "data.yml")
@@ -135,7 +136,7 @@ def _list_file(path: Path, root: Path, problems: list[ImportProblem]) -> list[Pa
         if not line:
             continue
         image = Path(line) if os.path.isabs(line) else path.parent / line
-        if not image.is_file():
+        if not is_file(image):
             what = not_a_file(image)
             problems.append(ImportProblem("image-missing" if what is None else "not-a-file",
                                           relative_name(path, root), line_number,
@@ -157,9 +158,9 @@ def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
                                f"folder")
         root = Path(data["path"])
         root = root if root.is_absolute() else path.parent / root
-        if not root.is_dir():
+        if not is_dir(root):
             raise DatasetError(f"{shown}: path {data['path']!r}: "
-                               + ("not a folder" if root.exists() else "no such folder"))
+                               + ("not a folder" if exists(root) else "no such folder"))
     layout = _Layout(root, names, notes=notes)
     for key in SPLIT_KEYS:
         value = data.get(key)
@@ -175,10 +176,10 @@ def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
                 continue
             where = Path(entry)
             where = where if where.is_absolute() else root / where
-            if where.is_dir():
+            if is_dir(where):
                 images += _images_in(where, root, problems)
                 layout.label_folders.append(label_path(where / "x").parent)
-            elif where.is_file() and where.suffix.lower() == ".txt":
+            elif is_file(where) and where.suffix.lower() == ".txt":
                 images += _list_file(where, root, problems)
             else:
                 problems.append(ImportProblem("image-missing", shown, None,
@@ -202,14 +203,14 @@ def _names_file(path: Path) -> dict[int, str]:
 
 
 def _folder_layout(root: Path, problems: list[ImportProblem]) -> _Layout:
-    names_file = next((root / n for n in NAMES_FILES if (root / n).is_file()), None)
+    names_file = next((root / n for n in NAMES_FILES if is_file(root / n)), None)
     if names_file is None:
         raise DatasetError(f"{root}: no data.yaml, classes.txt or obj.names", hint=LAYOUT_HINT)
     layout = _Layout(root, _names_file(names_file))
     images = root / "images"
-    if not images.is_dir():
+    if not is_dir(images):
         raise DatasetError(f"{root}: no images folder", hint=LAYOUT_HINT)
-    for folder in sorted(p for p in images.iterdir() if p.is_dir()
+    for folder in sorted(p for p in images.iterdir() if is_dir(p)
                          and p.suffix.lower() not in IMAGE_SUFFIXES):
         layout.splits[folder.name] = _images_in(folder, root, problems)
         layout.label_folders.append(root / "labels" / folder.name)
@@ -224,11 +225,11 @@ def _folder_layout(root: Path, problems: list[ImportProblem]) -> _Layout:
 
 
 def _layout(source: Path, problems: list[ImportProblem]) -> _Layout:
-    if not source.exists():
+    if not exists(source):
         raise DatasetError(f"{source}: no such file or folder", hint=LAYOUT_HINT)
-    if not source.is_dir():  # a data.yaml; the reader refuses FIFOs and devices
+    if not is_dir(source):  # a data.yaml; the reader refuses FIFOs and devices
         return _yaml_layout(source, problems)
-    found = next((source / n for n in YAML_NAMES if (source / n).exists()), None)
+    found = next((source / n for n in YAML_NAMES if exists(source / n)), None)
     return _yaml_layout(found, problems) if found else _folder_layout(source, problems)
 
 
@@ -293,7 +294,7 @@ def _orphans(layout: _Layout, expected: set[str], problems: list[ImportProblem])
     """Report label files that no image of the dataset has."""
     seen: set[str] = set()
     for folder in layout.label_folders:
-        if not folder.is_dir():
+        if not is_dir(folder):
             continue
         for path in sorted(folder.rglob("*.txt")):
             key = os.path.abspath(path)
@@ -334,7 +335,7 @@ def import_yolo(source: Path, options: ImportOptions) -> ImportResult:
                                               None, f"the label file of {shown} is {what}: "
                                                     f"the image is left out"))
                 continue
-            if labels.is_file():
+            if is_file(labels):
                 boxes, count = _read_labels(labels, relative_name(labels, layout.root), width,
                                             height, layout.names, problems)
                 polygons += count
