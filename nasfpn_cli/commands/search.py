@@ -29,7 +29,8 @@ CONTROLLER_OPTIONS = {name: option_fields(entry.options, entry.flag_prefix)
                       for name, entry in CONTROLLERS.items()}
 # options that say what is searched: fixed for the life of an output folder (with every
 # reward's flags, :func:`reward_flags`)
-IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "cells", "macs_target",
+IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "space", "cells",
+                    "max_inputs", "seed_from", "macs_target",
                     "macs_weight", "scheduler", "asha_eta", "asha_min_epochs", "paper_constraints",
                     *(option for options in CONTROLLER_OPTIONS.values() for option in options))
 
@@ -214,6 +215,9 @@ def _reward_options_for(reward_name: str, given: dict[str, dict[str, Any]]) -> d
 # where trials run and the search space, shared by `search` and `search calibrate`
 executor_options = settings_options(ExecutorSettings, defaults=ExecutorSettings(), concrete=True)
 space_options = settings_options(SpaceSettings, defaults=SpaceSettings(), concrete=True)
+# calibration samples the paper's space (its poor architectures are built for it)
+paper_space_options = settings_options(SpaceSettings, names=["cells", "paper_constraints"],
+                                       defaults=SpaceSettings(), concrete=True)
 
 
 def controller_options(command: Callable) -> Callable:
@@ -273,7 +277,7 @@ proxy_config_option = click.option(
 @settings_options(SearchSettings, names=["resume"], defaults=SEARCH, concrete=True)
 @space_options
 @controller_options
-@settings_options(SearchSettings, names=["scheduler", "asha_eta", "asha_min_epochs",
+@settings_options(SearchSettings, names=["seed_from", "scheduler", "asha_eta", "asha_min_epochs",
                                          "macs_target", "macs_weight", "final_top_k",
                                          "final_seeds"], defaults=SEARCH,
                   concrete=True)
@@ -370,7 +374,7 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
                          where: dict[str, Any]):
     from ..search.rewards import RewardSpec
     from ..search.runner import SearchConfig
-    from ..search.space import SearchSpace
+    from ..search.spaces import build_space
 
     options = _reward_options_for(params["reward"].partition(":")[0],
                                   _given_reward_options(ctx, params))
@@ -387,13 +391,43 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
         from ..search.cost import MacsObjective
 
         macs = MacsObjective(params["macs_target"], params["macs_weight"])
+    space = build_space(params["space"], params["cells"], params["max_inputs"],
+                        params["paper_constraints"])
     return SearchConfig(output_dir, RewardSpec.parse(params["reward"], options,
                                                      tuple(params["reward_module"])),
-                        controller, controller_options,
-                        SearchSpace(params["cells"], paper_constraints=params["paper_constraints"]),
+                        controller, controller_options, space,
                         params["seed"], macs_objective=macs, scheduler=params["scheduler"],
                         asha_eta=params["asha_eta"], asha_min_epochs=params["asha_min_epochs"],
-                        **where)
+                        seeds=seed_pyramids(params["seed_from"], controller, space), **where)
+
+
+def seed_pyramids(seed_from: str | None, controller: str, space) -> tuple:
+    """``--seed-from``: (name, decisions) of each pyramid named, in order; by default the
+    anchors where the controller starts from seeds in the anchored space. UsageError naming a
+    pyramid that is no point of the space, and why."""
+    from ..genotype import load_genotype
+    from ..errors import NasfpnError
+    from ..search.anchored import ANCHORS
+    from ..search.spaces import ANCHORED, space_kind
+
+    seeded = CONTROLLERS[controller].seeded
+    if seed_from is None:
+        names = ANCHORS if seeded and space_kind(space.to_dict()) == ANCHORED else ()
+    elif seed_from.strip().lower() == "none":
+        names = ()
+    else:
+        names = tuple(name.strip() for name in seed_from.split(",") if name.strip())
+        if not seeded:
+            raise UsageError(f"--seed-from: --controller {controller} does not start from given "
+                             "pyramids", hint="--controller evolution or local do")
+    seeds = []
+    for name in names:
+        try:
+            seeds.append((name, space.encode(load_genotype(name))))
+        except NasfpnError as exc:
+            raise UsageError(f"--seed-from {name}: not a point of the search space: {exc}",
+                             hint="--space anchored holds fpn, panet, bifpn and nasfpn") from None
+    return tuple(seeds)
 
 
 @command.command(name="report")
@@ -522,7 +556,7 @@ def reference_options(command: Callable) -> Callable:
 @settings_options(CalibrationSettings, names=["output_dir", "architectures", "sampled", "poor",
                                              "seeds", "seed", "top_k"],
                   defaults=CALIBRATION, concrete=True)
-@space_options
+@paper_space_options
 @executor_options
 @settings_options(CalibrationSettings, names=["resume", "reference_from", "tune", "ladder_from",
                                              "target"],
@@ -607,7 +641,7 @@ def _tune(output_dir: Path, target: float, ladder_from: tuple[str, ...]) -> int:
 def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: Path,
                         where: dict[str, Any]):
     from ..search.calibration import CalibrationConfig
-    from ..search.space import SearchSpace
+    from ..search.spaces import build_space
 
     proxy = _reward_options_for("proxy", _given_reward_options(ctx, params))
     reference = {field: params[option] for option, field in REFERENCE_OPTIONS.items()
@@ -615,7 +649,7 @@ def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: 
     bundled = tuple(name.strip() for name in params["architectures"].split(",") if name.strip())
     return CalibrationConfig(output_dir, proxy, reference, bundled, params["sampled"],
                              params["poor"], params["seeds"], params["seed"],
-                             SearchSpace(params["cells"],
+                             build_space("paper", params["cells"],
                                          paper_constraints=params["paper_constraints"]),
                              params["top_k"], **where)
 

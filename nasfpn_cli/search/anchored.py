@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import SearchError
 from ..genotype import OPS, Genotype, level_name, load_genotype, parse_genotype, plan
 from ..genotype.nodes import Cell, Ref
+from .space import genotype_header
 
 KIND = "anchored"
 Decisions = tuple[int, ...]
@@ -254,11 +255,7 @@ class AnchoredSpace:
     def to_text(self, decisions: Sequence[int], name: str | None = None,
                 comment: str | None = None) -> str:
         """The point as genotype DSL text (unvalidated; see :meth:`to_genotype`)."""
-        lines = [f"# {line}" for line in comment.splitlines()] if comment else []
-        if name:
-            lines.append(f"genotype {name}")
-        levels = " ".join(level_name(level) for level in self.levels)
-        lines += [f"inputs {levels}", f"outputs {levels}", ""]
+        lines = genotype_header(self.levels, name, comment)
         genes = self._cursor(decisions).genes
         for cell, gene in enumerate(genes):
             out = " -> out" if self.is_output_cell(cell, len(genes)) else ""
@@ -266,6 +263,22 @@ class AnchoredSpace:
             lines.append(f"{self.feature_name(len(self.levels) + cell)} = {self.ops[gene.op]}("
                          f"{args}) @ {level_name(self.levels[gene.level])}{out}")
         return "\n".join(lines) + "\n"
+
+    def compact(self, decisions: Sequence[int]) -> str:
+        """``sum(P4,n1)@P4 wsum(P3,P4,n2)@P3 ...``: a whole point on one line."""
+        genes = self.decode(decisions)
+        return " ".join(f"{self.ops[g.op]}({','.join(self.feature_name(f) for f in g.inputs)})"
+                        f"@{level_name(self.levels[g.level])}" for g in genes)
+
+    def similarity(self, decisions: Sequence[int], target: Sequence[int]) -> float:
+        """How alike two points are, 0 to 1: the share of their cells' descriptors (op, inputs,
+        level; :func:`.edits.descriptors`) they have in common (1: the same pyramid)."""
+        from .edits import lower_bound
+
+        if self.hash(decisions) == self.hash(target):
+            return 1.0
+        cells = max(self.cell_count(decisions), self.cell_count(target))
+        return 1.0 - lower_bound(self, decisions, target) / cells
 
     def to_genotype(self, decisions: Sequence[int], name: str | None = None) -> Genotype:
         """Decisions -> a validated Genotype (the same checks as a hand-written file)."""

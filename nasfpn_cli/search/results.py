@@ -17,7 +17,7 @@ from ..untrusted import chart_text
 from .cost import REFERENCE_GENOTYPES
 from .runner import described, load_config
 from .store import SearchStore
-from .space import SearchSpace
+from .spaces import Space, space_from_dict
 from .trials import TrialRecord, read_trials
 
 
@@ -78,7 +78,7 @@ def bundled_macs(output_dir: Path) -> dict[str, int]:
 
     identity = load_config(output_dir)["identity"]
     reward = build_reward(RewardSpec.from_dict(identity["reward"]),
-                          SearchSpace.from_dict(identity["space"]), output_dir)
+                          space_from_dict(identity["space"]), output_dir)
     return {name: reward.cost(load_genotype(name)) for name in REFERENCE_GENOTYPES}
 
 
@@ -103,14 +103,9 @@ def write_pareto_plot(ranked: list[RankedArchitecture], references: dict[str, in
     return save_figure(fig, path)
 
 
-def compact_cells(space: SearchSpace, decisions: list[int]) -> str:
-    """``gp(P6,P4)@P4 sum(n1,P4)@P4 ...``: a whole architecture on one line."""
-    parts = []
-    for cell in range(space.num_cells):
-        first, second, level, op = decisions[4 * cell: 4 * cell + 4]
-        parts.append(f"{space.ops[op]}({space.feature_name(first)},{space.feature_name(second)})"
-                     f"@P{space.levels[level]}")
-    return " ".join(parts)
+def compact_cells(space, decisions: list[int]) -> str:
+    """A whole architecture on one line (the space's :meth:`compact`)."""
+    return space.compact(decisions)
 
 
 def curves(records: list[TrialRecord]) -> tuple[list[float], list[float], list[int]]:
@@ -156,6 +151,6 @@ def write_cost_plot(records: list[TrialRecord], output_dir: Path, plots_dir: Pat
     return write_pareto_plot(ranked, bundled_macs(output_dir), plots_dir / "pareto.png", title)
 
 
-def search_space_of(output_dir: Path) -> SearchSpace:
+def search_space_of(output_dir: Path) -> Space:
     identity = load_config(output_dir)["identity"]
-    return described(output_dir, lambda: SearchSpace.from_dict(identity["space"]))
+    return described(output_dir, lambda: space_from_dict(identity["space"]))

@@ -38,7 +38,7 @@ def schedule_fingerprint(options: dict[str, Any]) -> str:
     """A hash of what a training under reward ``options`` depends on: every resolved proxy
     setting (recipe, epochs, images, image size, score, data...) and the content of the
     annotation files it names. Two schedules with one fingerprint train the same way."""
-    from .rewards.proxy import ProxySettings
+    from .proxy_task import ProxySettings
 
     settings = ProxySettings.from_options(options).to_dict()
     for name in NOT_TRAINING:

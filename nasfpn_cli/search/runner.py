@@ -28,7 +28,7 @@ from typing import Any
 from ..utils import ProgressTask
 from ..errors import SearchError, torch_load_failure
 from ..run_lock import folder_lock
-from ..records import Check, check_record, nested, optional
+from ..records import Check, check_record, list_of, nested, optional, text, whole
 from ..settings import declared_check, declared_shape
 from .controllers import CONTROLLERS, Controller, Proposal, build_controller
 from .asha import SCHEDULERS, AshaScheduler, asha_budgets
@@ -37,8 +37,9 @@ from .executors import Executor, build_executor, set_torch_threads
 from .jobs import JobQueue, run_jobs
 from .final import FinalArchitecture, final_selection
 from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
-from .settings import SPACE_SHAPE, ExecutorSettings, SearchSettings
+from .settings import ExecutorSettings, SearchSettings
 from .space import SearchSpace
+from .spaces import Space, space_from_dict, space_shape
 from .store import SearchStore
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
@@ -55,7 +56,7 @@ class SearchConfig:
     reward: RewardSpec = field(default_factory=lambda: RewardSpec("proxy"))
     controller: str = SearchSettings.controller  # defaults: the declared options'
     controller_options: dict[str, Any] = field(default_factory=dict)
-    space: SearchSpace = field(default_factory=SearchSpace)
+    space: Space = field(default_factory=SearchSpace)
     seed: int = SearchSettings.seed
     trials: int = SearchSettings.trials
     workers: int = ExecutorSettings.workers
@@ -68,6 +69,8 @@ class SearchConfig:
     asha_min_epochs: int = SearchSettings.asha_min_epochs
     final_top_k: int = SearchSettings.final_top_k  # the final selection (search/final.py)
     final_seeds: int = SearchSettings.final_seeds
+    # the pyramids a seeded controller proposes first (--seed-from): (name, decisions)
+    seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def identity(self) -> dict[str, Any]:
         identity = {"controller": self.controller, "controller_options": self.controller_options,
@@ -78,16 +81,21 @@ class SearchConfig:
         if self.scheduler != "none":
             identity["scheduler"] = {"name": self.scheduler, "eta": self.asha_eta,
                                      "min_epochs": self.asha_min_epochs}
+        if self.seeds:  # absent otherwise: folders of unseeded searches keep their identity
+            identity["seed_from"] = [{"name": name, "decisions": list(decisions)}
+                                     for name, decisions in self.seeds]
         return identity
 
     @classmethod
     def from_identity(cls, output_dir: Path, data: dict[str, Any], **rest: Any) -> "SearchConfig":
         """The search that search.json's ``identity`` describes (checked by :func:`load_config`)."""
         return cls(output_dir, RewardSpec.from_dict(data["reward"]), data["controller"],
-                   dict(data["controller_options"]), SearchSpace.from_dict(data["space"]),
+                   dict(data["controller_options"]), space_from_dict(data["space"]),
                    int(data["seed"]),
                    macs_objective=MacsObjective.from_dict(data.get("macs_objective")),
-                   **_scheduler_fields(data.get("scheduler")), **rest)
+                   **_scheduler_fields(data.get("scheduler")),
+                   seeds=tuple((item["name"], tuple(item["decisions"]))
+                               for item in data.get("seed_from", ())), **rest)
 
     def make_scheduler(self, reward: Reward) -> AshaScheduler | None:
         """The ASHA rungs over the reward's budget (the proxy's epochs)."""
@@ -121,7 +129,8 @@ def identity_shape(data: Any) -> dict[str, Check]:
         "controller": _declared("controller"),
         "controller_options": nested(options, closed=True),
         "reward": nested(REWARD_SPEC_SHAPE, ("name",)),
-        "space": nested(SPACE_SHAPE, tuple(SPACE_SHAPE)),
+        "space": nested(space_shape(data.get("space") if isinstance(data, dict) else None),
+                        tuple(space_shape(data.get("space") if isinstance(data, dict) else None))),
         "seed": _declared("seed"),
         "macs_objective": optional(nested({"target": _declared("macs_target"),
                                            "weight": _declared("macs_weight")},
@@ -129,6 +138,8 @@ def identity_shape(data: Any) -> dict[str, Check]:
         "scheduler": optional(nested({"name": _declared("scheduler"), "eta": _declared("asha_eta"),
                                       "min_epochs": _declared("asha_min_epochs")},
                                      ("name", "eta", "min_epochs"))),
+        "seed_from": optional(list_of(nested({"name": text, "decisions": list_of(
+            whole(), "decisions", 1)}, ("name", "decisions")), "seed pyramids", 1)),
     }
 
 
@@ -197,8 +208,14 @@ class Search:
         self.space = config.space
         reward = build_reward(config.reward, self.space, out)  # bad settings fail before any file
         self.asha = config.make_scheduler(reward)
-        self.controller: Controller = build_controller(config.controller, self.space, config.seed,
-                                                       **config.controller_options)
+        for name, decisions in config.seeds:  # a stored seed must be a point of the space
+            try:
+                self.space.check(decisions)
+            except SearchError as exc:
+                raise SearchError(f"seed {name}: {exc}") from None
+        self.controller: Controller = build_controller(
+            config.controller, self.space, config.seed,
+            seeds=tuple(decisions for _, decisions in config.seeds), **config.controller_options)
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
             self._write_config()

@@ -11,8 +11,9 @@ from ..limits import MAX_SEARCH_CELLS, MAX_SEED, max_local_processes
 from ..genotype import OPS
 from ..genotype.nodes import LEVEL_RANGE
 from ..records import Check, flag, list_of, one_of, whole
-from ..settings import declared_check, setting
+from ..settings import setting
 from .cost import DEFAULT_WEIGHT
+from .store import CalibrationStore, SearchStore
 
 # architectures or seeds of one calibration: each is a training, and a calibration of thousands
 # runs for days and fills memory with its plan (issue 20: --sampled 100000000)
@@ -45,8 +46,15 @@ class ExecutorSettings:
 class SpaceSettings:
     """The search space, for `search` and for the architectures `search calibrate` samples."""
 
-    cells: int = setting(7, section="space", minimum=5, maximum=MAX_SEARCH_CELLS,
-                         help="Merging cells per pyramid; the last 5 are the outputs.")
+    space: str = setting("paper", section="space", choices=("paper", "anchored"),
+                         help="paper: the paper's N cells of 2 inputs; anchored: 5 to 10 cells "
+                              "of 2 or 3 inputs, holding FPN, PANet, BiFPN and NAS-FPN.")
+    cells: str | None = setting(None, section="space", metavar="N|LOW..HIGH",
+                                help="Merging cells per pyramid; the last 5 are the outputs.",
+                                unset_help="[default: 7; with --space anchored 5..10]")
+    max_inputs: int | None = setting(None, section="space", minimum=2, maximum=8,
+                                     help="--space anchored: inputs per cell at most.",
+                                     unset_help="[default: 3]")
     paper_constraints: bool = setting(False, section="space",
                                       help="The paper's extra rule: intermediate cells never "
                                            "produce P3 (stride 8).")
@@ -54,11 +62,16 @@ class SpaceSettings:
 
 # a stored SearchSpace: the bounds of --cells, pyramid levels, the ops of the genotype language
 SPACE_SHAPE: dict[str, Check] = {
-    "num_cells": declared_check(SpaceSettings, "cells"),
+    "num_cells": whole(5, MAX_SEARCH_CELLS),
     "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1), "pyramid levels", 1),
     "ops": list_of(one_of(OPS), "binary ops", 1),
     "paper_constraints": flag,
 }
+
+
+def _files(store: type, *keys: str) -> str:
+    """The names of a folder's main files, for an option's help."""
+    return ", ".join(store.FILES[key] for key in keys)
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,8 @@ class SearchSettings:
                           help="Finished trials to reach (a resumed search may raise it).")
     seed: int = setting(0, section="search", minimum=0, maximum=MAX_SEED)
     output_dir: str = setting("runs/search", section="search", short="-o", path="any",
-                              help="search.json, trials.jsonl, state.pt, best.txt go here.")
+                              help=f"{_files(SearchStore, 'config', 'trials', 'state', 'best')}"
+                                   " go here.")
     resume: bool = setting(False, section="search", help="Continue the search in --output-dir.")
     scheduler: str = setting("none", section="search", choices=("none", "asha"),
                              help="asha: successive halving over the reward's budget (the "
@@ -100,6 +114,12 @@ class SearchSettings:
                                     "proxy trainings.")
     macs_weight: float = setting(DEFAULT_WEIGHT, section="search", maximum=0.0,
                                  help="The exponent of --macs-target (MnasNet: -0.07).")
+    seed_from: str | None = setting(None, section="search", metavar="NAMES|FILES|none",
+                                    help="evolution, local: the pyramids the search starts from "
+                                         "(bundled names or genotype files, comma-separated), "
+                                         "its first trials in that order.",
+                                    unset_help="[default: fpn,panet,bifpn,nasfpn in --space "
+                                               "anchored, none in the paper's]")
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,8 @@ class CalibrationSettings:
 
     output_dir: str = setting("runs/calibration", section="calibration", short="-o",
                               path="folder",
-                              help="plan.json, trainings.jsonl, calibration.json/png go here.")
+                              help=f"{_files(CalibrationStore, 'plan', 'trainings', 'result')}"
+                                   " go here.")
     architectures: str = setting("fpn,panet,nasfpn,bifpn", section="calibration",
                                  metavar="NAMES",
                                  help="Comma-separated bundled names or genotype files ('' none).")

@@ -24,6 +24,15 @@ from ..genotype import OPS, Genotype, level_name, parse_genotype
 
 Decisions = tuple[int, ...]
 
+
+def genotype_header(levels: Sequence[int], name: str | None, comment: str | None) -> list[str]:
+    """The lines a searched genotype's text starts with: the comment, its name, the pyramid."""
+    lines = [f"# {line}" for line in comment.splitlines()] if comment else []
+    if name:
+        lines.append(f"genotype {name}")
+    names = " ".join(level_name(level) for level in levels)
+    return lines + [f"inputs {names}", f"outputs {names}", ""]
+
 FIRST, SECOND, LEVEL, OP = "first", "second", "level", "op"
 DECISION_KINDS = (FIRST, SECOND, LEVEL, OP)
 DEFAULT_LEVELS = (3, 4, 5, 6, 7)
@@ -127,11 +136,7 @@ class SearchSpace:
     def to_text(self, decisions: Sequence[int], name: str | None = None,
                 comment: str | None = None) -> str:
         """The architecture as genotype DSL text (unvalidated; see :meth:`to_genotype`)."""
-        lines = [f"# {line}" for line in comment.splitlines()] if comment else []
-        if name:
-            lines.append(f"genotype {name}")
-        levels = " ".join(level_name(level) for level in self.levels)
-        lines += [f"inputs {levels}", f"outputs {levels}", ""]
+        lines = genotype_header(self.levels, name, comment)
         for cell in range(self.num_cells):
             first, second, level, op = decisions[4 * cell: 4 * cell + 4]
             out = " -> out" if self.is_output_cell(cell) else ""
@@ -203,6 +208,15 @@ class SearchSpace:
     def hash(self, decisions: Sequence[int]) -> str:
         """A short stable hash of the canonical form: equal for equivalent spellings."""
         return hashlib.sha256(self.canonical_text(decisions).encode()).hexdigest()[:16]
+
+    def compact(self, decisions: Sequence[int]) -> str:
+        """``gp(P6,P4)@P4 sum(n1,P4)@P4 ...``: a whole architecture on one line."""
+        parts = []
+        for cell in range(self.num_cells):
+            first, second, level, op = decisions[4 * cell: 4 * cell + 4]
+            parts.append(f"{self.ops[op]}({self.feature_name(first)},"
+                         f"{self.feature_name(second)})@P{self.levels[level]}")
+        return " ".join(parts)
 
     def similarity(self, decisions: Sequence[int], target: Sequence[int]) -> float:
         """Fraction of matching decisions, cell by cell; a cell's two inputs count as a pair."""

@@ -60,11 +60,11 @@ def adopt_reward(space, spec, output_dir, reward) -> None:
 
 def _space_and_reward(task: TrialTask):
     from .rewards import RewardSpec, build_reward
-    from .space import SearchSpace
+    from .spaces import space_from_dict
 
     key = _reward_key(task.space, task.reward, task.output_dir)
     if key not in _REWARD_CACHE:
-        space = SearchSpace.from_dict(task.space)
+        space = space_from_dict(task.space)
         reward = build_reward(RewardSpec.from_dict(task.reward), space, task.output_dir)
         _REWARD_CACHE[key] = (space, reward)
     return _REWARD_CACHE[key]

@@ -1,4 +1,4 @@
-"""Search controllers by name (``--controller``): ``ppo``, ``random``, ``evolution``.
+"""Search controllers by name (``--controller``): ``ppo``, ``random``, ``evolution``, ``local``.
 
 Each is imported only when chosen (only ``ppo`` needs torch).
 """
@@ -52,6 +52,7 @@ class ControllerEntry:
     cls: str
     options: type = NoOptions
     flag_prefix: str = ""
+    seeded: bool = False  # starts from given pyramids (--seed-from): its first proposals
 
     def option_names(self) -> tuple[str, ...]:
         return tuple(item.name for item in dataclasses.fields(self.options))
@@ -61,16 +62,25 @@ class ControllerEntry:
 CONTROLLERS: dict[str, ControllerEntry] = {
     "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-"),
     "random": ControllerEntry("random_search", "RandomController"),
-    "evolution": ControllerEntry("evolution", "EvolutionController", EvolutionOptions),
+    "evolution": ControllerEntry("evolution", "EvolutionController", EvolutionOptions,
+                                 seeded=True),
+    "local": ControllerEntry("local", "LocalSearchController", seeded=True),
 }
 
 
-def build_controller(name: str, space: SearchSpace, seed: int, **options: Any) -> Controller:
-    """A fresh controller; ``options`` are its keyword settings (e.g. ``population_size``)."""
+def build_controller(name: str, space: SearchSpace, seed: int,
+                     seeds: tuple[tuple[int, ...], ...] = (), **options: Any) -> Controller:
+    """A fresh controller; ``options`` are its keyword settings (e.g. ``population_size``),
+    ``seeds`` the points a seeded controller proposes first."""
     if name not in CONTROLLERS:
         raise SearchError(f"unknown controller {name!r}; choose one of {', '.join(CONTROLLERS)}")
     entry = CONTROLLERS[name]
+    if seeds and not entry.seeded:
+        raise SearchError(f"--seed-from: --controller {name} does not start from given pyramids",
+                          hint="--controller evolution or local start from them")
     module = importlib.import_module(f"{__name__}.{entry.module}")
+    if entry.seeded:
+        options = {**options, "seeds": tuple(seeds)}
     return getattr(module, entry.cls)(space, seed, **options)
 
 

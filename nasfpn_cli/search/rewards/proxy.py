@@ -1,7 +1,7 @@
 """``proxy`` (the default reward): each candidate trained briefly by the proxy task
 (:mod:`nasfpn_cli.search.proxy_task`) and scored on its held-out split; the budget ASHA
 divides is the training's epochs. Its flags are ``--proxy-*``: the proxy's own settings and the
-training settings it shares with ``nasfpn train`` (:meth:`ProxySettings.command_line`)."""
+training settings it shares with ``nasfpn train`` (:meth:`ProxySettings.option_sources`)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,0 +1,90 @@
+"""Searching the anchored space (issue 28): ``--space anchored``, seeded evolution and local
+search starting from the bundled pyramids, ``--seed-from``, resume."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nasfpn_cli.genotype import load_genotype
+from nasfpn_cli.search.anchored import ANCHORS, AnchoredSpace
+from nasfpn_cli.search.controllers import build_controller
+from nasfpn_cli.search.edits import edit_distance, neighbours
+from nasfpn_cli.search.rewards import RewardSpec
+from nasfpn_cli.search.runner import SearchConfig, resumed_config, run_search
+
+SPACE = AnchoredSpace()
+
+
+def trial_hashes(out) -> list[str]:
+    return [json.loads(line)["hash"] for line in (out / "trials.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("controller", ["evolution", "local"])
+def test_a_seeded_search_first_tries_the_anchors_in_order(cli, tmp_path, controller):
+    out = tmp_path / controller
+    result = cli("search", "--space", "anchored", "--controller", controller, "--reward",
+                 "similarity:bifpn", "--trials", "12", "--final-top-k", "0", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    anchors = [SPACE.genotype_hash(load_genotype(name)) for name in ANCHORS]
+    assert trial_hashes(out)[:4] == anchors
+    stored = json.loads((out / "search.json").read_text())["identity"]
+    assert [seed["name"] for seed in stored["seed_from"]] == list(ANCHORS)
+    assert stored["space"]["kind"] == "anchored"
+
+
+def test_local_search_proposes_neighbours_of_the_incumbent_and_climbs():
+    target = SPACE.mutate(SPACE.mutate(SPACE.encode(load_genotype("panet")),
+                                       np.random.default_rng(3)), np.random.default_rng(4))
+    seeds = tuple(SPACE.encode(load_genotype(name)) for name in ANCHORS)
+    controller = build_controller("local", SPACE, 0, seeds=seeds)
+    best, proposals = None, []
+    for _ in range(60):
+        proposal = controller.ask()
+        proposals.append(proposal.decisions)
+        reward = SPACE.similarity(proposal.decisions, target)
+        controller.tell(proposal, reward)
+        best = reward if best is None else max(best, reward)
+    assert [SPACE.hash(p) for p in proposals[:4]] == [SPACE.hash(s) for s in seeds]
+    first_move = proposals[4]
+    incumbent = max(seeds, key=lambda s: SPACE.similarity(s, target))
+    assert SPACE.hash(first_move) in {SPACE.hash(n) for n in neighbours(SPACE, incumbent)}
+    assert best > max(SPACE.similarity(s, target) for s in seeds)  # it climbed past the seeds
+    assert len({SPACE.hash(p) for p in proposals}) == len(proposals)  # never twice
+
+
+def test_a_resumed_local_search_continues_as_one_never_stopped(tmp_path):
+    def config(out, trials):
+        return SearchConfig(out, RewardSpec.parse("similarity:panet"), "local", space=SPACE,
+                            trials=trials, final_top_k=0,
+                            seeds=tuple((n, SPACE.encode(load_genotype(n))) for n in ANCHORS))
+
+    run_search(config(tmp_path / "once", 30), progress=False)
+    run_search(config(tmp_path / "twice", 14), progress=False)
+    run_search(resumed_config(tmp_path / "twice", trials=30), resume=True, progress=False)
+    assert trial_hashes(tmp_path / "once") == trial_hashes(tmp_path / "twice")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--controller", "evolution", "--seed-from", "fpn"), "--seed-from fpn: not a point"),
+    (("--controller", "random", "--space", "anchored", "--seed-from", "fpn"),
+     "--controller random does not start from"),
+    (("--space", "anchored", "--controller", "local", "--seed-from", "nope"), "nope"),
+    (("--space", "anchored", "--paper-constraints"), "--paper-constraints"),
+    (("--max-inputs", "3"), "--max-inputs"),
+    (("--cells", "5..9"), "--cells 5..9"),
+    (("--space", "anchored", "--cells", "9..6"), "LOW is above HIGH"),
+    (("--controller", "local", "--seed-from", "none"), "--space anchored"),
+])
+def test_space_and_seed_options_that_do_not_fit_are_named(cli, tmp_path, args, message):
+    result = cli("search", "--reward", "similarity:nasfpn", *args, "--trials", "2", "-o",
+                 str(tmp_path / "out"))
+    assert result.returncode in (1, 2) and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_anchors_are_several_edits_apart():
+    points = {name: SPACE.encode(load_genotype(name)) for name in ANCHORS}
+    assert all(edit_distance(SPACE, points[a], points[b]) >= 2
+               for a in ANCHORS for b in ANCHORS if a < b)
