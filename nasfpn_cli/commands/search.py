@@ -509,6 +509,50 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
     return 0
 
 
+@command.command(name="space", cls=SectionedCommand)
+@click.argument("genotypes", nargs=-1, metavar="[GENOTYPE]...")
+@space_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the space and, for each genotype, in_space, reason, decisions and hash "
+                   "(the canonical hash trials.jsonl records) as JSON.")
+def space(genotypes: tuple[str, ...], as_json: bool, **params: Any) -> int:
+    """The search space (its decisions, cell and input ranges, ops, log10 of its number of
+    pyramids) and, for each GENOTYPE (bundled name or file), whether it is a point of it; exit 1
+    when one is not."""
+    import json
+
+    from ..console import console
+    from ..genotype import load_genotype
+    from ..search.spaces import build_space
+
+    searched = build_space(params["space"], params["cells"], params["max_inputs"],
+                           params["paper_constraints"])
+    description = searched.describe()
+    points = []
+    for name in genotypes:
+        inside, reason = searched.contains(load_genotype(name))
+        decisions = searched.encode(load_genotype(name)) if inside else None
+        points.append({"genotype": name, "in_space": inside, "reason": reason or None,
+                       "decisions": None if decisions is None else list(decisions),
+                       "hash": None if decisions is None else searched.hash(decisions)})
+    if as_json:
+        click.echo(json.dumps({"space": description, "genotypes": points}, indent=2))
+    else:
+        low, high = description["log10_pyramids"]
+        cells = description["cells"]
+        console.print(f"{description['kind']} space: {cells[0]}..{cells[1]} cells of 2.."
+                      f"{description['max_inputs']} inputs over "
+                      f"{' '.join(description['levels'])}; ops {', '.join(description['ops'])}; "
+                      f"10^{low:.1f} to 10^{high:.1f} pyramids", markup=False)
+        for decision in description["decisions"]:
+            console.print(f"  {decision['kind']}: {decision['meaning']}", markup=False)
+        for point in points:  # names and reasons from files: shown as text
+            console.print(f"point {point['genotype']} (hash {point['hash']})"
+                          if point["in_space"] else
+                          f"not a point {point['genotype']}: {point['reason']}", markup=False)
+    return 1 if any(not point["in_space"] for point in points) else 0
+
+
 def found_order(out: Path, ranked, final) -> list[tuple[tuple[int, ...], str]]:
     """The architectures ``report --genotypes-dir`` writes, best first, each with where its rank
     comes from: the final selection's ranking where there is one (that is what it is for), then

@@ -14,6 +14,7 @@ named ``n1..nN``, the inputs of symmetric cells sorted) gives a hash for de-dupl
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -268,6 +269,47 @@ class SearchSpace:
                     result[4 * other + 2] = result[step]
         result[step] = new
         return self.check(result)
+
+    # -- membership, size, description ----------------------------------------------------------
+
+    def contains(self, genotype: Genotype) -> tuple[bool, str]:
+        """Whether a (valid) genotype is a point, and when not, the reason in one sentence."""
+        try:
+            self.encode(genotype)
+        except SearchError as exc:
+            return False, str(exc)
+        return True, ""
+
+    def genotype_hash(self, genotype: Genotype) -> str:
+        """The hash :meth:`hash` gives the genotype's point (SearchError when it is none)."""
+        return self.hash(self.encode(genotype))
+
+    def log10_size(self) -> tuple[float, float]:
+        """Bounds on log10 of the number of distinct pyramids. Upper: the decision sequences
+        (input pairs ordered). Lower: those divided by the most spellings one pyramid can have
+        (2 input orders per cell, the orders of the intermediate and of the output cells)."""
+        middle = self.num_intermediate
+        levels = len(self.levels) - (1 if self.paper_constraints else 0)
+        count = math.factorial(len(self.levels))
+        for cell in range(self.num_cells):
+            features = self.num_inputs + cell
+            count *= features * (features - 1) * len(self.ops) * (levels if cell < middle else 1)
+        spellings = 2 ** self.num_cells * math.factorial(middle) * math.factorial(len(self.levels))
+        return math.log10(count) - math.log10(spellings), math.log10(count)
+
+    def describe(self) -> dict:
+        """What ``nasfpn search space`` prints: the settings, the decisions and the size."""
+        low, high = self.log10_size()
+        return {"kind": "paper", **self.to_dict(),
+                "levels": [level_name(level) for level in self.levels],
+                "cells": [self.num_cells, self.num_cells], "max_inputs": 2,
+                "log10_pyramids": [low, high], "max_decisions": self.num_decisions,
+                "decisions": [{"kind": FIRST, "meaning": "first input: a pyramid input or an "
+                                                         "earlier cell"},
+                              {"kind": SECOND, "meaning": "second input, another feature"},
+                              {"kind": LEVEL, "meaning": "level; output cells take each level "
+                                                         "once"},
+                              {"kind": OP, "meaning": "binary op"}]}
 
     def to_dict(self) -> dict:
         return {"num_cells": self.num_cells, "levels": list(self.levels), "ops": list(self.ops),

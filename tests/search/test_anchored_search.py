@@ -88,3 +88,24 @@ def test_the_anchors_are_several_edits_apart():
     points = {name: SPACE.encode(load_genotype(name)) for name in ANCHORS}
     assert all(edit_distance(SPACE, points[a], points[b]) >= 2
                for a in ANCHORS for b in ANCHORS if a < b)
+
+
+def test_search_space_names_the_points_and_why_others_are_not(cli, tmp_path):
+    shown = cli("search", "space", "--space", "anchored", *ANCHORS)
+    assert shown.returncode == 0, shown.stderr
+    assert "5..10 cells of 2..3 inputs" in shown.stdout and "pyramids" in shown.stdout
+    for name in ANCHORS:
+        assert f"point {name} (hash {SPACE.genotype_hash(load_genotype(name))})" in shown.stdout
+    refused = cli("search", "space", "--space", "anchored", "--max-inputs", "2", "bifpn",
+                  "fpn", "--json")
+    assert refused.returncode == 1
+    report = json.loads(refused.stdout)
+    assert report["space"]["kind"] == "anchored" and report["space"]["max_inputs"] == 2
+    bifpn, fpn = report["genotypes"]
+    assert (bifpn["in_space"], bifpn["reason"]) == (
+        False, "cell 'p4' has 3 inputs; the space allows at most 2")
+    assert fpn["in_space"] and fpn["hash"] == SPACE.genotype_hash(load_genotype("fpn"))
+    assert AnchoredSpace(max_inputs=2).check(fpn["decisions"])
+    paper = cli("search", "space", "nasfpn", "fpn")
+    assert paper.returncode == 1 and "not a point fpn" in paper.stdout
+    assert "residual" in paper.stdout
