@@ -328,7 +328,32 @@ def command(ctx: click.Context, **params: Any) -> int | None:
         console.print(final_table(summary.final, config.space))
         for line in final_verdict(summary.final):
             console.print(line, markup=False)
+        print_anchor_judgement(output_dir, summary.final)
     return 0
+
+
+def print_anchor_judgement(output_dir: Path, final) -> None:
+    """A seeded search's winners against its anchors: a table and the verdict."""
+    from rich.table import Table
+
+    from ..console import console
+    from ..search.anchoring import judge_search, verdict
+
+    comparisons = judge_search(output_dir, final)
+    if not comparisons:
+        return
+    table = Table(title=f"the winners against the anchors (paired by seed against the best, "
+                        f"{comparisons[0].best_anchor})")
+    for column in ("hash", "mean", "nearest anchor", "edits", "MACs vs it", "vs best anchor"):
+        table.add_column(column, justify="left" if column in ("hash", "nearest anchor")
+                         else "right")
+    for c in comparisons:
+        table.add_row(c.hash, f"{c.mean:.4f}", c.nearest,
+                      "-" if c.distance is None else str(c.distance),
+                      "-" if c.macs_ratio is None else f"{c.macs_ratio:.2f}x",
+                      f"{c.difference:+.4f} +- {c.error:.4f}")
+    console.print(table)
+    console.print(verdict(comparisons), markup=False)
 
 
 add_reward_options(command)  # the built-in rewards' flags (plug-ins add theirs when imported)
@@ -473,6 +498,7 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
         console.print(final_table(final, space))
         for line in final_verdict(final):
             console.print(line, markup=False)
+        print_anchor_judgement(out, final)
     front = pareto_front(ranked)
     if front:
         from ..analysis.flop_tables import human

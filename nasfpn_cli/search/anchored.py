@@ -271,14 +271,16 @@ class AnchoredSpace:
                         f"@{level_name(self.levels[g.level])}" for g in genes)
 
     def similarity(self, decisions: Sequence[int], target: Sequence[int]) -> float:
-        """How alike two points are, 0 to 1: the share of their cells' descriptors (op, inputs,
-        level; :func:`.edits.descriptors`) they have in common (1: the same pyramid)."""
+        """How alike two points are, 0 to 1: one less the edits between them (a lower bound,
+        :func:`.edits.lower_bound`, at least 1 between different pyramids) per cell; 1 only for
+        the same pyramid. Instant, for the ``similarity`` reward."""
         from .edits import lower_bound
 
         if self.hash(decisions) == self.hash(target):
             return 1.0
         cells = max(self.cell_count(decisions), self.cell_count(target))
-        return 1.0 - lower_bound(self, decisions, target) / cells
+        edits = max(1, lower_bound(self, decisions, target))  # another pyramid: an edit at least
+        return max(0.0, 1.0 - edits / cells)
 
     def to_genotype(self, decisions: Sequence[int], name: str | None = None) -> Genotype:
         """Decisions -> a validated Genotype (the same checks as a hand-written file)."""

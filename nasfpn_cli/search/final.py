@@ -59,6 +59,11 @@ class FinalArchitecture:
         return sum(self.rewards) / len(self.rewards)
 
     @property
+    def repeats(self) -> tuple[float, ...]:
+        """The final selection's scores alone, in repeat order (the trial's own left out)."""
+        return self.rewards if self.scorer else self.rewards[1:]
+
+    @property
     def std(self) -> float:
         if len(self.rewards) < 2:
             return 0.0
@@ -67,7 +72,8 @@ class FinalArchitecture:
 
 
 def repeat_seed(seed: int, arch_hash: str, repeat: int) -> int:
-    """The seed of repeat ``repeat`` of an architecture (never its search trial's seed)."""
+    """The seed of repeat ``repeat`` of an architecture (never its search trial's seed); with
+    ``arch_hash`` "" the same for every architecture (paired against the anchors)."""
     text = f"final:{seed}:{arch_hash}:{repeat}"
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
@@ -99,12 +105,19 @@ def top_architectures(records: list[TrialRecord], top_k: int) -> list[TrialRecor
 def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: int,
                     seed: int, task: Callable[[TrialRecord, int, int], TrialTask],
                     executor: Any, on_done: Callable[[], None] = lambda: None,
-                    scorer: str | None = None) -> list[FinalArchitecture]:
+                    scorer: str | None = None, anchors: tuple[str, ...] = ()
+                    ) -> list[FinalArchitecture]:
     """Score the ``top_k`` best architectures ``repeats`` more times on ``executor`` (``task``
     makes the trial of (record, repeat, seed)), skipping what ``final.jsonl`` already holds;
     returns them ranked by their mean score. ``scorer`` names the reward ``task`` scores with
-    when it is not the search's own (the trial's score then stays out of the mean)."""
+    when it is not the search's own (the trial's score then stays out of the mean). The
+    ``anchors`` (hashes of a seeded search's seeds) are scored too, whatever their rank, and
+    then every architecture's repeat ``k`` has the same seed, so winners and anchors pair."""
     best = top_architectures(records, top_k)
+    chosen = {record.hash for record in best}
+    best += [record for record in top_architectures(records, len(records))
+             if record.hash in anchors and record.hash not in chosen]
+    shared = bool(anchors)
     path = SearchStore(out).final
     done = {(s.hash, s.repeat): s for s in read_final(path)} if path.exists() else {}
     _check_scorer(path, done.values(), scorer)
@@ -114,11 +127,13 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
 
     def trial(job: tuple[TrialRecord, int], number: int) -> TrialTask:
         record, repeat = job
-        return _renumbered(task(record, repeat, repeat_seed(seed, record.hash, repeat)), number)
+        return _renumbered(task(record, repeat, repeat_seed(seed, "" if shared else record.hash,
+                                                            repeat)), number)
 
     def finished(job: tuple[TrialRecord, int], result: TrialResult) -> None:
         record, repeat = job
-        score = _score(record, repeat, repeat_seed(seed, record.hash, repeat), result, scorer)
+        score = _score(record, repeat, repeat_seed(seed, "" if shared else record.hash, repeat),
+                       result, scorer)
         done[(record.hash, repeat)] = score
         log.append(score)
         on_done()

@@ -35,7 +35,7 @@ from .asha import SCHEDULERS, AshaScheduler, asha_budgets
 from .cost import MacsObjective
 from .executors import Executor, build_executor, set_torch_threads
 from .jobs import JobQueue, run_jobs
-from .final import FinalArchitecture, final_selection
+from .final import FinalArchitecture, final_selection, top_architectures
 from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
 from .settings import ExecutorSettings, SearchSettings
 from .space import SearchSpace
@@ -428,7 +428,9 @@ class Search:
         config = self.config
         if config.final_top_k < 1 or config.final_seeds < 1:
             return []
-        total = min(config.final_top_k, len(self.cache)) * config.final_seeds
+        anchors = {self.space.hash(decisions) for _, decisions in config.seeds}
+        total = len(set(record.hash for record in top_architectures(
+            self.records, config.final_top_k)) | (anchors & set(self.cache))) * config.final_seeds
         scorer = None if self.final_reward == config.reward else self.final_reward.name
         if scorer is not None:  # another reward re-scores: its data, written once, here
             final_reward = build_reward(self.final_reward, self.space, self.out)
@@ -438,7 +440,8 @@ class Search:
                           progress) as bar:
             return final_selection(self.out, self.records, config.final_top_k,
                                    config.final_seeds, config.seed, self._final_task, executor,
-                                   on_done=lambda: bar.update(advance=1), scorer=scorer)
+                                   on_done=lambda: bar.update(advance=1), scorer=scorer,
+                                   anchors=tuple(sorted(anchors)))
 
     def _final_task(self, record: TrialRecord, repeat: int, seed: int) -> TrialTask:
         """A repeat of ``record``'s architecture: another seed, the full budget, scored by the

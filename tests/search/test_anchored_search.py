@@ -109,3 +109,39 @@ def test_search_space_names_the_points_and_why_others_are_not(cli, tmp_path):
     paper = cli("search", "space", "nasfpn", "fpn")
     assert paper.returncode == 1 and "not a point fpn" in paper.stdout
     assert "residual" in paper.stdout
+
+
+def test_the_final_selection_scores_the_anchors_beside_the_best_at_the_same_seeds(tmp_path):
+    from nasfpn_cli.search.final import read_final
+    from nasfpn_cli.search.store import SearchStore
+
+    seeds = tuple((n, SPACE.encode(load_genotype(n))) for n in ANCHORS)
+    run_search(SearchConfig(tmp_path, RewardSpec.parse("similarity:nasfpn"), "local",
+                            space=SPACE, trials=20, final_top_k=2, final_seeds=2, seeds=seeds),
+               progress=False)
+    scores = read_final(SearchStore(tmp_path).final)
+    scored = {score.hash for score in scores}
+    assert {SPACE.hash(d) for _, d in seeds} <= scored and len(scored) >= 5
+    for repeat in (1, 2):  # paired: one seed per repeat, whatever the architecture
+        assert len({s.seed for s in scores if s.repeat == repeat}) == 1
+
+
+def test_winners_are_judged_paired_against_the_best_anchor():
+    from nasfpn_cli.search.anchoring import compare_to_anchors, verdict
+    from nasfpn_cli.search.final import FinalArchitecture
+
+    def arch(name, *repeats):
+        return FinalArchitecture(name, (len(name),), (0.5, *repeats))
+
+    final = [arch("lucky", 0.71, 0.69, 0.70), arch("steady", 0.632, 0.612, 0.622),
+             arch("fpn", 0.60, 0.60, 0.60), arch("bifpn", 0.62, 0.61, 0.62)]
+    anchors = {"fpn": "fpn", "bifpn": "bifpn"}
+    judged = {c.hash: c for c in compare_to_anchors(final, anchors, lambda a, b: abs(a[0] - b[0]),
+                                                    lambda d: 100 * d[0])}
+    lucky, steady = judged["lucky"], judged["steady"]
+    assert lucky.best_anchor == "bifpn" and lucky.difference == pytest.approx(0.0833, abs=1e-3)
+    assert lucky.beats and not steady.beats and not steady.trails  # +0.004: no lead
+    # the toy point is the name's length: steady (6) is nearest bifpn (5), 1.2x its MACs
+    assert (steady.nearest, steady.distance, steady.macs_ratio) == ("bifpn", 1, pytest.approx(1.2))
+    assert verdict(list(judged.values())).startswith("lucky beats the best anchor bifpn")
+    assert verdict([steady]).startswith("nothing beat the best anchor bifpn")
