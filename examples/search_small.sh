@@ -4,7 +4,8 @@
 #     and the proxy reward: the calibration is copied to OUT/calibration and tuned there
 #     (`search calibrate --tune`, no training), and the search uses the proxy it chose
 #     (`--proxy-config OUT/calibration/proxy.toml`); otherwise the default proxy
-#  1. a search (regularized evolution, REWARD proxy or supernet, 2 workers) on DATA (digits:
+#  1. a search (CONTROLLER evolution or local, in SPACE paper or anchored; REWARD proxy or
+#     supernet; 2 workers) on DATA (digits:
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
 #     written once in OUT/search/proxy_data, ending with the final selection (its top 10 scored
 #     again at 2 more seeds)
@@ -13,11 +14,15 @@
 #     and under the reference schedule (REF_EPOCHS, REF_IMAGES) at 2 seeds (`search calibrate`
 #     on them; with CALIBRATION its recorded trainings are reused, so the bundled pyramids are
 #     not trained again), and the table: reference score mean +- std, found vs hand-designed.
-# Every setting can be overridden from the environment, e.g. the measured runs of docs/search.md:
+# With TUNE=0 a CALIBRATION's trainings are reused but its proxy is not tuned (the default proxy
+# searches). Each stage's time is printed at the end.
+# Every setting can be overridden from the environment, e.g. the measured runs of docs/lab/:
 #   OUT=out/ss-digits BUNDLED=fpn,panet,nasfpn examples/search_small.sh
 #   OUT=out/ss-shapes DATA=shapes CALIBRATION=docs/runs/calibration-k16-shapes \
 #     examples/search_small.sh
 #   OUT=out/ss-supernet DATA=shapes REWARD=supernet TRIALS=1000 \
+#     CALIBRATION=docs/runs/calibration-k16-shapes examples/search_small.sh
+#   OUT=out/ss-anchored DATA=shapes SPACE=anchored CONTROLLER=local TRIALS=60 TUNE=0 \
 #     CALIBRATION=docs/runs/calibration-k16-shapes examples/search_small.sh
 # or a quick look:
 #   TRIALS=4 WORKERS=1 IMAGES=24 SIZE=64 EPOCHS=1 REF_EPOCHS=2 REF_IMAGES=24 CHANNELS=16 STACK=1 \
@@ -28,6 +33,10 @@ NASFPN=${NASFPN:-.venv/bin/nasfpn}
 OUT=${OUT:-out/search_small}
 DATA=${DATA:-digits}
 REWARD=${REWARD:-proxy}
+CONTROLLER=${CONTROLLER:-evolution}
+SPACE=${SPACE:-paper}
+TUNE=${TUNE:-1}
+FINAL_TOP_K=${FINAL_TOP_K:-10}
 CALIBRATION=${CALIBRATION:-}
 BUNDLED=${BUNDLED:-fpn,panet,nasfpn,bifpn}
 TRIALS=${TRIALS:-100}
@@ -48,22 +57,29 @@ export OMP_NUM_THREADS=1
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+STAGES=()
+stage() { STAGES+=("$1 $((SECONDS - STARTED)) s"); STARTED=$SECONDS; }
+STARTED=$SECONDS
 TUNED=()
 REUSE=()
 if [ -n "$CALIBRATION" ]; then
   REUSE=(--reference-from "$CALIBRATION")
-  if [ "$REWARD" = proxy ]; then
+  if [ "$REWARD" = proxy ] && [ "$TUNE" = 1 ]; then
     cp -r "$CALIBRATION" "$OUT/calibration"
     rm -f "$OUT/calibration/proxy.toml" "$OUT/calibration/tuning.json"
     $NASFPN search calibrate --tune -o "$OUT/calibration"
     TUNED=(--proxy-config "$OUT/calibration/proxy.toml")
   fi
 fi
-$NASFPN search --controller evolution --population-size 20 --sample-size 5 \
+CONTROL=(--controller "$CONTROLLER" --space "$SPACE")
+if [ "$CONTROLLER" = evolution ]; then CONTROL+=(--population-size 20 --sample-size 5); fi
+stage tuning
+$NASFPN search "${CONTROL[@]}" --final-top-k "$FINAL_TOP_K" \
   --reward "$REWARD" --proxy-data "$DATA" ${TUNED[@]+"${TUNED[@]}"} \
   --trials "$TRIALS" --workers "$WORKERS" --threads 1 --seed "$SEED" \
   -o "$OUT/search" ${PROXY[@]+"${PROXY[@]}"}
 $NASFPN search report "$OUT/search" --top 3 --genotypes-dir "$OUT/found"
+stage "search and final selection"
 
 # retrain on the data the search scored on: generated again from the same settings, so that
 # the trainings of a calibration on that data can be reused
@@ -71,4 +87,6 @@ FOUND=$(ls "$OUT"/found/found*.txt | paste -sd, -)
 $NASFPN search calibrate --architectures "$BUNDLED,$FOUND" --sampled 0 --poor 0 \
   --seeds 2 --workers "$WORKERS" --threads 1 --seed "$SEED" -o "$OUT/retrain" \
   --proxy-data "$DATA" ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}" ${REUSE[@]+"${REUSE[@]}"}
+stage retraining
+printf 'stage times: %s\n' "${STAGES[@]}"
 echo "the table above: $OUT/retrain/calibration.json; the search: $OUT/search"

@@ -465,7 +465,8 @@ def seed_pyramids(seed_from: str | None, controller: str, space) -> tuple:
               help="Also write OUTPUT_DIR/compare.html: the top architectures side by side "
                    "(nasfpn compare OUTPUT_DIR --top N, default model options).")
 @click.option("--genotypes-dir", type=click.Path(file_okay=False), default=None,
-              help="Also write the top architectures there as found1.txt, found2.txt, ...")
+              help="Also write the top architectures there as found1.txt, found2.txt, ... (a "
+                   "seeded search's anchors left out).")
 def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
            genotypes_dir: str | None) -> int:
     """The best architectures of a search and its convergence plots."""
@@ -582,7 +583,13 @@ def space(genotypes: tuple[str, ...], as_json: bool, **params: Any) -> int:
 def found_order(out: Path, ranked, final) -> list[tuple[tuple[int, ...], str]]:
     """The architectures ``report --genotypes-dir`` writes, best first, each with where its rank
     comes from: the final selection's ranking where there is one (that is what it is for), then
-    the search's own ranking of the rest."""
+    the search's own ranking of the rest. A seeded search's anchors are left out: they are the
+    pyramids it started from, already at hand by name."""
+    from ..search.results import seed_hashes
+
+    anchors = seed_hashes(out)
+    final = [arch for arch in final if arch.hash not in anchors]
+    ranked = [arch for arch in ranked if arch.hash not in anchors]
     order = [(arch.decisions, f"{arch.hash}, mean {arch.mean:.6g} over {len(arch.rewards)} "
                               f"scores in the final selection of the search in {out}"
               + (f" (by the {arch.scorer} reward)" if arch.scorer else ""))

@@ -151,6 +151,13 @@ def write_cost_plot(records: list[TrialRecord], output_dir: Path, plots_dir: Pat
     return write_pareto_plot(ranked, bundled_macs(output_dir), plots_dir / "pareto.png", title)
 
 
+def seed_hashes(output_dir: Path) -> set[str]:
+    """The hashes of a seeded search's seed pyramids (its anchors); empty for another search."""
+    identity = load_config(output_dir)["identity"]
+    space = search_space_of(output_dir)
+    return {space.hash(tuple(seed["decisions"])) for seed in identity.get("seed_from") or ()}
+
+
 def search_space_of(output_dir: Path) -> Space:
     identity = load_config(output_dir)["identity"]
     return described(output_dir, lambda: space_from_dict(identity["space"]))
