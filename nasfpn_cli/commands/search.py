@@ -416,6 +416,10 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
         from ..search.cost import MacsObjective
 
         macs = MacsObjective(params["macs_target"], params["macs_weight"])
+    if params["space"] not in CONTROLLERS[controller].spaces:
+        raise UsageError(f"--controller {controller} searches --space "
+                         f"{' or '.join(CONTROLLERS[controller].spaces)}, not --space "
+                         f"{params['space']}")
     space = build_space(params["space"], params["cells"], params["max_inputs"],
                         params["paper_constraints"])
     return SearchConfig(output_dir, RewardSpec.parse(params["reward"], options,

@@ -71,10 +71,11 @@ def test_a_resumed_local_search_continues_as_one_never_stopped(tmp_path):
     (("--controller", "random", "--space", "anchored", "--seed-from", "fpn"),
      "--controller random does not start from"),
     (("--space", "anchored", "--controller", "local", "--seed-from", "nope"), "nope"),
-    (("--space", "anchored", "--paper-constraints"), "--paper-constraints"),
+    (("--space", "anchored", "--controller", "evolution", "--paper-constraints"),
+     "--paper-constraints"),
     (("--max-inputs", "3"), "--max-inputs"),
     (("--cells", "5..9"), "--cells 5..9"),
-    (("--space", "anchored", "--cells", "9..6"), "LOW is above HIGH"),
+    (("--space", "anchored", "--controller", "local", "--cells", "9..6"), "LOW is above HIGH"),
     (("--controller", "local", "--seed-from", "none"), "--space anchored"),
 ])
 def test_space_and_seed_options_that_do_not_fit_are_named(cli, tmp_path, args, message):
@@ -145,3 +146,21 @@ def test_winners_are_judged_paired_against_the_best_anchor():
     assert (steady.nearest, steady.distance, steady.macs_ratio) == ("bifpn", 1, pytest.approx(1.2))
     assert verdict(list(judged.values())).startswith("lucky beats the best anchor bifpn")
     assert verdict([steady]).startswith("nothing beat the best anchor bifpn")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--space", "anchored", "--controller", "ppo"), "--controller ppo searches --space paper"),
+    (("--space", "paper", "--controller", "local"), "--controller local searches --space anch"),
+])
+def test_a_controller_and_a_space_that_do_not_go_together_are_a_usage_error(cli, tmp_path, args,
+                                                                           message):
+    result = cli("search", "--reward", "similarity:nasfpn", *args, "-o", str(tmp_path / "o"))
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_the_supernet_refuses_the_anchored_space_by_name(tmp_path):
+    from nasfpn_cli.errors import SearchError
+    from nasfpn_cli.search.rewards import build_reward
+
+    with pytest.raises(SearchError, match="covers --space paper only"):
+        build_reward(RewardSpec("supernet"), SPACE, tmp_path)

@@ -53,6 +53,7 @@ class ControllerEntry:
     options: type = NoOptions
     flag_prefix: str = ""
     seeded: bool = False  # starts from given pyramids (--seed-from): its first proposals
+    spaces: tuple[str, ...] = ("paper", "anchored")  # the kinds of space it can search
 
     def option_names(self) -> tuple[str, ...]:
         return tuple(item.name for item in dataclasses.fields(self.options))
@@ -60,11 +61,13 @@ class ControllerEntry:
 
 # --controller NAME -> its entry; a new controller is a module and a line here
 CONTROLLERS: dict[str, ControllerEntry] = {
-    "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-"),
+    # the policy writes a fixed number of decisions: the paper's space only
+    "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-", spaces=("paper",)),
     "random": ControllerEntry("random_search", "RandomController"),
     "evolution": ControllerEntry("evolution", "EvolutionController", EvolutionOptions,
                                  seeded=True),
-    "local": ControllerEntry("local", "LocalSearchController", seeded=True),
+    "local": ControllerEntry("local", "LocalSearchController", seeded=True,
+                             spaces=("anchored",)),  # edits are the anchored space's
 }
 
 
@@ -75,6 +78,11 @@ def build_controller(name: str, space: SearchSpace, seed: int,
     if name not in CONTROLLERS:
         raise SearchError(f"unknown controller {name!r}; choose one of {', '.join(CONTROLLERS)}")
     entry = CONTROLLERS[name]
+    kind = space.to_dict().get("kind", "paper")
+    if kind not in entry.spaces:
+        raise SearchError(f"--controller {name} searches --space {' or '.join(entry.spaces)}, not "
+                          f"--space {kind}", hint=f"--space {entry.spaces[0]}, or another "
+                                                 "--controller")
     if seeds and not entry.seeded:
         raise SearchError(f"--seed-from: --controller {name} does not start from given pyramids",
                           hint="--controller evolution or local start from them")

@@ -28,10 +28,7 @@ class LocalSearchController(Controller):
     name = "local"
 
     def __init__(self, space, seed: int, seeds: tuple[Decisions, ...] = ()):
-        super().__init__(space, seed)
-        if not hasattr(space, "cell_count"):
-            raise SearchError("--controller local edits pyramids of the anchored space",
-                              hint="add --space anchored")
+        super().__init__(space, seed)  # the anchored space (build_controller checks it)
         self.seeds_left: list[Decisions] = [tuple(s) for s in seeds]
         self.proposed: set[str] = set()
         self.scored: dict[str, tuple[Decisions, float]] = {}

@@ -216,4 +216,8 @@ class SupernetReward(Reward):
 @register_reward("supernet", settings=SupernetSettings, uses=("proxy",))
 def supernet_reward(argument: str | None, space: SearchSpace, settings: SupernetSettings,
                     proxy: ProxySettings, output_dir: Path) -> SupernetReward:
+    if not isinstance(space, SearchSpace):
+        raise SearchError("--reward supernet covers --space paper only (its weights are shared "
+                          "by 2-input cells of a fixed count)", hint="--space paper, or --reward "
+                                                                     "proxy")
     return SupernetReward(proxy, settings.with_argument(argument), space, output_dir)
