@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import SearchError
 from ..genotype import OPS, Genotype, level_name, load_genotype, parse_genotype, plan
 from ..genotype.nodes import Cell, Ref
-from .space import genotype_header
+from .space import genotype_header, membership
 
 KIND = "anchored"
 Decisions = tuple[int, ...]
@@ -294,11 +294,7 @@ class AnchoredSpace:
 
     def contains(self, genotype: Genotype) -> tuple[bool, str]:
         """Whether a (valid) genotype is a point, and when not, the reason in one sentence."""
-        try:
-            self.encode(genotype)
-        except SearchError as exc:
-            return False, str(exc)
-        return True, ""
+        return membership(self, genotype)
 
     def encode(self, genotype: Genotype) -> Decisions:
         """A valid genotype as the decisions of the same point; SearchError says what does not fit.

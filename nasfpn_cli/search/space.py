@@ -26,6 +26,15 @@ from ..genotype import OPS, Genotype, level_name, parse_genotype
 Decisions = tuple[int, ...]
 
 
+def membership(space, genotype: Genotype) -> tuple[bool, str]:
+    """Whether ``space.encode`` takes a (valid) genotype, and when not, its reason."""
+    try:
+        space.encode(genotype)
+    except SearchError as exc:
+        return False, str(exc)
+    return True, ""
+
+
 def genotype_header(levels: Sequence[int], name: str | None, comment: str | None) -> list[str]:
     """The lines a searched genotype's text starts with: the comment, its name, the pyramid."""
     lines = [f"# {line}" for line in comment.splitlines()] if comment else []
@@ -274,11 +283,7 @@ class SearchSpace:
 
     def contains(self, genotype: Genotype) -> tuple[bool, str]:
         """Whether a (valid) genotype is a point, and when not, the reason in one sentence."""
-        try:
-            self.encode(genotype)
-        except SearchError as exc:
-            return False, str(exc)
-        return True, ""
+        return membership(self, genotype)
 
     def genotype_hash(self, genotype: Genotype) -> str:
         """The hash :meth:`hash` gives the genotype's point (SearchError when it is none)."""

@@ -6,13 +6,8 @@ A reward registers with the settings it takes, a dataclass of declared fields
 flag of one reward given to another is a usage error. The factory (a function or the Reward
 class) receives the ``ARGUMENT`` text (or None), the search space and the settings object:
 
-    @dataclass(frozen=True)
-    class LevelCount:
-        level: int = setting(4, section="levelcount", minimum=3, maximum=7,
-                             help="The pyramid level whose cells are counted.")
-
-    @register_reward("levelcount", settings=LevelCount)
-    class LevelCountReward(Reward):
+    @register_reward("levelcount", settings=LevelCount)  # LevelCount: level = setting(4, ...)
+    class LevelCountReward(Reward):                     # --levelcount-level
         def __init__(self, argument, space, settings): ...
 
 Rewards are rebuilt from their :class:`RewardSpec` inside every worker process or Ray task, so
