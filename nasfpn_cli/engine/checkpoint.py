@@ -31,7 +31,7 @@ from ..limits import MAX_IMAGE_SIZE
 from ..errors import CheckpointError, NasfpnError, torch_load_failure
 from ..modeling.detector import Detector, build_detector
 from ..modeling import weights_file
-from ..modeling.tensor_checks import unusable_tensors
+from ..modeling.tensor_checks import refuse_unusable
 from ..modeling.spec import ModelSpec
 from ..utils import atomic_write, listed
 from .config import flatten_sections
@@ -238,12 +238,7 @@ class Checkpoint:
         if problems:
             raise CheckpointError(f"{self.path}: weights do not fit the stored model; "
                                   + "; ".join(problems))
-        unusable = unusable_tensors(weights, shapes)
-        if unusable:
-            raise CheckpointError(f"{self.path}: {len(unusable)} weight tensor(s) cannot be "
-                                  f"loaded: {listed(unusable, MAX_LISTED_KEYS)}",
-                                  hint="the file is damaged: weights are dense floating-point "
-                                       "tensors with finite values")
+        refuse_unusable(weights, shapes, CheckpointError, str(self.path), "the file is damaged")
         detector = build_detector(spec)
         detector.load_state_dict(weights)
         return detector.eval()

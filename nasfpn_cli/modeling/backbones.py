@@ -24,7 +24,7 @@ from .layers import freeze_batchnorm
 from .mobilenet import MobileNetV2
 from .pretrained import regular_file, resolve_weights
 from .resnet import resnet
-from .tensor_checks import unusable_tensors
+from .tensor_checks import refuse_unusable
 from .weights_file import BACKBONE_ATTRIBUTE, NETWORK_PREFIX
 
 MAX_LISTED_KEYS = 8
@@ -165,10 +165,6 @@ def load_backbone_weights(backbone: Backbone, path: str | Path, *, name: str = "
     if problems:
         raise ModelError(f"backbone weights {path} do not fit {name}:\n  " + "\n  ".join(problems),
                          hint="the file must hold a torchvision-style state dict of the same backbone")
-    unusable = unusable_tensors(file_state, model_state)
-    if unusable:
-        raise ModelError(f"backbone weights {path}: {len(unusable)} tensor(s) cannot be loaded: "
-                         f"{listed(unusable, MAX_LISTED_KEYS)}",
-                         hint="the file is damaged or not a weights file: weights are dense "
-                              "floating-point tensors with finite values")
+    refuse_unusable(file_state, model_state, ModelError, f"backbone weights {path}",
+                    "the file is damaged or not a weights file")
     backbone.load_state_dict(file_state, strict=False)

