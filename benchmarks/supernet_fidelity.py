@@ -263,7 +263,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--calibration", type=Path, nargs="*",
                         default=[RUNS / "calibration-default", RUNS / "search-small"])
-    parser.add_argument("--search", type=Path, default=RUNS / "search-small" / "trials.jsonl")
+    parser.add_argument("--search", type=Path, default=SearchStore(RUNS / "search-small").trials)
     parser.add_argument("--proxy-set", action="append", default=[], metavar="FIELD=VALUE",
                         help="A --proxy-* setting by its ProxySettings field name "
                              "(repeatable), e.g. synth_kind=shapes")

@@ -545,7 +545,7 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
 @space_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print the space and, for each genotype, in_space, reason, decisions and hash "
-                   "(the canonical hash trials.jsonl records) as JSON.")
+                   f"(the canonical hash {SearchStore.FILES['trials']} records) as JSON.")
 def space(genotypes: tuple[str, ...], as_json: bool, **params: Any) -> int:
     """The search space (its decisions, cell and input ranges, ops, log10 of its number of
     pyramids) and, for each GENOTYPE (bundled name or file), whether it is a point of it; exit 1
@@ -674,8 +674,8 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     console.print(calibration_table(result))
     for line in calibration_summary(result):
         console.print(line, markup=False)
-    console.print(f"wrote {output_dir / 'calibration.json'} and "
-                  f"{output_dir / 'calibration.png'}", markup=False)
+    store = CalibrationStore(output_dir)
+    console.print(f"wrote {store.result} and {store.plot}", markup=False)
     return 0
 
 

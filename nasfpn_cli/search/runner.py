@@ -201,7 +201,7 @@ class Search:
             stored = load_config(out)
             if stored["identity"] != json.loads(json.dumps(config.identity())):
                 raise SearchError(f"{out}: --resume with other settings than the search there",
-                                  hint="resume with the stored settings (see search.json)")
+                                  hint=f"resume with the stored settings (see {store.config})")
         elif store.holds_a_search():
             raise SearchError(f"{out}: a search already lives here",
                               hint="pass --resume to continue it, or choose another --output-dir")
@@ -279,7 +279,8 @@ class Search:
         if len(records) < state["finished"]:
             raise SearchError(f"{store.trials}: has {len(records)} trials, but "
                               f"{store.name('state')} was saved after {state['finished']}",
-                              hint="trials.jsonl lost lines; restore it or start a new search")
+                              hint=f"{store.name('trials')} lost lines; restore it or start a new "
+                                   "search")
         self.controller.load_state_dict(state["controller"])
         self.next_trial = int(state["next_trial"])
         for item in state["pending"]:
