@@ -123,7 +123,7 @@ def loss_scores(calibration: Calibration, out: Path, epochs: int, window: int) -
             log.flush()
             progress.advance(task)
     per_epoch = np.mean([r["seconds"] for r in done.values()]) / epochs
-    return [Score(f"proxy {shown} after epoch {e + 1}/{settings.epochs}",
+    return [Score(f"proxy {shown} after epoch {e + 1}/{proxy.settings.epochs}",
                   np.array([[-done[(arch.name, i)][key][e] for i in range(seeds)]
                             for arch in calibration.architectures]), per_epoch * (e + 1))
             for e in range(epochs)

@@ -55,7 +55,6 @@ from nasfpn_cli.search.proxy_task import SCORES, ProxySettings  # noqa: E402
 from nasfpn_cli.search.space import SearchSpace  # noqa: E402
 from nasfpn_cli.search.store import CalibrationStore, SearchStore  # noqa: E402
 from nasfpn_cli.search.supernet.model import supernet_neck  # noqa: E402
-from nasfpn_cli.search.supernet.scoring import recalibrate_norms  # noqa: E402
 from nasfpn_cli.settings import assigned_values, parse_assignment  # noqa: E402
 from nasfpn_cli.utils import read_jsonl  # noqa: E402
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from nasfpn_cli.data.checks import check_dataset
 from nasfpn_cli.data.digits import (ALPHA_THRESHOLD, _scan_pool, digit_scans,

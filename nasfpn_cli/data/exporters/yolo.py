@@ -27,7 +27,6 @@ from ...errors import DatasetError
 from ...utils import atomic_write, file_sha256, listed
 from ..annotations import CHECK_HINT
 from ..checks import check_dataset
-from ..importers.yolo import label_path
 from .manifest import (ExportManifest, SplitFiles, earlier_export, foreign_files,
                        remove_stale, write_manifest)
 
