@@ -28,17 +28,17 @@ import hashlib
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import SearchError
 from ..genotype import OPS, Genotype, level_name, load_genotype, parse_genotype, plan
 from ..genotype.nodes import Cell, Ref
+from .genes import Decisions, Gene, Genes
 from .space import genotype_header, membership
 
 KIND = "anchored"
-Decisions = tuple[int, ...]
 DEFAULT_LEVELS = (3, 4, 5, 6, 7)
 DEFAULT_OPS = ("sum", "gp", "wsum")
 DEFAULT_CELLS = (5, 10)
@@ -56,16 +56,6 @@ DECISION_HELP = {
 # refuse canonical labelling of pathological twins beyond this many relabellings
 MAX_RELABELLINGS = 40_320
 
-
-class Gene(NamedTuple):
-    """One cell of a point: its inputs (feature indices, as written), level index, op index."""
-
-    inputs: tuple[int, ...]
-    level: int
-    op: int
-
-
-Genes = tuple[Gene, ...]
 
 
 @dataclass

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import SearchError
 from ..genotype import OPS
-from .anchored import AnchoredSpace, Decisions, Gene, Genes
+from .genes import CellSpace, Decisions, Gene, Genes
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Edit:
     detail: tuple[int, ...] = ()
 
 
-EditMoves = Callable[[AnchoredSpace, Genes], Iterator[tuple[Edit, Genes]]]
+EditMoves = Callable[[CellSpace, Genes], Iterator[tuple[Edit, Genes]]]
 EDIT_KINDS: dict[str, EditMoves] = {}
 
 
@@ -52,7 +52,7 @@ def edit_kind(name: str) -> Callable[[EditMoves], EditMoves]:
     return register
 
 
-def _middle(space: AnchoredSpace, genes: Genes) -> int:
+def _middle(space: CellSpace, genes: Genes) -> int:
     """The number of intermediate cells."""
     return len(genes) - len(space.levels)
 
@@ -61,12 +61,12 @@ def _replace(genes: Genes, cell: int, gene: Gene) -> Genes:
     return genes[:cell] + (gene,) + genes[cell + 1:]
 
 
-def _accepts(space: AnchoredSpace, op: int, count: int) -> bool:
+def _accepts(space: CellSpace, op: int, count: int) -> bool:
     return OPS[space.ops[op]].accepts(count) and count <= space.max_inputs
 
 
 @edit_kind("input")
-def _input_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _input_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     for cell, gene in enumerate(genes):
         for position, old in enumerate(gene.inputs):
             for feature in range(len(space.levels) + cell):
@@ -77,7 +77,7 @@ def _input_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Gen
 
 
 @edit_kind("op")
-def _op_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _op_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     for cell, gene in enumerate(genes):
         for op in range(len(space.ops)):
             if op != gene.op and _accepts(space, op, len(gene.inputs)):
@@ -85,7 +85,7 @@ def _op_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]
 
 
 @edit_kind("level")
-def _level_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _level_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     middle = _middle(space, genes)
     for cell, gene in enumerate(genes[:middle]):
         for level in range(len(space.levels)):
@@ -100,7 +100,7 @@ def _level_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Gen
 
 
 @edit_kind("add")
-def _add_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _add_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     for cell, gene in enumerate(genes):
         if _accepts(space, gene.op, len(gene.inputs) + 1):
             for feature in range(len(space.levels) + cell):
@@ -110,7 +110,7 @@ def _add_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes
 
 
 @edit_kind("drop")
-def _drop_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _drop_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     for cell, gene in enumerate(genes):
         if len(gene.inputs) > 2 and _accepts(space, gene.op, len(gene.inputs) - 1):
             for position, feature in enumerate(gene.inputs):
@@ -126,7 +126,7 @@ def _shift(genes: Sequence[Gene], start: int, by: int) -> list[Gene]:
 
 
 @edit_kind("insert")
-def _insert_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _insert_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     if len(genes) >= space.cells[1]:
         return
     num_inputs, middle = len(space.levels), _middle(space, genes)
@@ -147,7 +147,7 @@ def _insert_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Ge
 
 
 @edit_kind("delete")
-def _delete_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _delete_moves(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     if len(genes) <= space.cells[0]:
         return
     num_inputs = len(space.levels)
@@ -160,19 +160,19 @@ def _delete_moves(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Ge
 
 # -- the neighbourhood, random edits, distance --------------------------------------------------
 
-def _edits(space: AnchoredSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
+def _edits(space: CellSpace, genes: Genes) -> Iterator[tuple[Edit, Genes]]:
     for moves in EDIT_KINDS.values():
         yield from moves(space, genes)
 
 
-def edits(space: AnchoredSpace, point: Sequence[int]) -> Iterator[tuple[Edit, Decisions]]:
+def edits(space: CellSpace, point: Sequence[int]) -> Iterator[tuple[Edit, Decisions]]:
     """Every edit of the point as spelled, kind by kind in :data:`EDIT_KINDS` order (some may
     give the same pyramid; :func:`neighbours` keeps one of each)."""
     for edit, result in _edits(space, space.decode(point)):
         yield edit, space.encode_genes(result)
 
 
-def neighbours(space: AnchoredSpace, point: Sequence[int]) -> list[Decisions]:
+def neighbours(space: CellSpace, point: Sequence[int]) -> list[Decisions]:
     """The distinct pyramids one edit away, in a fixed order (edit kinds, then cells); the
     point itself is left out."""
     genes = space.decode(point)
@@ -186,7 +186,7 @@ def neighbours(space: AnchoredSpace, point: Sequence[int]) -> list[Decisions]:
     return result
 
 
-def is_neighbour(space: AnchoredSpace, point: Sequence[int], other: Sequence[int]) -> bool:
+def is_neighbour(space: CellSpace, point: Sequence[int], other: Sequence[int]) -> bool:
     """Whether one edit of ``point`` (as spelled) gives the pyramid ``other`` (only candidates
     whose cell :func:`descriptors` match are hashed)."""
     target, wanted = space.hash(other), descriptors(space, space.decode(other))
@@ -194,7 +194,7 @@ def is_neighbour(space: AnchoredSpace, point: Sequence[int], other: Sequence[int
                for _, moved in _edits(space, space.decode(point)))
 
 
-def random_edit(space: AnchoredSpace, point: Sequence[int], rng: np.random.Generator,
+def random_edit(space: CellSpace, point: Sequence[int], rng: np.random.Generator,
                 attempts: int = 32) -> Decisions:
     """A random one-edit neighbour: a kind uniform among those with an edit, then an edit of it
     uniform (so the many ``insert`` moves do not crowd out the others); never the same pyramid."""
@@ -213,7 +213,7 @@ def random_edit(space: AnchoredSpace, point: Sequence[int], rng: np.random.Gener
     raise SearchError(f"no edit changed the point in {attempts} tries")
 
 
-def descriptors(space: AnchoredSpace, genes: Genes) -> list[tuple]:
+def descriptors(space: CellSpace, genes: Genes) -> list[tuple]:
     """Per cell, sorted, what no edit of another cell changes: op, number of inputs, output or
     the level of an intermediate cell, and which pyramid inputs it reads (equal pyramids have
     equal descriptors)."""
@@ -223,7 +223,7 @@ def descriptors(space: AnchoredSpace, genes: Genes) -> list[tuple]:
                   for c, g in enumerate(genes))
 
 
-def lower_bound(space: AnchoredSpace, a: Sequence[int], b: Sequence[int]) -> int:
+def lower_bound(space: CellSpace, a: Sequence[int], b: Sequence[int]) -> int:
     """A lower bound on the number of edits between two points: every edit changes, adds or
     removes at most one cell's :func:`descriptors` entry, so at least this many entries of the
     larger multiset find no equal in the other."""
@@ -236,7 +236,7 @@ def lower_bound(space: AnchoredSpace, a: Sequence[int], b: Sequence[int]) -> int
     return max(len(left), len(right)) - common
 
 
-def edit_distance(space: AnchoredSpace, a: Sequence[int], b: Sequence[int]) -> int:
+def edit_distance(space: CellSpace, a: Sequence[int], b: Sequence[int]) -> int:
     """The number of edits between two pyramids: exact for 0 (the same pyramid) and 1 (one is
     a neighbour of the other as spelled); beyond, a lower bound: the larger of 2 and
     :func:`lower_bound`. Symmetric; 0 exactly for the same pyramid."""
