@@ -365,8 +365,11 @@ def _write_hub(network: nn.Module, path: Path, options: ExportOptions) -> Export
     from .hub_export import FILES, write_hub_folder
 
     spec = _spec(options, "hub")
-    folder = write_hub_folder(network, path, spec, options.facts or RunFacts(),
-                              dict(options.metadata), list(options.inputs), options.image_size)
+    folder = write_hub_folder(
+        network, path, spec, options.facts or RunFacts(),
+        lambda target: export_safetensors(network, target, spec, options.image_size,
+                                          metadata=dict(options.metadata)),
+        list(options.inputs))
     images = _example_input(network, options.image_size, options.batch_size)
     parts = [folder.weights,
              ExportResult(path / FILES.neck, "python", "", tuple(images.shape), [], [])]

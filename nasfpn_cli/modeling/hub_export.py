@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 from torch import nn
 
@@ -22,9 +22,6 @@ from ..utils import atomic_write
 from .model_card import HubFiles, RunFacts, card_text, shown_settings
 from .python_export import write_neck_file
 from .spec import ModelSpec
-
-if TYPE_CHECKING:
-    from .exporting import ExportResult
 
 FILES = HubFiles()
 
@@ -37,7 +34,7 @@ class HubFolder:
     files: list[Path] = field(default_factory=list)
     class_name: str = ""
     drawing_note: str = ""  # why the drawing is a .dot file, when it is
-    weights: "ExportResult | None" = None  # what export_safetensors wrote
+    weights: Any = None  # what the weights writer returned (exporting's ExportResult)
 
 
 def _config(spec: ModelSpec, facts: RunFacts, class_name: str) -> dict:
@@ -66,13 +63,11 @@ def _draw(spec: ModelSpec, folder: Path, inputs: list[str]) -> tuple[str, str]:
 
 
 def write_hub_folder(network: nn.Module, folder: str | Path, spec: ModelSpec, facts: RunFacts,
-                     metadata: dict[str, str], inputs: Sequence[str] = (),
-                     image_size: int | tuple[int, int] = 640) -> HubFolder:
+                     write_weights: Callable[[Path], Any],
+                     inputs: Sequence[str] = ()) -> HubFolder:
     """Write the hub folder for ``network`` (built from ``spec``, trained as ``facts`` says).
-    ``metadata``: the strings the weights file keeps of the run; ``inputs``: files never to
-    write over; ``image_size``: the input the weights file is verified at."""
-    from .exporting import export_safetensors
-
+    ``write_weights(path)`` writes the weights file (the safetensors export, handed in by
+    :mod:`.exporting`, which calls this); ``inputs``: files never to write over."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ModelError(f"{folder}: not a folder (a hub export writes a folder of files)")
@@ -82,8 +77,7 @@ def write_hub_folder(network: nn.Module, folder: str | Path, spec: ModelSpec, fa
         raise NasfpnError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
     result = HubFolder(folder)
     inputs = [str(item) for item in inputs]
-    result.weights = export_safetensors(network, folder / FILES.weights, spec, image_size,
-                                        metadata=metadata)
+    result.weights = write_weights(folder / FILES.weights)
     neck = write_neck_file(spec, folder / FILES.neck, origin="nasfpn export --to hub")
     result.class_name = neck.class_name
     atomic_write(folder / FILES.config, json.dumps(_config(spec, facts, neck.class_name),
