@@ -10,4 +10,4 @@ from .genotype import Genotype, load_genotype, parse_genotype
 
 __version__ = "0.1.0"
 __all__ = ["Genotype", "build_detector", "build_neck", "load_genotype", "parse_genotype"]
-__getattr__ = lazy_exports(__name__, {"build_neck": "modeling", "build_detector": "modeling"})
+__getattr__ = lazy_exports(__name__, {"modeling": ("build_neck", "build_detector")})

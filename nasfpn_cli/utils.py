@@ -331,9 +331,11 @@ class JsonlWriter:
 # lazy exports
 
 
-def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` that imports ``package.<exports[name]>`` on first use of
-    ``name``: packages stay cheap to import (no torch for ``--help`` and torch-free commands)."""
+def lazy_exports(package: str, modules: Mapping[str, Iterable[str]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``package.<module>`` on the first use of one of
+    the names ``modules[module]`` lists: packages stay cheap to import (no torch for ``--help``
+    and torch-free commands)."""
+    exports = {name: module for module, names in modules.items() for name in names}
 
     def __getattr__(name: str) -> Any:
         if name not in exports:

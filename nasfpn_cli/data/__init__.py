@@ -6,18 +6,11 @@ from __future__ import annotations
 
 from ..utils import lazy_exports
 
-_EXPORTS = {
-    "CocoDetection": "coco",
-    "TrainTransform": "transforms",
-    "EvalTransform": "transforms",
-    "collate": "loader",
-    "build_dataloader": "loader",
-    "resolve_data_paths": "paths",
-    "check_dataset": "checks",
-    "clean_dataset": "checks",
-    "CheckReport": "checks",
-    "make_synthetic_dataset": "synth",
-}
+# module -> the names it gives the package
+_EXPORTS = {"coco": ("CocoDetection",), "transforms": ("TrainTransform", "EvalTransform"),
+            "loader": ("collate", "build_dataloader"), "paths": ("resolve_data_paths",),
+            "checks": ("check_dataset", "clean_dataset", "CheckReport"),
+            "synth": ("make_synthetic_dataset",)}
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(name for names in _EXPORTS.values() for name in names)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

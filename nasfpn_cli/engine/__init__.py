@@ -8,15 +8,9 @@ from __future__ import annotations
 
 from ..utils import lazy_exports
 
-_EXPORTS = {
-    "TrainConfig": "config",
-    "RECIPES": "config",
-    "train": "run",
-    "TrainResult": "run",
-    "evaluate": "evaluation",
-    "Trainer": "trainer",
-    "Hook": "trainer",
-}
+# module -> the names it gives the package
+_EXPORTS = {"config": ("TrainConfig", "RECIPES"), "run": ("train", "TrainResult"),
+            "evaluation": ("evaluate",), "trainer": ("Trainer", "Hook")}
 
-__all__ = list(_EXPORTS)
+__all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__ = lazy_exports(__name__, _EXPORTS)

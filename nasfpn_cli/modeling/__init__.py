@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from ..utils import lazy_exports
 
-_BUILDERS = {
-    "build_neck": "neck",
-    "build_backbone": "backbones",
-    "build_network": "network",
-    "build_detector": "detector",
-}
+# module -> the builder it gives the package
+_BUILDERS = {"neck": ("build_neck",), "backbones": ("build_backbone",),
+             "network": ("build_network",), "detector": ("build_detector",)}
 
-__all__ = list(_BUILDERS)
+__all__ = [name for names in _BUILDERS.values() for name in names]
 __getattr__ = lazy_exports(__name__, _BUILDERS)

@@ -76,13 +76,14 @@ def parse_xml_bytes(data: bytes) -> Node:
     def refuse(*_args) -> None:
         raise _Refused()
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.UnparsedEntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
+    handlers = {"StartElementHandler": start, "EndElementHandler": end,
+                "CharacterDataHandler": characters}
+    # declarations, which can expand without bound or read other files: refused
+    handlers.update(dict.fromkeys(("StartDoctypeDeclHandler", "EntityDeclHandler",
+                                   "UnparsedEntityDeclHandler", "ExternalEntityRefHandler"),
+                                  refuse))
+    for event, handler in handlers.items():
+        setattr(parser, event, handler)
     try:
         parser.Parse(data, True)
     except _Refused:
