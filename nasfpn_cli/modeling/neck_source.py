@@ -131,23 +131,8 @@ class GlobalPoolAttention(nn.Module):
         return coarse + fine * gate
 ''', "GlobalPoolAttention()")
 
-WEIGHTED_SUM = Block(f'''
-class WeightedSum(nn.Module):
-    """BiFPN's fast normalised fusion: sum(relu(w_i) * x_i) / (sum(relu(w)) + eps)."""
-
-    def __init__(self, num_inputs: int, eps: float = {_default(WeightedSum, "eps")!r}):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_inputs))
-
-    def forward(self, inputs: List[Tensor]) -> Tensor:
-        weights = F.relu(self.weight)
-        weights = weights / (weights.sum() + self.eps)
-        out = inputs[0] * weights[0]
-        for index, feature in enumerate(inputs[1:]):
-            out = out + feature * weights[index + 1]
-        return out
-''', "WeightedSum({n})")
+# the op's own class, word for word: the file computes what the compiled neck computes
+WEIGHTED_SUM = Block("\n" + inspect.getsource(WeightedSum), "WeightedSum({n})")
 
 # genotype op -> its merge module in the file (a plug-in op without an entry cannot be exported)
 MERGE_BLOCKS: dict[str, Block] = {"sum": SUM_MERGE, "gp": GLOBAL_POOL_ATTENTION,
