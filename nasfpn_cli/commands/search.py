@@ -236,7 +236,13 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     from ..engine.config_file import read_config_file
 
     names = [p.name for p in ctx.command.params if p.name and p.expose_value]
-    ctx.default_map = {**(ctx.default_map or {}), **read_config_file(value, names)}
+    values = read_config_file(value, names)
+    for param in ctx.command.params:  # click takes only true/false for a flag's default
+        if isinstance(param.type, click.types.BoolParamType) and param.name in values \
+                and not isinstance(values[param.name], bool):
+            raise UsageError(f"--config {value}: {param.name} must be true or false, got "
+                             f"{values[param.name]!r}")
+    ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
 def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -115,3 +115,11 @@ def test_a_refused_resume_names_what_differs_and_which_value_wins(cli, tmp_path)
     assert "controller 'evolution' (stored: 'random')" in resumed.stderr
     assert "seed 4 (stored: 0)" in resumed.stderr
     assert "--reward" not in resumed.stderr  # given, but not a difference
+
+
+def test_a_config_file_flag_that_is_not_true_or_false_is_named(cli, tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text("resume = 1\n")  # C7 of the round-4 probe: was an internal error
+    result = cli("search", "--config", str(config), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"--config {config}: resume must be true or false, got 1" in result.stderr
