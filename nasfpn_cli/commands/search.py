@@ -239,7 +239,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     values = read_config_file(value, names)
     for param in ctx.command.params:  # click takes only true/false for a flag's default
         if isinstance(param.type, click.types.BoolParamType) and param.name in values \
-                and not isinstance(values[param.name], bool):
+                and not isinstance(values[param.name], (bool, type(None))):
             raise UsageError(f"--config {value}: {param.name} must be true or false, got "
                              f"{values[param.name]!r}")
     ctx.default_map = {**(ctx.default_map or {}), **values}
