@@ -168,10 +168,10 @@ FORKING_HOLDER = (
     "import os, sys, time\nfrom nasfpn_cli.run_lock import folder_lock\n"
     "with folder_lock(sys.argv[1]):\n"
     "    child = os.fork()\n"
-    "    if child == 0:\n"
+    "    if child == 0:\n"  # the child speaks once its fork has returned (the hooks have run)
+    "        print(os.getpid(), flush=True)\n"
     "        time.sleep(60)\n"  # an orphaned data-loader worker
     "        os._exit(0)\n"
-    "    print(child, flush=True)\n"
     "    sys.stdin.read()\n")
 
 
