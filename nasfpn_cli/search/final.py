@@ -125,15 +125,16 @@ def final_selection(out: Path, records: list[TrialRecord], top_k: int, repeats: 
             if (record.hash, repeat) not in done]
     log = TrialLog(path)
 
+    def seed_of(record: TrialRecord, repeat: int) -> int:
+        return repeat_seed(seed, "" if shared else record.hash, repeat)
+
     def trial(job: tuple[TrialRecord, int], number: int) -> TrialTask:
         record, repeat = job
-        return _renumbered(task(record, repeat, repeat_seed(seed, "" if shared else record.hash,
-                                                            repeat)), number)
+        return _renumbered(task(record, repeat, seed_of(record, repeat)), number)
 
     def finished(job: tuple[TrialRecord, int], result: TrialResult) -> None:
         record, repeat = job
-        score = _score(record, repeat, repeat_seed(seed, "" if shared else record.hash, repeat),
-                       result, scorer)
+        score = _score(record, repeat, seed_of(record, repeat), result, scorer)
         done[(record.hash, repeat)] = score
         log.append(score)
         on_done()

@@ -153,9 +153,11 @@ def write_cost_plot(records: list[TrialRecord], output_dir: Path, plots_dir: Pat
 
 def seed_hashes(output_dir: Path) -> set[str]:
     """The hashes of a seeded search's seed pyramids (its anchors); empty for another search."""
-    identity = load_config(output_dir)["identity"]
+    seeds = load_config(output_dir)["identity"].get("seed_from") or ()
+    if not seeds:
+        return set()
     space = search_space_of(output_dir)
-    return {space.hash(tuple(seed["decisions"])) for seed in identity.get("seed_from") or ()}
+    return {space.hash(tuple(seed["decisions"])) for seed in seeds}
 
 
 def search_space_of(output_dir: Path) -> Space:

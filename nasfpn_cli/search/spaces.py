@@ -5,6 +5,7 @@ one without a kind is the paper's, as every search folder written before the anc
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Union
@@ -73,6 +74,7 @@ class SpaceEntry:
     shape: dict[str, Check]
 
 
+@functools.cache
 def _entries() -> dict[str, SpaceEntry]:
     from ..genotype import OPS
     from ..genotype.nodes import LEVEL_RANGE

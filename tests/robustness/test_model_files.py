@@ -3,12 +3,12 @@ valid or an error naming the file and the field (never silently dropped: a lost 
 ``predict`` write circles as category 1). Issue 30: D7, D15, U4."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from nasfpn_cli.engine.checkpoint import Checkpoint
 from nasfpn_cli.errors import CheckpointError
+from metadata_edits import json_field_edit
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +39,7 @@ def _set(key, value):
 
 
 def _data(**parts):
-    def edit(metadata):
-        data = json.loads(metadata["data"])
-        data.update(parts)
-        metadata["data"] = json.dumps(data)
-    return edit
+    return json_field_edit("data", **parts)
 
 
 def _spec_twice(metadata):

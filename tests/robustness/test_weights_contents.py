@@ -5,7 +5,6 @@ that describes a larger model than the file holds. Each is an error naming the f
 tensor or field), exit 1, before anything is allocated or trained; never exit 3."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from nasfpn_cli.errors import NasfpnError
 from nasfpn_cli.modeling import weights_file
 from nasfpn_cli.modeling.backbones import build_backbone
 from nasfpn_cli.modeling.spec import ModelSpec
+from metadata_edits import json_field_edit
 
 KEY = "layer1.0.conv1.weight"  # a backbone tensor every edit below changes
 
@@ -99,11 +99,7 @@ def _detector_file(detector, tmp_path, edit=None, metadata_edit=None, name="d.sa
 
 
 def _spec_edit(**values):
-    def edit(metadata):
-        spec = json.loads(metadata["spec"])
-        spec.update(values)
-        metadata["spec"] = json.dumps(spec)
-    return edit
+    return json_field_edit("spec", **values)
 
 
 DKEY = "network.head.cls_score.weight"
