@@ -70,9 +70,10 @@ def add_reward_options(command: click.Command) -> None:
     it yet (plug-in rewards registered since)."""
     present = {param.name for param in command.params}
     for entry in list(REWARDS.values()):
-        if entry.settings is None or set(reward_flags(entry)) <= present:
+        flags = set(reward_flags(entry))
+        if entry.settings is None or flags <= present:
             continue
-        clash = sorted(set(reward_flags(entry)) & present)
+        clash = sorted(flags & present)
         if clash:
             raise UsageError(f"--reward {entry.name}: its flag --{clash[0].replace('_', '-')} "
                              "is already another option's", hint="register it with another "
@@ -83,7 +84,7 @@ def add_reward_options(command: click.Command) -> None:
 
         reward_options(entry)(holder)
         command.params.extend(reversed(holder.__click_params__))  # type: ignore[attr-defined]
-        present |= set(reward_flags(entry))
+        present |= flags
 
 
 def _reward_modules(args: list[str]) -> tuple[str, ...]:
