@@ -367,7 +367,8 @@ add_reward_options(command)  # the built-in rewards' flags (plug-ins add theirs 
 
 
 def final_table(final, space):
-    """The final selection: the top architectures by their mean over all their scorings."""
+    """The final selection: the top architectures by the mean of their new scorings (a trial's
+    own score, shown first in brackets, stays out of the mean: it chose the architecture)."""
     from rich.table import Table
 
     from rich.markup import escape
@@ -375,16 +376,22 @@ def final_table(final, space):
     from ..search.results import compact_cells
 
     by = (f" by the {escape(final[0].scorer)} reward (the search's own scores left out)"
-          if final[0].scorer else "")  # read from final.jsonl: shown as text
+          if final[0].scorer else " (mean without the trial's own score, in brackets)")
     table = Table(title=f"final selection: the top {len(final)} scored "
-                        f"{len(final[0].rewards)} times each{by}")
+                        f"{len(final[0].scores)} more times each{by}")
     for column in ("rank", "mean", "std", "scores", "hash", "cells"):
         table.add_column(column, justify="left" if column in ("scores", "cells") else "right")
     for rank, arch in enumerate(final, start=1):
         table.add_row(str(rank), f"{arch.mean:.4f}", f"{arch.std:.4f}",
-                      " ".join(f"{r:.4f}" for r in arch.rewards), arch.hash,
+                      _scores_text(arch), arch.hash,
                       compact_cells(space, arch.decisions))
     return table
+
+
+def _scores_text(arch) -> str:
+    """An architecture's scores, the trial's own in brackets when it stays out of the mean."""
+    shown = " ".join(f"{r:.4f}" for r in arch.scores)
+    return shown if len(arch.scores) == len(arch.rewards) else f"({arch.rewards[0]:.4f}) {shown}"
 
 
 def final_verdict(final) -> list[str]:

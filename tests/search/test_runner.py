@@ -183,6 +183,24 @@ def test_a_reward_may_name_another_that_scores_its_final_selection(tmp_path, cli
         run_search(resumed_config(tmp_path), resume=True, progress=False)
 
 
+def test_the_final_ranking_leaves_the_trials_own_score_out():
+    """The trial's score put an architecture in the top k, so it is biased upward: a lucky trial
+    (0.40, then 0.20 and 0.22) ranks below a steady one (0.30, then 0.25 and 0.26)."""
+    from nasfpn_cli.search.final import FinalArchitecture, _ranked
+    from nasfpn_cli.search.trials import TrialRecord
+
+    lucky = FinalArchitecture("lucky", (), (0.40, 0.20, 0.22))
+    steady = FinalArchitecture("steady", (), (0.30, 0.25, 0.26))
+    assert lucky.scores == (0.20, 0.22) and lucky.mean == pytest.approx(0.21)
+    assert steady.mean == pytest.approx(0.255) and steady.std == pytest.approx(0.00707, abs=1e-5)
+    assert FinalArchitecture("alone", (), (0.3,)).mean == 0.3  # no repeats: the trial's own
+    records = [TrialRecord(step=i, trial=i, hash=h, genotype="", reward=r, seconds=1.0,
+                           worker="w", decisions=[])
+               for i, (h, r) in enumerate([("lucky", 0.40), ("steady", 0.30)])]
+    ranked = _ranked([(records[0], {1: 0.20, 2: 0.22}), (records[1], {1: 0.25, 2: 0.26})], None)
+    assert [arch.hash for arch in ranked] == ["steady", "lucky"]
+
+
 def test_a_winner_within_noise_is_called_so():
     from nasfpn_cli.search.final import FinalArchitecture, within_noise
 
