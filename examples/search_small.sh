@@ -4,25 +4,25 @@
 #     and the proxy reward: the calibration is copied to OUT/calibration and tuned there
 #     (`search calibrate --tune`, no training), and the search uses the proxy it chose
 #     (`--proxy-config OUT/calibration/proxy.toml`); otherwise the default proxy
-#  1. a search (CONTROLLER evolution or local, in SPACE paper or anchored; REWARD proxy or
+#  1. a search (CONTROLLER evolution or local, in SPACE anchored or paper; REWARD proxy or
 #     supernet; 2 workers) on DATA (digits:
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
-#     written once in OUT/search/proxy_data, ending with the final selection (its top 10 scored
-#     again at 2 more seeds)
+#     written once in OUT/search/proxy_data, ending with the final selection (its top
+#     FINAL_TOP_K, and in the anchored space the anchors, scored again at FINAL_SEEDS more seeds)
 #  2. the top 3 of the final selection (for a supernet search: re-scored by short proxy
 #     trainings) and the BUNDLED pyramids retrained under the default proxy
-#     and under the reference schedule (REF_EPOCHS, REF_IMAGES) at 2 seeds (`search calibrate`
+#     and under the reference schedule (REF_EPOCHS, REF_IMAGES) at SEEDS seeds (`search calibrate`
 #     on them; with CALIBRATION its recorded trainings are reused, so the bundled pyramids are
 #     not trained again), and the table: reference score mean +- std, found vs hand-designed.
 # With TUNE=0 a CALIBRATION's trainings are reused but its proxy is not tuned (the default proxy
 # searches). Each stage's time is printed at the end.
 # Every setting can be overridden from the environment, e.g. the measured runs of docs/lab/:
-#   OUT=out/ss-digits BUNDLED=fpn,panet,nasfpn examples/search_small.sh
-#   OUT=out/ss-shapes DATA=shapes CALIBRATION=docs/runs/calibration-k16-shapes \
-#     examples/search_small.sh
-#   OUT=out/ss-supernet DATA=shapes REWARD=supernet TRIALS=1000 \
+#   OUT=out/ss-digits SPACE=paper SEEDS=2 BUNDLED=fpn,panet,nasfpn examples/search_small.sh
+#   OUT=out/ss-shapes SPACE=paper SEEDS=2 DATA=shapes \
 #     CALIBRATION=docs/runs/calibration-k16-shapes examples/search_small.sh
-#   OUT=out/ss-anchored DATA=shapes SPACE=anchored CONTROLLER=local TRIALS=60 TUNE=0 \
+#   OUT=out/ss-supernet SPACE=paper SEEDS=2 DATA=shapes REWARD=supernet TRIALS=1000 \
+#     CALIBRATION=docs/runs/calibration-k16-shapes examples/search_small.sh
+#   OUT=out/ss-anchored DATA=shapes CONTROLLER=local TRIALS=60 TUNE=0 FINAL_TOP_K=3 SEEDS=2 \
 #     CALIBRATION=docs/runs/calibration-k16-shapes examples/search_small.sh
 # or a quick look:
 #   TRIALS=4 WORKERS=1 IMAGES=24 SIZE=64 EPOCHS=1 REF_EPOCHS=2 REF_IMAGES=24 CHANNELS=16 STACK=1 \
@@ -34,9 +34,11 @@ OUT=${OUT:-out/search_small}
 DATA=${DATA:-digits}
 REWARD=${REWARD:-proxy}
 CONTROLLER=${CONTROLLER:-evolution}
-SPACE=${SPACE:-paper}
+SPACE=${SPACE:-anchored}
 TUNE=${TUNE:-1}
 FINAL_TOP_K=${FINAL_TOP_K:-10}
+FINAL_SEEDS=${FINAL_SEEDS:-2}
+SEEDS=${SEEDS:-3}
 CALIBRATION=${CALIBRATION:-}
 BUNDLED=${BUNDLED:-fpn,panet,nasfpn,bifpn}
 TRIALS=${TRIALS:-100}
@@ -74,7 +76,7 @@ fi
 CONTROL=(--controller "$CONTROLLER" --space "$SPACE")
 if [ "$CONTROLLER" = evolution ]; then CONTROL+=(--population-size 20 --sample-size 5); fi
 stage tuning
-$NASFPN search "${CONTROL[@]}" --final-top-k "$FINAL_TOP_K" \
+$NASFPN search "${CONTROL[@]}" --final-top-k "$FINAL_TOP_K" --final-seeds "$FINAL_SEEDS" \
   --reward "$REWARD" --proxy-data "$DATA" ${TUNED[@]+"${TUNED[@]}"} \
   --trials "$TRIALS" --workers "$WORKERS" --threads 1 --seed "$SEED" \
   -o "$OUT/search" ${PROXY[@]+"${PROXY[@]}"}
@@ -85,7 +87,7 @@ stage "search and final selection"
 # the trainings of a calibration on that data can be reused
 FOUND=$(ls "$OUT"/found/found*.txt | paste -sd, -)
 $NASFPN search calibrate --architectures "$BUNDLED,$FOUND" --sampled 0 --poor 0 \
-  --seeds 2 --workers "$WORKERS" --threads 1 --seed "$SEED" -o "$OUT/retrain" \
+  --seeds "$SEEDS" --workers "$WORKERS" --threads 1 --seed "$SEED" -o "$OUT/retrain" \
   --proxy-data "$DATA" ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}" ${REUSE[@]+"${REUSE[@]}"}
 stage retraining
 printf 'stage times: %s\n' "${STAGES[@]}"
