@@ -14,7 +14,7 @@ from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
 from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
 from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
-from ..settings import declared, meta_of, option_sources
+from ..settings import declared, meta_of, option_sources, setting_value
 from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
@@ -27,14 +27,6 @@ load_builtin_rewards()
 # controller -> {option -> keyword of the controller}, from the controllers' declarations
 CONTROLLER_OPTIONS = {name: option_fields(entry.options, entry.flag_prefix)
                       for name, entry in CONTROLLERS.items()}
-# options that say what is searched: fixed for the life of an output folder (with every
-# reward's flags, :func:`reward_flags`)
-IDENTITY_OPTIONS = ("controller", "reward", "reward_module", "seed", "space", "cells",
-                    "max_inputs", "seed_from", "macs_target",
-                    "macs_weight", "scheduler", "asha_eta", "asha_min_epochs", "paper_constraints",
-                    *(option for options in CONTROLLER_OPTIONS.values() for option in options))
-
-
 def reward_flags(entry: RewardEntry) -> dict[str, str]:
     """A reward's flags: click parameter (``proxy_epochs``) -> the key its value is stored
     under in the reward's options (``epochs``; ``supernet_steps``)."""
@@ -121,51 +113,141 @@ def _explicit(ctx: click.Context, params: dict[str, Any], names: dict[str, str])
     return {field: params[option] for option, field in names.items() if _given(ctx, option)}
 
 
+class _NotTaken:
+    """The stored value of an option the stored search does not take (another controller's or
+    reward's flag): shown in words, equal to no value given."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+    def __repr__(self) -> str:
+        return self.words
+
+
 def _stored_or_new(ctx: click.Context, params: dict[str, Any], what: str, settings_file: Path,
-                   identity_options: tuple[str, ...], stored: Callable[[], Any],
-                   new: Callable[[], Any]) -> Any:
-    """With --resume the stored configuration (options saying *what* runs must agree with it),
-    else a new one from the options."""
+                   stored_values: Callable[[dict[str, Any]], dict[str, Any]],
+                   stored: Callable[[], Any], new: Callable[[], Any]) -> Any:
+    """With --resume the stored configuration: each option given that says *what* runs
+    (``stored_values``: its value read from the stored identity) must have its stored value,
+    and the error names exactly those that do not; else a new one from the options."""
     if params["resume"] and settings_file.exists():
         config = stored()
-        given = [f"--{name.replace('_', '-')}" for name in identity_options if _given(ctx, name)]
-        if given:
-            differences = _differences(new().identity(), config.identity())
-            if differences:
-                named = _differing_options(given, differences) or given
-                raise UsageError(f"--resume continues the {what} in {settings_file.parent} with "
-                                 f"its stored settings, which win; {', '.join(named)} differ "
-                                 f"from them: {'; '.join(differences)}",
-                                 hint=f"see {settings_file}, or drop those options")
+        differing = _differing(ctx, params, stored_values(config.identity()))
+        if differing:
+            flags = ", ".join(f"--{name.replace('_', '-')}" for name, _ in differing)
+            raise UsageError(f"--resume continues the {what} in {settings_file.parent} with "
+                             f"its stored settings, which win; {flags} "
+                             f"differ{'s' if len(differing) == 1 else ''} from them: "
+                             f"{'; '.join(line for _, line in differing)}",
+                             hint=f"see {settings_file}, or drop those options")
         return config
     if params["resume"]:
         raise UsageError(f"--resume: no {what} to resume in {settings_file.parent}")
     return new()
 
 
-def _differences(asked: Any, stored: Any, where: str = "") -> list[str]:
-    """``key VALUE (stored: VALUE)`` for every leaf where two identities differ."""
-    if isinstance(asked, dict) and isinstance(stored, dict):
-        return [line for key in sorted(set(asked) | set(stored), key=str)
-                for line in _differences(asked.get(key), stored.get(key),
-                                         f"{where}.{key}" if where else str(key))]
-    if asked == stored:
-        return []
-    return [f"{where} {asked!r} (stored: {stored!r})"]
+def _names(text: str | None) -> tuple[str, ...]:
+    """Comma-separated names (``--architectures``, ``--seed-from``; ``none``: none)."""
+    if text is None or text.strip().lower() == "none":
+        return ()
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _differing_options(given: list[str], differences: list[str]) -> list[str]:
-    """The given flags whose setting is among the differences (by the identity key's name)."""
-    renamed = {"cells": "num_cells",  # option -> identity key, where the two differ
-               **{option: keyword for options in CONTROLLER_OPTIONS.values()
-                  for option, keyword in options.items()},
-               **{option: key for flags in all_reward_flags().values()
-                  for option, key in flags.items()}}
-    keys = {difference.split(" ", 1)[0].split(".")[-1] for difference in differences} | {
-        difference.split(".", 1)[0].split(" ", 1)[0] for difference in differences}
-    return [flag for flag in given
-            if renamed.get(flag[2:].replace("-", "_"), flag[2:].replace("-", "_"))
-            in keys]
+def _reward_text(text: str) -> str:
+    from ..search.rewards import RewardSpec
+
+    return str(RewardSpec.parse(text))
+
+
+def _cells(text: str | None) -> tuple[int, int] | None:
+    from ..search.spaces import parse_cells
+
+    return parse_cells(text)
+
+
+# a given option's value in the terms :func:`_search_values` reads a stored one in (the same
+# search typed differently must not differ); options not named compare as click gives them
+AS_STORED: dict[str, Callable[[Any], Any]] = {
+    "reward": _reward_text, "reward_module": tuple, "cells": _cells, "seed_from": _names,
+    "architectures": _names}
+
+
+def _differing(ctx: click.Context, params: dict[str, Any], stored: dict[str, Any]
+               ) -> list[tuple[str, str]]:
+    """(parameter, ``name VALUE (stored: VALUE)``) of each option given on the command line
+    or in --config whose value is not the stored one. Options left out take the stored
+    values, so only what was given can differ."""
+    paths = {parameter for entry in REWARDS.values() for parameter in _path_parameters(entry)}
+    differing = []
+    for name, value in stored.items():
+        if name not in params or not _given(ctx, name):
+            continue
+        asked = _paths(params[name]) if name in paths else AS_STORED.get(name, _same)(
+            params[name])
+        if asked != value:
+            differing.append((name, f"{name} {asked!r} (stored: {value!r})"))
+    return differing
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _stored_cells(space: dict[str, Any]) -> tuple[int, int]:
+    """``--cells`` of a stored space of either kind, as (low, high)."""
+    cells = space.get("cells") or [space.get("num_cells")] * 2
+    return tuple(cells)  # type: ignore[return-value]
+
+
+def _flag_defaults(entry: RewardEntry) -> dict[str, Any]:
+    """A reward's flags -> the value its settings take when the flag is left out."""
+    if entry.settings is None:
+        return {}
+    return {parameter: None if source.defaults is None else setting_value(source.defaults, name)
+            for source in option_sources(entry.settings)
+            for parameter, name in option_fields(source.cls, entry.prefix, source.names).items()}
+
+
+def _reward_values(reward: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Every reward flag's stored value: the reward's stored option, or its default where the
+    flag was left out; a flag of a reward the stored one does not take has none."""
+    entry = REWARDS.get(reward)
+    takes = {reward, *(entry.uses if entry is not None else ())}
+    values: dict[str, Any] = {}
+    for name, flags in all_reward_flags().items():
+        defaults = _flag_defaults(REWARDS[name])
+        for parameter, key in flags.items():
+            values[parameter] = options.get(key, defaults.get(parameter)) if name in takes \
+                else _NotTaken(f"not an option of its reward {reward}")
+    return values
+
+
+def _search_values(identity: dict[str, Any]) -> dict[str, Any]:
+    """The value each option that says what is searched had, read from a stored search's
+    identity (search.json) in the option's own terms."""
+    from ..search.rewards import RewardSpec
+    from ..search.spaces import space_kind
+
+    reward = RewardSpec.from_dict(identity["reward"])
+    space, controller = identity["space"], identity["controller"]
+    macs = identity.get("macs_objective") or {}
+    scheduler = identity.get("scheduler") or {}
+    values = {"controller": controller, "reward": str(reward), "reward_module": reward.modules,
+              "seed": identity["seed"], "space": space_kind(space), "cells": _stored_cells(space),
+              "max_inputs": space.get("max_inputs"),
+              "paper_constraints": space.get("paper_constraints", False),
+              "seed_from": tuple(item["name"] for item in identity.get("seed_from", ())),
+              "macs_target": macs.get("target"), "macs_weight": macs.get("weight"),
+              "scheduler": scheduler.get("name", "none"), "asha_eta": scheduler.get("eta"),
+              "asha_min_epochs": scheduler.get("min_epochs")}
+    for name, options in CONTROLLER_OPTIONS.items():
+        defaults = CONTROLLERS[name].options()
+        for option, keyword in options.items():
+            values[option] = identity["controller_options"].get(
+                keyword, getattr(defaults, keyword)) if name == controller \
+                else _NotTaken(f"not an option of its controller {controller}")
+    values.update(_reward_values(reward.name, reward.options))
+    return values
 
 
 def _paths(value: str | None) -> str | None:
@@ -315,9 +397,7 @@ def command(ctx: click.Context, **params: Any) -> int | None:
              "final_seeds": params["final_seeds"]}
     # without --trials the stored target stands (not this option's default)
     stored_where = {**where, "trials": params["trials"] if _given(ctx, "trials") else None}
-    identity = (*IDENTITY_OPTIONS, *(parameter for flags in all_reward_flags().values()
-                                     for parameter in flags))
-    config = _stored_or_new(ctx, params, "search", SearchStore(output_dir).config, identity,
+    config = _stored_or_new(ctx, params, "search", SearchStore(output_dir).config, _search_values,
                             lambda: resumed_config(output_dir, **stored_where),
                             lambda: _config_from_options(ctx, params, output_dir, where))
     if config.reward.name == "proxy" and not params["resume"] and "proxy_config" not in ctx.meta:
@@ -624,10 +704,20 @@ REFERENCE_OPTIONS = {
     **option_fields(TrainConfig, "reference-", [n for n in REFERENCE_FIELDS if n in TRAINED_FIELDS]),
     **option_fields(ProxySettings, "reference-", [n for n in REFERENCE_FIELDS
                                                   if n not in TRAINED_FIELDS])}
-CALIBRATION_IDENTITY = ("architectures", "sampled", "poor", "seeds", "seed", "top_k", "cells",
-                        "paper_constraints", *reward_flags(REWARDS["proxy"]), *REFERENCE_OPTIONS)
 REFERENCE_DEFAULTS = SimpleNamespace(**{name: DEFAULT_REFERENCE.get(name)
                                         for name in REFERENCE_FIELDS})
+
+
+def _calibration_values(identity: dict[str, Any]) -> dict[str, Any]:
+    """The value each option that says what is calibrated had, read from a stored plan
+    (plan.json) in the option's own terms."""
+    space = identity["space"]
+    values = {"architectures": tuple(identity["bundled"]), "cells": _stored_cells(space),
+              "paper_constraints": space.get("paper_constraints", False),
+              **{name: identity[name] for name in ("sampled", "poor", "seeds", "seed", "top_k")},
+              **{option: identity["reference"].get(field)
+                 for option, field in REFERENCE_OPTIONS.items()}}
+    return {**_reward_values("proxy", identity["proxy"]), **values}
 
 
 def _reference_help(name: str) -> str:
@@ -677,7 +767,7 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
              "address": params["address"], "threads": params["threads"],
              "reference_from": tuple(filter(None, [params["reference_from"]]))}
     config = _stored_or_new(ctx, params, "calibration", CalibrationStore(output_dir).plan,
-                            CALIBRATION_IDENTITY, lambda: resumed_config(output_dir, **where),
+                            _calibration_values, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
     result = run_calibration(config, resume=params["resume"], warn=lambda line: err_console.print(
         f"warning: {line}", markup=False))

@@ -110,3 +110,33 @@ def test_damaged_search_files_are_located_errors(run, tmp_path, damage, message,
     code, _, err = run(*args)
     assert code == 1 and message in err, err
     assert "internal error" not in err
+
+
+# (options of the first search, options given to its --resume, the flags the refusal names:
+# none, it resumes). An option left out takes the stored value, so only a given one differs.
+RESUME_OPTIONS = [
+    (["--seed", "5"], [], []),  # U1 of the round-4 probe: blamed --controller, --reward
+    (["--seed", "5"], ["--controller", "random", "--reward", "similarity:nasfpn"], []),
+    (["--seed", "5"], ["--seed", "0"], ["--seed"]),
+    ([], ["--controller", "evolution", "--seed", "4"], ["--controller", "--seed"]),
+    ([], ["--reward", "similarity:fpn", "--seed", "0"], ["--reward"]),
+    ([], ["--population-size", "5"], ["--population-size"]),  # another controller's option
+    ([], ["--proxy-epochs", "3"], ["--proxy-epochs"]),  # another reward's option
+    ([], ["--cells", " 7 ", "--space", "paper"], []),  # typed otherwise, the same search
+    ([], ["--paper-constraints"], ["--paper-constraints"]),
+]
+
+
+@pytest.mark.parametrize("first, resumed, named", RESUME_OPTIONS)
+def test_a_refused_resume_names_exactly_the_options_that_differ(run, tmp_path, first, resumed,
+                                                                 named):
+    out = tmp_path / "search"
+    base = [*SEARCH, "--space", "paper", "--trials", "2", "--final-top-k", "0"]
+    assert run(*base, *first, "-o", out)[0] == 0
+    code, _, err = run("search", "--resume", *resumed, "-o", out)
+    if not named:
+        assert code == 0, err
+        return
+    assert code == 2, err
+    listed = err.split("which win; ", 1)[1].split(" differ", 1)[0]
+    assert listed.split(", ") == named, err
