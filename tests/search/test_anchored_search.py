@@ -158,9 +158,8 @@ def test_a_controller_and_a_space_that_do_not_go_together_are_a_usage_error(cli,
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
-def test_the_supernet_refuses_the_anchored_space_by_name(tmp_path):
-    from nasfpn_cli.errors import SearchError
+def test_the_supernet_takes_the_anchored_space(tmp_path):
+    # its network, scores and a search with it: tests/search/test_anchored_supernet*.py
     from nasfpn_cli.search.rewards import build_reward
 
-    with pytest.raises(SearchError, match="covers --space paper only"):
-        build_reward(RewardSpec("supernet"), SPACE, tmp_path)
+    assert build_reward(RewardSpec("supernet"), SPACE, tmp_path).space == SPACE

@@ -3,7 +3,9 @@
 ``prepare()`` (once, in the main process) writes and checks the proxy's data as the ``proxy``
 reward does, then trains the supernet on it (:mod:`nasfpn_cli.search.supernet.training`) or
 reuses ``OUT/supernet.pt`` (or the file given as ``path``) when one trained for the same space,
-data and model is there; an unfinished one is resumed. ``score()`` selects the candidate's
+data and model is there; an unfinished one is resumed. Both spaces are covered: the paper's
+(:mod:`nasfpn_cli.search.supernet.model`) and the anchored one, with its variable number of
+2- and 3-input cells (:mod:`nasfpn_cli.search.supernet.anchored_neck`). ``score()`` selects the candidate's
 path, re-estimates its norms' statistics on a few training batches and scores it on the
 validation split (:mod:`nasfpn_cli.search.supernet.scoring`): no training per candidate.
 
@@ -22,15 +24,17 @@ from typing import Any
 from ...errors import SearchError
 from ...limits import MAX_SEED
 from ...settings import check_declared, declared, parse_assignment, setting
+from ..anchored import AnchoredSpace
 from ..space import SearchSpace
-from ..supernet import NORM_SCOPES
+from ..supernet import (ANCHORED_DEFAULTS, ANCHORED_NORM_SCOPES, NORM_SCOPES, PAPER_DEFAULTS,
+                        SAMPLINGS, all_norm_scopes)
 from ..proxy_task import SCORES, ProxySettings, ProxyTask
 from ..store import SearchStore
 from . import Candidate, Reward, RewardSpec, register_reward
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
 # settings a reused file decides when not given (the others must match its identity)
-FILE_DECIDES = ("steps", "batch_size", "lr", "seed", "norm_scope")
+FILE_DECIDES = ("steps", "batch_size", "lr", "seed", "norm_scope", "sampling")
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,17 @@ class SupernetSettings:
                                     "proxy's).")
     seed: int = setting(0, section="supernet", minimum=0, maximum=MAX_SEED,
                         help="Supernet training seed (initialisation, data order, paths).")
-    norm_scope: str = setting("level", section="supernet", choices=lambda: tuple(NORM_SCOPES),
-                              help="Norms after the shared convs: one per output level of a "
-                                   "cell position, or one per cell position.")
+    norm_scope: str | None = setting(
+        None, section="supernet", choices=all_norm_scopes,
+        help="Norms after the shared convs: one per output level of a cell position (level), "
+             "one per cell position (cell), or, in the anchored space, one per level and "
+             "number of merged features of a cell role (inputs). Default: level in the "
+             "paper's space, inputs in the anchored space.")
+    sampling: str | None = setting(
+        None, section="supernet", choices=lambda: SAMPLINGS,
+        help="Training paths: uniform over the space, or (anchored space) anchors: half "
+             "uniform, half a bundled anchor after 0-4 random edits. Default: uniform in the "
+             "paper's space, anchors in the anchored space.")
     checkpoint_every: int = setting(100, section="supernet", minimum=1,
                                     help="Supernet training: steps between checkpoints.")
     recalibration_batches: int = setting(4, section="supernet", minimum=0, flag="recalibrate",
@@ -105,8 +117,8 @@ class SupernetReward(Reward):
     """Scores candidates with the supernet's inherited weights; the proxy task's data, model
     and ``cost`` (neck MACs as the proxy builds the model). Takes no budget."""
 
-    def __init__(self, proxy: ProxySettings, settings: SupernetSettings, space: SearchSpace,
-                 output_dir: Path):
+    def __init__(self, proxy: ProxySettings, settings: SupernetSettings,
+                 space: SearchSpace | AnchoredSpace, output_dir: Path):
         self.task = ProxyTask(proxy, output_dir)
         self.supernet_settings = settings
         self.space = space
@@ -131,6 +143,10 @@ class SupernetReward(Reward):
         adopted = {name: stored_training[name] for name in FILE_DECIDES
                    if name not in settings.given and name in stored_training}
         settings = dataclasses.replace(settings, **adopted)
+        anchored = isinstance(self.space, AnchoredSpace)
+        defaults = ANCHORED_DEFAULTS if anchored else PAPER_DEFAULTS
+        settings = dataclasses.replace(settings, **{
+            name: value for name, value in defaults.items() if getattr(settings, name) is None})
         config = dataclasses.replace(
             self.task.train_config(settings.seed), seed=settings.seed,
             batch_size=settings.batch_size or proxy.batch_size, lr=settings.lr or proxy.lr)
@@ -145,8 +161,10 @@ class SupernetReward(Reward):
                          "norm_scope": settings.norm_scope, "warmup": config.warmup,
                          "optimizer": config.optimizer, "weight_decay": config.weight_decay},
         }
+        if anchored:  # the paper space's identity stays as files written before this
+            identity["training"]["sampling"] = settings.sampling
         return TrainingRun(self.space, config, settings.steps, settings.checkpoint_every,
-                           settings.norm_scope, identity, self.path)
+                           settings.norm_scope, identity, self.path, settings.sampling)
 
     def prepare(self) -> None:
         """The data (as the proxy writes and checks it), then the supernet: trained, resumed
@@ -214,10 +232,23 @@ class SupernetReward(Reward):
 
 
 @register_reward("supernet", settings=SupernetSettings, uses=("proxy",))
-def supernet_reward(argument: str | None, space: SearchSpace, settings: SupernetSettings,
+def supernet_reward(argument: str | None, space: SearchSpace | AnchoredSpace,
+                    settings: SupernetSettings,
                     proxy: ProxySettings, output_dir: Path) -> SupernetReward:
-    if not isinstance(space, SearchSpace):
-        raise SearchError("--reward supernet covers --space paper only (its weights are shared "
-                          "by 2-input cells of a fixed count)", hint="--space paper, or --reward "
-                                                                     "proxy")
-    return SupernetReward(proxy, settings.with_argument(argument), space, output_dir)
+    settings = settings.with_argument(argument)
+    check_space_settings(settings, space)
+    return SupernetReward(proxy, settings, space, output_dir)
+
+
+def check_space_settings(settings: SupernetSettings, space) -> None:
+    """SearchError naming a supernet setting the space does not take (the paper's space has
+    2-input cells of one count: no ``inputs`` norms, no anchors to sample around)."""
+    anchored = isinstance(space, AnchoredSpace)
+    scopes = ANCHORED_NORM_SCOPES if anchored else NORM_SCOPES
+    kind = "anchored" if anchored else "paper"
+    if settings.norm_scope is not None and settings.norm_scope not in scopes:
+        raise SearchError(f"--reward supernet: norm_scope {settings.norm_scope!r} is not a scope "
+                          f"of --space {kind} (choose {', '.join(scopes)})")
+    if not anchored and settings.sampling not in (None, "uniform"):
+        raise SearchError(f"--reward supernet: sampling {settings.sampling!r} needs --space "
+                          "anchored (the paper's space samples uniformly)")

@@ -8,6 +8,10 @@ position); :data:`NORM_SCOPES`). Laterals, backbone and head are shared as well,
 the proxy detector's own: :func:`build_supernet` builds the proxy's detector and puts a
 :class:`SupernetNeck` in place of its neck, so anchors, losses and decoding are unchanged.
 
+The anchored space (5 to 10 cells of 2 or 3 inputs, ``wsum`` among its ops) has its own
+:class:`~.anchored_neck.AnchoredSupernetNeck`; :func:`build_supernet` and :func:`sample_path`
+take either space.
+
 A path (a Genotype of the space, or its decisions) selects what runs. It is compiled once by
 :func:`~nasfpn_cli.modeling.neck.build_neck` into an ordinary :class:`~nasfpn_cli.modeling.neck.Neck`
 whose cells use the supernet's modules: a path runs exactly as the stand-alone neck of that
@@ -16,20 +20,23 @@ genotype with the same weights (tests/search/test_supernet.py), and a step walks
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import List, Union
 
 import numpy as np
-from torch import Tensor, nn
+from torch import nn
 
 from ...errors import SearchError
 from ...genotype import Genotype, ResolvedCell
 from ...modeling.layers import make_conv3x3, make_norm
-from ...modeling.neck import FIRST_BACKBONE_LEVEL, InputPyramid, Neck, build_neck
+from ...modeling.neck import Neck, build_neck
 from ...modeling.ops import make_merge
+from ..anchored import AnchoredSpace
 from ..space import Decisions, SearchSpace
 from . import NORM_SCOPES
+from .anchored_neck import AnchoredSupernetNeck, sample_anchored
+from .path_neck import Path, PathNeck
 
-Path = Union[Genotype, Sequence[int]]
+__all__ = ["AnchoredSupernetNeck", "Path", "PathNeck", "SupernetNeck", "build_supernet",
+           "check_weight_free", "path_genotype", "sample_path", "supernet_neck"]
 
 
 def check_weight_free(space: SearchSpace) -> None:
@@ -49,15 +56,20 @@ def path_genotype(space: SearchSpace, path: Path) -> Genotype:
     return space.to_genotype(path)
 
 
-def sample_path(space: SearchSpace, seed: int, step: int) -> Decisions:
-    """The path of training step ``step``: uniform over the space, a function of (seed, step)
+def sample_path(space: SearchSpace, seed: int, step: int, sampling: str = "uniform"
+                ) -> Decisions:
+    """The path of training step ``step``: uniform over the space (or, in the anchored space,
+    ``sampling="anchors"``: :func:`.anchored_neck.sample_anchored`), a function of (seed, step)
     only, so a resumed training samples what an uninterrupted one would."""
-    return space.sample(np.random.default_rng([seed, step]))
+    rng = np.random.default_rng([seed, step])
+    if sampling == "uniform":
+        return space.sample(rng)
+    return sample_anchored(space, rng, sampling)
 
 
-class SupernetNeck(nn.Module):
-    """The shared modules of every pyramid of ``space`` (``stacks`` copies), and the path that
-    runs: ``forward([C3, C4, C5]) -> [P3, ..., P7]`` like a compiled Neck.
+class SupernetNeck(PathNeck):
+    """The shared modules of every pyramid of the paper's ``space`` (``stacks`` copies), and
+    the path that runs.
 
     ``use(path)`` compiles and selects a path; ``compile(path)`` only compiles it.
     """
@@ -65,20 +77,12 @@ class SupernetNeck(nn.Module):
     def __init__(self, space: SearchSpace, in_channels: Sequence[int], channels: int,
                  stacks: int, *, norm: str = "bn", norm_scope: str = "level",
                  separable: bool = False):
-        super().__init__()
         check_weight_free(space)
         if norm_scope not in NORM_SCOPES:
             raise SearchError(f"unknown supernet norm scope {norm_scope!r}; choose one of: "
                               f"{', '.join(NORM_SCOPES)}")
-        self.space = space
-        self.channels = channels
-        self.num_stacks = stacks
-        self.norm_name = norm
-        self.separable = separable
+        super().__init__(space, in_channels, channels, stacks, norm=norm, separable=separable)
         self.norm_scope = norm_scope
-        self.in_channels = tuple(in_channels)
-        in_levels = range(FIRST_BACKBONE_LEVEL, FIRST_BACKBONE_LEVEL + len(in_channels))
-        self.inputs = InputPyramid(in_channels, in_levels, space.levels, channels, norm)
         scope = NORM_SCOPES[norm_scope]
         self.convs = nn.ModuleList(
             nn.ModuleList(make_conv3x3(channels, channels, separable=separable)
@@ -87,23 +91,8 @@ class SupernetNeck(nn.Module):
             nn.ModuleList(nn.ModuleList(make_norm(norm, channels)
                                         for _ in range(scope.slots(space)))
                           for _ in range(space.num_cells)) for _ in range(stacks))
-        self.out_levels = tuple(space.levels)
-        self.strides = tuple(2 ** level for level in self.out_levels)
-        self.size_divisor = 2 ** max(space.levels)
-        self._set_path(None)
-
-    def _set_path(self, neck: Neck | None) -> None:
-        # kept out of the module tree: the path's modules are the supernet's own
-        object.__setattr__(self, "_path", neck)
-
-    @property
-    def path(self) -> Neck | None:
-        """The compiled path that runs (None before :meth:`use`)."""
-        return self._path
 
     def compile(self, path: Path) -> Neck:
-        """The path as a Neck using this supernet's modules (SearchError when the path lies
-        outside the space)."""
         genotype = path_genotype(self.space, path)
         position = {cell.name: index for index, cell in enumerate(genotype.cells)}
         scope = NORM_SCOPES[self.norm_scope]
@@ -117,25 +106,11 @@ class SupernetNeck(nn.Module):
                           norm=self.norm_name, separable=self.separable, inputs=self.inputs,
                           shared_cells=shared)
 
-    def use(self, path: Path | Neck) -> Neck:
-        """Make ``path`` (or a path compiled before) the one that runs; returns it compiled."""
-        neck = path if isinstance(path, Neck) else self.compile(path)
-        self._set_path(neck)
-        return neck
 
-    def forward(self, features: List[Tensor]) -> List[Tensor]:
-        return self.forward_stacks(features, self.num_stacks)[-1]
-
-    def forward_stacks(self, features: List[Tensor], num_stacks: int = -1) -> List[List[Tensor]]:
-        """The selected path's outputs of every stack (see ``Neck.forward_stacks``)."""
-        if self._path is None:
-            raise SearchError("the supernet runs one path at a time: choose it with use()")
-        return self._path.forward_stacks(features, num_stacks)
-
-
-def build_supernet(config, space: SearchSpace, num_classes: int, norm_scope: str = "level"):
+def build_supernet(config, space, num_classes: int, norm_scope: str = "level"):
     """The detector ``config`` (a TrainConfig, e.g. the proxy's) describes, with a
-    :class:`SupernetNeck` over ``space`` in place of its neck: backbone, head, anchors, losses
+    :class:`SupernetNeck` over ``space`` (the anchored space: an
+    :class:`~.anchored_neck.AnchoredSupernetNeck`) in place of its neck: backbone, head, anchors, losses
     and decoding are built by :func:`~nasfpn_cli.modeling.detector.build_detector` as for any
     candidate, from a placeholder genotype of the space whose neck is then replaced."""
     from ...modeling.detector import build_detector
@@ -145,12 +120,13 @@ def build_supernet(config, space: SearchSpace, num_classes: int, norm_scope: str
                               backbone_weights=config.backbone_weights)
     spec = detector.spec
     network = detector.network
-    network.neck = SupernetNeck(space, network.backbone.out_channels, spec.channels, spec.stack,
-                                norm=spec.neck_norm, norm_scope=norm_scope,
-                                separable=spec.separable)
+    neck_class = AnchoredSupernetNeck if isinstance(space, AnchoredSpace) else SupernetNeck
+    network.neck = neck_class(space, network.backbone.out_channels, spec.channels, spec.stack,
+                              norm=spec.neck_norm, norm_scope=norm_scope,
+                              separable=spec.separable)
     return detector
 
 
-def supernet_neck(detector) -> SupernetNeck:
+def supernet_neck(detector) -> PathNeck:
     """The supernet inside a detector built by :func:`build_supernet`."""
     return detector.network.neck

@@ -1,4 +1,5 @@
-"""Training the supernet once: single-path one-shot (SPOS), one uniformly sampled path per step.
+"""Training the supernet once: single-path one-shot (SPOS), one sampled path per step (uniform
+over the space; in the anchored space by default half uniform, half anchors and their edits).
 
 The recipe is the proxy's (its data, model size, optimizer and warmup; a cosine schedule over
 the supernet's steps), driven by the engine's :class:`~nasfpn_cli.engine.trainer.Trainer`
@@ -27,7 +28,6 @@ import torch
 from ...engine.checkpoint import write_checkpoint
 from ...errors import SearchError
 from ...utils import file_sha256
-from ..space import SearchSpace
 from .model import build_supernet, sample_path, supernet_neck
 
 FORMAT_VERSION = 1  # of supernet checkpoints (their identity's "format_version")
@@ -91,13 +91,14 @@ class TrainingRun:
     """What a supernet training needs; ``config`` is the TrainConfig of its solver and model
     (the proxy's, with the supernet's batch size, learning rate and seed)."""
 
-    space: SearchSpace
+    space: Any  # a SearchSpace or an AnchoredSpace
     config: Any
     steps: int
     checkpoint_every: int
     norm_scope: str
     identity: dict[str, Any]
     path: Path
+    sampling: str = "uniform"  # of the training paths (sample_path)
 
     @property
     def log_dir(self) -> Path:
@@ -112,6 +113,13 @@ def batches_from(loader, step: int) -> Iterator[tuple[torch.Tensor, list[dict]]]
         loader.set_epoch(epoch)
         yield from itertools.islice(iter(loader), offset, None)
         epoch, offset = epoch + 1, 0
+
+
+def step_path(run: TrainingRun, step: int):
+    """The path of training step ``step`` (:func:`sample_path`, given the run's sampling where
+    it is not uniform)."""
+    extra = () if run.sampling == "uniform" else (run.sampling,)
+    return sample_path(run.space, run.config.seed, step, *extra)
 
 
 def write_supernet(run: TrainingRun, trainer) -> None:
@@ -157,7 +165,7 @@ def train_supernet(run: TrainingRun, data, *, resume_from: Mapping[str, Any] | N
         for images, targets in batches_from(loader, trainer.step):
             if trainer.step >= run.steps:
                 break
-            supernet.use(sample_path(run.space, config.seed, trainer.step))
+            supernet.use(step_path(run, trainer.step))
             trainer.run_step(images, targets)
             trainer.step += 1
             count += 1
