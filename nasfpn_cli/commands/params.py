@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ..errors import NasfpnError
+from ..errors import NasfpnError, UsageError
 from ..run_lock import missing_folders, remove_empty_folders
 
 
@@ -107,3 +107,46 @@ def _remove(path: Path) -> None:
         path.unlink()
     except OSError:
         pass
+
+
+# what a settings file's value must be for an option of each click type, before click converts
+# it (click cuts 2.5 to 2 for a whole number, and reads a lone string as a list of characters)
+FILE_VALUE_TYPES: tuple[tuple[type, tuple[type, ...], str], ...] = (
+    (click.types.BoolParamType, (bool,), "true or false"),
+    (click.types.IntParamType, (int,), "a whole number"),
+    (click.types.FloatParamType, (int, float), "a number"),
+    (click.types.StringParamType, (str,), "text"),
+    (click.Choice, (str,), "text"),
+    (click.Path, (str,), "text"))
+
+
+def check_file_values(ctx: click.Context, values: dict[str, Any], source: str,
+                      keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """``values`` (parameter -> value) that a settings file gives the options of ``ctx``'s
+    command, each checked as that option's own value: its type, then its range, choices and
+    finiteness. A bad one is a usage error naming ``source`` (``--config FILE``) and the key
+    as the file writes it (``keys``: parameter -> key; an option nobody typed is no help).
+    Returns the values, a lone text made a list where an option is repeatable; null (an option
+    left unset, as ``--print-config`` writes it) and parameters with a parsing callback pass."""
+    params = {param.name: param for param in ctx.command.params}
+    checked = dict(values)
+    for name, value in values.items():
+        param = params.get(name)
+        if param is None or value is None or param.callback is not None:
+            continue
+        key = (keys or {}).get(name, name)
+        items = value if param.multiple and isinstance(value, (list, tuple)) else (value,)
+        for allowed, words in (entry[1:] for entry in FILE_VALUE_TYPES
+                                      if isinstance(param.type, entry[0])):
+            wrong = [item for item in items
+                     if not isinstance(item, allowed) or isinstance(item, bool) != (bool in allowed)]
+            if wrong:
+                raise UsageError(f"{source}: {key} must be {words}, got {wrong[0]!r}")
+            break
+        value = tuple(items) if param.multiple else value
+        try:
+            param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise UsageError(f"{source}: {key}: {exc.message}") from None
+        checked[name] = value
+    return checked

@@ -18,7 +18,7 @@ from ..settings import declared, meta_of, option_sources, setting_value
 from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
-from .params import require_writable_folder
+from .params import check_file_values, require_writable_folder
 from .settings_options import (SectionedCommand, SectionedGroup, option_fields,
                                parameter_name, settings_options)
 
@@ -319,12 +319,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
     from ..engine.config_file import read_config_file
 
     names = [p.name for p in ctx.command.params if p.name and p.expose_value]
-    values = read_config_file(value, names)
-    for param in ctx.command.params:  # click takes only true/false for a flag's default
-        if isinstance(param.type, click.types.BoolParamType) and param.name in values \
-                and not isinstance(values[param.name], (bool, type(None))):
-            raise UsageError(f"--config {value}: {param.name} must be true or false, got "
-                             f"{values[param.name]!r}")
+    values = check_file_values(ctx, read_config_file(value, names), f"--config {value}")
     ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
@@ -336,10 +331,13 @@ def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | 
     from ..engine.config_file import read_config_table
 
     parameters = {field: option for option, field in reward_flags(REWARDS["proxy"]).items()}
-    values = read_config_table(value, "proxy", parameters, "--proxy-config")
+    values = check_file_values(
+        ctx, {parameters[field]: setting for field, setting in read_config_table(
+            value, "proxy", parameters, "--proxy-config").items()},
+        f"--proxy-config {value}", {parameter: f"proxy.{field}"
+                                    for field, parameter in parameters.items()})
     ctx.meta["proxy_config"] = value
-    ctx.default_map = {**(ctx.default_map or {}),
-                       **{parameters[field]: value for field, value in values.items()}}
+    ctx.default_map = {**(ctx.default_map or {}), **values}
 
 
 proxy_config_option = click.option(

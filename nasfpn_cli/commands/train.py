@@ -57,6 +57,21 @@ def _check_applicable(config, given: set[str]) -> None:
             raise UsageError(f"--{option.replace('_', '-')} applies only with {needed}")
 
 
+def _from_file(error: UsageError, path: str | None, keys: set[str]) -> UsageError:
+    """``error`` naming the --config file too when the setting it names came from there
+    (``keys``: the file's settings no flag replaced); the user never typed that option."""
+    from ..engine.config import option_name
+
+    for key in sorted(keys):
+        try:
+            named = str(error).startswith(f"{option_name(key)}:")
+        except KeyError:  # names older runs stored (model_kwargs...)
+            continue
+        if path is not None and named:
+            return UsageError(f"--config {path}: {error}", hint=error.hint)
+    return error
+
+
 @click.command(name="train", cls=SectionedCommand)
 @click.argument("genotype", required=False)
 @click.option("--config", "config_file", type=click.Path(path_type=str), metavar="FILE",
@@ -84,6 +99,7 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     overrides: dict = {}
     if config_file is not None:
         overrides = read_config_file(config_file, FLAT_KEYS)
+    from_file = set(overrides)
     overrides.update(assigned_values(TrainConfig, assignments))
     overrides.update({FIELDS[name]: value for name, value in options.items()
                       if value is not None})
@@ -96,7 +112,12 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
     if "output_dir" not in overrides and not print_config:
         raise UsageError("missing option -o / --output-dir", hint="the run folder to write")
     recipe = recipe or overrides.pop("recipe", None)
-    config = TrainConfig.from_recipe(recipe, **overrides)
+    from_file -= {FIELDS[name] for name, value in options.items() if value is not None}
+    try:
+        config = TrainConfig.from_recipe(recipe, **overrides)
+    except UsageError as exc:
+        raise _from_file(exc, config_file, from_file - {name for name, _, _ in assignments}
+                         ) from None
     _check_applicable(config, {FIELDS.get(name, name) for name, value in
                                {**options, **dropblock}.items() if value is not None})
     if print_config:

@@ -38,14 +38,49 @@ def _read(path: Path, option: str = "--config") -> dict[str, Any]:
     except UnicodeDecodeError:
         raise UsageError(f"{option} {path}: not UTF-8 text") from None
     try:
-        values = tomllib.loads(text) if kind == "toml" else json.loads(text)
+        values = tomllib.loads(text) if kind == "toml" else json.loads(
+            text, object_pairs_hook=_unique_keys)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{option} {path}: {exc}") from None
+    except _RepeatedKey as exc:  # TOML refuses a key set twice itself
+        raise UsageError(f"{option} {path}: the key {exc.key!r} is set twice (JSON would keep "
+                         "only the last)") from None
     if not isinstance(values, dict):
         raise UsageError(f"{option} {path}: the top level must be a table of options")
     if kind == "json" and is_run_config(values):  # a run folder's config.json
         values = check_run_config(values, path)["train"]
     return values
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct (``json.loads`` keeps the last of a repeated one
+    without a word)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _RepeatedKey(key)
+        seen[key] = value
+    return seen
+
+
+def _refuse_repeated_settings(values: dict[str, Any], path: Path) -> None:
+    """UsageError naming a setting given twice: at the top level and in its section, or in two
+    sections (flattening would keep one of them silently)."""
+    where: dict[str, str] = {}
+    for section, table in values.items():
+        keys = table if section in SECTIONS and isinstance(table, dict) else {section: None}
+        for key in keys:
+            place = f"in [{section}]" if keys is table else "at the top level"
+            if key in where:
+                raise UsageError(f"--config {path}: {key} is set twice, {where[key]} and "
+                                 f"{place}", hint="keep one of them")
+            where[key] = place
 
 
 def read_config_file(path: str | Path, known: Iterable[str]) -> dict[str, Any]:
@@ -56,6 +91,7 @@ def read_config_file(path: str | Path, known: Iterable[str]) -> dict[str, Any]:
     for section, table in values.items():
         if section in SECTIONS and not isinstance(table, dict):
             raise UsageError(f"--config {path}: [{section}] must be a table of options")
+    _refuse_repeated_settings(values, path)
     flat = flatten_sections(values)
     known = set(known)
     unknown = sorted(set(flat) - known)

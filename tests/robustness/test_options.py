@@ -230,22 +230,54 @@ def test_every_hint_names_options_its_command_really_has():
     assert not wrong, "hints name options their commands lack:\n" + "\n".join(wrong)
 
 
-@pytest.mark.parametrize("line, message", [
-    ('lr = "abc"', "--lr: must be a number, got 'abc'"),
-    ("epochs = 2.5", "--epochs: must be a whole number"),
-    ('milestones = [1, "x"]', "--milestones: must be a list of whole numbers"),
-    ("skip_bad = 1", "--skip-bad: must be true or false"),
-    ("stack = true", "--stack: must be a whole number or unset"),
-    ("lr = nan", "--lr: must be finite"),
-    ("momentum = inf", "--momentum: must be finite"),
-    ("image_size = 100000", "--image-size: must be <= 8192 pixels"),
-])
-def test_config_file_values_are_checked_like_options(run, tmp_path, line, message):
-    config = tmp_path / "c.toml"
-    config.write_text(line + "\n")
-    code, _, err = run("train", "fpn", "--data", "d", "-o", tmp_path / "out", "--config", config)
-    assert code == 2 and message in err, err
-    assert "internal error" not in err
+TRAIN_CONFIG = ["train", "fpn", "--data", "d", "--config"]
+SEARCH_CONFIG = ["search", "--config"]
+PROXY_CONFIG = ["search", "--proxy-config"]
+CALIBRATE_PROXY_CONFIG = ["search", "calibrate", "--proxy-config"]
+
+# (the command up to its settings file option, the file's suffix and text, what the error says
+# after naming the file): values are checked like the options they set, and the error names
+# the file (an option nobody typed, such as --proxy-lr, is no help: U5 of the round-4 probe)
+BAD_SETTINGS_FILES = [
+    (TRAIN_CONFIG, ".toml", 'lr = "abc"', "--lr: must be a number, got 'abc'"),
+    (TRAIN_CONFIG, ".toml", "epochs = 2.5", "--epochs: must be a whole number"),
+    (TRAIN_CONFIG, ".toml", 'milestones = [1, "x"]', "--milestones: must be a list of whole numbers"),
+    (TRAIN_CONFIG, ".toml", "skip_bad = 1", "--skip-bad: must be true or false"),
+    (TRAIN_CONFIG, ".toml", "stack = true", "--stack: must be a whole number or unset"),
+    (TRAIN_CONFIG, ".toml", "lr = nan", "--lr: must be finite"),
+    (TRAIN_CONFIG, ".toml", "momentum = inf", "--momentum: must be finite"),
+    (TRAIN_CONFIG, ".toml", "image_size = 100000", "--image-size: must be <= 8192 pixels"),
+    (TRAIN_CONFIG, ".toml", "epochs = 1\n[solver]\nepochs = 2",
+     "epochs is set twice, at the top level and in [solver]"),
+    (TRAIN_CONFIG, ".json", '{"lr": 0.1, "lr": 0.2}', "the key 'lr' is set twice"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nlr = nan", "proxy.lr: nan is not a finite number"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nlr = inf", "proxy.lr: inf is not a finite number"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nimage_size = -5", "proxy.image_size: -5 is not in the range"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nimage_size = 100000", "proxy.image_size: 100000 is not in"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nbatch_size = 0", "proxy.batch_size: 0 is not in the range"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nstack = 65", "proxy.stack: 65 is not in the range"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nepochs = 2.5", "proxy.epochs must be a whole number"),
+    (CALIBRATE_PROXY_CONFIG, ".toml", "[proxy]\nlr = nan", "proxy.lr: nan is not a finite"),
+    (SEARCH_CONFIG, ".toml", "threads = 0", "threads: 0 is not in the range"),
+    (SEARCH_CONFIG, ".toml", "trials = nan", "trials must be a whole number, got nan"),
+    (SEARCH_CONFIG, ".toml", "reward_module = 5", "reward_module must be text, got 5"),
+    (SEARCH_CONFIG, ".toml", "macs_weight = -1e400", "macs_weight: -inf is not a finite number"),
+    (SEARCH_CONFIG, ".toml", 'seed = "x"', "seed must be a whole number, got 'x'"),
+    (SEARCH_CONFIG, ".toml", "resume = 1", "resume must be true or false, got 1"),
+    (SEARCH_CONFIG, ".json", '{"trials": 3, "trials": 5}', "the key 'trials' is set twice"),
+]
+
+
+@pytest.mark.parametrize("command, suffix, text, message", BAD_SETTINGS_FILES,
+                         ids=[f"{c[-1]}-{t.splitlines()[-1]}" for c, _, t, _ in BAD_SETTINGS_FILES])
+def test_settings_file_values_are_checked_like_options_naming_the_file(run, tmp_path, command,
+                                                                       suffix, text, message):
+    config = tmp_path / f"c{suffix}"
+    config.write_text(text + "\n")
+    code, _, err = run(*command, config, "-o", tmp_path / "out")
+    assert code == 2, err
+    assert f"{command[-1]} {config}: {message}" in err, err
+    assert "internal error" not in err and not (tmp_path / "out").exists()
 
 
 def _numeric_options(command: click.Command) -> list[str]:
