@@ -380,7 +380,7 @@ def command(ctx: click.Context, **params: Any) -> int | None:
         click.echo(json.dumps(params, indent=2))
         return 0
     from ..console import console, err_console
-    from ..search.runner import resumed_config, run_search
+    from ..search.runner import STORED_TARGETS, resumed_config, run_search
 
     if params["executor"] == "local" and params["workers"] > max_local_processes():
         raise UsageError(f"--workers {params['workers']}: more than {max_local_processes()} "
@@ -393,8 +393,9 @@ def command(ctx: click.Context, **params: Any) -> int | None:
              "executor": params["executor"], "address": params["address"],
              "threads": params["threads"], "final_top_k": params["final_top_k"],
              "final_seeds": params["final_seeds"]}
-    # without --trials the stored target stands (not this option's default)
-    stored_where = {**where, "trials": params["trials"] if _given(ctx, "trials") else None}
+    # without --trials (--final-top-k, --final-seeds) the stored value stands, not the default
+    stored_where = {**where, **{name: params[name] if _given(ctx, name) else None
+                                for name in STORED_TARGETS}}
     config = _stored_or_new(ctx, params, "search", SearchStore(output_dir).config, _search_values,
                             lambda: resumed_config(output_dir, **stored_where),
                             lambda: _config_from_options(ctx, params, output_dir, where))

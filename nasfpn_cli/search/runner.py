@@ -3,10 +3,12 @@
 Files in OUT:
 
 - ``search.json``: what is searched (controller, reward, space, seed), written once, and the
-  ``--trials`` target, which ``--resume`` keeps unless given a new one.
+  ``--trials`` target and the final selection's ``--final-top-k`` and ``--final-seeds``, which
+  ``--resume`` keeps unless given new ones.
 - ``trials.jsonl``: every finished trial, appended and fsynced (:mod:`.trials`).
 - ``state.pt``: the controller's state and the proposals still out, replaced atomically each
-  time new proposals are made and *before* they run.
+  time new proposals are made and *before* they run; it names the search it belongs to (a hash
+  of search.json's identity), so a state of another search is refused, not resumed.
 - ``best.txt``: the best genotype so far, in the DSL, replaced atomically.
 
 Why a kill at any moment loses nothing: a trial is appended to ``trials.jsonl`` before the
@@ -174,6 +176,11 @@ def trial_seed(seed: int, arch_hash: str) -> int:
     return int(hashlib.sha256(f"{seed}:{arch_hash}".encode()).hexdigest()[:8], 16)
 
 
+# what search.json keeps beside the identity: settings a --resume may change, kept when it
+# does not give them again (a file written before one was stored: that option's default)
+STORED_TARGETS = ("trials", "final_top_k", "final_seeds")
+
+
 def load_config(output_dir: Path) -> dict[str, Any]:
     store = SearchStore(output_dir)
     path, data = store.config, store.read_json("config")
@@ -182,9 +189,15 @@ def load_config(output_dir: Path) -> dict[str, Any]:
     # each value checked: a hand-edited file must not crash the report or the resume
     check_record(data["identity"], identity_shape(data["identity"]), IDENTITY_REQUIRED,
                  f"{path}: identity", SearchError)
-    if "trials" in data and (type(data["trials"]) is not int or data["trials"] < 1):
-        raise SearchError(f"{path}: \"trials\" must be a positive integer, got {data['trials']!r}")
+    check_record(data, {name: _declared(name) for name in STORED_TARGETS}, (), str(path),
+                 SearchError)
     return data
+
+
+def identity_hash(identity: dict[str, Any]) -> str:
+    """A search's identity as a short hash: state.pt names the search it belongs to by it."""
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Search:
@@ -229,7 +242,7 @@ class Search:
         if resume:
             self._restore()  # checks everything before the first file is changed
             read_trials(store.trials, repair=True)
-            if stored.get("trials") != config.trials:
+            if any(stored.get(name) != getattr(config, name) for name in STORED_TARGETS):
                 self._write_config()
         reward.prepare()
         adopt_reward(self.space, config.reward, out, reward)  # inline trials reuse it
@@ -237,15 +250,16 @@ class Search:
         self.log = TrialLog(store.trials)
 
     def _write_config(self) -> None:
-        self.store.write_json("config", {"identity": self.config.identity(),
-                                         "trials": self.config.trials})
+        self.store.write_json("config", {"identity": self.config.identity(), **{
+            name: getattr(self.config, name) for name in STORED_TARGETS}})
 
     # -- state -----------------------------------------------------------------------------------
 
     def _save_state(self) -> None:
         import torch
 
-        state = {"version": STATE_VERSION, "controller": self.controller.state_dict(),
+        state = {"version": STATE_VERSION, "search": identity_hash(self.config.identity()),
+                 "controller": self.controller.state_dict(),
                  "next_trial": self.next_trial, "finished": len(self.records),
                  "pending": [{"trial": p.trial, "decisions": list(p.proposal.decisions),
                               "info": p.proposal.info} for p in self.pending.values()]}
@@ -276,6 +290,12 @@ class Search:
         if state.get("version") != STATE_VERSION:
             raise SearchError(f"{path}: state version {state.get('version')} is not "
                               f"{STATE_VERSION}")
+        if state.get("search", identity_hash(self.config.identity())) != identity_hash(
+                self.config.identity()):  # states written before the hash was kept: trusted
+            raise SearchError(f"{path}: the state of another search (saved for other settings "
+                              f"than {store.name('config')} holds)",
+                              hint="the files do not belong together: restore this search's "
+                                   f"{store.name('state')}, or start a new search")
         if len(records) < state["finished"]:
             raise SearchError(f"{store.trials}: has {len(records)} trials, but "
                               f"{store.name('state')} was saved after {state['finished']}",
@@ -460,13 +480,16 @@ def run_search(config: SearchConfig, resume: bool = False, progress: bool = True
         return Search(config, resume).run(progress)
 
 
-def resumed_config(output_dir: Path, trials: int | None = None, **rest: Any) -> SearchConfig:
-    """The stored search of OUT, with the settings that may change (workers...); ``trials``
-    None keeps the stored target (100 for searches written before it was stored)."""
+def resumed_config(output_dir: Path, **rest: Any) -> SearchConfig:
+    """The stored search of OUT, with the settings that may change (workers...); each of
+    :data:`STORED_TARGETS` left out or None keeps its stored value (the option's default for
+    searches written before it was stored: 100 trials)."""
     stored = load_config(output_dir)
-    target = trials if trials is not None else int(stored.get("trials", SearchConfig.trials))
+    for name in STORED_TARGETS:
+        if rest.get(name) is None:
+            rest[name] = stored.get(name, getattr(SearchConfig, name))
     return described(output_dir, lambda: SearchConfig.from_identity(
-        output_dir, stored["identity"], trials=target, **rest))
+        output_dir, stored["identity"], **rest))
 
 
 def described(output_dir: Path, build: Any, name: str = SearchStore.FILES["config"],

@@ -32,14 +32,28 @@ def test_resume_continues_to_the_stored_target(run, tmp_path):
     assert _hashes(stopped) == _hashes(out)  # the same trials as a search never stopped
 
 
-def test_a_new_target_given_on_resume_is_stored(run, tmp_path):
+# (a setting search.json keeps beside the identity, its first value, a new one): a --resume
+# without it keeps the stored value (D13: --final-top-k 0 was forgotten, 20 extra scorings ran),
+# one given on --resume is stored
+STORED_SETTINGS = [("--trials", "4", "7"), ("--final-top-k", "0", "2"),
+                   ("--final-seeds", "0", "1")]
+
+
+@pytest.mark.parametrize("option, first, new", STORED_SETTINGS)
+def test_a_setting_given_on_resume_is_stored_and_one_left_out_kept(run, tmp_path, option,
+                                                                   first, new):
     out = tmp_path / "search"
-    assert run(*SEARCH, "--trials", "4", "-o", out)[0] == 0
-    assert run("search", "--resume", "--trials", "7", "-o", out)[0] == 0
-    assert _trials(out) == 7
-    assert json.loads((out / "search.json").read_text())["trials"] == 7
+    key = option[2:].replace("-", "_")
+    base = {"--trials": "4", "--final-top-k": "0", "--final-seeds": "0", option: first}
+    assert run(*SEARCH, *(word for pair in base.items() for word in pair), "-o", out)[0] == 0
+    assert run("search", "--resume", "--trials", "5", "-o", out)[0] == 0
+    stored = json.loads((out / "search.json").read_text())
+    assert stored[key] == (5 if key == "trials" else int(first))
+    assert not (out / "final.jsonl").exists()  # no final selection: it was turned off
+    assert run("search", "--resume", option, new, "-o", out)[0] == 0
+    assert json.loads((out / "search.json").read_text())[key] == int(new)
     assert run("search", "--resume", "-o", out)[0] == 0  # nothing left to do
-    assert _trials(out) == 7
+    assert _trials(out) == (int(new) if key == "trials" else 5)
 
 
 def test_searches_written_before_the_target_was_stored_keep_the_old_default(tmp_path):
@@ -57,21 +71,54 @@ def _snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-@pytest.mark.parametrize("damage", ["state", "trials", "settings", "config"])
+def _garbage_state(out, run, tmp_path):
+    (out / "state.pt").write_bytes(b"garbage")
+
+
+def _trials_lost_a_line(out, run, tmp_path):
+    lines = (out / "trials.jsonl").read_bytes().split(b"\n")
+    (out / "trials.jsonl").write_bytes(b"\n".join(lines[1:]))
+
+
+def _config_not_an_object(out, run, tmp_path):
+    (out / "search.json").write_text("[]")
+
+
+def _state_of_another_search(out, run, tmp_path):
+    """state.pt copied from a search of the same settings but another seed (D12)."""
+    other = tmp_path / "other"
+    assert run(*SEARCH, "--trials", "5", "--seed", "2", "-o", other)[0] == 0
+    (out / "state.pt").write_bytes((other / "state.pt").read_bytes())
+
+
+def _controller_edited(out, run, tmp_path):
+    """search.json edited to another controller under the first one's state.pt (D12)."""
+    config = json.loads((out / "search.json").read_text())
+    config["identity"]["controller"] = "evolution"
+    (out / "search.json").write_text(json.dumps(config))
+
+
+# damage -> (what it does to a finished search, the flags its resume is given)
+REFUSED_RESUMES = {
+    "state": (_garbage_state, []),
+    "trials": (_trials_lost_a_line, []),
+    "settings": (None, ["--seed", "9"]),
+    "config": (_config_not_an_object, []),
+    "state of another search": (_state_of_another_search, []),
+    "controller edited": (_controller_edited, []),
+}
+
+
+@pytest.mark.parametrize("damage", list(REFUSED_RESUMES))
 def test_a_refused_resume_changes_no_file(run, tmp_path, damage):
     out = tmp_path / "search"
     assert run(*SEARCH, "--trials", "5", "-o", out)[0] == 0
     with open(out / "trials.jsonl", "ab") as handle:  # a torn last line, as a kill leaves it
         handle.write(b'{"step": 5, "tri')
-    if damage == "state":
-        (out / "state.pt").write_bytes(b"garbage")
-    elif damage == "trials":
-        lines = (out / "trials.jsonl").read_bytes().split(b"\n")
-        (out / "trials.jsonl").write_bytes(b"\n".join(lines[1:]))
-    elif damage == "config":
-        (out / "search.json").write_text("[]")
+    change, extra = REFUSED_RESUMES[damage]
+    if change is not None:
+        change(out, run, tmp_path)
     before = _snapshot(out)
-    extra = ["--seed", "9"] if damage == "settings" else []
     code, _, err = run("search", "--resume", "--trials", "9", *extra, "-o", out)
     assert code in (1, 2), err
     assert "internal error" not in err
