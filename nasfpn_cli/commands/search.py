@@ -9,12 +9,13 @@ import click
 from click.core import ParameterSource
 
 from ..engine.config import TrainConfig
-from ..errors import UsageError
+from ..errors import SearchError, UsageError
 from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
 from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
 from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
 from ..settings import declared, meta_of, option_sources, setting_value
+from ..untrusted import shell_word, shown_path
 from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
@@ -758,13 +759,18 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     output_dir = Path(params["output_dir"])
     if params["tune"]:
         return _tune(output_dir, params["target"],
-                     tuple(filter(None, (params["ladder_from"] or "").split(","))))
+                     _earlier_calibrations("--ladder-from", params["ladder_from"], output_dir))
     for option in ("target", "ladder_from"):
         if _given(ctx, option):
             raise UsageError(f"--{option.replace('_', '-')} applies only with --tune")
+    if not params["resume"]:
+        from ..search.store import refuse_other_kind
+
+        refuse_other_kind(output_dir, "calibration")
     where = {"workers": params["workers"], "executor": params["executor"],
              "address": params["address"], "threads": params["threads"],
-             "reference_from": tuple(filter(None, [params["reference_from"]]))}
+             "reference_from": _earlier_calibrations("--reference-from", params["reference_from"],
+                                                     output_dir, recorded=True)}
     config = _stored_or_new(ctx, params, "calibration", CalibrationStore(output_dir).plan,
                             _calibration_values, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
@@ -780,6 +786,36 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     store = CalibrationStore(output_dir)
     console.print(f"wrote {store.result} and {store.plot}", markup=False)
     return 0
+
+
+def _earlier_calibrations(option: str, text: str | None, output_dir: Path,
+                          recorded: bool = False) -> tuple[str, ...]:
+    """The folders of ``--reference-from``/``--ladder-from`` (comma-separated), each once,
+    checked before anything is written: a usage error for an empty name or the calibration's
+    own folder (its rungs or trainings are its own already); with ``recorded``, an error for a
+    calibration that recorded no training (nothing to copy: every training would run)."""
+    from ..console import print_warning
+
+    if text is None:
+        return ()
+    folders: dict[Path, str] = {}
+    for name in text.split(","):
+        if not name.strip():
+            raise UsageError(f"{option} {text!r}: an empty folder name")
+        if Path(name).resolve() == output_dir.resolve():
+            raise UsageError(f"{option} {shown_path(name)}: the calibration's own folder")
+        if Path(name).resolve() in folders:
+            print_warning(f"{option}: {shown_path(name)} is given twice; its trainings count once")
+        folders.setdefault(Path(name).resolve(), name)
+    for name in folders.values():
+        store = CalibrationStore(Path(name))
+        if recorded and store.plan.is_file() and not (
+                store.trainings.is_file() and store.trainings.stat().st_size):
+            raise SearchError(f"{option} {shown_path(name)}: no training is recorded there (no "
+                              f"{store.name('trainings')}): nothing to copy",
+                              hint=f"finish it first (nasfpn search calibrate --resume -o "
+                                   f"{shell_word(name)}), or leave out {option}")
+    return tuple(folders.values())
 
 
 def _tune(output_dir: Path, target: float, ladder_from: tuple[str, ...]) -> int:

@@ -124,6 +124,10 @@ def command(genotype: str | None, recipe: str | None, no_progress: bool, config_
         click.echo(json.dumps(config.to_dict(), indent=2))
         return 0
     require_writable_folder(config.output_dir, "-o/--output-dir")  # before any data is read
+    if not config.resume:
+        from ..search.store import refuse_other_kind
+
+        refuse_other_kind(config.output_dir, "run")
 
     from ..console import console
     from ..engine.run import train

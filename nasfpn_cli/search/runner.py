@@ -42,7 +42,7 @@ from .rewards import REWARD_SPEC_SHAPE, Reward, RewardSpec, build_reward
 from .settings import ExecutorSettings, SearchSettings
 from .space import SearchSpace
 from .spaces import Space, space_from_dict, space_shape
-from .store import SearchStore
+from .store import SearchStore, refuse_other_kind
 from .trials import TrialLog, TrialRecord, check_decisions, read_trials
 from .worker import TrialResult, TrialTask, adopt_reward
 
@@ -218,6 +218,8 @@ class Search:
         elif store.holds_a_search():
             raise SearchError(f"{out}: a search already lives here",
                               hint="pass --resume to continue it, or choose another --output-dir")
+        else:
+            refuse_other_kind(out, "search")
         self.space = config.space
         reward = build_reward(config.reward, self.space, out)  # bad settings fail before any file
         self.asha = config.make_scheduler(reward)

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import SearchError
+from ..engine.run_store import RUN_FILES
+from ..errors import NasfpnError, SearchError
+from ..untrusted import shown_path
 from ..utils import atomic_write, atomic_write_json
 
 
@@ -113,4 +115,29 @@ class CalibrationStore(_Store):
         return self.folder / schedule
 
 
-__all__ = ["CalibrationStore", "SearchStore", "read_json_object"]
+# every kind of output folder nasfpn writes: kind -> (what it holds, the command that writes it,
+# the files that mark one); train, search and search calibrate write only into a folder of their
+# own kind (or a new one)
+FOLDER_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "run": ("a training run", "nasfpn train", RUN_FILES),
+    "search": ("a search", "nasfpn search",
+               tuple(SearchStore.FILES[key] for key in ("config", "trials", "state"))),
+    "calibration": ("a calibration", "nasfpn search calibrate",
+                    tuple(CalibrationStore.FILES[key] for key in ("plan", "trainings", "result"))),
+}
+
+
+def refuse_other_kind(folder: str | Path, kind: str) -> None:
+    """NasfpnError (exit 1) when ``folder`` holds another kind of output than ``kind`` (a
+    :data:`FOLDER_KINDS` key): a training written into a search's folder mixed the two, and
+    ``compare`` of it then showed both."""
+    for other, (what, command, files) in FOLDER_KINDS.items():
+        found = [name for name in files if other != kind and (Path(folder) / name).exists()]
+        if found:
+            raise NasfpnError(f"{shown_path(folder)}: holds {what} ({', '.join(found)}, written "
+                              f"by {command}), not {FOLDER_KINDS[kind][0]}",
+                              hint="choose another --output-dir (a new or empty folder)")
+
+
+__all__ = ["CalibrationStore", "FOLDER_KINDS", "SearchStore", "read_json_object",
+           "refuse_other_kind"]

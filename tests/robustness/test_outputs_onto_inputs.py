@@ -48,3 +48,46 @@ def test_compare_refuses_a_genotype_file_a_checkpoint_and_search_files(run, run_
 def test_export_refuses_to_write_over_its_checkpoint(run, run_copy):
     last = run_copy / "last.pt"
     _refused(run, last, "export", "fpn", "--checkpoint", last, "-o", last, "--no-verify")
+
+
+def _toy_calibration(run, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "search"))
+    from test_tuning import write_toy_calibration
+
+    write_toy_calibration(tmp_path / "calibration")
+    return tmp_path / "calibration"
+
+
+def _search(run, tmp_path):
+    assert run("search", "--reward", "similarity:nasfpn", "--controller", "random", "--trials",
+               "2", "--final-top-k", "0", "-o", tmp_path / "search")[0] == 0
+    return tmp_path / "search"
+
+
+# the kinds of output folder (how to make one) and the commands that write another kind: each
+# refuses a folder of another kind, changing nothing (D14 of the round-4 probe: all exit 0,
+# and compare of such a folder showed both)
+FOLDERS = {"run": lambda run, tmp_path, tiny_run: shutil.copytree(tiny_run, tmp_path / "run"),
+           "search": lambda run, tmp_path, tiny_run: _search(run, tmp_path),
+           "calibration": lambda run, tmp_path, tiny_run: _toy_calibration(run, tmp_path)}
+WRITERS = {"run": ["train", "fpn", "--data", "{data}", "--epochs", "1", "--no-progress"],
+           "search": ["search", "--reward", "similarity:fpn", "--trials", "1"],
+           "calibration": ["search", "calibrate", "--sampled", "0", "--poor", "0",
+                           "--architectures", "fpn"]}
+WHAT = {"run": "a training run", "search": "a search", "calibration": "a calibration"}
+
+
+@pytest.mark.parametrize("holds, writer", [(holds, writer) for holds in FOLDERS
+                                           for writer in WRITERS if writer != holds])
+def test_a_command_refuses_a_folder_of_another_kind(run, tmp_path, tiny_run, tiny_data, holds,
+                                                     writer):
+    folder = FOLDERS[holds](run, tmp_path, tiny_run)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    args = [a.replace("{data}", str(tiny_data)) for a in WRITERS[writer]]
+    code, _, err = run(*args, "-o", folder)
+    assert code == 1, err
+    assert f"{folder}: holds {WHAT[holds]} (" in err and f"not {WHAT[writer]}" in err, err
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
