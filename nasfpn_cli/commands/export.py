@@ -106,6 +106,9 @@ def command(ctx: click.Context, genotype: str, output: str, to: str | None,
             spec = spec_from_options(genotype, deep_supervision=deep_supervision, **model)
             network = build_network(spec)
         if exit_at is not None:
+            from ..engine.anytime import check_exit_option
+
+            check_exit_option(network, exit_at, checkpoint or genotype)
             spec = spec.replace(exit_at=exit_at)
             network.set_exit(exit_at)
         from ..modeling.exporting import export_network

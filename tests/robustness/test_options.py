@@ -74,6 +74,8 @@ BAD_OPTIONS = [
     (["search", "-o", "{out}", "--macs-target", "inf"], "--macs-target"),
     (["search", "calibrate", "-o", "{out}", "--reference-lr", "inf"], "--reference-lr"),
     (["bench", "fpn", "--score-threshold", "nan"], "--score-threshold"),
+    (["export", "fpn", "-o", "{out}/m.onnx", "--stack", "1", "--backbone", "resnet10",
+      "--channels", "16", "--exit-at", "2"], "--exit-at 2: fpn has 1 pyramid copy"),  # as eval
 ]
 
 
