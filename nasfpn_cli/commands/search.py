@@ -9,7 +9,7 @@ import click
 from click.core import ParameterSource
 
 from ..engine.config import TrainConfig
-from ..errors import SearchError, UsageError
+from ..errors import NasfpnError, SearchError, UsageError
 from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
 from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
@@ -577,6 +577,10 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
                                  write_plots)
 
     out = Path(output_dir)
+    page = out / "compare.html"
+    if write_html and page.exists() and not page.is_file():  # before anything is written
+        raise NasfpnError(f"{shown_path(page)}: not a file; search report --html writes the "
+                          "page there", hint="move it away, or leave out --html")
     records = load_trials(out)
     space = search_space_of(out)
     check_decisions(records, space, SearchStore(out).trials)
@@ -617,20 +621,22 @@ def report(output_dir: str, top: int, plots_dir: str | None, write_html: bool,
             path = Path(genotypes_dir) / f"found{rank}.txt"
             atomic_write(path, space.to_text(decisions, name=f"found{rank}",
                                              comment=f"rank {rank}: {comment}"))
-            console.print(f"wrote {path}", markup=False)
+            console.print(f"wrote {shown_path(path)}", markup=False)
     plots = Path(plots_dir) if plots_dir else out
     paths = write_plots(records, plots, out.name)
     cost_plot = write_cost_plot(records, out, plots, out.name)
     for path in paths + ([cost_plot] if cost_plot else []):
-        console.print(f"wrote {path}")
-    page = out / "compare.html"
+        console.print(f"wrote {shown_path(path)}", markup=False)
     if write_html:
         from .compare import command as compare
 
-        compare.main([str(out), "--top", str(top), "-o", str(page)], standalone_mode=False)
+        try:
+            compare.main([str(out), "--top", str(top), "-o", str(page)], standalone_mode=False)
+        except click.ClickException as exc:  # compare's usage text would name another command
+            raise NasfpnError(f"search report --html: {exc.format_message()}") from None
     else:
-        console.print(f"side by side: nasfpn compare {out} --top {top} -o {page} "
-                      f"(or search report --html)", markup=False)
+        console.print(f"side by side: nasfpn compare {shell_word(str(out))} --top {top} -o "
+                      f"{shell_word(str(page))} (or search report --html)", markup=False)
     return 0
 
 
@@ -689,12 +695,13 @@ def found_order(out: Path, ranked, final) -> list[tuple[tuple[int, ...], str]]:
     final = [arch for arch in final if arch.hash not in anchors]
     ranked = [arch for arch in ranked if arch.hash not in anchors]
     order = [(arch.decisions, f"{arch.hash}, mean {arch.mean:.6g} over {len(arch.rewards)} "
-                              f"scores in the final selection of the search in {out}"
+                              f"scores in the final selection of the search in {shown_path(out)}"
               + (f" (by the {arch.scorer} reward)" if arch.scorer else ""))
              for arch in final]
     chosen = {arch.hash for arch in final}
     order += [(tuple(arch.decisions), f"{arch.hash}, reward {arch.reward:.6g} in the search in "
-                                      f"{out}") for arch in ranked if arch.hash not in chosen]
+                                      f"{shown_path(out)}") for arch in ranked
+              if arch.hash not in chosen]
     return order
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..untrusted import shown_path
 from ..utils import ProgressTask
 from ..errors import SearchError, torch_load_failure
 from ..run_lock import folder_lock
@@ -324,7 +325,7 @@ class Search:
         self.cache.setdefault(record.hash, record)
         if self.best is None or record.reward > self.best.reward:
             self.best = record
-            comment = (f"best of the search in {self.out}: reward {record.reward:.6g} "
+            comment = (f"best of the search in {shown_path(self.out)}: reward {record.reward:.6g} "
                        f"(trial {record.trial}, step {record.step}, hash {record.hash})")
             text = self.space.to_text(record.decisions, name="searched", comment=comment)
             self.store.write_text("best", text.encode())

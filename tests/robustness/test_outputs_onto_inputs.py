@@ -91,3 +91,19 @@ def test_a_command_refuses_a_folder_of_another_kind(run, tmp_path, tiny_run, tin
     assert code == 1, err
     assert f"{folder}: holds {WHAT[holds]} (" in err and f"not {WHAT[writer]}" in err, err
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+# `search report` outputs with something in the way: (the option, the path made a folder) ->
+# exit 1 naming it, before the table, plots or genotypes are written (U7: --html printed
+# compare's usage text, exit 2, after the plots were written)
+REPORT_OUTPUTS_IN_THE_WAY = [(["--html"], "compare.html")]
+
+
+@pytest.mark.parametrize("options, blocked", REPORT_OUTPUTS_IN_THE_WAY)
+def test_search_report_refuses_an_output_in_the_way_first(run, tmp_path, options, blocked):
+    folder = _search(run, tmp_path)
+    (folder / blocked).mkdir()
+    before = sorted(p.name for p in folder.iterdir())
+    code, out, err = run("search", "report", folder, *options)
+    assert code == 1 and f"{folder / blocked}: not a file" in err, err
+    assert "Usage:" not in err and sorted(p.name for p in folder.iterdir()) == before

@@ -73,11 +73,35 @@ def _url_with_a_newline(run, tmp_path, monkeypatch):
     return caught.value.render()
 
 
+def _search(run, folder):
+    assert run("search", "--reward", "similarity:nasfpn", "--controller", "random", "--trials",
+               "2", "--final-top-k", "0", "-o", folder)[0] == 0
+    return folder
+
+
+def _report_into_a_forged_genotypes_dir(run, tmp_path, monkeypatch):
+    code, out, err = run("search", "report", _search(run, tmp_path / "s"), "--genotypes-dir",
+                         tmp_path / f"g{FORGED}")
+    assert code == 0, err
+    return out + err
+
+
+def _report_of_a_forged_search_folder(run, tmp_path, monkeypatch):
+    """Its lines, its side-by-side command and the comment of each genotype it writes."""
+    folder = _search(run, tmp_path / f"s{FORGED}")
+    code, out, err = run("search", "report", folder, "--genotypes-dir", tmp_path / "g")
+    assert code == 0, err
+    return out + err + (tmp_path / "g" / "found1.txt").read_text() + (folder / "best.txt"
+                                                                       ).read_text()
+
+
 # case -> what prints a path or URL holding a newline
 FORGING = {
     "data import -o": _import_into_a_forged_folder,
     "weights list with TORCH_HOME": _weights_list_with_a_forged_cache,
     "a weights URL's file name in the offline hint": _url_with_a_newline,
+    "search report --genotypes-dir": _report_into_a_forged_genotypes_dir,
+    "search report of a search folder": _report_of_a_forged_search_folder,
 }
 
 
@@ -91,6 +115,19 @@ def test_the_printed_train_command_is_one_line_naming_the_folder(run, tmp_path):
                        tmp_path / f"out put{FORGED}")
     command = out.split("train with:\n", 1)[1].splitlines()[0]
     assert "$'" in command and "out put\\nerror: fake line" in command
+
+
+def test_the_printed_compare_command_is_one_line_bash_reads_back(run, tmp_path):
+    """search report's side-by-side command quotes its folder as the import's train line does
+    (U16: ``nasfpn compare s_$\\foo{$ ...`` was printed unquoted)."""
+    folder = _search(run, tmp_path / "s_$\\foo{$")
+    code, out, err = run("search", "report", folder)
+    assert code == 0, err
+    line = out.split("side by side: ", 1)[1].splitlines()[0]
+    words = subprocess.run(["bash", "-c", f"printf '%s\\n' {line.split(' (or ')[0]}"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    assert words == ["nasfpn", "compare", str(folder), "--top", "10", "-o",
+                     str(folder / "compare.html")]
 
 
 # kind: `weights add` given what is no file names what it is (U12)
