@@ -61,6 +61,19 @@ def remove_empty_folders(folders: list[Path]) -> None:
             break
 
 
+def remove_paths(paths: list[Path]) -> None:
+    """Remove the files and folders (with what is in them) that a refused command created
+    itself, so it leaves none of them behind."""
+    import shutil
+
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+
+
 def _holder(fd: int) -> str:
     """Who holds the lock, as its file says: ``process N (started ...)``."""
     try:

@@ -17,6 +17,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -237,11 +238,25 @@ def value_problem(value: Any, annotation: str, meta: Setting) -> str | None:
     return None
 
 
+def path_problem(value: Any, meta: Setting) -> str | None:
+    """Why a path setting names the wrong kind of thing that exists now (a folder where a file
+    goes), or None: found while the settings are checked, not after a long training that
+    ends writing there."""
+    if meta.path != "file" or not isinstance(value, str) or not value:
+        return None
+    try:
+        folder = Path(value).is_dir()
+    except OSError:  # a name too long for the file system: the write will say so
+        return None
+    return f"must name a file, got the folder {value!r}" if folder else None
+
+
 def check_declared(instance: Any, problem: Callable[[str, str], Exception]) -> None:
-    """Check every declared field of ``instance`` (its parts' too); raise
-    ``problem(field, message)``."""
+    """Check every declared field of ``instance`` (its parts' too), and that a file setting
+    names no folder; raise ``problem(field, message)``."""
     for item, meta in declared(instance):
-        wrong = value_problem(setting_value(instance, item.name), annotation_text(item), meta)
+        value = setting_value(instance, item.name)
+        wrong = value_problem(value, annotation_text(item), meta) or path_problem(value, meta)
         if wrong is not None:
             raise problem(item.name, wrong)
 
@@ -268,7 +283,8 @@ def parse_assignment(text: str) -> tuple[str, str | None, Any]:
     key, equals, raw = text.partition("=")
     key = key.strip()
     if not equals or not key:
-        raise ValueError(f"expected SECTION.FIELD=VALUE, got {text!r}")
+        # the words fit --set and a reward's argument (supernet:steps=2000) alike
+        raise ValueError(f"expected FIELD=VALUE (or SECTION.FIELD=VALUE), got {text!r}")
     section, _, name = key.rpartition(".")
     try:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]

@@ -113,7 +113,7 @@ def test_set_names_unknown_fields_and_wrong_sections():
         assigned_values(Toy, [("nope", "data", 1)])
     with pytest.raises(UsageError, match="lr is in section 'solver', not 'data'"):
         assigned_values(Toy, [("lr", "data", 1)])
-    with pytest.raises(ValueError, match="expected SECTION.FIELD=VALUE"):
+    with pytest.raises(ValueError, match=r"expected FIELD=VALUE \(or SECTION.FIELD=VALUE\)"):
         parse_assignment("lr")
 
 

@@ -489,6 +489,15 @@ def final_verdict(final) -> list[str]:
             f"beyond the noise of the two means"]
 
 
+# option -> (what it needs, said as options; whether the options given have it): without it
+# the option means nothing, and a search that ignores it silently misleads
+NEEDS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
+    "macs_weight": ("--macs-target", lambda params: params["macs_target"] is not None),
+    "asha_eta": ("--scheduler asha", lambda params: params["scheduler"] == "asha"),
+    "asha_min_epochs": ("--scheduler asha", lambda params: params["scheduler"] == "asha"),
+}
+
+
 def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir: Path,
                          where: dict[str, Any]):
     from ..search.rewards import RewardSpec
@@ -503,8 +512,9 @@ def _config_from_options(ctx: click.Context, params: dict[str, Any], output_dir:
     if wrong:
         raise UsageError(f"{', '.join(wrong)}: not an option of --controller {controller}")
     controller_options = _explicit(ctx, params, CONTROLLER_OPTIONS[controller])
-    if _given(ctx, "macs_weight") and params["macs_target"] is None:
-        raise UsageError("--macs-weight needs --macs-target")
+    for option, (needed, met) in NEEDS.items():
+        if _given(ctx, option) and not met(params):
+            raise UsageError(f"--{option.replace('_', '-')} needs {needed}")
     macs = None
     if params["macs_target"] is not None:
         from ..search.cost import MacsObjective

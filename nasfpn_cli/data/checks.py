@@ -38,7 +38,7 @@ PROBLEM_KINDS: dict[str, str] = {
     "bbox-non-numeric": "bbox has a non-numeric or non-finite value",
     "bbox-non-positive": "bbox width or height is not positive",
     "bbox-outside-image": "bbox extends outside its image",
-    "image-dir-missing": "image folder not found",
+    "image-dir-missing": "image folder missing or not a folder",
     "image-outside-folder": "file_name is absolute or leads out of the image folder",
     "image-missing": "image file not found",
     "image-unreadable": "image file unreadable or truncated",
@@ -408,7 +408,8 @@ def _check_image_files(findings: _Findings, image_dir: Path, image_records: dict
                        full_decode: bool, progress: Callable[[int], None] | None) -> int:
     """Check every usable image's file; returns how many were checked."""
     if not image_dir.is_dir():
-        findings.add("image-dir-missing", f"{image_dir}: no such folder")
+        findings.add("image-dir-missing", f"{image_dir}: "
+                     + ("not a folder" if image_dir.exists() else "no such folder"))
         findings.bad_images.update(index for index, _ in image_records.values())
         return 0
     records = list(image_records.values())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import RunFileError, UsageError
 from ..untrusted import chart_text
 from ..utils import atomic_write
 from .metrics_log import read_metrics
@@ -51,9 +51,10 @@ def _records(run_dir: str | Path) -> tuple[Path, list[dict[str, Any]], list[dict
     records = read_metrics(metrics_file)
     train = [r for r in records if r.get("kind") == "train"]
     evals = [r for r in records if r.get("kind") == "eval"]
-    if not train and not evals:
-        raise UsageError(f"{metrics_file}: no metrics to plot",
-                         hint="give a run folder written by 'nasfpn train'")
+    if not train and not evals:  # no run here is a usage error; a run without records, bad input
+        error = RunFileError if metrics_file.is_file() else UsageError
+        raise error(f"{metrics_file}: no metrics to plot",
+                    hint="give a run folder written by 'nasfpn train'")
     return metrics_file, train, evals
 
 

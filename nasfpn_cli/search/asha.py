@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SearchError
+from ..errors import UsageError
 
 SCHEDULERS = ("none", "asha")
 
 
 def asha_budgets(max_epochs: int, min_epochs: int, eta: int) -> tuple[int, ...]:
     """Rung budgets in epochs, ``max_epochs / eta ** k`` rounded, none below ``min_epochs``."""
-    if eta < 2:
-        raise SearchError(f"--asha-eta must be at least 2, got {eta}")
+    if eta < 2:  # the options disagree: a usage error (exit 2) naming both
+        raise UsageError(f"--asha-eta must be at least 2, got {eta}")
     if not 1 <= min_epochs <= max_epochs:
-        raise SearchError(f"--asha-min-epochs must be between 1 and --proxy-epochs "
+        raise UsageError(f"--asha-min-epochs must be between 1 and --proxy-epochs "
                           f"({max_epochs}), got {min_epochs}")
     budgets = {max_epochs}
     budget = float(max_epochs)

@@ -30,7 +30,7 @@ from typing import Any
 from ..untrusted import shown_path
 from ..utils import ProgressTask
 from ..errors import SearchError, torch_load_failure
-from ..run_lock import folder_lock
+from ..run_lock import folder_lock, remove_paths
 from ..records import Check, check_record, list_of, nested, optional, text, whole
 from ..settings import declared_check, declared_shape
 from .controllers import CONTROLLERS, Controller, Proposal, build_controller
@@ -232,6 +232,19 @@ class Search:
         self.controller: Controller = build_controller(
             config.controller, self.space, config.seed,
             seeds=tuple(decisions for _, decisions in config.seeds), **config.controller_options)
+        # what a new search creates before its first trial; removed if it is refused there
+        # (a supernet path that is no supernet left search.json and the proxy data behind)
+        created = [] if resume else [path for path in (store.config, store.proxy_data)
+                                     if not path.exists()]
+        try:
+            self._open(reward, resume, stored if resume else {})
+        except BaseException:
+            remove_paths(created)
+            raise
+
+    def _open(self, reward: Reward, resume: bool, stored: dict[str, Any]) -> None:
+        """Write search.json (new) or restore the state (resume), then prepare the reward."""
+        config, out, store = self.config, self.out, self.store
         if not resume:
             out.mkdir(parents=True, exist_ok=True)
             self._write_config()

@@ -118,6 +118,9 @@ CASES = {
                       {"image-size-mismatch": 1}, "file is 5x5, annotations say 20x16"),
     "no image folder": (lambda _, i: [p.unlink() for p in i.iterdir()] and i.rmdir(),
                         {"image-dir-missing": 1}, "no such folder"),
+    "a file as the image folder": (  # U11 of probe 2: said "no such folder"
+        lambda _, i: ([p.unlink() for p in i.iterdir()], i.rmdir(), i.write_text("{}")),
+        {"image-dir-missing": 1}, "images: not a folder"),
 }
 
 

@@ -119,6 +119,22 @@ def test_a_config_json_that_is_not_json_is_named(run, tiny_run, tmp_path):
     assert code == 1 and "not a nasfpn run configuration" in err and "Traceback" not in err
 
 
+# `plot` of a folder with nothing to plot: (what its metrics.jsonl is, exit code). No run there
+# is a usage error; a run whose metrics file holds no record is bad input (U10 of probe 2: 2)
+NOTHING_TO_PLOT = [("missing", 2), ("", 1)]
+
+
+@pytest.mark.parametrize("metrics, code", NOTHING_TO_PLOT)
+def test_plot_of_nothing_to_plot(run, tiny_run, tmp_path, metrics, code):
+    folder = _copy_run(tiny_run, tmp_path / "r")
+    if metrics == "missing":
+        (folder / "metrics.jsonl").unlink()
+    else:
+        (folder / "metrics.jsonl").write_text(metrics)
+    exit_code, _, err = run("plot", folder, "-o", tmp_path / "plots")
+    assert exit_code == code and "no metrics to plot" in err, err
+
+
 @st.composite
 def damaged_lines(draw, lines: list[str]) -> str:
     """metrics.jsonl with a few lines changed: a field set to a hostile value or removed, a

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nasfpn_cli.errors import SearchError
+from nasfpn_cli.errors import SearchError, UsageError
 from nasfpn_cli.search.asha import AshaScheduler, asha_budgets
 from nasfpn_cli.search.rewards import RewardSpec
 from nasfpn_cli.search.runner import SearchConfig, resumed_config, run_search
@@ -20,9 +20,9 @@ def test_budgets():
     assert asha_budgets(4, 1, 3) == (1, 4)
     assert asha_budgets(8, 2, 2) == (2, 4, 8)
     assert asha_budgets(4, 4, 3) == (4,)
-    with pytest.raises(SearchError, match="--asha-min-epochs"):
+    with pytest.raises(UsageError, match="--asha-min-epochs"):
         asha_budgets(4, 5, 3)
-    with pytest.raises(SearchError, match="--asha-eta"):
+    with pytest.raises(UsageError, match="--asha-eta"):
         asha_budgets(4, 1, 1)
 
 

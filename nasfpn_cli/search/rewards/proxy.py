@@ -4,13 +4,27 @@ divides is the training's epochs. Its flags are ``--proxy-*``: the proxy's own s
 training settings it shares with ``nasfpn train`` (:meth:`ProxySettings.option_sources`)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from ...errors import SearchError
+from ...errors import NasfpnError, SearchError
+from ...settings import declared
 from ..proxy_task import (DEFAULT_REFERENCE, REFERENCE_FIELDS, SCORES, TRAINED_FIELDS,
                           ProxySettings, ProxyTask, proxy_options)
 from ..space import SearchSpace
 from . import Candidate, Evaluation, Reward, register_reward
+
+
+def proxy_flags(text: str | None) -> str | None:
+    """``text`` (a hint of the training engine, written for ``nasfpn train``) with each of
+    train's flags the proxy takes renamed to its ``--proxy-*`` flag (``--batch-size`` ->
+    ``--proxy-batch-size``): a search has no ``--batch-size``."""
+    if text is None:
+        return None
+    flags = {meta.flag_name(item.name): meta.flag_name(item.name, "proxy-")
+             for source in ProxySettings.option_sources() for item, meta in declared(source.cls)
+             if meta.cli and (source.names is None or item.name in source.names)}
+    return re.sub(r"--[a-z][a-z0-9-]*", lambda flag: flags.get(flag.group(), flag.group()), text)
 
 
 class ProxyReward(Reward):
@@ -25,7 +39,11 @@ class ProxyReward(Reward):
         return self.task.settings
 
     def prepare(self) -> None:
-        self.task.prepare()
+        try:
+            self.task.prepare()
+        except NasfpnError as exc:  # the engine's hints name train's flags: say ours (U14)
+            exc.hint = proxy_flags(exc.hint)
+            raise
 
     def budget_range(self) -> tuple[int, int]:
         return 1, int(self.settings.epochs)
