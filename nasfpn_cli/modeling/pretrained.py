@@ -250,7 +250,7 @@ def resolve_weights(source: str | Path, backbone: str, *, progress: bool = True,
         if not source.strip():
             raise ModelError("backbone weights: an empty name",
                              hint="give a weights name (imagenet), a URL or a file")
-    return Path(source)
+    return regular_file(Path(source))  # a device path was read (and hashed) forever
 
 
 def fetch(url: str, sha256_prefix: str | None = None, *, progress: bool = True,

@@ -106,12 +106,21 @@ SOURCES = {
 }
 
 
+# the ways in: the model builder, and what `train` resolves (and hashes) first (a plain
+# /dev/zero path passed it and was hashed forever)
+ENTRIES = {"build_backbone": lambda source: build_backbone("resnet10", weights=source),
+           "train's resolve_weights": lambda source: resolve_weights(source, "resnet10",
+                                                                     progress=False)}
+
+
+@pytest.mark.parametrize("entry", ENTRIES.values(), ids=ENTRIES.keys())
 @pytest.mark.parametrize("make, message", SOURCES.values(), ids=SOURCES.keys())
-def test_weights_sources_that_are_not_files_are_refused_at_once(hub, tmp_path, make, message):
+def test_weights_sources_that_are_not_files_are_refused_at_once(hub, tmp_path, make, message,
+                                                                entry):
     source = make(tmp_path)
     started = time.monotonic()
     with pytest.raises(ModelError, match=message):
-        build_backbone("resnet10", weights=source)
+        entry(source)
     assert time.monotonic() - started < 60  # a guard against hangs, not a timing
     assert not hub.exists() or not any(hub.rglob("*"))  # nothing copied, no partial file
 
