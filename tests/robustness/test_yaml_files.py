@@ -61,7 +61,7 @@ def test_hostile_data_yaml_is_refused_quickly(run, tmp_path, text, message):
     code, _, err = run("data", "import", "--from", "yolo", root, "-o", tmp_path / "out")
     assert code == 1, err
     assert time.monotonic() - started < 30  # the bomb expanded for a minute
-    assert "data.yaml" in err and message in err and "Traceback" not in err
+    assert str(root / "data.yaml") in err and message in err and "Traceback" not in err
     assert len(err) < 2000  # no expanded value in the message
 
 

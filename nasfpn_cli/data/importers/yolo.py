@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ...errors import DatasetError
 from ...limits import MAX_NUM_CLASSES
+from ...untrusted import shown_path
 from .result import (IMAGE_SUFFIXES, ImportedSplit, ImportOptions, ImportProblem, ImportResult,
                      clip_box, exists, image_size, is_dir, is_file, not_a_file, number,
                      relative_name)
@@ -149,7 +150,7 @@ def _list_file(path: Path, root: Path, problems: list[ImportProblem]) -> list[Pa
 
 def _yaml_layout(path: Path, problems: list[ImportProblem]) -> _Layout:
     data = _read_yaml(path)
-    shown = path.name
+    shown = shown_path(path)  # the file as given: "data.yaml" alone named no dataset
     names, notes = _names_from_yaml(data, shown)
     root = path.parent
     if data.get("path") not in (None, ""):
