@@ -74,6 +74,25 @@ def remove_paths(paths: list[Path]) -> None:
                 path.unlink()
 
 
+def in_use(folder: str | Path) -> bool:
+    """Whether another process holds ``folder``'s lock now: a probe that takes nothing (the
+    lock file is opened if it exists, never created) for checks made before a command's own
+    lock, which then refuses the folder naming its holder."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # and with it the probe's shared lock
+    return False
+
+
 def _holder(fd: int) -> str:
     """Who holds the lock, as its file says: ``process N (started ...)``."""
     try:

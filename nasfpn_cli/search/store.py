@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from ..engine.run_store import RUN_FILES
 from ..errors import NasfpnError, SearchError
+from ..run_lock import in_use
 from ..untrusted import shown_path
 from ..utils import atomic_write, atomic_write_json
 
@@ -130,7 +131,10 @@ FOLDER_KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 def refuse_other_kind(folder: str | Path, kind: str) -> None:
     """NasfpnError (exit 1) when ``folder`` holds another kind of output than ``kind`` (a
     :data:`FOLDER_KINDS` key): a training written into a search's folder mixed the two, and
-    ``compare`` of it then showed both."""
+    ``compare`` of it then showed both. A folder in use is left to the command's own lock,
+    which refuses it naming the process that holds it."""
+    if in_use(folder):
+        return
     for other, (what, command, files) in FOLDER_KINDS.items():
         found = [name for name in files if other != kind and (Path(folder) / name).exists()]
         if found:
