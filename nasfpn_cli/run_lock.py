@@ -78,10 +78,11 @@ def in_use(folder: str | Path) -> bool:
     """Whether another process holds ``folder``'s lock now: a probe that takes nothing (the
     lock file is opened if it exists, never created) for checks made before a command's own
     lock, which then refuses the folder naming its holder."""
-    if fcntl is None:
+    path = Path(folder) / LOCK_FILE
+    if fcntl is None or any(_same_file(held, path) for held in _HELD):  # this process's own
         return False
     try:
-        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
     try:
