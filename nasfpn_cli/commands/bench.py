@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .inference_settings import inference_options
+from .inference_settings import inference_options, numerics_options, pop_numerics
 from .model_options import MODEL_OPTION_NAMES, model_options, spec_from_options
 
 # --post-processing choice -> the modes timed per model
@@ -19,8 +19,7 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @click.command(name="bench")
 @click.argument("models", nargs=-1, required=True, metavar="GENOTYPE|CHECKPOINT...")
 @inference_options("image_size", "batch_size", "device", "warmup", "runs")
-@click.option("--amp", is_flag=True, help="Autocast: fp16 on CUDA, bf16 on the CPU.")
-@click.option("--channels-last", is_flag=True, help="Model and input in channels-last layout.")
+@numerics_options
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the network (or neck).")
 @click.option("--compile-backend", default="inductor", show_default=True,
               help="torch.compile backend (inductor; eager or aot_eager to check tracing).")
@@ -35,7 +34,7 @@ MODE_HELP = {"network": "raw head outputs", "detector": "with decoding + NMS",
 @inference_options("threads")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(models: tuple[str, ...], image_size: int | None, batch_size: int, device: str,
-            warmup: int, runs: int, amp: bool, channels_last: bool, compile_: bool,
+            warmup: int, runs: int, compile_: bool,
             compile_backend: str, post_processing: str, score_threshold: float | None,
             neck_only: bool, exit_at: int | None, threads: int | None, as_json: bool,
             **model) -> int:
@@ -50,18 +49,25 @@ def command(models: tuple[str, ...], image_size: int | None, batch_size: int, de
 
     from ..analysis.latency import BenchSettings
     from ..engine.distributed import resolve_device
+    from ..engine.precision import autocast_dtype, start_line, uses_channels_last
     from ..engine.sources import load_source
     from ..utils import unique_names
 
+    amp, channels_last = pop_numerics(model)
+    where = resolve_device(device)
+    if not as_json:
+        from ..console import err_console
+
+        err_console.print(start_line(amp, channels_last, where), markup=False)
     if threads is not None:
         torch.set_num_threads(threads)
     sources = [load_source(argument, lambda g: spec_from_options(g, **model))
                for argument in models]
     for source, name in zip(sources, unique_names([s.name for s in sources])):
         source.name = name
-    settings = BenchSettings(image_size or _default_size(sources), batch_size,
-                             str(resolve_device(device)), warmup, runs, amp, channels_last,
-                             compile_, compile_backend)
+    settings = BenchSettings(image_size or _default_size(sources), batch_size, str(where),
+                             warmup, runs, autocast_dtype(amp, where) is not None,
+                             uses_channels_last(channels_last, where), compile_, compile_backend)
     modes = ("neck",) if neck_only else POST_PROCESSING_MODES[post_processing]
     from ..memory_guard import memory_headroom
 

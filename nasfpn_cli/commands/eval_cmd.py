@@ -7,7 +7,8 @@ import click
 
 from ..console import plain, print_warning
 from ..errors import DatasetError, UsageError
-from .inference_settings import inference_options
+from .inference_settings import (inference_options, numerics_options, pop_numerics,
+                                 prepare_numerics)
 from .model_options import model_options
 
 PATH = click.Path(path_type=str)
@@ -40,9 +41,10 @@ def _table(metrics: dict):
 @click.option("--all-exits", is_flag=True,
               help="Score every exit of a deeply supervised model: AP, AP50, MACs, latency.")
 @inference_options("latency_runs")
+@numerics_options
 def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: int,
             workers: int, device: str, image_size: int | None, exit_at: int | None,
-            all_exits: bool, latency_runs: int) -> int:
+            all_exits: bool, latency_runs: int, **numerics) -> int:
     """Evaluate CHECKPOINT on annotation file ANN with COCOeval (bbox).
 
     AP figures are fractions as pycocotools gives them (-1: no ground truth in that range).
@@ -51,6 +53,7 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     """
     if exit_at is not None and all_exits:
         raise UsageError("--exit-at and --all-exits exclude each other")
+    amp, channels_last = pop_numerics(numerics)
     from ..console import console
     from ..data.checks import require_clean
     from ..data.coco import CocoDetection, EvalTransform
@@ -71,17 +74,19 @@ def command(checkpoint: str, ann: str, images: str, as_json: bool, batch_size: i
     if trained_categories and list(trained_categories) != dataset.label_to_category:
         print_warning(f"{ann}: categories {dataset.label_to_category} differ from the trained "
                       f"ones {list(trained_categories)}; only shared ids can score")
-    detector = stored.detector().to(resolve_device(device))
+    detector = prepare_numerics(stored.detector(), amp, channels_last, resolve_device(device))
     if all_exits:
         return _all_exits(detector, dataset, checkpoint, size, as_json, latency_runs,
                           batch_size=batch_size, workers=workers,
-                          label_to_category=trained_categories)
+                          label_to_category=trained_categories, amp=amp,
+                          channels_last=channels_last)
     if exit_at is not None:
         from ..engine.anytime import set_exit
 
         set_exit(detector, exit_at, checkpoint)
     metrics = evaluate(detector, dataset, batch_size=batch_size, workers=workers,
-                       progress=not as_json, label_to_category=trained_categories)
+                       progress=not as_json, label_to_category=trained_categories, amp=amp,
+                       channels_last=channels_last)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

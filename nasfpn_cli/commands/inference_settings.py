@@ -51,3 +51,35 @@ def inference_options(*names: str, help_for: Callable[[str], str | None] | None 
     return settings_options(InferenceSettings, names=names,
                             defaults=replace(InferenceSettings(), **defaults), concrete=True,
                             help_for=help_for)
+
+
+def numerics_options(command: Callable) -> Callable:
+    """``--amp`` and ``--channels-last`` (with ``--no-amp``, ``--no-channels-last``): train's
+    declarations, defaults and all (auto: mixed precision and NHWC where the hardware has native
+    bf16 or a GPU)."""
+    from ..engine.config import TrainConfig
+
+    return settings_options(TrainConfig, names=("amp", "channels_last"), defaults=TrainConfig(),
+                            concrete=True, section="numerics")(command)
+
+
+def pop_numerics(options: dict[str, Any]) -> tuple[str, str]:
+    """The ``--amp`` and ``--channels-last`` modes from a command's options (removed there),
+    ``--no-*`` folded in."""
+    from ..engine.config import TrainConfig
+    from .settings_options import fold_negations
+
+    folded = fold_negations(TrainConfig, {name: options.pop(name) for name in
+                                          ("amp", "channels_last", "no_amp", "no_channels_last")})
+    return folded["amp"], folded["channels_last"]
+
+
+def prepare_numerics(detector, amp: str, channels_last: str, device, *, quiet: bool = False):
+    """``detector`` on ``device`` in the layout ``--channels-last`` means there; prints what the
+    command runs with (to stderr) unless ``quiet``."""
+    from ..console import err_console
+    from ..engine.precision import memory_format, start_line
+
+    if not quiet:
+        err_console.print(start_line(amp, channels_last, device), markup=False)
+    return detector.to(device, memory_format=memory_format(channels_last, device))

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .inference_settings import inference_options
+from .inference_settings import (inference_options, numerics_options, pop_numerics,
+                                 prepare_numerics)
 from .model_options import model_options
 from .params import OutputDir
 
@@ -17,8 +18,9 @@ from .params import OutputDir
               required=True, help="Folder for detections.json and one PNG per image.")
 @inference_options("score_threshold", "image_size", "device", score_threshold=0.3)
 @model_options("exit_at")
+@numerics_options
 def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_threshold: float,
-            image_size: int | None, device: str, exit_at: int | None) -> int:
+            image_size: int | None, device: str, exit_at: int | None, **numerics) -> int:
     """Detect objects in INPUTS (image files or folders of images) with CHECKPOINT.
 
     Writes OUTPUT_DIR/detections.json (boxes in each image's own pixels, xyxy) and
@@ -31,11 +33,12 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     from ..engine.distributed import resolve_device
     from ..utils import atomic_write_json
 
+    amp, channels_last = pop_numerics(numerics)
     output_dir = Path(output_dir)
     paths = find_images(inputs)
     refuse_overwriting_inputs(paths, output_dir)
     stored = Checkpoint.read(checkpoint)
-    detector = stored.detector().to(resolve_device(device))
+    detector = prepare_numerics(stored.detector(), amp, channels_last, resolve_device(device))
     if exit_at is not None:
         from ..engine.anytime import set_exit
 
@@ -45,7 +48,7 @@ def command(checkpoint: str, inputs: tuple[str, ...], output_dir: Path, score_th
     run, complete = PredictionRun([], []), False
     try:
         predict_files(detector, paths, output_dir, image_size=size, labels=labels,
-                      score_threshold=score_threshold, run=run)
+                      score_threshold=score_threshold, run=run, amp=amp)
         complete = True
     finally:  # even when interrupted: detections.json lists exactly the drawings written
         atomic_write_json(output_dir / "detections.json", {

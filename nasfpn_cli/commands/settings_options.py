@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ..settings import Setting, annotation_text, declared, parse_assignment, setting_value
 from .params import finite, finite_number
@@ -136,14 +137,46 @@ def _option(item, meta: Setting, prefix: str, defaults: Any, concrete: bool, sec
         kwargs.update(_type_and_callback(annotation, meta))
     if meta.bare is not None:  # --amp alone: the bare value
         kwargs.update(is_flag=False, flag_value=meta.bare)
-    decorator = click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
     if meta.negated is None:
-        return decorator
-    negation = click.option(f"--{prefix}no-{flag[2 + len(prefix):]}",
-                            "no_" + declarations[-1], is_flag=True, default=None,
+        return click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
+    negation_flag = f"--{prefix}no-{flag[2 + len(prefix):]}"
+    kwargs["callback"] = _negatable(kwargs.get("callback"), flag, negation_flag, meta.negated)
+    decorator = click.option(*declarations, cls=SectionedOption, section=section, **kwargs)
+    negation = click.option(negation_flag, "no_" + declarations[-1], is_flag=True, default=None,
                             cls=SectionedOption, section=section,
+                            callback=_negation(declarations[-1], flag, negation_flag),
                             help=f"Same as {flag} {meta.negated}.")
     return lambda command: decorator(negation(command))
+
+
+def _negation(name: str, flag: str, negation_flag: str) -> Callable:
+    """The callback of ``--no-FLAG``: notes that it was given, for the option it negates."""
+
+    def given(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"{flag} and {negation_flag} exclude each other")
+            ctx.meta[("negated", name)] = True
+        return value
+
+    return given
+
+
+def _negatable(callback: Callable | None, flag: str, negation_flag: str, negated: str
+               ) -> Callable:
+    """The callback of an option that has a ``--no-FLAG``: when that was given, the negated
+    value, counted as given on the command line (``--no-amp`` is ``--amp off`` to every reader
+    of the parameters, whichever command takes it)."""
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if ctx.meta.get(("negated", param.name)):
+            if ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"{flag} and {negation_flag} exclude each other")
+            ctx.set_parameter_source(param.name, ParameterSource.COMMANDLINE)
+            value = negated
+        return callback(ctx, param, value) if callback is not None else value
+
+    return resolve
 
 
 def fold_negations(cls: Any, options: dict[str, Any], prefix: str = "") -> dict[str, Any]:

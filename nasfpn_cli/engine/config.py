@@ -21,16 +21,20 @@ from ..settings import (check_declared, meta_of, part, sections, setting, settin
 SCHEDULES = ("cosine", "step")
 OPTIMIZERS = ("sgd", "adamw")
 DEVICES = ("auto", "cpu", "cuda")
-# --amp: mixed precision where the hardware has it natively (auto), always (on) or never (off);
-# what each means on a device: nasfpn_cli.engine.precision.AMP_DTYPES
+# --amp and --channels-last: mixed precision (NHWC layout) where the hardware has native bf16 or
+# a GPU (auto), always (on) or never (off); what each means on a device:
+# nasfpn_cli.engine.precision.AMP_DTYPES and LAYOUTS
 AMP_MODES = ("auto", "on", "off")
-# before "auto" existed, amp was a bool; old config.json files and checkpoints still hold one
-_AMP_FROM_BOOL = {True: "on", False: "off"}
+# before "auto" existed, both were bools; old config.json files and checkpoints still hold them
+_MODE_FROM_BOOL = {True: "on", False: "off"}
 
 
 def amp_mode(value: str | bool) -> str:
     """An ``amp`` setting as a mode of :data:`AMP_MODES` (old bools mapped: True is "on")."""
-    return _AMP_FROM_BOOL[value] if isinstance(value, bool) else value
+    return _MODE_FROM_BOOL[value] if isinstance(value, bool) else value
+
+
+layout_mode = amp_mode  # a ``channels_last`` setting as a mode (old bools mapped alike)
 
 
 # The paper's COCO recipe (DESIGN.md): batch 64, SGD momentum 0.9, lr 0.08, 50 epochs with x0.1
@@ -195,14 +199,17 @@ class TrainConfig:
                            help="Step schedule factor (default {default}).")
     grad_clip: float | None = setting(10.0, section="solver", minimum=0.0,
                                       help="Clip the gradient norm (default {default}; 0 = off).")
-    amp: str = setting("off", section="solver", choices=AMP_MODES, bare="on", negated="off",
+    amp: str = setting("auto", section="solver", choices=AMP_MODES, bare="on", negated="off",
                        help="Mixed precision: bf16 autocast on CPU, fp16 with loss scaling on "
-                            "CUDA; auto: only where the hardware has it natively (bf16 on CPUs "
-                            "with AVX-512 BF16 or AMX), else fp32. --amp alone: on, --no-amp: "
-                            "off (default {default}).")
-    channels_last: bool = setting(False, section="solver", switch=True,
-                                  help="NHWC weights and batches (faster convolutions on most "
-                                       "CPUs; default {default}).")
+                            "CUDA; auto: only where the hardware has it natively (a GPU, or "
+                            "bf16 on CPUs with AVX-512 BF16 or AMX), else fp32. --amp alone: "
+                            "on, --no-amp: off (default {default}).")
+    channels_last: str = setting("auto", section="solver", choices=AMP_MODES, bare="on",
+                                 negated="off",
+                                 help="NHWC weights and batches; auto: where --amp auto means "
+                                      "mixed precision (there the two together train fastest), "
+                                      "else contiguous. --channels-last alone: on, "
+                                      "--no-channels-last: off (default {default}).")
     ema: bool = setting(False, section="solver", switch=True,
                         help="Evaluate, keep and export an exponential moving average of the "
                              "weights.")
@@ -242,6 +249,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.amp = amp_mode(self.amp)
+        self.channels_last = layout_mode(self.channels_last)
 
     @classmethod
     def from_recipe(cls, name: str | None, **overrides: Any) -> "TrainConfig":

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..errors import DatasetError
 from . import distributed
-from .precision import memory_format
+from .precision import autocast, memory_format
 from ..data.image_io import to_original
 from ..utils import eval_mode, make_progress
 
@@ -105,9 +105,11 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
              device: torch.device | str | None = None, progress: bool = False,
              description: str = "eval",
              label_to_category: Sequence[int] | None = None,
-             channels_last: bool = False) -> dict[str, Any]:
+             channels_last: bool | str = False, amp: bool | str = False) -> dict[str, Any]:
     """COCO bbox metrics of ``detector`` on ``dataset`` (a ``CocoDetection`` with an eval
     transform: items are ``(image, target)`` with ``image_id``, ``orig_size`` and ``scale``).
+    ``channels_last`` and ``amp``: modes of ``--channels-last`` and ``--amp`` (or bools) for
+    the batches' layout and the network's autocast (boxes are decoded in fp32 either way).
 
     Returns ``AP``, ``AP50``, ``AP75``, ``APs``, ``APm``, ``APl`` (fractions), the recall
     figures, ``per_class`` AP, ``num_images`` and ``num_detections``. Distributed: call on every
@@ -130,8 +132,9 @@ def evaluate(detector: nn.Module, dataset, *, batch_size: int = 4, workers: int 
         task = bar.add_task(description, total=len(indices), status="")
         for batch in loader:
             images = torch.stack([image for image, _ in batch]).to(
-                device, non_blocking=True, memory_format=memory_format(channels_last))
-            outputs = detector(images)
+                device, non_blocking=True, memory_format=memory_format(channels_last, device))
+            with autocast(amp, device):
+                outputs = detector(images)
             for output, (_, target) in zip(outputs, batch):
                 image_ids.append(int(torch.as_tensor(target["image_id"]).item()))
                 results.extend(detections_to_coco(output, target, label_to_category))

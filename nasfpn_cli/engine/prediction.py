@@ -70,13 +70,16 @@ def _open_rgb(path: Path) -> Image.Image:
 
 @torch.no_grad()
 def predict_image(detector: nn.Module, image: Image.Image, image_size: int, labels: LabelInfo,
-                  score_threshold: float = 0.3) -> list[dict[str, Any]]:
+                  score_threshold: float = 0.3, amp: str | bool = False) -> list[dict[str, Any]]:
     """Detections of one RGB image in its own pixels: ``box`` [x1, y1, x2, y2], ``score``,
-    ``label``, ``category_id``, ``category``; best first."""
+    ``label``, ``category_id``, ``category``; best first. ``amp``: a mode of ``--amp`` (the
+    network under autocast; boxes decoded in fp32)."""
     from ..data.image_io import ImageIO
+    from .precision import autocast
 
     detector.eval()
-    output = ImageIO(image_size).detect(detector, image)
+    with autocast(amp, next(detector.parameters()).device):
+        output = ImageIO(image_size).detect(detector, image)
     boxes = output["boxes"]
     detections = []
     for box, score, label in zip(boxes.tolist(), output["scores"].float().cpu().tolist(),
@@ -143,7 +146,8 @@ def refuse_overwriting_inputs(paths: Sequence[Path], out_dir: Path) -> None:
 
 def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, image_size: int,
                   labels: LabelInfo, score_threshold: float = 0.3,
-                  progress: bool = True, run: PredictionRun | None = None) -> PredictionRun:
+                  progress: bool = True, run: PredictionRun | None = None,
+                  amp: str | bool = False) -> PredictionRun:
     """Predict every image and write ``OUT/<name>.png`` drawings. An image that cannot be read
     is skipped with a warning (one per file), so one bad file never costs the good ones.
     Records go into ``run`` as they are made, so a caller still has them after an interrupt."""
@@ -164,7 +168,8 @@ def predict_files(detector: nn.Module, paths: Sequence[Path], out_dir: Path, *, 
                 print_warning(f"skipped: {exc}")
                 run.skipped.append({"file": str(path), "error": str(exc)})
                 continue
-            detections = predict_image(detector, image, image_size, labels, score_threshold)
+            detections = predict_image(detector, image, image_size, labels, score_threshold,
+                                       amp)
             buffer = io.BytesIO()
             draw_detections(image, detections).save(buffer, format="PNG")
             atomic_write(drawing, buffer.getvalue())

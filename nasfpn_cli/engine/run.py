@@ -335,7 +335,7 @@ def prepare(config: TrainConfig, ctx: DistContext, *, store: RunStore | None = N
         elif ctx.is_main:
             print_warning("--sync-bn needs CUDA (torch has no CPU SyncBatchNorm); batch norm "
                           "statistics stay per process")
-    model.to(device, memory_format=precision.memory_format(config.channels_last))
+    model.to(device, memory_format=precision.memory_format(config.channels_last, device))
     wrapped: nn.Module = model
     if ctx.is_distributed:
         wrapped = nn.parallel.DistributedDataParallel(
@@ -383,6 +383,8 @@ def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = T
         "train": config.to_dict(),
         "data": {"label_to_category": data.label_to_category,
                  "category_names": data.category_names},
+        # what --amp and --channels-last (train's modes) meant on this run's device
+        "numerics": precision.resolved(config.amp, config.channels_last, device),
     }
     if p.weights is not None:  # the file the backbone started from, by content
         checkpoint_config["backbone_weights"] = p.weights
@@ -426,6 +428,9 @@ def fit(prepared: Prepared, *, store: RunStore | None = None, progress: bool = T
     if show and trainer.step == 0:
         for line in start_lines(p.model, config, data.train, p.schedule.total_steps, device):
             err_console.print(line, markup=False, highlight=False)
+    if store is not None and ctx.is_main:  # a run (not a proxy trial) says its numerics
+        err_console.print(precision.start_line(config.amp, config.channels_last, device),
+                          markup=False, highlight=False)
     if p.advice and ctx.is_main:
         _advise(config, p.model, len(data.train), p.schedule.total_steps)
     distributed.barrier()

@@ -1,7 +1,9 @@
 """A run folder and its files: the one place that knows their names and layout.
 
 ``nasfpn train -o OUT`` writes ``OUT/config.json`` (``{"genotype_text", "model", "train",
-"data"}``: what the run trains, written once at its start), ``OUT/metrics.jsonl`` (records
+"data", "numerics"}``: what the run trains, written once at its start; ``numerics`` is what
+``--amp`` and ``--channels-last`` meant on its device, e.g. ``{"precision": "bf16",
+"channels_last": true, "device": "cpu"}``), ``OUT/metrics.jsonl`` (records
 appended as the run goes, :mod:`.metrics_log`), ``OUT/last.pt`` every epoch and ``OUT/best.pt``
 at the best validation AP (:mod:`.checkpoint`), and holds ``OUT/.lock`` while it runs
 (:mod:`nasfpn_cli.run_lock`). Training writes through a :class:`RunStore`; ``compare``, ``plot``,
@@ -35,7 +37,7 @@ BEST_FILE = "best.pt"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, LAST_FILE, BEST_FILE)  # what a run writes
 # the parts of config.json and the JSON type each must have ("data" may be missing: old runs)
 CONFIG_PARTS: dict[str, type] = {"genotype_text": str, "model": dict, "train": dict}
-OPTIONAL_PARTS: dict[str, type] = {"data": dict, "backbone_weights": dict}
+OPTIONAL_PARTS: dict[str, type] = {"data": dict, "backbone_weights": dict, "numerics": dict}
 JSON_TYPES = {str: "text", dict: "an object"}
 
 

@@ -75,10 +75,11 @@ def start_lines(detector: nn.Module, config, dataset, steps: int,
     """The run summary line and the anchor-coverage line of the training boxes."""
     from ..modeling.anchor_coverage import dataset_anchor_coverage
 
-    from .precision import autocast_dtype, describe
+    from .precision import autocast_dtype, describe, uses_channels_last
 
     spec = detector.spec  # N@C as resolved (options, the file's directives or 7@256)
-    numerics = describe(autocast_dtype(config.amp, device), config.channels_last)
+    numerics = describe(autocast_dtype(config.amp, device),
+                        uses_channels_last(config.channels_last, device))
     summary = summarise_run(detector, f"{config.genotype} {spec.stack}@{spec.channels} "
                                       f"{spec.backbone} ({numerics})", config.image_size, steps,
                             config.batch_size, device)

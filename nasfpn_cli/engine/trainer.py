@@ -53,14 +53,15 @@ class Trainer:
     With ``ema`` (a :class:`~nasfpn_cli.engine.ema.ModelEma`) the average follows every step,
     is saved and restored with the state, and :attr:`eval_module` is the averaged model.
     ``amp`` is a mode of ``--amp`` (or a bool: on/off), resolved for ``device`` by
-    :func:`~nasfpn_cli.engine.precision.autocast_dtype`; ``channels_last`` puts every batch in
-    NHWC layout (the caller converts the model, before wrapping it for distributed training).
+    :func:`~nasfpn_cli.engine.precision.autocast_dtype`; ``channels_last`` (a mode of
+    ``--channels-last`` or a bool, resolved for ``device`` alike) puts every batch in NHWC layout
+    (the caller converts the model, before wrapping it for distributed training).
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                  scheduler: torch.optim.lr_scheduler.LRScheduler, loader: Iterable, *,
                  epochs: int, device: torch.device, amp: bool | str = False,
-                 channels_last: bool = False, grad_clip: float | None = None, hooks: Sequence[Hook] = (),
+                 channels_last: bool | str = False, grad_clip: float | None = None, hooks: Sequence[Hook] = (),
                  start_epoch: int = 0, start_step: int = 0, ema: ModelEma | None = None):
         self.model = model
         self.optimizer = optimizer
@@ -75,7 +76,7 @@ class Trainer:
         self.step = start_step
         self.autocast_dtype = precision.autocast_dtype(amp, device)
         self.amp = self.autocast_dtype is not None
-        self.memory_format = precision.memory_format(channels_last)
+        self.memory_format = precision.memory_format(channels_last, device)
         # bf16 autocast needs no loss scaling; fp16 does
         self.scaler = torch.amp.GradScaler(device.type,
                                            enabled=self.autocast_dtype == torch.float16)

@@ -37,7 +37,8 @@ from .executors import build_executor
 from .jobs import run_job_list
 from .fidelity import Fidelity, measure_fidelity
 from .rewards import RewardSpec, build_reward
-from .proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, ProxySettings, proxy_options
+from .proxy_task import (DEFAULT_REFERENCE, PROXY_ONLY, REFERENCE_FIELDS, TRAINED_FIELDS,
+                         ProxySettings, proxy_options)
 from .runner import described
 from .store import CalibrationStore
 from .settings import SPACE_SHAPE, CalibrationSettings, ExecutorSettings
@@ -119,6 +120,35 @@ def choose_architectures(space: SearchSpace, bundled: tuple[str, ...], sampled: 
     return chosen
 
 
+def decided_numerics(options: dict[str, Any], device: str) -> dict[str, Any]:
+    """``options`` with an ``auto`` amp or channels_last decided for ``device`` ("on" or
+    "off", :func:`~nasfpn_cli.engine.precision.resolved_modes`); the rest as given."""
+    auto = [name for name in ("amp", "channels_last") if options.get(name) == "auto"]
+    if not auto:
+        return dict(options)
+    from ..engine.distributed import resolve_device
+    from ..engine.precision import resolved_modes
+
+    decided = dict(zip(("amp", "channels_last"), resolved_modes(
+        options.get("amp", "off"), options.get("channels_last", "off"), resolve_device(device))))
+    return {**options, **{name: decided[name] for name in auto}}
+
+
+def reference_flag(name: str, value: Any) -> str:
+    """How a user sets reference setting ``name`` to ``value``: its ``--reference-*`` option,
+    or for a setting the reference takes from the proxy, the ``--proxy-*`` one."""
+    from ..engine.config import TrainConfig
+    from ..settings import meta_of
+
+    meta = meta_of(TrainConfig if name in TRAINED_FIELDS else ProxySettings, name)
+    if not meta.cli:
+        return f"{name} {value} (no option sets it)"
+    flag = meta.flag_name(name, "reference-" if name in REFERENCE_FIELDS else "proxy-")
+    if isinstance(value, bool) and not meta.switch:
+        return flag if value else f"no {flag}"
+    return f"{flag} {value}"
+
+
 def training_work(settings: ProxySettings) -> float:
     """Images x pixels a schedule trains on, for comparing schedules on the same data."""
     images = 1 if settings.uses_real_data else settings.synth_images
@@ -151,11 +181,20 @@ class CalibrationConfig:
     # earlier calibrations whose matching trainings are copied, not run (:mod:`.reuse`)
     reference_from: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # "auto" numerics decided now, on this machine: the plan records what the trainings run
+        # (and a training reused from it matches on that), wherever they run later
+        device = self.proxy.get("device", "auto")
+        self.proxy = decided_numerics(self.proxy, device)
+        self.reference = decided_numerics(self.reference, device)
+
     def settings(self, schedule: str) -> dict[str, Any]:
-        """The reward options of a schedule: the proxy's, and the reference's on top of them."""
+        """The reward options of a schedule: the proxy's, and the reference's on top of them
+        (never the proxy's truncation: a reference training runs its whole schedule)."""
         if schedule == "proxy":
             return dict(self.proxy)
-        return {**self.proxy, **self.reference}
+        return {**{key: value for key, value in self.proxy.items() if key not in PROXY_ONLY},
+                **self.reference}
 
     def schedule(self, schedule: str) -> ProxySettings:
         """The proxy task a schedule trains with (checked: SearchError naming the setting)."""
@@ -442,11 +481,11 @@ class Calibration:
             differ = [name for name in ours if name not in NOT_TRAINING
                       and ours[name] != theirs.get(name)]
             if differ:
-                flags = ", ".join(f"--reference-{name.replace('_', '-')}" for name in differ)
+                flags = ", ".join(reference_flag(name, theirs.get(name)) for name in differ)
                 lines.append(f"--reference-from {folder}: none of its reference trainings can "
                              "be copied, the reference schedule differs: " + ", ".join(
                                  f"{name} {ours[name]} here, {theirs.get(name)} there"
-                                 for name in differ) + f" (to reuse them, set {flags} as there)")
+                                 for name in differ) + f" (to reuse them: {flags})")
         return lines
 
     def _record(self, job: Job, result: TrialResult) -> TrainingRecord:

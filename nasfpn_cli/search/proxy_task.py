@@ -41,6 +41,11 @@ IMAGE_CACHE_BYTES = 2 * 1024 ** 3  # decoded images kept per process (RGB bytes)
 # types and ranges are train's: one declaration, see commands/search.py)
 TRAINED_FIELDS = ("backbone", "stack", "channels", "image_size", "epochs", "batch_size", "lr",
                   "warmup", "device", "amp", "channels_last")
+# the proxy's numerics unless given (--proxy-amp, --proxy-channels-last, a proxy.toml): fp32 and
+# contiguous, as every calibration measured it, on any hardware. `search calibrate --tune` may
+# choose mixed precision per dataset when it ranks as well (docs/search.md); absent from a stored
+# plan or search, they mean this.
+PROXY_NUMERICS = {"amp": "off", "channels_last": "off"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ class ProxySettings:
         """The proxy's TrainConfig (without data paths, seed or output folder)."""
         from ..engine.config import TrainConfig
 
-        return TrainConfig.from_recipe("proxy", **self.train)
+        return TrainConfig.from_recipe("proxy", **{**PROXY_NUMERICS, **self.train})
 
     def __getattr__(self, name: str) -> Any:
         if name in TRAINED_FIELDS:
@@ -284,12 +289,18 @@ GENERATED_DATA: dict[str, Callable[[Path, int, int, int, float], None]] = {
 
 
 # ``search calibrate``'s reference schedule on top of the proxy's settings: 3x the epochs, 2x
-# the generated images; it scores COCO AP whatever the proxy scores (the real objective). Here,
-# not in search.calibration, so the CLI reads it without importing the calibration machinery.
-DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap"}
+# the generated images; it scores COCO AP whatever the proxy scores (the real objective), in the
+# numerics `train` defaults to (mixed precision and channels_last where the hardware has native
+# bf16 or a GPU; a plan records them decided, "on" or "off"). Here, not in search.calibration,
+# so the CLI reads it without importing the calibration machinery.
+DEFAULT_REFERENCE = {"epochs": 12, "synth_images": 600, "score": "ap", "amp": "auto",
+                     "channels_last": "auto"}
 # the settings a reference schedule may change (--reference-*)
 REFERENCE_FIELDS = ("epochs", "image_size", "synth_images", "lr", "batch_size", "warmup",
                     "score", "amp", "channels_last")
+# proxy settings the reference never takes over: a proxy stopped early (or extrapolated) still
+# has a whole reference training to be compared with
+PROXY_ONLY = ("stop_epoch", "extrapolate")
 
 
 DIVERGENCE_FACTOR = 10.0  # a loss this many times the first step's means the run diverged
@@ -391,7 +402,7 @@ def validation_loss(model, dataset, config) -> float:
     loader = build_dataloader(dataset, config.batch_size, shuffle=False, workers=0)
     with torch.no_grad():
         for images, targets in loader:
-            images = images.to(device, memory_format=memory_format(config.channels_last))
+            images = images.to(device, memory_format=memory_format(config.channels_last, device))
             losses = model.losses(images, move_targets(targets, device))
             total += float(losses["loss"]) * len(images)
             images_seen += len(images)

@@ -34,6 +34,18 @@ def _file_digest(path: str) -> str:
                           ) from None
 
 
+def _recorded_numerics(settings: dict[str, Any]) -> dict[str, Any]:
+    """amp as "on" or "off" and channels_last as a bool, ``auto`` decided on this machine: the
+    form both had in every fingerprint before they became modes, so a recorded training keeps
+    its fingerprint (fp32 and contiguous: absent from older plans, the proxy's defaults)."""
+    from ..engine.distributed import resolve_device
+    from ..engine.precision import resolved_modes
+
+    amp, layout = resolved_modes(settings["amp"], settings["channels_last"],
+                                 resolve_device(settings["device"]))
+    return {"amp": amp, "channels_last": layout == "on"}
+
+
 def schedule_fingerprint(options: dict[str, Any]) -> str:
     """A hash of what a training under reward ``options`` depends on: every resolved proxy
     setting (recipe, epochs, images, image size, score, data...) and the content of the
@@ -43,6 +55,7 @@ def schedule_fingerprint(options: dict[str, Any]) -> str:
     settings = ProxySettings.from_options(options).to_dict()
     for name in NOT_TRAINING:
         settings.pop(name, None)
+    settings.update(_recorded_numerics(settings))
     data = {name: _file_digest(settings[name]) for name in DATA_FILES if settings.get(name)}
     text = json.dumps({"settings": settings, "data": data}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -75,13 +75,40 @@ def test_old_bool_amp_loads_and_new_modes_are_checked():
     stored = TrainConfig.of(**TINY_CONFIG).to_dict()
     for old, mode in ((True, "on"), (False, "off")):
         stored["solver"]["amp"] = old
-        assert TrainConfig.from_dict(stored).validated().amp == mode
+        stored["solver"]["channels_last"] = old
+        config = TrainConfig.from_dict(stored).validated()
+        assert (config.amp, config.channels_last) == (mode, mode)
     assert TrainConfig.from_recipe(None, amp=True).amp == "on"
-    assert TrainConfig.from_recipe(None, amp="auto", channels_last=True).channels_last
+    assert TrainConfig.from_recipe(None, amp="auto", channels_last=True).channels_last == "on"
     with pytest.raises(UsageError, match="--amp: must be one of auto, on, off, got 'bf16'"):
         TrainConfig.from_recipe(None, amp="bf16")
-    with pytest.raises(UsageError, match="--channels-last: must be true or false"):
+    with pytest.raises(UsageError, match="--channels-last: must be one of auto, on, off"):
         TrainConfig.from_recipe(None, channels_last="yes")
+
+
+@pytest.mark.parametrize("mode, native, device, expected", [
+    ("auto", True, CPU, True), ("auto", False, CPU, False), ("auto", False, CUDA, True),
+    ("on", False, CPU, True), ("off", True, CUDA, False), (True, False, CPU, True),
+])
+def test_channels_last_modes_resolve_like_amp(native_bf16, mode, native, device, expected):
+    native_bf16(native)
+    assert precision.uses_channels_last(mode, device) is expected
+    assert (precision.memory_format(mode, device) is torch.channels_last) is expected
+
+
+def test_the_defaults_are_auto_and_resolve_per_hardware(native_bf16):
+    config = TrainConfig()
+    assert (config.amp, config.channels_last) == ("auto", "auto")
+    native_bf16(True)
+    assert precision.resolved("auto", "auto", CPU) == {
+        "precision": "bf16", "channels_last": True, "device": "cpu"}
+    assert precision.resolved_modes("auto", "auto", CPU) == ("on", "on")
+    assert "bf16 autocast, channels_last on cpu" in precision.start_line("auto", "auto", CPU)
+    native_bf16(False)
+    assert precision.resolved("auto", "auto", CPU)["precision"] == "fp32"
+    assert precision.resolved_modes("auto", "auto", CPU) == ("off", "off")
+    assert precision.resolved_modes("auto", "auto", CUDA) == ("on", "on")
+    assert "fp32 on cpu" in precision.start_line("auto", "off", CPU)
 
 
 def test_cli_amp_takes_a_mode_and_the_old_flags_still_work(cli):
@@ -92,11 +119,12 @@ def test_cli_amp_takes_a_mode_and_the_old_flags_still_work(cli):
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)["solver"]
 
-    assert solver()["amp"] == "off" and not solver()["channels_last"]
+    assert (solver()["amp"], solver()["channels_last"]) == ("auto", "auto")
     assert solver("--amp")["amp"] == "on"
     assert solver("--no-amp")["amp"] == "off"
     assert solver("--amp", "auto", "--channels-last")["amp"] == "auto"
-    assert solver("--channels-last")["channels_last"]
+    assert solver("--channels-last")["channels_last"] == "on"
+    assert solver("--no-channels-last")["channels_last"] == "off"
 
 
 def _toy_trainer(*, epochs: int, hooks=(), **numerics) -> Trainer:
@@ -175,7 +203,9 @@ def test_bf16_channels_last_ema_run_resumes_bit_identically_and_exports(tiny_dat
     b = read_checkpoint(tmp_path / "broken" / "last.pt").state
     assert (b["epoch"], b["step"]) == (a["epoch"], a["step"]) == (3, 18)
     assert a["config"]["train"]["solver"]["amp"] == "on"
-    assert a["config"]["train"]["solver"]["channels_last"] is True
+    assert a["config"]["train"]["solver"]["channels_last"] == "on"
+    assert a["config"]["numerics"] == {"precision": "bf16", "channels_last": True,
+                                       "device": "cpu"}
     for part in ("model", "ema"):
         weights_a = a[part] if part == "model" else a[part]["model"]
         weights_b = b[part] if part == "model" else b[part]["model"]

@@ -103,17 +103,21 @@ def test_default_proxy_is_the_calibrated_one():
 
 
 def test_proxy_precision_options_reach_its_training(cli):
-    """--proxy-amp and --proxy-channels-last are proxy settings like the others; the reference
-    schedule of calibrate takes the proxy's unless --reference-* says otherwise."""
+    """--proxy-amp and --proxy-channels-last are proxy settings like the others (fp32 and
+    contiguous unless given, whatever train's defaults); the reference schedule of calibrate
+    takes train's defaults (auto, decided in the plan) unless --reference-* says otherwise."""
     settings = ProxySettings.from_options({"amp": "on", "channels_last": True})
-    assert (settings.config.amp, settings.config.channels_last) == ("on", True)
+    assert (settings.config.amp, settings.config.channels_last) == ("on", "on")
     assert (ProxySettings.from_options({}).config.amp,
-            ProxySettings.from_options({}).config.channels_last) == ("off", False)
+            ProxySettings.from_options({}).config.channels_last) == ("off", "off")
     from nasfpn_cli.search.calibration import CalibrationConfig
 
     config = CalibrationConfig(Path("unused"), proxy={"amp": "on", "channels_last": True},
                                reference={"epochs": 12, "amp": "off"})
     assert (config.settings("reference")["amp"], config.settings("reference")["channels_last"]
             ) == ("off", True)
+    default = CalibrationConfig(Path("unused"), proxy={"amp": "on", "channels_last": True})
+    assert (default.settings("reference")["amp"], default.settings("reference")["channels_last"]
+            ) == ("off", "off")  # auto, decided: no native bf16 in the tests (conftest.py)
     bad = cli("search", "--proxy-amp", "fast", "--print-config")
     assert bad.returncode == 2 and "--proxy-amp" in bad.stderr

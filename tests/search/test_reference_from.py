@@ -126,6 +126,36 @@ def test_a_schedule_it_cannot_copy_is_named_before_any_training(recorded, tmp_pa
     [line] = calibration.misses(calibration.jobs, copies)
     assert line == (f"--reference-from {recorded}: none of its reference trainings can be "
                     "copied, the reference schedule differs: image_size 96 here, 64 there (to "
-                    "reuse them, set --reference-image-size as there)")
+                    "reuse them: --reference-image-size 64)")
     same = Calibration(_like(recorded, tmp_path / "same"), prepare=False)
     assert same.misses(same.jobs, same._reused(same.jobs)) == []
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_a_reference_records_its_precision_and_is_reused_only_in_it(recorded, tmp_path,
+                                                                    monkeypatch, native):
+    """The reference's numerics default to train's (auto), decided when the plan is made; the
+    recorded one (no amp in its plan: fp32, as before) is copied only by an fp32 reference."""
+    from nasfpn_cli.engine import precision
+    from nasfpn_cli.search.proxy_task import DEFAULT_REFERENCE
+
+    monkeypatch.delenv(precision.NO_NATIVE_BF16_ENV, raising=False)
+    monkeypatch.setattr(precision, "_cpu_has_native_bf16", lambda: native)
+    assert "amp" not in resumed_config(recorded).reference
+    reference = {**DEFAULT_REFERENCE, "epochs": REFERENCE_EPOCHS}
+    config = _like(recorded, tmp_path / "new", reference=reference)
+    decided = "on" if native else "off"
+    assert (config.reference["amp"], config.reference["channels_last"]) == (decided, decided)
+    assert config.identity()["reference"]["amp"] == decided  # plan.json records it
+    assert config.proxy == resumed_config(recorded).proxy  # the proxy stays fp32
+    calibration = Calibration(config, prepare=False)
+    copies = calibration._reused(calibration.jobs)
+    lines = calibration.misses(calibration.jobs, copies)
+    if native:
+        assert {record.schedule for record in copies} == {"proxy"}
+        assert lines == [f"--reference-from {recorded}: none of its reference trainings can be "
+                         "copied, the reference schedule differs: amp on here, off there, "
+                         "channels_last on here, off there (to reuse them: --reference-amp off, "
+                         "--reference-channels-last off)"]
+    else:
+        assert len([r for r in copies if r.schedule == "reference"]) == 16 and lines == []

@@ -50,3 +50,20 @@ def test_an_older_calibration_loads_summarizes_and_tunes(cli, tmp_path):
     tuned = cli("search", "calibrate", "--tune", "-o", str(out))
     assert tuned.returncode == 0, tuned.stderr
     assert (out / "tuning.json").is_file() and "proxy ladder" in tuned.stdout
+
+
+def test_an_older_calibration_keeps_its_fingerprints_and_fp32_numerics(monkeypatch):
+    """No amp in its plan: fp32 and contiguous on both sides, on any machine, and the schedule
+    fingerprints a --reference-from matches on are the ones it had (amp and channels_last became
+    modes since; a new reference copies its trainings only when it runs fp32 too)."""
+    from nasfpn_cli.engine import precision
+    from nasfpn_cli.search.calibration import _fingerprints
+
+    monkeypatch.delenv(precision.NO_NATIVE_BF16_ENV, raising=False)
+    monkeypatch.setattr(precision, "_cpu_has_native_bf16", lambda: True)
+    config = calibration_config(STORED / "calibration-k16-digits")
+    for schedule in ("proxy", "reference"):
+        settings = config.schedule(schedule)
+        assert (settings.amp, settings.channels_last) == ("off", "off")
+    assert _fingerprints(config) == {"proxy": "9b3fa35284c15b56",
+                                     "reference": "e621e9f08b4045ef"}
