@@ -30,6 +30,17 @@ an ``--out`` written with other settings is refused (the proxy reuses whatever d
     python benchmarks/supernet_fidelity.py --out OUT --rescore --calibration FOLDER...
     python benchmarks/supernet_fidelity.py --out out/supernet-shapes --proxy-set synth_kind=shapes \
         --calibration docs/runs/calibration-curves-shapes --trials 0
+
+``--space anchored`` trains the supernet of the anchored space (5 to 10 cells of 2 or 3 inputs,
+``wsum`` among its ops), where FPN, PANet and BiFPN are points too (``--norm-scope`` and
+``--sampling`` default to that space's own). Every score is also compared with the
+calibration's recorded proxy *paired* (tau minus the proxy's tau, the same architectures drawn
+in every resample), and ``--compare OUT2`` compares this run's supernet scores with another
+run's (e.g. the paper space's supernet) on the architectures both scored:
+
+    python benchmarks/supernet_fidelity.py --out out/sn-k16-shapes-anchored --space anchored \
+        --proxy-set synth_kind=shapes --calibration docs/runs/calibration-k16-shapes --trials 0 \
+        --compare docs/runs/supernet-fidelity-k16-shapes-seed0
 """
 from __future__ import annotations
 
@@ -49,10 +60,10 @@ import torch  # noqa: E402
 from nasfpn_cli.data.coco import build_dataloader  # noqa: E402
 from nasfpn_cli.errors import SearchError, UsageError  # noqa: E402
 from nasfpn_cli.genotype import parse_genotype  # noqa: E402
-from nasfpn_cli.search.fidelity import measure_fidelity  # noqa: E402
+from nasfpn_cli.search.fidelity import compare_fidelity, measure_fidelity  # noqa: E402
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward  # noqa: E402
 from nasfpn_cli.search.proxy_task import SCORES, ProxySettings  # noqa: E402
-from nasfpn_cli.search.space import SearchSpace  # noqa: E402
+from nasfpn_cli.search.spaces import SPACE_KINDS, build_space  # noqa: E402
 from nasfpn_cli.search.store import CalibrationStore, SearchStore  # noqa: E402
 from nasfpn_cli.search.supernet.model import supernet_neck  # noqa: E402
 from nasfpn_cli.settings import assigned_values, parse_assignment  # noqa: E402
@@ -250,6 +261,42 @@ def table(rows: dict[str, dict[str, float]], truth: dict[str, np.ndarray], colum
 
 COLUMNS = ["supernet ap50", "supernet loss", "naive ap50", "recorded proxy", "synflow", "naswot",
            "grad_norm", "params", "neck MACs"]
+SUPERNET_COLUMNS = ["supernet loss", "supernet ap50", "naive ap50"]
+
+
+def paired(rows: dict[str, dict[str, float]], truth: dict[str, np.ndarray],
+           other: dict[str, dict[str, float]], pairs: list[tuple[str, str]], label: str
+           ) -> list[dict[str, Any]]:
+    """Per (column, other column): tau of ``rows[column]`` minus tau of ``other[other
+    column]`` against ``truth``, on the architectures both have, with a paired bootstrap
+    interval (:func:`compare_fidelity`), and each side's own tau on those architectures."""
+    lines = []
+    for column, baseline in pairs:
+        names = sorted(n for n in truth if column in rows.get(n, {})
+                       and baseline in other.get(n, {}))
+        if len(names) < 3:
+            continue
+        width = min(len(truth[n]) for n in names)
+        reference = np.array([truth[n][:width] for n in names])
+        first = np.array([[rows[n][column]] for n in names])
+        second = np.array([[other[n][baseline]] for n in names])
+        lines.append({"against": label, "score": column, "minus": baseline, "n": len(names),
+                      "kendall_tau": measure_fidelity(first, reference).kendall_tau.text(),
+                      "other_kendall_tau": measure_fidelity(second, reference).kendall_tau.text(),
+                      "difference": compare_fidelity(first, second, reference).text(),
+                      "architectures": names})
+    return lines
+
+
+def print_paired(lines: list[dict[str, Any]], title: str) -> None:
+    if not lines:
+        return
+    print(f"\n{title}\n")
+    print("| score | minus | n | tau | tau of the other | difference (paired) [90%] |")
+    print("|---|---|---|---|---|---|")
+    for line in lines:
+        print(f"| {line['score']} | {line['minus']} | {line['n']} | {line['kendall_tau']} | "
+              f"{line['other_kendall_tau']} | {line['difference']} |")
 
 
 def main() -> None:
@@ -257,7 +304,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/supernet-bench"))
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--norm-scope", default="level")
+    parser.add_argument("--space", choices=SPACE_KINDS, default="paper",
+                        help="The supernet's search space (anchored: FPN, PANet, BiFPN are "
+                             "points too)")
+    parser.add_argument("--norm-scope", default=None,
+                        help="The supernet's norm scope (default: the space's own)")
+    parser.add_argument("--sampling", default=None,
+                        help="The anchored supernet's training paths (default: anchors)")
+    parser.add_argument("--compare", type=Path, default=None, metavar="OUT2",
+                        help="Another run's folder (fidelity.json): its supernet scores against "
+                             "this run's, paired, on the architectures both scored")
     parser.add_argument("--recalibrate", type=int, default=4)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--calibration", type=Path, nargs="*",
@@ -273,7 +329,7 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.rescore:
         return rescore(args.out, args.calibration)
-    space = SearchSpace()
+    space = build_space(args.space, None)
     try:
         options = assigned_values(ProxySettings, [parse_assignment(text)
                                                   for text in args.proxy_set], "--proxy-set")
@@ -282,9 +338,12 @@ def main() -> None:
         parser.error(f"--proxy-set: {exc}")
     reference_schedule = check_calibrations(args.calibration, proxy_settings)
     check_out(args.out, proxy_settings)
-    argument = (f"steps={args.steps},seed={args.seed},norm_scope={args.norm_scope},"
+    argument = (f"steps={args.steps},seed={args.seed},"
                 f"recalibrate={args.recalibrate},score=ap50")  # "supernet ap50", whatever the
     # reward's default score (the loss is measured beside it)
+    for name in ("norm_scope", "sampling"):
+        if getattr(args, name) is not None:
+            argument += f",{name}={getattr(args, name)}"
     reward = build_reward(RewardSpec("supernet", argument, options), space, args.out)
     start = time.perf_counter()
     reward.prepare()
@@ -315,22 +374,38 @@ def main() -> None:
     columns = COLUMNS
     lines = table(rows, reference, columns, "reference AP")
     lines += table(rows, proxy, columns[:3], "proxy AP50 (search trials)")
+    against_proxy = paired(rows, reference, rows,
+                           [(c, "recorded proxy") for c in SUPERNET_COLUMNS], "reference AP")
+    compared: list[dict[str, Any]] = []
+    if args.compare is not None:
+        other = json.loads((args.compare / "fidelity.json").read_text())
+        compared = paired(rows, reference, other["rows"], [(c, c) for c in SUPERNET_COLUMNS],
+                          "reference AP")
+        for line in compared:
+            line["minus"] = f"{line['minus']} of {args.compare.name}"
     train_seconds = (log[-1]["time"] - log[0]["time"]) if len(log) > 1 else prepare_seconds
     per_candidate = float(np.mean([rows[n]["supernet ap50 seconds"] for n in rows
                                    if "supernet ap50 seconds" in rows[n]]))
     summary = {"proxy": proxy_settings, "calibration": [str(p) for p in args.calibration],
                "reference": reference_schedule,
-               "steps": args.steps, "seed": args.seed, "norm_scope": args.norm_scope,
+               "space": space.to_dict(), "steps": args.steps, "seed": args.seed,
+               "norm_scope": reward._run.norm_scope, "sampling": reward._run.sampling,
                "recalibrate": args.recalibrate, "prepare_seconds": prepare_seconds,
                "training_seconds_logged": train_seconds,
                "seconds_per_candidate": per_candidate,
                "candidates_per_cpu_hour": 3600 / per_candidate, "table": lines,
+               "paired_with_proxy": against_proxy, "compared": compared,
+               "compared_with": str(args.compare) if args.compare else None,
                "rows": rows, "final_loss": log[-1]["loss"] if log else None}
     (args.out / "fidelity.json").write_text(json.dumps(summary, indent=1, default=float))
-    print(f"\nsupernet: {args.steps} steps, prepare {prepare_seconds:.0f} s; "
+    print(f"\nsupernet ({args.space} space, norm scope {reward._run.norm_scope}, sampling "
+          f"{reward._run.sampling}): {args.steps} steps, prepare {prepare_seconds:.0f} s; "
           f"{per_candidate:.2f} s per candidate (AP50, {args.recalibrate} recalibration "
           f"batches) = {3600 / per_candidate:.0f} per CPU-hour (1 thread)\n")
     print_table(lines)
+    print_paired(against_proxy, "Paired against the calibration's recorded proxy (tau minus "
+                                "the proxy's, the same architectures in every resample):")
+    print_paired(compared, f"Paired against {args.compare} on the architectures both scored:")
 
 
 def print_table(lines: list[dict[str, Any]]) -> None:

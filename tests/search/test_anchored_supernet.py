@@ -147,3 +147,20 @@ def test_candidates_outside_the_space_are_refused_by_name():
         net.use(load_genotype("bifpn"))
     with pytest.raises(SearchError, match="decision 1"):
         net.use((7, 9))
+
+
+def test_the_fidelity_benchmark_pairs_two_scores_on_the_architectures_both_have():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import supernet_fidelity as bench
+
+    truth = {f"a{i}": np.array([i, i + 0.5]) for i in range(8)}
+    rows = {name: {"supernet loss": float(i)} for i, name in enumerate(sorted(truth))}
+    other = {name: {"recorded proxy": float(-i if i < 4 else i)}
+             for i, name in enumerate(sorted(truth)) if name != "a7"}
+    [line] = bench.paired(rows, truth, other, [("supernet loss", "recorded proxy")], "ref")
+    assert line["n"] == 7 and line["kendall_tau"].startswith("1.00")
+    other_tau = float(line["other_kendall_tau"].split()[0])
+    assert float(line["difference"].split()[0]) == pytest.approx(1 - other_tau, abs=0.011)
