@@ -3,7 +3,9 @@
 #  0. with CALIBRATION=DIR (a `search calibrate` folder, e.g. docs/runs/calibration-k16-shapes)
 #     and the proxy reward: the calibration is copied to OUT/calibration and tuned there
 #     (`search calibrate --tune`, no training), and the search uses the proxy it chose
-#     (`--proxy-config OUT/calibration/proxy.toml`); otherwise the default proxy
+#     (`--proxy-config OUT/calibration/proxy.toml`); with CALIBRATE=1 instead, a fresh
+#     calibration on DATA (`search calibrate`'s defaults) is run in OUT/calibration first (the
+#     whole pipeline from nothing); otherwise the default proxy
 #  1. a search (CONTROLLER evolution or local, in SPACE anchored or paper; REWARD proxy or
 #     supernet; 2 workers) on DATA (digits:
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
@@ -15,7 +17,8 @@
 #     on them; with CALIBRATION its recorded trainings are reused, so the bundled pyramids are
 #     not trained again), and the table: reference score mean +- std, found vs hand-designed.
 # With TUNE=0 a CALIBRATION's trainings are reused but its proxy is not tuned (the default proxy
-# searches). Each stage's time is printed at the end.
+# searches). Each stage's time is printed at the end: calibration, tuning, search, final
+# selection (a resumed search with --final-top-k), retraining, and the total.
 # Every setting can be overridden from the environment, e.g. the measured runs of docs/lab/:
 #   OUT=out/ss-digits SPACE=paper SEEDS=2 BUNDLED=fpn,panet,nasfpn examples/search_small.sh
 #   OUT=out/ss-shapes SPACE=paper SEEDS=2 DATA=shapes \
@@ -40,6 +43,7 @@ FINAL_TOP_K=${FINAL_TOP_K:-10}
 FINAL_SEEDS=${FINAL_SEEDS:-2}
 SEEDS=${SEEDS:-3}
 CALIBRATION=${CALIBRATION:-}
+CALIBRATE=${CALIBRATE:-0}
 BUNDLED=${BUNDLED:-fpn,panet,nasfpn,bifpn}
 TRIALS=${TRIALS:-100}
 WORKERS=${WORKERS:-2}
@@ -62,33 +66,49 @@ mkdir -p "$OUT"
 STAGES=()
 stage() { STAGES+=("$1 $((SECONDS - STARTED)) s"); STARTED=$SECONDS; }
 STARTED=$SECONDS
+BEGAN=$SECONDS
 TUNED=()
 REUSE=()
+if [ -z "$CALIBRATION" ] && [ "$CALIBRATE" = 1 ]; then
+  $NASFPN search calibrate --proxy-data "$DATA" --workers "$WORKERS" --threads 1 \
+    --seed "$SEED" -o "$OUT/calibration-fresh" ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}"
+  CALIBRATION=$OUT/calibration-fresh
+fi
+stage calibration
 if [ -n "$CALIBRATION" ]; then
   REUSE=(--reference-from "$CALIBRATION")
   if [ "$REWARD" = proxy ] && [ "$TUNE" = 1 ]; then
     cp -r "$CALIBRATION" "$OUT/calibration"
     rm -f "$OUT/calibration/proxy.toml" "$OUT/calibration/tuning.json"
     $NASFPN search calibrate --tune -o "$OUT/calibration"
-    TUNED=(--proxy-config "$OUT/calibration/proxy.toml")
+    # no proxy.toml: no cheaper proxy ranked well enough, the default proxy searches
+    if [ -f "$OUT/calibration/proxy.toml" ]; then
+      TUNED=(--proxy-config "$OUT/calibration/proxy.toml")
+    fi
   fi
 fi
 CONTROL=(--controller "$CONTROLLER" --space "$SPACE")
 if [ "$CONTROLLER" = evolution ]; then CONTROL+=(--population-size 20 --sample-size 5); fi
 stage tuning
-$NASFPN search "${CONTROL[@]}" --final-top-k "$FINAL_TOP_K" --final-seeds "$FINAL_SEEDS" \
+$NASFPN search "${CONTROL[@]}" --final-top-k 0 \
   --reward "$REWARD" --proxy-data "$DATA" ${TUNED[@]+"${TUNED[@]}"} \
   --trials "$TRIALS" --workers "$WORKERS" --threads 1 --seed "$SEED" \
   -o "$OUT/search" ${PROXY[@]+"${PROXY[@]}"}
+stage search
+$NASFPN search --resume -o "$OUT/search" --final-top-k "$FINAL_TOP_K" \
+  --final-seeds "$FINAL_SEEDS" --workers "$WORKERS" --threads 1
 $NASFPN search report "$OUT/search" --top 3 --genotypes-dir "$OUT/found"
-stage "search and final selection"
+stage "final selection"
 
 # retrain on the data the search scored on: generated again from the same settings, so that
 # the trainings of a calibration on that data can be reused
-FOUND=$(ls "$OUT"/found/found*.txt | paste -sd, -)
-$NASFPN search calibrate --architectures "$BUNDLED,$FOUND" --sampled 0 --poor 0 \
+# (none when the top 3 are all anchors: then the anchors alone)
+FOUND=$(ls "$OUT"/found/found*.txt 2>/dev/null | paste -sd, - || true)
+if [ -z "$FOUND" ]; then echo "the final selection's top 3 are all anchors: none found"; fi
+$NASFPN search calibrate --architectures "$BUNDLED${FOUND:+,$FOUND}" --sampled 0 --poor 0 \
   --seeds "$SEEDS" --workers "$WORKERS" --threads 1 --seed "$SEED" -o "$OUT/retrain" \
   --proxy-data "$DATA" ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}" ${REUSE[@]+"${REUSE[@]}"}
 stage retraining
+STAGES+=("total $((SECONDS - BEGAN)) s")
 printf 'stage times: %s\n' "${STAGES[@]}"
 echo "the table above: $OUT/retrain/calibration.json; the search: $OUT/search"

@@ -375,6 +375,10 @@ def command(ctx: click.Context, **params: Any) -> int | None:
     scores them, trials run on W workers; see docs/search.md. `search report OUT` shows results."""
     if ctx.invoked_subcommand is not None:
         return None
+    if params["controller"] is None:
+        from ..search.spaces import default_controller
+
+        params["controller"] = default_controller(params["space"])
     if params.pop("print_config"):
         import json
 

@@ -46,12 +46,13 @@ class ExecutorSettings:
 class SpaceSettings:
     """The search space, for `search` and for the architectures `search calibrate` samples."""
 
-    space: str = setting("paper", section="space", choices=("paper", "anchored"),
-                         help="paper: the paper's N cells of 2 inputs; anchored: 5 to 10 cells "
-                              "of 2 or 3 inputs, holding FPN, PANet, BiFPN and NAS-FPN.")
+    space: str = setting("anchored", section="space", choices=("anchored", "paper"),
+                         help="anchored: 5 to 10 cells of 2 or 3 inputs, holding FPN, PANet, "
+                              "BiFPN and NAS-FPN, searched from them; paper: the NAS-FPN "
+                              "paper's N cells of 2 inputs (default {default}).")
     cells: str | None = setting(None, section="space", metavar="N|LOW..HIGH",
                                 help="Merging cells per pyramid; the last 5 are the outputs.",
-                                unset_help="[default: 7; with --space anchored 5..10]")
+                                unset_help="[default: 5..10; with --space paper 7]")
     max_inputs: int | None = setting(None, section="space", minimum=2, maximum=8,
                                      help="--space anchored: inputs per cell at most.",
                                      unset_help="[default: 3]")
@@ -79,8 +80,10 @@ class SearchSettings:
     """What `nasfpn search` itself takes: the controller, the reward, the trials, ASHA and the
     cost objective (the controllers' and the reward's own settings are declared beside them)."""
 
-    controller: str = setting("ppo", section="search", choices=_controllers,
-                              help="How architectures are proposed.")
+    controller: str | None = setting(None, section="search", choices=_controllers,
+                                     help="How architectures are proposed.",
+                                     unset_help="[default: evolution in --space anchored, ppo "
+                                                "in the paper's]")
     reward: str = setting("proxy", section="search", metavar="NAME[:ARG]",
                           help="proxy (train and score AP), supernet (score with the weights "
                                "of one shared supernet; its options --supernet-*), "

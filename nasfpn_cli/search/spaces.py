@@ -72,6 +72,7 @@ class SpaceEntry:
     build: Callable[[tuple[int, int] | None, int | None, bool], Any]
     from_dict: Callable[[dict], Any]
     shape: dict[str, Check]
+    controller: str  # the controller a search of this kind gets without --controller
 
 
 @functools.cache
@@ -86,8 +87,11 @@ def _entries() -> dict[str, SpaceEntry]:
                 "levels": list_of(whole(LEVEL_RANGE.start, LEVEL_RANGE.stop - 1),
                                   "pyramid levels", 2),
                 "ops": list_of(one_of(OPS), "binary ops", 1)}
-    return {PAPER: SpaceEntry(_paper, SearchSpace.from_dict, SPACE_SHAPE),
-            ANCHORED: SpaceEntry(_anchored, AnchoredSpace.from_dict, anchored)}
+    # PPO learns the paper's fixed-length decisions fastest (docs/lab/2026-11-25); in the
+    # anchored space regularized evolution from the anchors: its population ages out a lucky
+    # score, where a hill-climber's incumbent would keep it
+    return {PAPER: SpaceEntry(_paper, SearchSpace.from_dict, SPACE_SHAPE, "ppo"),
+            ANCHORED: SpaceEntry(_anchored, AnchoredSpace.from_dict, anchored, "evolution")}
 
 
 def space_kind(data: Any) -> str:
@@ -109,6 +113,12 @@ def space_from_dict(data: dict) -> Space:
     return entries[kind].from_dict(data)
 
 
+def default_controller(kind: str) -> str:
+    """The controller a search of ``kind``'s space gets when ``--controller`` is not given."""
+    entries = _entries()
+    return entries[kind].controller if kind in entries else entries[PAPER].controller
+
+
 def build_space(kind: str, cells: str | int | None, max_inputs: int | None = None,
                 paper_constraints: bool = False) -> Space:
     """The space ``--space KIND --cells N|LOW..HIGH --max-inputs M`` asks for; UsageError
@@ -121,5 +131,5 @@ def build_space(kind: str, cells: str | int | None, max_inputs: int | None = Non
 
 SPACE_KINDS = (PAPER, ANCHORED)
 
-__all__ = ["SPACE_KINDS", "Space", "build_space", "parse_cells", "space_from_dict",
-           "space_kind", "space_shape"]
+__all__ = ["SPACE_KINDS", "Space", "build_space", "default_controller", "parse_cells",
+           "space_from_dict", "space_kind", "space_shape"]

@@ -67,22 +67,38 @@ def test_a_resumed_local_search_continues_as_one_never_stopped(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--controller", "evolution", "--seed-from", "fpn"), "--seed-from fpn: not a point"),
+    (("--space", "paper", "--controller", "evolution", "--seed-from", "fpn"),
+     "--seed-from fpn: not a point"),
     (("--controller", "random", "--space", "anchored", "--seed-from", "fpn"),
      "--controller random does not start from"),
     (("--space", "anchored", "--controller", "local", "--seed-from", "nope"), "nope"),
     (("--space", "anchored", "--controller", "evolution", "--paper-constraints"),
      "--paper-constraints"),
-    (("--max-inputs", "3"), "--max-inputs"),
-    (("--cells", "5..9"), "--cells 5..9"),
+    (("--space", "paper", "--max-inputs", "3"), "--max-inputs"),
+    (("--space", "paper", "--cells", "5..9"), "--cells 5..9"),
     (("--space", "anchored", "--controller", "local", "--cells", "9..6"), "LOW is above HIGH"),
-    (("--controller", "local", "--seed-from", "none"), "--space anchored"),
+    (("--space", "paper", "--controller", "local", "--seed-from", "none"), "--space anchored"),
+    (("--controller", "ppo"), "--controller ppo searches --space paper"),
 ])
 def test_space_and_seed_options_that_do_not_fit_are_named(cli, tmp_path, args, message):
     result = cli("search", "--reward", "similarity:nasfpn", *args, "--trials", "2", "-o",
                  str(tmp_path / "out"))
     assert result.returncode in (1, 2) and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, space, controller", [
+    ((), "anchored", "evolution"),  # the default: the anchored space, searched from the anchors
+    (("--space", "paper"), "paper", "ppo"),
+    (("--space", "paper", "--controller", "random"), "paper", "random"),
+    (("--controller", "local"), "anchored", "local"),
+])
+def test_the_default_space_is_anchored_and_its_controller_follows_the_space(cli, args, space,
+                                                                              controller):
+    shown = cli("search", *args, "--print-config")
+    assert shown.returncode == 0, shown.stderr
+    config = json.loads(shown.stdout)
+    assert (config["space"], config["controller"]) == (space, controller)
 
 
 def test_the_anchors_are_several_edits_apart():
@@ -107,7 +123,7 @@ def test_search_space_names_the_points_and_why_others_are_not(cli, tmp_path):
         False, "cell 'p4' has 3 inputs; the space allows at most 2")
     assert fpn["in_space"] and fpn["hash"] == SPACE.genotype_hash(load_genotype("fpn"))
     assert AnchoredSpace(max_inputs=2).check(fpn["decisions"])
-    paper = cli("search", "space", "nasfpn", "fpn")
+    paper = cli("search", "space", "--space", "paper", "nasfpn", "fpn")
     assert paper.returncode == 1 and "not a point fpn" in paper.stdout
     assert "residual" in paper.stdout
 

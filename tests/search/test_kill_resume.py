@@ -23,7 +23,7 @@ def start_search(out: Path, trials: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}", "NASFPN_TEST_PAUSE": "0.03",
            "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "nasfpn_cli", "search", "--controller", "ppo",
+        [sys.executable, "-m", "nasfpn_cli", "search", "--space", "paper", "--controller", "ppo",
          "--reward", "slow-similarity", "--reward-module", PLUGIN, "--trials", str(trials),
          "--workers", str(workers), "--seed", "5", "-o", str(out)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -33,8 +33,9 @@ def test_a_plugin_reward_gets_flags_from_its_settings_and_follows_them(tmp_path)
     assert "Levelcount options" in shown.stdout and "--levelcount-level" in shown.stdout
     assert "3<=x<=7" in shown.stdout  # the declared range
     out = tmp_path / "search"
-    result = plugin_cli("--reward", "levelcount", "--levelcount-level", "6", "--controller",
-                        "random", "--trials", "12", "--final-top-k", "0", "-o", str(out))
+    result = plugin_cli("--reward", "levelcount", "--levelcount-level", "6", "--space", "paper",
+                        "--controller", "random", "--trials", "12", "--final-top-k", "0",
+                        "-o", str(out))
     assert result.returncode == 0, result.stderr
     stored = json.loads((out / "search.json").read_text())["identity"]["reward"]
     assert stored["options"] == {"levelcount_level": 6}

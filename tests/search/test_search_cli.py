@@ -31,7 +31,7 @@ def test_bad_rewards_are_named(cli, tmp_path):
     cases = {
         ("--reward", "bogus"): "unknown reward 'bogus'; known: proxy, similarity",
         ("--reward", "similarity"): "needs a target: --reward similarity:GENOTYPE",
-        ("--reward", "similarity:fpn"): "the genotype says residual none",
+        ("--space", "paper", "--reward", "similarity:fpn"): "the genotype says residual none",
         ("--reward", "similarity:nope"): "nope: no such file or bundled genotype",
         ("--reward", "proxy:x"): "--reward proxy takes no argument",
         ("--reward", "x", "--reward-module", "no_such_module"): "--reward-module no_such_module",
