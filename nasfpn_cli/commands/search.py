@@ -841,39 +841,17 @@ def _earlier_calibrations(option: str, text: str | None, output_dir: Path,
 
 def _tune(output_dir: Path, target: float, ladder_from: tuple[str, ...]) -> int:
     """`calibrate --tune`: the proxy ladder of a finished calibration, and its choice."""
-    from rich.table import Table
-
-    from ..console import console, plain, print_warning
+    from ..console import console, print_warning
     from ..search.calibration import tune_calibration
-    from ..search.tuning import MIN_TAU_LOW
+    from ..search.tuning import ladder_table, tuning_lines
 
     tuning = tune_calibration(output_dir, target, ladder_from)
-    table = Table(title=f"proxy ladder: {len(tuning.rungs)} rungs, cheapest first; tau on the "
-                        f"{len(tuning.split[0])} architectures chosen on / the "
-                        f"{len(tuning.split[1])} held out / all")
-    for column in ("proxy", "cost", "tau chosen on", "tau held out", "tau all", "top-k all"):
-        table.add_column(column, justify="left" if column == "proxy" else "right")
-    for rung in tuning.rungs:
-        mark = " <" if rung is tuning.chosen else ""
-        table.add_row(plain(rung.name) + mark, f"{rung.cost:.3f}",
-                      rung.chosen_on.kendall_tau.text(2), rung.held_out.kendall_tau.text(2),
-                      rung.all.kendall_tau.text(2), f"{rung.all.top_k_overlap:.2f}")
-    console.print(table)
-    if tuning.chosen is None:
-        console.print(f"no rung reaches Kendall tau >= {target:g} with top-k overlap >= 2/3 on "
-                      f"the architectures it is chosen on; {output_dir / 'proxy.toml'} not "
-                      "written", markup=False)
-    else:
-        chosen = tuning.chosen
-        console.print(f"chosen: {chosen.name} at {chosen.cost:.3f} of a reference training; "
-                      f"Kendall tau {chosen.held_out.kendall_tau.text(2)} on the architectures "
-                      f"it was not chosen on, {chosen.all.kendall_tau.text(2)} on all; "
-                      f"wrote {output_dir / 'proxy.toml'} "
-                      f"(nasfpn search --proxy-config {output_dir / 'proxy.toml'})", markup=False)
-        if not tuning.cleared_bar:
-            print_warning(f"a weak choice: no rung's 90% interval of tau on the architectures "
-                          f"it is chosen on stays above {MIN_TAU_LOW:g}, so this one may have "
-                          "reached the target by luck; calibrate more architectures to be sure")
+    console.print(ladder_table(tuning))
+    for line, warning in tuning_lines(tuning, output_dir):
+        if warning:
+            print_warning(line)
+        else:
+            console.print(line, markup=False)
     console.print(f"wrote {output_dir / 'tuning.json'} and {output_dir / 'tuning.png'}",
                   markup=False)
     return 0

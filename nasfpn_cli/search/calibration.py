@@ -587,12 +587,24 @@ class Calibration:
 
     def tuning(self, target: float, ladder_from: tuple[str, ...] = (), **rule: Any) -> "Tuning":
         """The proxy ladder (:meth:`ladder`) judged and one rung chosen (:func:`.tuning.tune`,
-        ``rule`` its keyword options); writes nothing."""
+        ``rule`` its keyword options), checked against the proxy calibrated here; writes
+        nothing."""
         from .tuning import tune
 
         names = [arch.name for arch in self.architectures]
         return tune(names, self.score_table("reference"), self.ladder(ladder_from),
-                    target=target, top_k=self.config.top_k, seed=self.config.seed, **rule)
+                    target=target, top_k=self.config.top_k, seed=self.config.seed,
+                    default=self.default_rung(), **rule)
+
+    def default_rung(self):
+        """The proxy calibrated here as a rung of the ladder: its settings, its recorded
+        scores and its cost."""
+        from .tuning import Rung
+
+        seconds = self.seconds_per_training()
+        proxy = self.config.schedule("proxy")
+        return Rung(f"proxy as calibrated, {proxy.score}", proxy_options(proxy),
+                    seconds["proxy"] / seconds["reference"], self.score_table("proxy"))
 
     def _rungs_of(self, folder: Path, reference_seconds: float) -> list:
         """The proxy rungs of another finished calibration of the same architectures, seeds and
@@ -626,7 +638,7 @@ class Calibration:
     def tune(self, target: float, ladder_from: tuple[str, ...] = ()) -> "Tuning":
         """Choose the cheapest proxy on the recorded curves (:meth:`tuning`); writes
         tuning.json, tuning.png and proxy.toml (when a rung reaches the target)."""
-        from .tuning import MIN_TAU_LOW, proxy_toml, write_tuning_plot
+        from .tuning import proxy_toml, tuning_comment, write_tuning_plot
 
         reference_score = self.config.schedule("reference").score
         result = self.tuning(target, ladder_from)
@@ -634,18 +646,8 @@ class Calibration:
                                          "ladder_from": list(ladder_from)})
         write_tuning_plot(result, self.store.tuning_plot)
         if result.chosen is not None:
-            chosen = result.chosen
-            weak = "" if result.cleared_bar else (
-                f" (weak: no rung's tau interval on the chosen half stays above "
-                f"{MIN_TAU_LOW:g})")
-            comment = (f"chosen by nasfpn search calibrate --tune on {self.out}: {chosen.name}"
-                       f"{weak}\n"
-                       f"Kendall tau {chosen.all.kendall_tau.text(3)} on all "
-                       f"{len(self.architectures)} "
-                       f"architectures, {chosen.held_out.kendall_tau.text(3)} on the "
-                       f"{len(result.split[1])} it was not chosen on; cost {chosen.cost:.3f} of "
-                       f"a reference training")
-            self.store.write_text("proxy_config", proxy_toml(chosen.settings, comment))
+            self.store.write_text("proxy_config", proxy_toml(
+                result.chosen.settings, tuning_comment(result, self.out)))
         return result
 
     def _neck_macs(self, arch: Architecture) -> int:

@@ -159,3 +159,24 @@ def test_a_reference_records_its_precision_and_is_reused_only_in_it(recorded, tm
                          "--reference-channels-last off)"]
     else:
         assert len([r for r in copies if r.schedule == "reference"]) == 16 and lines == []
+
+
+def test_a_proxy_stopped_early_never_moves_the_reference(recorded, tmp_path):
+    """A tuned proxy.toml with a stopped (and extrapolated) rung: the reference still trains its
+    whole schedule, so the recorded reference trainings are copied; no message names an option
+    that does not exist (there was a --reference-stop-epoch in one)."""
+    from nasfpn_cli.search.calibration import reference_flag
+
+    proxy = {"epochs": 3, "image_size": 64, "stop_epoch": 2, "extrapolate": True, "score": "ap"}
+    config = _like(recorded, tmp_path / "tuned", proxy=proxy)
+    reference = config.schedule("reference")
+    assert (reference.stop_epoch, reference.extrapolate, reference.epochs) == (None, False, 3)
+    assert config.schedule("proxy").stop_epoch == 2
+    calibration = Calibration(config, prepare=False)
+    copies = calibration._reused(calibration.jobs)
+    assert len([r for r in copies if r.schedule == "reference"]) == 16
+    assert calibration.misses(calibration.jobs, copies) == []
+    assert reference_flag("synth_images", 600) == "--reference-images 600"
+    assert reference_flag("backbone", "resnet18") == "--proxy-backbone resnet18"
+    assert reference_flag("synth_val_fraction", 0.5) == "synth_val_fraction 0.5 (no option " \
+                                                        "sets it)"

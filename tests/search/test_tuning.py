@@ -21,27 +21,35 @@ def _record(name, schedule, seed_index, curve, seconds, keep_curve):
             "finished_at": 0.0, "curve": curve if keep_curve else None}
 
 
-def write_toy_calibration(out: Path, curves: bool = True, proxy_epochs: int = 1) -> list[str]:
-    """A finished calibration of 6 architectures x 2 seeds whose reference ranks them by their
-    index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy ranks them reversed
-    (a longer proxy, 5 s an epoch, ranks them right from its second epoch)."""
-    config = CalibrationConfig(out, proxy={"epochs": proxy_epochs, "image_size": 64},
-                               reference={"epochs": REFERENCE_EPOCHS, "synth_images": 600,
-                                          "score": "ap"}, seed=5)
+def write_toy_calibration(out: Path, curves: bool = True, proxy_epochs: int = 1,
+                          sampled: int = 2, numerics: str = "fp32",
+                          proxy_seconds: float = 5.0) -> list[str]:
+    """A finished calibration of 4 + ``sampled`` + 2 architectures x 2 seeds whose reference
+    ranks them by their index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy
+    ranks them reversed (a longer proxy, ``proxy_seconds`` an epoch, ranks them right from its
+    second epoch). ``numerics`` "bf16": the proxy with --proxy-amp on --proxy-channels-last on,
+    its reference fp32 as the other's (the same curves: a twin that ranks alike)."""
+    proxy = {"epochs": proxy_epochs, "image_size": 64}
+    reference = {"epochs": REFERENCE_EPOCHS, "synth_images": 600, "score": "ap"}
+    if numerics == "bf16":
+        proxy.update(amp="on", channels_last="on")
+        reference.update(amp="off", channels_last="off")
+    config = CalibrationConfig(out, proxy=proxy, reference=reference, seed=5, sampled=sampled)
     names = [arch.name for arch in choose_architectures(config.space, config.bundled,
                                                         config.sampled, config.poor, config.seed)]
+    step = min(0.05, 0.4 / len(names))
     out.mkdir(parents=True)
     (out / "plan.json").write_text(json.dumps(config.identity()))
     lines = []
     for index, name in enumerate(names):
         for seed in range(2):
             noise = 0.001 * seed
-            good, bad = 0.1 + 0.05 * index + noise, 0.5 - 0.05 * index + noise
+            good, bad = 0.1 + step * index + noise, 0.5 - step * index + noise
             reference = {"ap": [bad, good, good + 0.01], "ap50": [bad, good, good + 0.02]}
             proxy = {"ap": [bad] + [good] * (proxy_epochs - 1),
                      "ap50": [bad + 0.1] + [good + 0.1] * (proxy_epochs - 1)}
             for schedule, curve, seconds in (("reference", reference, 30.0),
-                                             ("proxy", proxy, 5.0 * proxy_epochs)):
+                                             ("proxy", proxy, proxy_seconds * proxy_epochs)):
                 lines.append(json.dumps(_record(name, schedule, seed, curve, seconds, curves)))
     (out / "trainings.jsonl").write_text("\n".join(lines) + "\n")
     return names
@@ -122,7 +130,7 @@ def test_the_fallback_takes_the_surest_rung_within_a_third_of_the_reference():
 
 def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
     out = tmp_path / "calibration"
-    write_toy_calibration(out)
+    write_toy_calibration(out, sampled=10)
     before = (out / "trainings.jsonl").read_bytes()
     tuned = cli("search", "calibrate", "--tune", "-o", str(out))
     assert tuned.returncode == 0, tuned.stderr
@@ -131,10 +139,16 @@ def test_tune_cli_writes_a_proxy_config_that_search_reads(cli, tmp_path):
     assert not (out / "proxy").exists()  # no data written either
     tuning = json.loads((out / "tuning.json").read_text())
     assert tuning["chosen"] == "reference stopped at epoch 2/3, ap"
-    assert len(tuning["chosen_on"]) == len(tuning["held_out"]) == 4  # 8 architectures
+    assert len(tuning["chosen_on"]) == len(tuning["held_out"]) == 8  # 16 architectures
+    assert not tuning["weak_calibration"] and not tuning["kept_default"]
+    assert tuning["default"] == "proxy as calibrated, ap50"
+    assert tuning["from_default"]["difference"]["value"] > 1  # the default ranks them reversed
     assert (out / "tuning.png").stat().st_size > 1000
     text = (out / "proxy.toml").read_text()
     assert "stop_epoch = 2" in text and 'score = "ap"' in text and "epochs = 3" in text
+    assert "# paired difference from the default proxy (proxy as calibrated, ap50), Kendall " \
+           "tau on all 16: +" in text
+    assert 'amp = "off"' in text and "# numerics: fp32 (no twin of it" in text
     printed = cli("search", "--proxy-config", str(out / "proxy.toml"), "--print-config",
                   "--proxy-lr", "0.01")
     assert printed.returncode == 0, printed.stderr
@@ -197,8 +211,8 @@ def test_the_ladder_takes_the_rungs_of_other_proxies_on_the_same_reference(cli, 
     epoch 2 (1/3 of a reference training) ranks like the reference and beats the reference
     stopped at epoch 2 (2/3); a calibration of other architectures is refused."""
     out, longer, other = tmp_path / "cal", tmp_path / "proxy-2-epochs", tmp_path / "other"
-    write_toy_calibration(out)
-    write_toy_calibration(longer, proxy_epochs=2)
+    write_toy_calibration(out, sampled=10)
+    write_toy_calibration(longer, proxy_epochs=2, sampled=10)
     alone = cli("search", "calibrate", "--tune", "-o", str(out))
     assert "chosen: reference stopped at epoch 2/3, ap" in alone.stdout
     tuned = cli("search", "calibrate", "--tune", "--ladder-from", str(longer), "-o", str(out))
@@ -208,7 +222,8 @@ def test_the_ladder_takes_the_rungs_of_other_proxies_on_the_same_reference(cli, 
     assert recorded["ladder_from"] == [str(longer)] and recorded["chosen"].startswith(
         "proxy-2-epochs: ")
     assert "epochs = 2" in (out / "proxy.toml").read_text()
-    config = CalibrationConfig(other, proxy={"epochs": 1, "image_size": 64}, seed=6)
+    config = CalibrationConfig(other, proxy={"epochs": 1, "image_size": 64}, seed=6,
+                               sampled=10)
     other.mkdir()
     (other / "plan.json").write_text(json.dumps(config.identity()))
     (other / "trainings.jsonl").write_text("")
@@ -217,3 +232,138 @@ def test_the_ladder_takes_the_rungs_of_other_proxies_on_the_same_reference(cli, 
     assert "other architectures" in refused.stderr or "reference" in refused.stderr
     assert cli("search", "calibrate", "--ladder-from", str(longer), "-o",
                str(out)).returncode == 2  # only with --tune
+
+
+def _rungs(names, reference, **scores):
+    """Rungs named by ``scores`` (name -> (cost, scores, settings))."""
+    from nasfpn_cli.search.tuning import Rung
+
+    return {name: Rung(name, settings, cost, table)
+            for name, (cost, table, settings) in scores.items()}
+
+
+def _swapped(table: np.ndarray, rows: list[int]) -> np.ndarray:
+    """``table`` with the rows at ``rows`` in reversed order (those architectures misranked)."""
+    table = table.copy()
+    table[rows] = table[rows[::-1]]
+    return table
+
+
+@pytest.mark.parametrize("count", [8, 16])
+def test_a_choice_that_ranks_worse_than_the_default_on_all_architectures_is_not_taken(count):
+    """The cheap rung ranks the half it is chosen on perfectly and the held-out half reversed:
+    the rule picks it, the paired comparison on all architectures keeps the default (which ranks
+    them all right), weak calibration or not."""
+    names = [f"a{i}" for i in range(count)]
+    reference = np.arange(count, dtype=float)[:, None].repeat(2, 1)
+    chosen_on, held_out = split_architectures(names, seed=0)
+    rungs = _rungs(names, reference,
+                   cheap=(0.1, _swapped(reference, held_out), {"epochs": 1}),
+                   default=(0.3, reference.copy(), {"epochs": 4}))
+    tuning = tune(names, reference, list(rungs.values()), target=0.5, top_k=2, seed=0,
+                  default=rungs["default"])
+    assert tuning.ruled == "cheap" and "does not rank as well" in tuning.kept_default
+    assert tuning.chosen is tuning.default and tuning.chosen.name == "default"
+    assert tuning.weak == (count < 16)
+    assert tuning.ruled_from_default.value < 0
+    assert tuning.from_default.difference.value == 0.0
+
+
+def test_a_weak_calibration_takes_only_a_cheaper_rung_that_ranks_at_least_as_well():
+    """8 architectures: a cheaper rung as good as the default on all of them is taken; a dearer
+    one (the reference stopped early), however good, is not: the default stays."""
+    names = [f"a{i}" for i in range(8)]
+    reference = np.arange(8, dtype=float)[:, None].repeat(2, 1)
+    every = list(range(8))
+    default = (0.3, _swapped(reference, every), {"epochs": 4})  # ranks them reversed
+    cheap = _rungs(names, reference, cheap=(0.1, reference.copy(), {"epochs": 1}),
+                   default=default)
+    taken = tune(names, reference, list(cheap.values()), target=0.5, top_k=2, seed=0,
+                 default=cheap["default"])
+    assert taken.weak and taken.chosen.name == "cheap" and not taken.kept_default
+    assert taken.from_default.difference.value == pytest.approx(2.0)
+    dear = _rungs(names, reference, dear=(0.6, reference.copy(), {"epochs": 8}),
+                  default=default)
+    kept = tune(names, reference, list(dear.values()), target=0.5, top_k=2, seed=0,
+                default=dear["default"])
+    assert kept.ruled == "dear" and kept.kept_default and kept.chosen.name == "default"
+    strong_names = [f"a{i}" for i in range(16)]
+    strong_reference = np.arange(16, dtype=float)[:, None].repeat(2, 1)
+    strong = _rungs(strong_names, strong_reference,
+                    dear=(0.6, strong_reference.copy(), {"epochs": 8}),
+                    default=(0.3, _swapped(strong_reference, list(range(16))), {"epochs": 4}))
+    assert tune(strong_names, strong_reference, list(strong.values()), target=0.5, top_k=2,
+                seed=0, default=strong["default"]).chosen.name == "dear"
+
+
+FP32, BF16 = {"amp": "off", "channels_last": "off"}, {"amp": "on", "channels_last": "on"}
+
+
+@pytest.mark.parametrize("worse", [False, True])
+def test_the_cheaper_numerics_are_taken_only_when_they_rank_as_well(worse):
+    """The default proxy and its bf16 twin (the same settings but the numerics, 0.6 of the
+    cost): the twin is never raced by the rule (though cheaper and as good on the chosen half);
+    compared paired with the chosen rung on all architectures, it is taken when as good, kept
+    out when it misranks the held-out half."""
+    names = [f"a{i}" for i in range(16)]
+    reference = np.arange(16, dtype=float)[:, None].repeat(2, 1)
+    _, held_out = split_architectures(names, seed=0)
+    twin_scores = _swapped(reference, held_out) if worse else reference.copy()
+    rungs = _rungs(names, reference,
+                   bf16=(0.18, twin_scores, {"epochs": 4, **BF16}),
+                   default=(0.3, reference.copy(), {"epochs": 4, **FP32}))
+    tuning = tune(names, reference, list(rungs.values()), target=0.5, top_k=2, seed=0,
+                  default=rungs["default"])
+    assert tuning.ruled == "default"  # the twin is compared, not raced
+    assert (tuning.precision.first, tuning.precision.second) == ("bf16", "default")
+    assert tuning.precision.as_good is not worse
+    assert tuning.chosen.name == ("default" if worse else "bf16")
+    from nasfpn_cli.search.tuning import numerics_text
+
+    assert numerics_text(tuning).startswith("fp32 (bf16 against default" if worse
+                                            else "bf16 (bf16 against default")
+
+
+def test_tune_cli_on_a_weak_calibration_says_so_and_keeps_the_default(cli, tmp_path):
+    """8 architectures: the rule's choice (the reference stopped at epoch 2, dearer than the
+    proxy) is not taken; proxy.toml holds the default proxy, says why, and the ladder table fits
+    an 80-column terminal with every number whole."""
+    out = tmp_path / "calibration"
+    write_toy_calibration(out)
+    tuned = cli("search", "calibrate", "--tune", "-o", str(out), env={"COLUMNS": "80"})
+    assert tuned.returncode == 0, tuned.stderr
+    assert "warning: a weak calibration: 8 architectures, fewer than 16" in tuned.stderr
+    assert "kept the default proxy: the rule chose reference stopped at epoch 2/3, ap, but a " \
+           "weak calibration takes only a cheaper rung, and it costs 0.667 against the " \
+           "default's 0.167" in tuned.stdout, tuned.stdout
+    assert "chosen: proxy as calibrated, ap50" in tuned.stdout
+    lines = tuned.stdout.splitlines()
+    table = lines[:lines.index(next(line for line in lines if line.startswith("chosen:")))]
+    assert max(len(line) for line in table) <= 80 and "…" not in tuned.stdout
+    assert any(line.strip().startswith("reference stopped at") and "0.667" in line
+               and "1.00 [0.80,1.00]" in line for line in table), "\n".join(table)
+    recorded = json.loads((out / "tuning.json").read_text())
+    assert recorded["weak_calibration"] and recorded["kept_default"]
+    assert recorded["rule_chose"] == "reference stopped at epoch 2/3, ap"
+    text = (out / "proxy.toml").read_text()
+    assert "# weak: a calibration of 8 architectures (fewer than 16)" in text
+    assert "stop_epoch" not in text and "epochs = 1" in text
+
+
+def test_tune_cli_takes_the_bf16_twin_given_as_ladder_from(cli, tmp_path):
+    """The same plan calibrated with a bf16 proxy (its fp32 reference as here, the same seeds)
+    adds twins of the proxy's rungs; ranking alike at 0.6 of the cost, the chosen rung's twin is
+    taken and proxy.toml turns mixed precision on."""
+    out, fast = tmp_path / "cal", tmp_path / "cal-bf16"
+    write_toy_calibration(out, proxy_epochs=2, sampled=10)
+    write_toy_calibration(fast, proxy_epochs=2, sampled=10, numerics="bf16", proxy_seconds=3.0)
+    tuned = cli("search", "calibrate", "--tune", "--ladder-from", str(fast), "-o", str(out))
+    assert tuned.returncode == 0, tuned.stderr
+    assert "chosen: cal-bf16: proxy stopped at epoch 2/2, ap" in tuned.stdout, tuned.stdout
+    assert "numerics: bf16 (cal-bf16: proxy stopped at epoch 2/2, ap against proxy stopped at " \
+           "epoch 2/2, ap, paired tau on all: +0.00" in tuned.stdout
+    text = (out / "proxy.toml").read_text()
+    assert 'amp = "on"' in text and 'channels_last = "on"' in text
+    recorded = json.loads((out / "tuning.json").read_text())
+    assert recorded["precision"]["as_good"] and recorded["rule_chose"] == \
+        "proxy stopped at epoch 2/2, ap"
