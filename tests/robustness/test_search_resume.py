@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-SEARCH = ["search", "--reward", "similarity:nasfpn", "--controller", "random"]
+SEARCH = ["search", "--reward", "similarity:nasfpn", "--controller", "random", "--space", "paper"]
 
 
 def _trials(out):
