@@ -182,6 +182,9 @@ def test_safetensors_by_url_and_truncated_files_name_the_file(hub, tmp_path, res
 
 
 def test_a_plain_path_is_returned_as_it_is(tmp_path):
+    (tmp_path / "w.pth").write_bytes(b"x")
     assert resolve_weights(str(tmp_path / "w.pth"), "resnet18") == tmp_path / "w.pth"
+    with pytest.raises(ModelError, match="no such file"):  # held to a regular file, as URLs
+        resolve_weights(str(tmp_path / "missing.pth"), "resnet18")
     assert pretrained.hash_prefix("resnet18-f37072fd.pth") == "f37072fd"
     assert pretrained.hash_prefix("weights.pth") is None
