@@ -331,12 +331,17 @@ def _read_proxy_config(ctx: click.Context, param: click.Parameter, value: str | 
         return
     from ..engine.config_file import read_config_table
 
+    from ..search.proxy_task import settings_problem
+
     parameters = {field: option for option, field in reward_flags(REWARDS["proxy"]).items()}
+    table = read_config_table(value, "proxy", parameters, "--proxy-config")
     values = check_file_values(
-        ctx, {parameters[field]: setting for field, setting in read_config_table(
-            value, "proxy", parameters, "--proxy-config").items()},
+        ctx, {parameters[field]: setting for field, setting in table.items()},
         f"--proxy-config {value}", {parameter: f"proxy.{field}"
                                     for field, parameter in parameters.items()})
+    problem = settings_problem(table, lambda field: f"proxy.{field}")
+    if problem is not None:  # what the file says alone (with flags: ProxySettings checks)
+        raise UsageError(f"--proxy-config {value}: {problem}")
     ctx.meta["proxy_config"] = value
     ctx.default_map = {**(ctx.default_map or {}), **values}
 

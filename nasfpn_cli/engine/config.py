@@ -309,6 +309,16 @@ class TrainConfig:
              "scale_range", f"needs 0 < MIN <= MAX, got {self.scale_range}")
         need(list(self.milestones) == sorted(self.milestones), "milestones",
              "must be increasing epoch numbers >= 1")
+        late = [m for m in self.milestones if m >= self.epochs]
+        if self.schedule == "step" and late:  # the lr would never step there
+            recipe = RECIPES.get(self.recipe or "", {})
+            given = (f" (from --recipe {self.recipe})"
+                     if tuple(recipe.get("milestones", ())) == tuple(self.milestones) else "")
+            raise UsageError(f"--milestones {','.join(map(str, self.milestones))}{given}: "
+                             f"epoch {late[0]} is not before the end of --epochs "
+                             f"{self.epochs}, so the step schedule never steps there",
+                             hint="give --milestones before --epochs (about 2/3 and 8/9 of it), "
+                                  "or leave them out: 60% and 80% of --epochs")
         for key, value in self.model.options().items():  # and as ModelSpec checks them
             if key in ("stack", "channels"):  # a genotype's N@C: their declarations hold
                 continue
@@ -316,6 +326,12 @@ class TrainConfig:
                 check_model_option(key, value)
             except ModelError as exc:
                 raise UsageError(f"{option_name(key)}: {exc}") from None
+        if self.model.negative_iou > self.model.positive_iou:
+            raise UsageError(f"{option_name('negative_iou')}={self.model.negative_iou:g} and "
+                             f"{option_name('positive_iou')}={self.model.positive_iou:g}: "
+                             "anchors below the negative IoU are background and those from the "
+                             "positive IoU up are matched, so it must not exceed the positive",
+                             hint="lower model.negative_iou or raise model.positive_iou")
         if is_weights_name(self.backbone_weights):  # a ModelError (exit 1) before any data
             published_weights(self.model.backbone, self.backbone_weights)
         if self.resume and self.init_from:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import DatasetError, SearchError
+from ..errors import DatasetError, SearchError, UsageError
 from ..limits import MAX_SEED
 from ..settings import OptionSource, check_declared, meta_of, setting
 from .rewards import Evaluation
@@ -105,6 +105,12 @@ class ProxySettings:
         check_declared(settings, lambda name, message: SearchError(
             f"{meta_of(cls, name).flag_name(name, 'proxy-')} {message}"))
         settings.config  # noqa: B018 - check the training values now
+        problem = settings_problem(
+            {name: getattr(settings, name) for name in ("epochs", "stop_epoch", "extrapolate")},
+            lambda name: meta_of(type(settings.config) if name in TRAINED_FIELDS else cls,
+                                 name).flag_name(name, "proxy-"))
+        if problem is not None:
+            raise UsageError(problem)
         return settings
 
     @classmethod
@@ -136,6 +142,20 @@ class ProxySettings:
     @property
     def uses_real_data(self) -> bool:
         return any(getattr(self, name) for name in DATA_PATH_OPTIONS)
+
+
+def settings_problem(values: dict[str, Any], name: Callable[[str], str]) -> str | None:
+    """Why proxy settings ``values`` (by field, those known) hold one that would do nothing, or
+    None: a stop epoch at or after the last epoch, an extrapolation without a stop epoch of at
+    least 2 (it extends the curve's last two epochs). ``name(field)`` says how the user set it."""
+    stop, epochs = values.get("stop_epoch"), values.get("epochs")
+    if stop is not None and epochs is not None and stop >= epochs:
+        return (f"{name('stop_epoch')} {stop} stops nothing: the training ends after "
+                f"{name('epochs')} {epochs} epochs anyway")
+    if values.get("extrapolate") and "stop_epoch" in values and (stop is None or stop < 2):
+        return (f"{name('extrapolate')} applies only with {name('stop_epoch')} 2 or later (it "
+                "extends the learning curve's last two epochs)")
+    return None
 
 
 def proxy_options(settings: ProxySettings) -> dict[str, Any]:

@@ -76,6 +76,23 @@ BAD_OPTIONS = [
     (["bench", "fpn", "--score-threshold", "nan"], "--score-threshold"),
     (["export", "fpn", "-o", "{out}/m.onnx", "--stack", "1", "--backbone", "resnet10",
       "--channels", "16", "--exit-at", "2"], "--exit-at 2: fpn has 1 pyramid copy"),  # as eval
+    # settings that would do nothing (probe 3, U8) and a cross-field rule (U18), issue 29
+    (["search", "-o", "{out}", "--proxy-extrapolate"], "--proxy-extrapolate"),
+    (["search", "-o", "{out}", "--proxy-stop-epoch", "1", "--proxy-extrapolate"],
+     "--proxy-stop-epoch 2 or later"),
+    (["search", "-o", "{out}", "--proxy-stop-epoch", "9", "--proxy-epochs", "2"],
+     "--proxy-stop-epoch 9 stops nothing"),
+    (["search", "calibrate", "-o", "{out}", "--proxy-stop-epoch", "4"], "--proxy-epochs 4"),
+    (["train", "fpn", "--data", "d", "-o", "{out}", "--schedule", "step", "--milestones", "8,11",
+      "--epochs", "1"], "--milestones 8,11"),
+    (["train", "fpn", "--data", "d", "-o", "{out}", "--recipe", "finetune", "--epochs", "1"],
+     "--milestones 8,11 (from --recipe finetune)"),
+    (["train", "fpn", "--print-config", "--set", "model.negative_iou=0.9"],
+     "--set model.negative_iou=0.9 and --set model.positive_iou=0.5"),
+    (["train", "fpn", "--print-config", "--set", "model.positive_iou=0.3"],
+     "--set model.negative_iou=0.4 and --set model.positive_iou=0.3"),
+    (["search", "--proxy-amp", "on", "--proxy-no-amp", "--print-config"],
+     "--proxy-amp and --proxy-no-amp exclude each other"),
 ]
 
 
@@ -260,6 +277,10 @@ BAD_SETTINGS_FILES = [
     (PROXY_CONFIG, ".toml", "[proxy]\nstack = 65", "proxy.stack: 65 is not in the range"),
     (PROXY_CONFIG, ".toml", "[proxy]\nepochs = 2.5", "proxy.epochs must be a whole number"),
     (CALIBRATE_PROXY_CONFIG, ".toml", "[proxy]\nlr = nan", "proxy.lr: nan is not a finite"),
+    (PROXY_CONFIG, ".toml", "[proxy]\nepochs = 2\nstop_epoch = 9",
+     "proxy.stop_epoch 9 stops nothing: the training ends after proxy.epochs 2 epochs anyway"),
+    (CALIBRATE_PROXY_CONFIG, ".toml", "[proxy]\nstop_epoch = 1\nextrapolate = true",
+     "proxy.extrapolate applies only with proxy.stop_epoch 2 or later"),
     (SEARCH_CONFIG, ".toml", "threads = 0", "threads: 0 is not in the range"),
     (SEARCH_CONFIG, ".toml", "trials = nan", "trials must be a whole number, got nan"),
     (SEARCH_CONFIG, ".toml", "reward_module = 5", "reward_module must be text, got 5"),
