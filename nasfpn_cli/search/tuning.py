@@ -364,9 +364,10 @@ def numerics_text(tuning: Tuning, out: Path | str = "this folder") -> str:
     compared = tuning.precision
     if compared is None:
         other = "on" if label == "fp32" else "off"
-        return (f"{label} (no twin of it in other numerics in the ladder: calibrate the proxy "
-                f"with --proxy-amp {other} --proxy-channels-last {other} --reference-from {out}, "
-                "then --tune --ladder-from that calibration)")
+        return (f"{label} (no twin of it in other numerics in the ladder; a calibration of the "
+                f"same plan with --proxy-amp {other} --proxy-channels-last {other} "
+                f"--reference-from {out}, given as --ladder-from, adds twins of the proxy's "
+                "rungs)")
     taken = compared.first == tuning.chosen.name
     verdict = ("the cheaper taken" if taken else "kept" if not compared.as_good else
                "kept: the cheaper does not rank as well as the default proxy")

@@ -180,3 +180,21 @@ def test_a_proxy_stopped_early_never_moves_the_reference(recorded, tmp_path):
     assert reference_flag("backbone", "resnet18") == "--proxy-backbone resnet18"
     assert reference_flag("synth_val_fraction", 0.5) == "synth_val_fraction 0.5 (no option " \
                                                         "sets it)"
+
+
+def test_both_numerics_of_the_proxy_train_on_the_same_seeds(recorded, tmp_path):
+    """The bf16 proxy calibrated beside the fp32 one (--proxy-amp on --proxy-channels-last on,
+    --reference-from it) trains every architecture on the seeds the fp32 one did: the paired
+    comparison of --tune compares the numerics alone."""
+    fp32 = Calibration(resumed_config(recorded), resume=True, prepare=False)
+    proxy = {**resumed_config(recorded).proxy, "amp": "on", "channels_last": "on"}
+    # as the command line gives it: the reference's numerics always set (decided from auto)
+    reference = {**resumed_config(recorded).reference, "amp": "off", "channels_last": "off"}
+    bf16 = Calibration(_like(recorded, tmp_path / "bf16", proxy=proxy, reference=reference),
+                       prepare=False)
+    assert bf16.config.schedule("proxy").config.amp == "on"
+    assert bf16.config.schedule("reference").config.amp == "off"  # the recorded reference's
+    proxy_jobs = [job for job in bf16.jobs if job.schedule == "proxy"]
+    assert [bf16._task(job, 0).seed for job in proxy_jobs] == [
+        fp32._task(job, 0).seed for job in fp32.jobs if job.schedule == "proxy"]
+    assert {record.schedule for record in bf16._reused(bf16.jobs)} == {"reference"}

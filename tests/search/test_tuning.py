@@ -364,6 +364,11 @@ def test_tune_cli_takes_the_bf16_twin_given_as_ladder_from(cli, tmp_path):
            "epoch 2/2, ap, paired tau on all: +0.00" in tuned.stdout
     text = (out / "proxy.toml").read_text()
     assert 'amp = "on"' in text and 'channels_last = "on"' in text
+    searched = cli("search", "--proxy-config", str(out / "proxy.toml"), "--print-config")
+    assert searched.returncode == 0, searched.stderr
+    options = json.loads(searched.stdout)  # the search trains its proxy in bf16 from it
+    assert (options["proxy_amp"], options["proxy_channels_last"], options["proxy_epochs"]) == (
+        "on", "on", 2)
     recorded = json.loads((out / "tuning.json").read_text())
     assert recorded["precision"]["as_good"] and recorded["rule_chose"] == \
         "proxy stopped at epoch 2/2, ap"
