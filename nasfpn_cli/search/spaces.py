@@ -95,8 +95,10 @@ def _entries() -> dict[str, SpaceEntry]:
 
 
 def space_kind(data: Any) -> str:
-    """The kind a stored space names (none: the paper's)."""
-    return data.get("kind", PAPER) if isinstance(data, dict) else PAPER
+    """The kind a stored space names (none: the paper's; a kind that is not text is shown as
+    its repr, an unknown kind)."""
+    kind = data.get("kind", PAPER) if isinstance(data, dict) else PAPER
+    return kind if isinstance(kind, str) else repr(kind)
 
 
 def space_shape(data: Any) -> dict[str, Check]:

@@ -25,6 +25,11 @@ REFUSED = [
      "--asha-min-epochs needs --scheduler asha"),  # both accepted and ignored, exit 0
     ([*SMALL_PROXY, "--proxy-images", "8", "--proxy-batch-size", "16"], 1,
      "hint: lower --proxy-batch-size"),  # U14: the hint named train's --batch-size
+    (["--reward", "supernet", *SMALL_PROXY, "--proxy-images", "8", "--proxy-batch-size", "16"],
+     1, "hint: lower --proxy-batch-size"),  # U14 for a supernet search
+    (["--reward", "supernet:steps=3,steps=4"], 1, "steps is set twice"),  # U9: 4 kept
+    (["--reward", "supernet:steps=6", "--supernet-steps", "5"], 1,
+     "steps is also given as --supernet-steps"),  # U9: one of the two kept silently
 ]
 
 

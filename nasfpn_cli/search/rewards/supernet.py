@@ -85,6 +85,7 @@ class SupernetSettings:
         known = {item.name: item.name for item, _ in declared(cls)}
         known.update({meta.flag: item.name for item, meta in declared(cls) if meta.flag})
         values = {key: value for key, value in values.items() if value is not None}
+        from_argument: set[str] = set()
         for text in (argument or "").split(","):
             if not text.strip():
                 continue
@@ -95,7 +96,15 @@ class SupernetSettings:
             if section not in (None, "supernet"):
                 raise SearchError(f"--reward supernet: {section}.{name} is not a supernet "
                                   "setting")
-            values[name.replace("-", "_")] = value
+            name = known.get(name.replace("-", "_"), name.replace("-", "_"))
+            if name in from_argument:
+                raise SearchError(f"--reward supernet:{argument}: {name} is set twice")
+            if name in values:  # by its --supernet-* flag (or a stored option) and here
+                raise SearchError(f"--reward supernet:{argument}: {name} is also given as "
+                                  f"--supernet-{name.replace('_', '-')}",
+                                  hint="give each setting once")
+            from_argument.add(name)
+            values[name] = value
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise SearchError(f"--reward supernet: unknown setting {unknown[0]!r}; known: "
@@ -169,7 +178,14 @@ class SupernetReward(Reward):
     def prepare(self) -> None:
         """The data (as the proxy writes and checks it), then the supernet: trained, resumed
         or reused."""
-        self.task.prepare()
+        from ...errors import NasfpnError
+        from .proxy import proxy_flags
+
+        try:
+            self.task.prepare()
+        except NasfpnError as exc:  # the engine's hints name train's flags: say the proxy's
+            exc.hint = proxy_flags(exc.hint)
+            raise
         self._load(train=True)
 
     def _load(self, train: bool) -> None:
