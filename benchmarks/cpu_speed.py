@@ -19,8 +19,8 @@ shapes, ``--seeds`` seeds each, trials interleaved; it prints AP mean ± half th
 the seconds per trial.
 
     python benchmarks/cpu_speed.py [--steps 10] [--threads 1] [--models proxy,r18]
-        [--settings fp32,channels_last,bf16,both] [--ap [--seeds 0,1] [--data digits,shapes]]
-        [--profile both]
+        [--settings fp32,channels_last,bf16,both,defaults] [--ap [--seeds 0,1]
+        [--data digits,shapes]] [--profile both]
 """
 from __future__ import annotations
 
@@ -51,13 +51,16 @@ from nasfpn_cli.engine.trainer import Trainer  # noqa: E402
 from nasfpn_cli.genotype import load_genotype  # noqa: E402
 
 # setting -> the TrainConfig fields it sets (bf16 forced on, to measure it on any CPU); "start"
-# is fp32 as issue 19 found it, with torch's per-tensor optimizer loop instead of the fused one
+# is fp32 as issue 19 found it (and 9910aa9's defaults were), with torch's per-tensor optimizer
+# loop instead of the fused one; "defaults" is what train's defaults (--amp auto --channels-last
+# auto) mean on this machine: "both" where bf16 is native, "fp32" elsewhere
 SETTINGS: dict[str, dict[str, Any]] = {
-    "start": {"amp": "off", "channels_last": False},
-    "fp32": {"amp": "off", "channels_last": False},
-    "channels_last": {"amp": "off", "channels_last": True},
-    "bf16": {"amp": "on", "channels_last": False},
-    "both": {"amp": "on", "channels_last": True},
+    "start": {"amp": "off", "channels_last": "off"},
+    "fp32": {"amp": "off", "channels_last": "off"},
+    "channels_last": {"amp": "off", "channels_last": "on"},
+    "bf16": {"amp": "on", "channels_last": "off"},
+    "both": {"amp": "on", "channels_last": "on"},
+    "defaults": {"amp": "auto", "channels_last": "auto"},
 }
 # model -> (label, TrainConfig fields)
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -115,11 +118,14 @@ def optimizers_of(setting: str):
 def capabilities(threads: int) -> list[str]:
     """What decides the ranking: native bf16, the vector ISA torch uses, threads."""
     flags = sorted(precision.NATIVE_BF16_FLAGS & precision.cpu_flags())
+    defaults = precision.describe(precision.autocast_dtype("auto", "cpu"),
+                                  precision.uses_channels_last("auto", "cpu"))
     return [f"torch {torch.__version__}, vector ISA {torch.backends.cpu.get_cpu_capability()}, "
             f"{threads} torch thread(s)",
             f"native bf16: {'yes' if precision.native_bf16() else 'no'} "
             f"(cpu flags: {', '.join(flags) or 'none'}); --amp auto means "
-            f"{precision.describe(precision.autocast_dtype('auto', 'cpu'), False)} here"]
+            f"{precision.describe(precision.autocast_dtype('auto', 'cpu'), False)} here, and "
+            f"the defaults (--amp auto --channels-last auto) {defaults}"]
 
 
 def _trainer(setting: str, config: TrainConfig, initial: torch.nn.Module) -> Trainer:
