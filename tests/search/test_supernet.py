@@ -12,15 +12,9 @@ from nasfpn_cli.modeling.neck import build_neck
 from nasfpn_cli.search.space import SearchSpace
 from nasfpn_cli.search.supernet import NORM_SCOPES
 from nasfpn_cli.search.supernet.model import SupernetNeck, sample_path
+from supernet_maps import IN_CHANNELS, backbone_maps
 
-IN_CHANNELS = (16, 24, 32)
 SPACE = SearchSpace()
-
-
-def backbone_maps(batch: int = 2, side: int = 128) -> list[torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return [torch.randn(batch, channels, side >> level, side >> level, generator=generator)
-            for level, channels in zip((3, 4, 5), IN_CHANNELS)]
 
 
 def supernet(stacks: int = 2, norm_scope: str = "level", space: SearchSpace = SPACE):
