@@ -149,15 +149,20 @@ def reference_flag(name: str, value: Any) -> str:
     return f"{flag} {value}"
 
 
+def _epochs_trained(settings: ProxySettings) -> int:
+    """The epochs a schedule trains: up to its stop epoch, when it has one."""
+    return min(settings.epochs, settings.stop_epoch or settings.epochs)
+
+
 def training_work(settings: ProxySettings) -> float:
     """Images x pixels a schedule trains on, for comparing schedules on the same data."""
     images = 1 if settings.uses_real_data else settings.synth_images
-    return settings.epochs * images * settings.image_size ** 2
+    return _epochs_trained(settings) * images * settings.image_size ** 2
 
 
 def _describe(settings: ProxySettings) -> str:
     images = "all" if settings.uses_real_data else str(settings.synth_images)
-    return f"{settings.epochs} epochs x {images} images at {settings.image_size} px"
+    return f"{_epochs_trained(settings)} epochs x {images} images at {settings.image_size} px"
 
 
 @dataclass

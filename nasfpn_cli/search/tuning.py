@@ -123,6 +123,7 @@ class Tuning:
     ruled_from_default: Estimate | None = None  # the rule's choice against the default
     from_default: Comparison | None = None  # the chosen proxy against the default
     precision: Comparison | None = None  # the chosen one's twin in the other numerics
+    precision_verdict: str = ""  # what became of the twin, in words
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "chosen_on": self.split[0], "held_out": self.split[1],
@@ -134,7 +135,8 @@ class Tuning:
                 "rule_choice_from_default": None if self.ruled_from_default is None
                 else self.ruled_from_default.__dict__,
                 "from_default": None if self.from_default is None else self.from_default.to_dict(),
-                "precision": None if self.precision is None else self.precision.to_dict(),
+                "precision": None if self.precision is None else {
+                    **self.precision.to_dict(), "verdict": self.precision_verdict},
                 "rungs": [rung.to_dict() for rung in self.rungs]}
 
 
@@ -302,11 +304,19 @@ def settle(tuning: Tuning, ladder: list[Rung], default: Rung, twins: dict[str, R
     if tuning.kept_default is not None:
         chosen, against = home, compare(home, home)
     twin = next((by_name[name] for name, of in twins.items() if of is chosen), None)
-    if twin is not None and twin.cost < chosen.cost:
+    if twin is not None:
         tuning.precision = compare(twin, chosen)
         to_default = compare(twin, home)
-        if tuning.precision.as_good and to_default.as_good:
+        if twin.cost >= chosen.cost:
+            tuning.precision_verdict = (f"kept: the twin is not cheaper ({twin.cost:.3f} against "
+                                        f"{chosen.cost:.3f} of a reference training)")
+        elif not tuning.precision.as_good:
+            tuning.precision_verdict = "kept"
+        elif not to_default.as_good:
+            tuning.precision_verdict = "kept: the twin does not rank as well as the default"
+        else:
             chosen, against = twin, to_default
+            tuning.precision_verdict = "the cheaper taken"
     tuning.chosen, tuning.from_default = results[chosen.name], against
 
 
@@ -368,12 +378,9 @@ def numerics_text(tuning: Tuning, out: Path | str = "this folder") -> str:
                 f"same plan with --proxy-amp {other} --proxy-channels-last {other} "
                 f"--reference-from {out}, given as --ladder-from, adds twins of the proxy's "
                 "rungs)")
-    taken = compared.first == tuning.chosen.name
-    verdict = ("the cheaper taken" if taken else "kept" if not compared.as_good else
-               "kept: the cheaper does not rank as well as the default proxy")
     return (f"{label} ({compared.first} against {compared.second}, paired tau on all: "
             f"{signed(compared.difference)}, {'as good' if compared.as_good else 'not as good'}"
-            f"; {verdict})")
+            f"; {tuning.precision_verdict})")
 
 
 def proxy_toml(settings: dict[str, Any], comment: str) -> str:

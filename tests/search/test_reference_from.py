@@ -198,3 +198,19 @@ def test_both_numerics_of_the_proxy_train_on_the_same_seeds(recorded, tmp_path):
     assert [bf16._task(job, 0).seed for job in proxy_jobs] == [
         fp32._task(job, 0).seed for job in fp32.jobs if job.schedule == "proxy"]
     assert {record.schedule for record in bf16._reused(bf16.jobs)} == {"reference"}
+
+
+def test_a_proxy_stopped_early_may_train_the_reference_schedule(tmp_path):
+    """The reference schedule stopped after epoch 1 (a rung --tune may choose), calibrated as a
+    proxy in other numerics to give that rung a twin: it trains less than the reference, so it
+    is a proxy; the same schedule unstopped is not."""
+    from nasfpn_cli.search.calibration import training_work
+
+    stopped = CalibrationConfig(tmp_path / "e1", proxy={"epochs": 12, "synth_images": 600,
+                                                        "score": "ap", "stop_epoch": 1})
+    stopped.check()
+    assert training_work(stopped.schedule("proxy")) * 12 == training_work(
+        stopped.schedule("reference"))
+    whole = CalibrationConfig(tmp_path / "e12", proxy={"epochs": 12, "synth_images": 600})
+    with pytest.raises(Exception, match="no longer than the proxy"):
+        whole.check()

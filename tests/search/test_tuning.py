@@ -372,3 +372,18 @@ def test_tune_cli_takes_the_bf16_twin_given_as_ladder_from(cli, tmp_path):
     recorded = json.loads((out / "tuning.json").read_text())
     assert recorded["precision"]["as_good"] and recorded["rule_chose"] == \
         "proxy stopped at epoch 2/2, ap"
+
+
+def test_a_twin_that_is_not_cheaper_is_compared_and_kept_out():
+    """A twin dearer than the chosen rung (its 1-epoch training's overhead, or seconds measured
+    on a busier day): its paired comparison is still reported, and the chosen numerics stay."""
+    names = [f"a{i}" for i in range(16)]
+    reference = np.arange(16, dtype=float)[:, None].repeat(2, 1)
+    rungs = _rungs(names, reference, default=(0.1, reference.copy(), {"epochs": 4, **FP32}),
+                   bf16=(0.12, reference.copy(), {"epochs": 4, **BF16}))
+    tuning = tune(names, reference, list(rungs.values()), target=0.5, top_k=2, seed=0,
+                  default=rungs["default"])
+    assert tuning.chosen.name == "default" and tuning.precision.as_good
+    assert tuning.precision_verdict == ("kept: the twin is not cheaper (0.120 against 0.100 of "
+                                        "a reference training)")
+    assert tuning.to_dict()["precision"]["verdict"] == tuning.precision_verdict
