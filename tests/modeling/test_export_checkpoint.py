@@ -8,7 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from nasfpn_cli.cli import cli as nasfpn_group
-from nasfpn_cli.errors import CheckpointError, ModelError, UsageError
+from nasfpn_cli.errors import CheckpointError, UsageError
 from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.modeling.detector import build_detector
 from nasfpn_cli.engine.checkpoint import load_detector
@@ -92,7 +92,7 @@ def test_export_cli_from_a_checkpoint(trained, tmp_path, cli):
 @pytest.mark.parametrize("args,error,message", [
     (["nasfpn"], UsageError, "differs from the genotype stored"),
     (["fpn", "--backbone", "resnet18"], UsageError, r"--backbone resnet18 \(checkpoint: resnet10\)"),
-    (["fpn", "--exit-at", "2"], ModelError, "exit_at must be a stack between 1 and 1"),
+    (["fpn", "--exit-at", "2"], UsageError, r"--exit-at 2: .* has 1 pyramid copy"),
 ])
 def test_export_cli_refuses_disagreeing_options(trained, tmp_path, args, error, message):
     _, path, _ = trained
