@@ -3,7 +3,8 @@
 #   1. AMP training (fp16 + loss scaling) of RetinaNet R-50 NAS-FPN 7@256 at 640 px: images/s and
 #      peak memory at batch 8 and 16, and AMP losses against fp32 over the first steps
 #      (benchmarks/gpu_check.py);
-#   2. `nasfpn bench` of the same network: fp32, --amp, --amp --channels-last, --amp --compile;
+#   2. `nasfpn bench` of the same network: the defaults (fp16 + channels_last on CUDA), fp32,
+#      --amp, --amp --channels-last, --amp --compile;
 #   3. with two or more GPUs: a 2-process NCCL DDP training epoch (torchrun);
 #   4. with Ray installed: a 4-trial proxy search on Ray, a GPU per trial.
 # Where no CUDA GPU is present it says so and exits 0.
@@ -60,10 +61,11 @@ bench_variant() {  # NAME FLAGS...
     row "bench 7@256 640px batch 8, $name" "FAILED (see $OUT/bench-$name.log)"
   fi
 }
-bench_variant fp32
-bench_variant amp --amp
-bench_variant amp-channels-last --amp --channels-last
-bench_variant amp-compile --amp --compile
+bench_variant defaults                                  # --amp auto --channels-last auto
+bench_variant fp32 --no-amp --no-channels-last
+bench_variant amp --amp on --no-channels-last
+bench_variant amp-channels-last --amp on --channels-last on
+bench_variant amp-compile --amp on --no-channels-last --compile
 
 # 3. two-process NCCL DDP, one short epoch
 if [ "$gpus" -ge 2 ]; then

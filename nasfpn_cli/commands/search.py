@@ -780,7 +780,7 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     """Measure how well the proxy ranks architectures: train a fixed set under the proxy and
     under a longer reference schedule, then compare the rankings (docs/search.md)."""
     from ..console import console, err_console
-    from ..search.calibration import resumed_config, run_calibration
+    from ..search.calibration import numerics_line, resumed_config, run_calibration
 
     output_dir = Path(params["output_dir"])
     if params["tune"]:
@@ -800,6 +800,7 @@ def calibrate(ctx: click.Context, **params: Any) -> int:
     config = _stored_or_new(ctx, params, "calibration", CalibrationStore(output_dir).plan,
                             _calibration_values, lambda: resumed_config(output_dir, **where),
                             lambda: _calibration_config(ctx, params, output_dir, where))
+    err_console.print(numerics_line(config), markup=False)
     result = run_calibration(config, resume=params["resume"], warn=lambda line: err_console.print(
         f"warning: {line}", markup=False))
     if result.reused:

@@ -154,6 +154,21 @@ def _epochs_trained(settings: ProxySettings) -> int:
     return min(settings.epochs, settings.stop_epoch or settings.epochs)
 
 
+def numerics_line(config: "CalibrationConfig") -> str:
+    """What calibrate prints first: the numerics each schedule trains in, as its plan records
+    them (the reference's: train's defaults unless --reference-amp/--reference-channels-last)."""
+    from ..engine.distributed import resolve_device
+    from ..engine.precision import resolved
+
+    def numerics(schedule: str) -> str:
+        settings = config.schedule(schedule)
+        done = resolved(settings.amp, settings.channels_last, resolve_device(settings.device))
+        return done["precision"] + (", channels_last" if done["channels_last"] else "")
+
+    return (f"numerics: proxy {numerics('proxy')}, reference {numerics('reference')} (as "
+            "plan.json records them)")
+
+
 def training_work(settings: ProxySettings) -> float:
     """Images x pixels a schedule trains on, for comparing schedules on the same data."""
     images = 1 if settings.uses_real_data else settings.synth_images
