@@ -78,3 +78,25 @@ def test_paired_comparison_of_two_proxies():
     assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
     with pytest.raises(SearchError, match="same architectures"):
         compare_fidelity(reference[:5], swapped, reference)
+
+
+def test_the_correlations_are_scipy_s_bit_for_bit():
+    """kendall_tau and spearman_rho count pairs and rank as scipy does (ties, constant sides
+    giving NaN), so recorded intervals recompute exactly; they only run faster."""
+    import warnings
+
+    from scipy import stats
+
+    from nasfpn_cli.search.fidelity import kendall_tau, spearman_rho
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n = int(rng.integers(2, 25))
+        a = rng.integers(0, 4, n).astype(float) if rng.random() < 0.5 else rng.random(n)
+        b = rng.integers(0, 3, n).astype(float) if rng.random() < 0.5 else rng.random(n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = (float(stats.kendalltau(a, b).statistic),
+                        float(stats.spearmanr(a, b).statistic))
+        for want, got in zip(expected, (kendall_tau(a, b), spearman_rho(a, b))):
+            assert want == got or (np.isnan(want) and np.isnan(got)), (a, b, want, got)
