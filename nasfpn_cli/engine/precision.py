@@ -92,7 +92,12 @@ def autocast_dtype(amp: str | bool, device: torch.device | str) -> torch.dtype |
 
 def autocast(amp: str | bool, device: torch.device | str):
     """The autocast context ``--amp`` means on ``device`` (a no-op for fp32)."""
-    dtype = autocast_dtype(amp, device)
+    return autocast_context(autocast_dtype(amp, device), device)
+
+
+def autocast_context(dtype: torch.dtype | None, device: torch.device | str):
+    """Autocast to an already resolved ``dtype`` on ``device`` (None: fp32, a no-op); the
+    trainer resolves ``--amp`` once and enters this every step."""
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=dtype)

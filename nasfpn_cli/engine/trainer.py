@@ -6,7 +6,6 @@ in the order given, in the style of detectron2's ``TrainerBase`` but smaller.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any, Iterable, Sequence
 
@@ -128,9 +127,7 @@ class Trainer:
                 return
 
     def _autocast(self):
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        return precision.autocast_context(self.autocast_dtype, self.device)
 
     def run_step(self, images: torch.Tensor, targets: Sequence[dict[str, Any]]) -> None:
         """One optimizer step; raises :class:`NonFiniteLossError` before any weight changes."""
