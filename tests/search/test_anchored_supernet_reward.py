@@ -15,6 +15,7 @@ from nasfpn_cli.errors import SearchError
 from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.search.anchored import ANCHORS, AnchoredSpace
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward
+from supernet_maps import one_thread  # noqa: F401 (an autouse fixture)
 from nasfpn_cli.search.space import SearchSpace
 from nasfpn_cli.search.supernet import training
 
@@ -35,14 +36,6 @@ def candidates() -> list[Candidate]:
         decisions = SPACE.sample(rng)
         found.append(Candidate(SPACE.to_genotype(decisions), decisions, f"random{index}", 0))
     return found
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

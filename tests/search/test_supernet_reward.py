@@ -19,6 +19,7 @@ from nasfpn_cli.genotype import load_genotype
 from nasfpn_cli.search.final import read_final
 from nasfpn_cli.search.store import SearchStore
 from nasfpn_cli.search.rewards import Candidate, RewardSpec, build_reward
+from supernet_maps import one_thread  # noqa: F401 (an autouse fixture)
 from nasfpn_cli.search.runner import resumed_config, run_search
 from nasfpn_cli.search.space import SearchSpace
 from nasfpn_cli.search.supernet import training
@@ -40,14 +41,6 @@ def reward(out: Path, argument: str = "steps=6,checkpoint_every=2", space: Searc
 def candidate(index: int) -> Candidate:
     decisions = SPACE.sample(np.random.default_rng(index))
     return Candidate(SPACE.to_genotype(decisions), decisions, str(index), 0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
