@@ -4,8 +4,10 @@
 #     and the proxy reward: the calibration is copied to OUT/calibration and tuned there
 #     (`search calibrate --tune`, no training), and the search uses the proxy it chose
 #     (`--proxy-config OUT/calibration/proxy.toml`); with CALIBRATE=1 instead, a fresh
-#     calibration on DATA (`search calibrate`'s defaults) is run in OUT/calibration first (the
-#     whole pipeline from nothing); otherwise the default proxy
+#     calibration on DATA (`search calibrate`'s defaults, K = 16) is run in OUT/calibration-fresh
+#     (the whole pipeline from nothing), with its bf16 twin (TWIN=1: the same plan with
+#     `--proxy-amp on --proxy-channels-last on`, its reference trainings copied) so that the
+#     tuning picks the proxy's precision on DATA too; otherwise the default proxy
 #  1. a search (CONTROLLER evolution or local, in SPACE anchored or paper; REWARD proxy or
 #     supernet; 2 workers) on DATA (digits:
 #     scikit-learn's handwritten digits on its bundled photos; shapes: `nasfpn data synth`),
@@ -44,6 +46,7 @@ FINAL_SEEDS=${FINAL_SEEDS:-2}
 SEEDS=${SEEDS:-3}
 CALIBRATION=${CALIBRATION:-}
 CALIBRATE=${CALIBRATE:-0}
+TWIN=${TWIN:-1}
 BUNDLED=${BUNDLED:-fpn,panet,nasfpn,bifpn}
 TRIALS=${TRIALS:-100}
 WORKERS=${WORKERS:-2}
@@ -69,9 +72,16 @@ STARTED=$SECONDS
 BEGAN=$SECONDS
 TUNED=()
 REUSE=()
+LADDER=()
 if [ -z "$CALIBRATION" ] && [ "$CALIBRATE" = 1 ]; then
-  $NASFPN search calibrate --proxy-data "$DATA" --workers "$WORKERS" --threads 1 \
-    --seed "$SEED" -o "$OUT/calibration-fresh" ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}"
+  FRESH=(--proxy-data "$DATA" --workers "$WORKERS" --threads 1 --seed "$SEED"
+         ${PROXY[@]+"${PROXY[@]}"} "${REFERENCE[@]}")
+  $NASFPN search calibrate "${FRESH[@]}" -o "$OUT/calibration-fresh"
+  if [ "$TWIN" = 1 ]; then
+    $NASFPN search calibrate "${FRESH[@]}" --proxy-amp on --proxy-channels-last on \
+      --reference-from "$OUT/calibration-fresh" -o "$OUT/calibration-fresh-bf16"
+    LADDER=(--ladder-from "$OUT/calibration-fresh-bf16")
+  fi
   CALIBRATION=$OUT/calibration-fresh
 fi
 stage calibration
@@ -80,7 +90,7 @@ if [ -n "$CALIBRATION" ]; then
   if [ "$REWARD" = proxy ] && [ "$TUNE" = 1 ]; then
     cp -r "$CALIBRATION" "$OUT/calibration"
     rm -f "$OUT/calibration/proxy.toml" "$OUT/calibration/tuning.json"
-    $NASFPN search calibrate --tune -o "$OUT/calibration"
+    $NASFPN search calibrate --tune ${LADDER[@]+"${LADDER[@]}"} -o "$OUT/calibration"
     # no proxy.toml: no cheaper proxy ranked well enough, the default proxy searches
     if [ -f "$OUT/calibration/proxy.toml" ]; then
       TUNED=(--proxy-config "$OUT/calibration/proxy.toml")

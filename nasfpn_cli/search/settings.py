@@ -136,9 +136,10 @@ class CalibrationSettings:
     architectures: str = setting("fpn,panet,nasfpn,bifpn", section="calibration",
                                  metavar="NAMES",
                                  help="Comma-separated bundled names or genotype files ('' none).")
-    sampled: int = setting(2, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
+    # with the four bundled pyramids K = 16: enough for `--tune` to choose (tuning.MIN_ARCHITECTURES)
+    sampled: int = setting(8, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
                            help="Architectures sampled uniformly from the search space.")
-    poor: int = setting(2, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
+    poor: int = setting(4, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
                         help="Deliberately poor samples (cells read only the two coarsest "
                              "inputs).")
     seeds: int = setting(2, section="calibration", minimum=1, maximum=MAX_ARCHITECTURES,

@@ -44,6 +44,16 @@ def test_the_set_is_fixed_by_the_seed_and_poor_ones_read_only_coarse_inputs():
         assert not inputs & {"P3", "P4", "P5"}, arch.genotype
 
 
+def test_the_default_calibration_is_large_enough_to_tune():
+    """Issue 29: a default calibration that --tune would call weak invites a weak choice."""
+    from nasfpn_cli.search.settings import CalibrationSettings
+    from nasfpn_cli.search.tuning import MIN_ARCHITECTURES
+
+    defaults = CalibrationSettings()
+    bundled = [name for name in defaults.architectures.split(",") if name]
+    assert len(bundled) + defaults.sampled + defaults.poor == MIN_ARCHITECTURES == 16
+
+
 def test_bad_input_is_a_clear_error(cli, tmp_path):
     few = cli("search", "calibrate", "-o", str(tmp_path / "a"), "--architectures", "fpn",
               "--sampled", "1", "--poor", "0", *TINY)

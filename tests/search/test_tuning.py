@@ -23,8 +23,8 @@ def _record(name, schedule, seed_index, curve, seconds, keep_curve):
 
 def write_toy_calibration(out: Path, curves: bool = True, proxy_epochs: int = 1,
                           sampled: int = 2, numerics: str = "fp32",
-                          proxy_seconds: float = 5.0) -> list[str]:
-    """A finished calibration of 4 + ``sampled`` + 2 architectures x 2 seeds whose reference
+                          proxy_seconds: float = 5.0, poor: int = 2) -> list[str]:
+    """A finished calibration of 4 + ``sampled`` + ``poor`` architectures x 2 seeds whose reference
     ranks them by their index from epoch 2 on (reversed at epoch 1), and whose 1-epoch proxy
     ranks them reversed (a longer proxy, ``proxy_seconds`` an epoch, ranks them right from its
     second epoch). ``numerics`` "bf16": the proxy with --proxy-amp on --proxy-channels-last on,
@@ -34,7 +34,8 @@ def write_toy_calibration(out: Path, curves: bool = True, proxy_epochs: int = 1,
     if numerics == "bf16":
         proxy.update(amp="on", channels_last="on")
         reference.update(amp="off", channels_last="off")
-    config = CalibrationConfig(out, proxy=proxy, reference=reference, seed=5, sampled=sampled)
+    config = CalibrationConfig(out, proxy=proxy, reference=reference, seed=5, sampled=sampled,
+                               poor=poor)
     names = [arch.name for arch in choose_architectures(config.space, config.bundled,
                                                         config.sampled, config.poor, config.seed)]
     step = min(0.05, 0.4 / len(names))
