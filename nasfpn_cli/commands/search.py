@@ -299,9 +299,13 @@ def _reward_options_for(reward_name: str, given: dict[str, dict[str, Any]]) -> d
 # where trials run and the search space, shared by `search` and `search calibrate`
 executor_options = settings_options(ExecutorSettings, defaults=ExecutorSettings(), concrete=True)
 space_options = settings_options(SpaceSettings, defaults=SpaceSettings(), concrete=True)
-# calibration samples the paper's space (its poor architectures are built for it)
-paper_space_options = settings_options(SpaceSettings, names=["cells", "paper_constraints"],
-                                       defaults=SpaceSettings(), concrete=True)
+# calibration samples the paper's space (its poor architectures are built for it): one number
+# of cells, 7 by default
+CALIBRATION_SPACE = SpaceSettings(space="paper", cells="7")
+paper_space_options = settings_options(
+    SpaceSettings, names=["cells", "paper_constraints"], defaults=CALIBRATION_SPACE,
+    concrete=True, help_for={"cells": "Merging cells of the sampled pyramids (the paper's "
+                                      "space: one number); the last 5 are the outputs."}.get)
 
 
 def controller_options(command: Callable) -> Callable:
@@ -866,7 +870,6 @@ def _tune(output_dir: Path, target: float, ladder_from: tuple[str, ...]) -> int:
 def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: Path,
                         where: dict[str, Any]):
     from ..search.calibration import CalibrationConfig
-    from ..search.spaces import build_space
 
     proxy = _reward_options_for("proxy", _given_reward_options(ctx, params))
     reference = {field: params[option] for option, field in REFERENCE_OPTIONS.items()
@@ -874,9 +877,21 @@ def _calibration_config(ctx: click.Context, params: dict[str, Any], output_dir: 
     bundled = tuple(name.strip() for name in params["architectures"].split(",") if name.strip())
     return CalibrationConfig(output_dir, proxy, reference, bundled, params["sampled"],
                              params["poor"], params["seeds"], params["seed"],
-                             build_space("paper", params["cells"],
-                                         paper_constraints=params["paper_constraints"]),
+                             _calibration_space(params),
                              params["top_k"], **where)
+
+
+def _calibration_space(params: dict[str, Any]):
+    """The paper's space the calibration samples from (``--cells N``, ``--paper-constraints``);
+    its messages must not point at ``--space``, which calibrate does not take."""
+    from ..search.spaces import build_space
+
+    try:
+        return build_space(CALIBRATION_SPACE.space, params["cells"],
+                           paper_constraints=params["paper_constraints"])
+    except UsageError as exc:
+        raise UsageError(str(exc), hint="search calibrate samples the paper's space: one number "
+                                        f"of cells (default {CALIBRATION_SPACE.cells})") from None
 
 
 def calibration_table(result):

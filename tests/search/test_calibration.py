@@ -63,6 +63,10 @@ def test_bad_input_is_a_clear_error(cli, tmp_path):
     assert short.returncode == 2, short.stderr
     assert "reference schedule is no longer than the proxy" in short.stderr
     assert "Traceback" not in few.stderr + short.stderr
+    # calibrate samples the paper's space and has no --space: no message may point at it
+    ranged = cli("search", "calibrate", "-o", str(tmp_path / "r"), "--cells", "5..8", *TINY)
+    assert ranged.returncode == 2 and "--cells 5..8" in ranged.stderr, ranged.stderr
+    assert "--space" not in ranged.stderr and "one number of cells (default 7)" in ranged.stderr
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [{"id": 1, "file_name": "x.png", "width": 8, "height": 8}], '
                       '"annotations": [{"id": 1, "image_id": 1, "category_id": 9, '
