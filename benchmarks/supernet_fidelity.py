@@ -311,6 +311,9 @@ def main() -> None:
                         help="The supernet's norm scope (default: the space's own)")
     parser.add_argument("--sampling", default=None,
                         help="The anchored supernet's training paths (default: anchors)")
+    parser.add_argument("--split", default=None,
+                        help="The anchored supernet's sub-supernets: none, or cells (one per "
+                             "number of cells, few-shot); default none")
     parser.add_argument("--compare", type=Path, default=None, metavar="OUT2",
                         help="Another run's folder (fidelity.json): its supernet scores against "
                              "this run's, paired, on the architectures both scored")
@@ -341,7 +344,7 @@ def main() -> None:
     argument = (f"steps={args.steps},seed={args.seed},"
                 f"recalibrate={args.recalibrate},score=ap50")  # "supernet ap50", whatever the
     # reward's default score (the loss is measured beside it)
-    for name in ("norm_scope", "sampling"):
+    for name in ("norm_scope", "sampling", "split"):
         if getattr(args, name) is not None:
             argument += f",{name}={getattr(args, name)}"
     reward = build_reward(RewardSpec("supernet", argument, options), space, args.out)
@@ -390,6 +393,7 @@ def main() -> None:
                "reference": reference_schedule,
                "space": space.to_dict(), "steps": args.steps, "seed": args.seed,
                "norm_scope": reward._run.norm_scope, "sampling": reward._run.sampling,
+               "split": reward._run.split,
                "recalibrate": args.recalibrate, "prepare_seconds": prepare_seconds,
                "training_seconds_logged": train_seconds,
                "seconds_per_candidate": per_candidate,
@@ -399,7 +403,8 @@ def main() -> None:
                "rows": rows, "final_loss": log[-1]["loss"] if log else None}
     (args.out / "fidelity.json").write_text(json.dumps(summary, indent=1, default=float))
     print(f"\nsupernet ({args.space} space, norm scope {reward._run.norm_scope}, sampling "
-          f"{reward._run.sampling}): {args.steps} steps, prepare {prepare_seconds:.0f} s; "
+          f"{reward._run.sampling}, split {reward._run.split}): {args.steps} steps, "
+          f"prepare {prepare_seconds:.0f} s; "
           f"{per_candidate:.2f} s per candidate (AP50, {args.recalibrate} recalibration "
           f"batches) = {3600 / per_candidate:.0f} per CPU-hour (1 thread)\n")
     print_table(lines)

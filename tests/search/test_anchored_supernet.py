@@ -103,6 +103,32 @@ def test_a_cell_roles_weights_are_shared_across_paths():
     assert cell(panet, 3).conv.weight.grad is not None
 
 
+def test_split_by_cells_gives_each_cell_count_a_sub_supernet_of_its_own():
+    """Few-shot: FPN (5 cells) and PANet (8) share no neck weight; PANet and BiFPN (8 each)
+    share theirs as in the one-shot supernet; each runs as its stand-alone neck."""
+    torch.manual_seed(0)
+    net = AnchoredSupernetNeck(SPACE, IN_CHANNELS, 8, 1, split="cells")
+    counts = SPACE.cells[1] - SPACE.cells[0] + 1
+    assert len(net.convs[0]) == counts * len(supernet(stacks=1).convs[0])
+    fpn, panet, bifpn = (net.compile(load_genotype(name)) for name in ("fpn", "panet", "bifpn"))
+    assert not {id(p) for p in fpn.stacks.parameters()} & {id(p) for p in panet.stacks.parameters()}
+    assert panet.stacks[0].cells[0].conv is bifpn.stacks[0].cells[0].conv
+    for name in ("fpn", "panet"):
+        spelled = point_genotype(SPACE, load_genotype(name))
+        torch.manual_seed(0)
+        net = AnchoredSupernetNeck(SPACE, IN_CHANNELS, 8, 2, split="cells")
+        neck = build_neck(spelled, IN_CHANNELS, 8, 2)
+        randomise(neck)
+        copy_into_supernet(net, neck, spelled)
+        net.use(spelled)
+        net.eval()
+        neck.eval()
+        for a, b in zip(neck(backbone_maps()), net(backbone_maps())):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(SearchError, match="split 'levels'"):
+        AnchoredSupernetNeck(SPACE, IN_CHANNELS, 8, 1, split="levels")
+
+
 def test_norms_per_number_of_merged_features():
     net = supernet(stacks=1)
     assert len(net.norms[0][0]) == len(SPACE.levels) * SPACE.max_inputs

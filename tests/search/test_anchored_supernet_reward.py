@@ -73,6 +73,8 @@ def test_settings_of_the_other_space_are_refused_by_name(trained, tmp_path):
         reward(tmp_path, "norm_scope=inputs", space=SearchSpace())
     with pytest.raises(SearchError, match="sampling 'anchors' needs --space anchored"):
         reward(tmp_path, "sampling=anchors", space=SearchSpace())
+    with pytest.raises(SearchError, match="split 'cells' needs --space anchored"):
+        reward(tmp_path, "split=cells", space=SearchSpace())
     with pytest.raises(SearchError, match="sampling must be one of uniform, anchors"):
         reward(tmp_path, "sampling=edits")
     path = trained / "supernet.pt"
@@ -81,6 +83,8 @@ def test_settings_of_the_other_space_are_refused_by_name(trained, tmp_path):
                               ("norm_scope=level", "training.norm_scope: 'inputs' in the file")]:
         with pytest.raises(SearchError, match=message):
             reward(tmp_path, f"steps=6,{argument},path={path}").prepare()
+    with pytest.raises(SearchError, match="training.split: None in the file, 'cells' here"):
+        reward(tmp_path, f"steps=6,split=cells,path={path}").prepare()
     with pytest.raises(SearchError, match="space.kind: 'anchored' in the file, None here"):
         reward(tmp_path, f"steps=6,path={path}", space=SearchSpace()).prepare()
 
@@ -98,3 +102,15 @@ def test_a_seeded_evolution_search_with_the_supernet_runs_end_to_end(run, traine
     assert [t["hash"] for t in trials[:4]] == [SPACE.genotype_hash(load_genotype(name))
                                               for name in ANCHORS]
     assert not (out / "supernet-training").exists()  # scored with the file, not retrained
+
+
+def test_a_few_shot_supernet_trains_records_its_split_and_scores(tmp_path):
+    """split=cells: a sub-supernet per cell count, in the file's identity (a reuse without the
+    setting follows the file), scoring every anchor."""
+    reward(tmp_path, "steps=6,checkpoint_every=3,split=cells").prepare()
+    state = training.read_supernet(tmp_path / "supernet.pt")
+    assert state["identity"]["training"]["split"] == "cells"
+    reused = reward(tmp_path)  # split not given: the file decides
+    reused.prepare()
+    assert reused._run.split == "cells"
+    assert all(0.0 < reused.score(c) < 1.0 for c in candidates()[:4])

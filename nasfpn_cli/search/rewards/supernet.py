@@ -27,14 +27,14 @@ from ...settings import check_declared, declared, parse_assignment, setting
 from ..anchored import AnchoredSpace
 from ..space import SearchSpace
 from ..supernet import (ANCHORED_DEFAULTS, ANCHORED_NORM_SCOPES, NORM_SCOPES, PAPER_DEFAULTS,
-                        SAMPLINGS, all_norm_scopes)
+                        SAMPLINGS, SPLITS, all_norm_scopes)
 from ..proxy_task import SCORES, ProxySettings, ProxyTask
 from ..store import SearchStore
 from . import Candidate, Reward, RewardSpec, register_reward
 
 OPTION_PREFIX = "supernet_"  # reward options of these settings: supernet_steps, ...
 # settings a reused file decides when not given (the others must match its identity)
-FILE_DECIDES = ("steps", "batch_size", "lr", "seed", "norm_scope", "sampling")
+FILE_DECIDES = ("steps", "batch_size", "lr", "seed", "norm_scope", "sampling", "split")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ class SupernetSettings:
         help="Training paths: uniform over the space, or (anchored space) anchors: half "
              "uniform, half a bundled anchor after 0-4 random edits. Default: uniform in the "
              "paper's space, anchors in the anchored space.")
+    split: str | None = setting(
+        None, section="supernet", choices=lambda: SPLITS,
+        help="The neck's weights: one supernet for every pyramid (none), or (anchored space) "
+             "one sub-supernet per number of cells (cells, few-shot). Default: none.")
     checkpoint_every: int = setting(100, section="supernet", minimum=1,
                                     help="Supernet training: steps between checkpoints.")
     recalibration_batches: int = setting(4, section="supernet", minimum=0, flag="recalibrate",
@@ -172,8 +176,11 @@ class SupernetReward(Reward):
         }
         if anchored:  # the paper space's identity stays as files written before this
             identity["training"]["sampling"] = settings.sampling
+            if settings.split != "none":  # and so do the anchored supernets without a split
+                identity["training"]["split"] = settings.split
         return TrainingRun(self.space, config, settings.steps, settings.checkpoint_every,
-                           settings.norm_scope, identity, self.path, settings.sampling)
+                           settings.norm_scope, identity, self.path, settings.sampling,
+                           settings.split)
 
     def prepare(self) -> None:
         """The data (as the proxy writes and checks it), then the supernet: trained, resumed
@@ -268,3 +275,6 @@ def check_space_settings(settings: SupernetSettings, space) -> None:
     if not anchored and settings.sampling not in (None, "uniform"):
         raise SearchError(f"--reward supernet: sampling {settings.sampling!r} needs --space "
                           "anchored (the paper's space samples uniformly)")
+    if not anchored and settings.split not in (None, "none"):
+        raise SearchError(f"--reward supernet: split {settings.split!r} needs --space anchored "
+                          "(the paper's space has one number of cells)")

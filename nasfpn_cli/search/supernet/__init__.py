@@ -66,9 +66,14 @@ ANCHORED_NORM_SCOPES: dict[str, CellNormScope] = {
 # random edits (where a seeded search spends its trials).
 SAMPLINGS = ("uniform", "anchors")
 MAX_ANCHOR_EDITS = 4
+# how the anchored supernet's neck weights are split among the pyramids (few-shot NAS, Zhao et
+# al. 2021, splits a one-shot supernet into sub-supernets so that fewer paths share a weight).
+# "none": one supernet for every cell count; "cells": one sub-supernet (convs, norms, merge
+# weights) per number of cells, the backbone and head still shared.
+SPLITS = ("none", "cells")
 # the anchored space's defaults, and the paper space's (where nothing else is allowed)
-ANCHORED_DEFAULTS = {"norm_scope": "inputs", "sampling": "anchors"}
-PAPER_DEFAULTS = {"norm_scope": "level", "sampling": "uniform"}
+ANCHORED_DEFAULTS = {"norm_scope": "inputs", "sampling": "anchors", "split": "none"}
+PAPER_DEFAULTS = {"norm_scope": "level", "sampling": "uniform", "split": "none"}
 
 
 def all_norm_scopes() -> tuple[str, ...]:

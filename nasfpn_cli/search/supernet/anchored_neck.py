@@ -16,6 +16,9 @@ BiFPN, while a path with more intermediate cells uses more roles. Per (stack, ro
 * the weights of each weighted merge (``wsum`` of 2, of 3 inputs): one set per arity, shared by
   every choice of inputs (as the conv).
 
+With ``split="cells"`` (few-shot) each number of cells has roles of its own: a sub-supernet per
+cell count, so that a 5-cell FPN and a 10-cell pyramid no longer share a conv.
+
 A path is compiled, as in the paper's space, into an ordinary
 :class:`~nasfpn_cli.modeling.neck.Neck` whose cells use these modules: it runs exactly as the
 stand-alone neck of its genotype with the same weights (tests/search/test_anchored_supernet.py).
@@ -38,7 +41,7 @@ from ...modeling.ops import make_merge
 from ..anchored import ANCHORS, AnchoredSpace
 from ..edits import random_edit
 from ..genes import Decisions
-from . import ANCHORED_NORM_SCOPES, MAX_ANCHOR_EDITS, SAMPLINGS
+from . import ANCHORED_NORM_SCOPES, MAX_ANCHOR_EDITS, SAMPLINGS, SPLITS
 from .path_neck import Path, PathNeck
 
 
@@ -46,6 +49,14 @@ def role_count(space: AnchoredSpace) -> int:
     """Roles per stack: the most intermediate cells a point can have, then one per output
     level; as many as the most cells a point can have."""
     return space.cells[1]
+
+
+def sub_supernets(space: AnchoredSpace, split: str) -> int:
+    """How many sub-supernets ``split`` (:data:`~nasfpn_cli.search.supernet.SPLITS`) makes of
+    the neck: one, or one per number of cells."""
+    if split not in SPLITS:
+        raise SearchError(f"unknown supernet split {split!r}; choose one of: {', '.join(SPLITS)}")
+    return space.cells[1] - space.cells[0] + 1 if split == "cells" else 1
 
 
 def cell_role(space: AnchoredSpace, index: int, num_cells: int, level: int) -> int:
@@ -116,15 +127,17 @@ class AnchoredSupernetNeck(PathNeck):
 
     def __init__(self, space: AnchoredSpace, in_channels: Sequence[int], channels: int,
                  stacks: int, *, norm: str = "bn", norm_scope: str = "inputs",
-                 separable: bool = False):
+                 split: str = "none", separable: bool = False):
         if not isinstance(space, AnchoredSpace):
             raise SearchError("AnchoredSupernetNeck holds the anchored space's pyramids only")
         if norm_scope not in ANCHORED_NORM_SCOPES:
             raise SearchError(f"unknown supernet norm scope {norm_scope!r} in the anchored "
                               f"space; choose one of: {', '.join(ANCHORED_NORM_SCOPES)}")
         super().__init__(space, in_channels, channels, stacks, norm=norm, separable=separable)
-        self.norm_scope = norm_scope
-        roles, scope = role_count(space), ANCHORED_NORM_SCOPES[norm_scope]
+        self.norm_scope, self.split = norm_scope, split
+        # the roles of every sub-supernet, one after the other (:meth:`roles`)
+        roles = role_count(space) * sub_supernets(space, split)
+        scope = ANCHORED_NORM_SCOPES[norm_scope]
         self.convs = nn.ModuleList(
             nn.ModuleList(make_conv3x3(channels, channels, separable=separable)
                           for _ in range(roles)) for _ in range(stacks))
@@ -139,9 +152,12 @@ class AnchoredSupernetNeck(PathNeck):
                           for _ in range(roles)) for _ in range(stacks))
 
     def roles(self, genotype: Genotype) -> dict[str, int]:
-        """Cell name -> role, for a genotype in the space's spelling."""
+        """Cell name -> role, for a genotype in the space's spelling; with ``split="cells"``
+        the roles of the sub-supernet of its number of cells."""
         count = len(genotype.cells)
-        return {cell.name: cell_role(self.space, index, count, cell.level)
+        first = (count - self.space.cells[0]) * role_count(self.space) \
+            if self.split == "cells" else 0
+        return {cell.name: first + cell_role(self.space, index, count, cell.level)
                 for index, cell in enumerate(genotype.cells)}
 
     def norm_slot(self, cell: ResolvedCell) -> int:

@@ -107,7 +107,8 @@ class SupernetNeck(PathNeck):
                           shared_cells=shared)
 
 
-def build_supernet(config, space, num_classes: int, norm_scope: str = "level"):
+def build_supernet(config, space, num_classes: int, norm_scope: str = "level",
+                   split: str = "none"):
     """The detector ``config`` (a TrainConfig, e.g. the proxy's) describes, with a
     :class:`SupernetNeck` over ``space`` (the anchored space: an
     :class:`~.anchored_neck.AnchoredSupernetNeck`) in place of its neck: backbone, head, anchors, losses
@@ -120,10 +121,16 @@ def build_supernet(config, space, num_classes: int, norm_scope: str = "level"):
                               backbone_weights=config.backbone_weights)
     spec = detector.spec
     network = detector.network
-    neck_class = AnchoredSupernetNeck if isinstance(space, AnchoredSpace) else SupernetNeck
-    network.neck = neck_class(space, network.backbone.out_channels, spec.channels, spec.stack,
-                              norm=spec.neck_norm, norm_scope=norm_scope,
-                              separable=spec.separable)
+    if isinstance(space, AnchoredSpace):
+        network.neck = AnchoredSupernetNeck(
+            space, network.backbone.out_channels, spec.channels, spec.stack,
+            norm=spec.neck_norm, norm_scope=norm_scope, split=split, separable=spec.separable)
+    else:
+        if split != "none":
+            raise SearchError(f"supernet split {split!r} needs the anchored space")
+        network.neck = SupernetNeck(space, network.backbone.out_channels, spec.channels,
+                                    spec.stack, norm=spec.neck_norm, norm_scope=norm_scope,
+                                    separable=spec.separable)
     return detector
 
 

@@ -99,6 +99,7 @@ class TrainingRun:
     identity: dict[str, Any]
     path: Path
     sampling: str = "uniform"  # of the training paths (sample_path)
+    split: str = "none"  # the anchored neck's sub-supernets (supernet.SPLITS)
 
     @property
     def log_dir(self) -> Path:
@@ -143,7 +144,7 @@ def train_supernet(run: TrainingRun, data, *, resume_from: Mapping[str, Any] | N
     config = run.config
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    detector = build_supernet(config, run.space, len(data.label_to_category), run.norm_scope)
+    detector = build_supernet(config, run.space, len(data.label_to_category), run.norm_scope, run.split)
     detector.to(device)
     loader = build_dataloader(data.train, config.batch_size, shuffle=True, seed=config.seed)
     optimizer = build_optimizer(detector, config)
@@ -193,7 +194,7 @@ def load_trained(run: TrainingRun, state: Mapping[str, Any], num_classes: int):
     """The finished supernet of a checkpoint's state, on the run's device, in eval mode."""
     from ...engine.distributed import resolve_device
 
-    detector = build_supernet(run.config, run.space, num_classes, run.norm_scope)
+    detector = build_supernet(run.config, run.space, num_classes, run.norm_scope, run.split)
     detector.load_state_dict(state["trainer"]["model"])
     return detector.to(resolve_device(run.config.device)).eval()
 
