@@ -136,7 +136,7 @@ class CalibrationSettings:
     architectures: str = setting("fpn,panet,nasfpn,bifpn", section="calibration",
                                  metavar="NAMES",
                                  help="Comma-separated bundled names or genotype files ('' none).")
-    # with the four bundled pyramids K = 16: enough for `--tune` to choose (tuning.MIN_ARCHITECTURES)
+    # with the bundled four K = 16, the fewest `--tune` trusts (tuning.MIN_ARCHITECTURES)
     sampled: int = setting(8, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
                            help="Architectures sampled uniformly from the search space.")
     poor: int = setting(4, section="calibration", minimum=0, maximum=MAX_ARCHITECTURES,
