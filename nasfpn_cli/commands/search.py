@@ -16,6 +16,7 @@ from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIE
 from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
 from ..settings import declared, meta_of, option_sources, setting_value
 from ..untrusted import shell_word, shown_path
+from ..search.space import SearchSpace
 from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
@@ -300,8 +301,8 @@ def _reward_options_for(reward_name: str, given: dict[str, dict[str, Any]]) -> d
 executor_options = settings_options(ExecutorSettings, defaults=ExecutorSettings(), concrete=True)
 space_options = settings_options(SpaceSettings, defaults=SpaceSettings(), concrete=True)
 # calibration samples the paper's space (its poor architectures are built for it): one number
-# of cells, 7 by default
-CALIBRATION_SPACE = SpaceSettings(space="paper", cells="7")
+# of cells, the paper space's own default
+CALIBRATION_SPACE = SpaceSettings(space="paper", cells=str(SearchSpace.num_cells))
 paper_space_options = settings_options(
     SpaceSettings, names=["cells", "paper_constraints"], defaults=CALIBRATION_SPACE,
     concrete=True, help_for={"cells": "Merging cells of the sampled pyramids (the paper's "
