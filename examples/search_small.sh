@@ -18,6 +18,9 @@
 #     and under the reference schedule (REF_EPOCHS, REF_IMAGES) at SEEDS seeds (`search calibrate`
 #     on them; with CALIBRATION its recorded trainings are reused, so the bundled pyramids are
 #     not trained again), and the table: reference score mean +- std, found vs hand-designed.
+# SEARCH_OPTIONS adds `nasfpn search` options (split at spaces), e.g. "--macs-target 1.38e7" for a
+# cost-aware search (MnasNet's penalty above PANet's neck multiply-adds at the proxy's size), or
+# "--supernet-path FILE" to reuse a supernet trained with the same settings.
 # With TUNE=0 a CALIBRATION's trainings are reused but its proxy is not tuned (the default proxy
 # searches). Each stage's time is printed at the end: calibration, tuning, search, final
 # selection (a resumed search with --final-top-k), retraining, and the total.
@@ -99,11 +102,12 @@ if [ -n "$CALIBRATION" ]; then
 fi
 CONTROL=(--controller "$CONTROLLER" --space "$SPACE")
 if [ "$CONTROLLER" = evolution ]; then CONTROL+=(--population-size 20 --sample-size 5); fi
+read -r -a MORE <<< "${SEARCH_OPTIONS:-}"
 stage tuning
 $NASFPN search "${CONTROL[@]}" --final-top-k 0 \
   --reward "$REWARD" --proxy-data "$DATA" ${TUNED[@]+"${TUNED[@]}"} \
   --trials "$TRIALS" --workers "$WORKERS" --threads 1 --seed "$SEED" \
-  -o "$OUT/search" ${PROXY[@]+"${PROXY[@]}"}
+  -o "$OUT/search" ${PROXY[@]+"${PROXY[@]}"} ${MORE[@]+"${MORE[@]}"}
 stage search
 $NASFPN search --resume -o "$OUT/search" --final-top-k "$FINAL_TOP_K" \
   --final-seeds "$FINAL_SEEDS" --workers "$WORKERS" --threads 1
