@@ -5,9 +5,12 @@ the proxy's 4 on 300), and it does not depend on the proxy being judged: a secon
 another proxy, or one with more architectures (K >= 16), needs the same reference trainings of
 the architectures the two share. A recorded training is reused for a planned one when both run
 the same settings on the same data (:func:`schedule_fingerprint`) and the same architecture
-(its genotype text, whatever it is called in either plan), seed index for seed index. It is
-copied into the new ``trainings.jsonl`` with ``worker`` "reused from DIR" and its own seed, so
-the new folder stands alone and ``--resume`` never trains it.
+(its genotype text, whatever it is called in either plan), seed index for seed index over the
+distinct trainings of the folders given, in their order. It is copied into the new
+``trainings.jsonl`` with ``worker`` "reused from DIR" and its own seed, so the new folder stands
+alone and ``--resume`` never trains it. A training is counted once: a second record of the same
+seed (the copy that a folder reusing another holds, when both are given) is the same training,
+not another seed.
 """
 from __future__ import annotations
 
@@ -72,7 +75,7 @@ def structure_key(genotype_text: str) -> str:
 
 class RecordedTrainings:
     """The finished trainings of earlier calibrations, by (schedule fingerprint, architecture
-    structure key), each list in seed-index order. The calibration module reads the folders
+    structure key), each list in seed-index order, folder after folder, one record per seed. The calibration module reads the folders
     and hands each one's records over with :meth:`add`."""
 
     def __init__(self) -> None:
@@ -87,6 +90,8 @@ class RecordedTrainings:
                   and record.architecture in structures and record.schedule in fingerprints]
         for record in sorted(usable, key=lambda r: r.seed_index):
             key = (fingerprints[record.schedule], structures[record.architecture])
+            if any(known.seed == record.seed for known in self.by_key[key]):
+                continue  # a copy of a training already here: one seed, counted once
             self.by_key[key].append(record)
             self.origin[id(record)] = folder
 

@@ -3,6 +3,7 @@ copied, not run, where schedule settings, data and architecture match (issue 17)
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,35 @@ def test_a_pyramid_under_another_name_is_the_same_pyramid(recorded, tmp_path):
     calibration = Calibration(config, prepare=False)
     copied = {record.architecture for record in calibration._reused(calibration.jobs)}
     assert copied == {"fpn", "panet", "mine"}
+
+
+def test_a_training_in_two_folders_is_one_seed(recorded, tmp_path):
+    """Folder B reused A's two seeds and trained a third; given both, a 4-seed plan copies
+    three distinct trainings (A's two, B's third), never A's seeds a second time, and trains
+    the fourth."""
+    more = tmp_path / "more"
+    more.mkdir()
+    plan = {**json.loads((recorded / "plan.json").read_text()), "seeds": 3}
+    (more / "plan.json").write_text(json.dumps(plan))
+    lines = [json.loads(line) for line in (recorded / "trainings.jsonl").read_text().splitlines()]
+    copied = [{**line, "worker": f"reused from {recorded}"} for line in lines]
+    third = [{**line, "seed_index": 2, "seed": 3000, "score": line["score"] + 0.5}
+             for line in lines if line["seed_index"] == 0]
+    (more / "trainings.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in copied + third))
+    config = replace(_like(recorded, tmp_path / "four", seeds=4),
+                     reference_from=(str(recorded), str(more)))
+    calibration = Calibration(config, prepare=False)
+    copies = calibration._reused(calibration.jobs)
+    by_arch = {}
+    for record in copies:
+        by_arch.setdefault((record.architecture, record.schedule), []).append(record)
+    assert len(by_arch) == 16  # 8 architectures x 2 schedules
+    for records in by_arch.values():
+        assert sorted(r.seed_index for r in records) == [0, 1, 2]  # the fourth is trained
+        assert sorted(r.seed for r in records) == [1000, 1001, 3000]
+        assert {r.worker for r in records if r.seed_index < 2} == {f"reused from {recorded}"}
+        assert {r.worker for r in records if r.seed_index == 2} == {f"reused from {more}"}
 
 
 def test_other_reference_settings_or_data_match_nothing(recorded, tmp_path):

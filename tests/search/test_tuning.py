@@ -16,7 +16,8 @@ REFERENCE_EPOCHS = 3
 
 
 def _record(name, schedule, seed_index, curve, seconds, keep_curve):
-    return {"architecture": name, "schedule": schedule, "seed_index": seed_index, "seed": 1,
+    return {"architecture": name, "schedule": schedule, "seed_index": seed_index,
+            "seed": 1000 + seed_index,  # one seed per seed index, both schedules (as recorded)
             "score": curve["ap"][-1], "seconds": seconds, "worker": "main", "error": None,
             "finished_at": 0.0, "curve": curve if keep_curve else None}
 
