@@ -75,8 +75,9 @@ def structure_key(genotype_text: str) -> str:
 
 class RecordedTrainings:
     """The finished trainings of earlier calibrations, by (schedule fingerprint, architecture
-    structure key), each list in seed-index order, folder after folder, one record per seed. The calibration module reads the folders
-    and hands each one's records over with :meth:`add`."""
+    structure key), each list in seed-index order, folder after folder, one record per seed.
+    The calibration module reads the folders and hands each one's records over with
+    :meth:`add`."""
 
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], list[Any]] = defaultdict(list)
