@@ -14,9 +14,9 @@ from ..limits import max_local_processes
 from ..search.controllers import CONTROLLERS
 from ..search.proxy_task import DEFAULT_REFERENCE, REFERENCE_FIELDS, TRAINED_FIELDS, ProxySettings
 from ..search.rewards import REWARDS, RewardEntry, import_plugins, load_builtin_rewards
+from ..search.space import SearchSpace
 from ..settings import declared, meta_of, option_sources, setting_value
 from ..untrusted import shell_word, shown_path
-from ..search.space import SearchSpace
 from ..search.store import CalibrationStore, SearchStore
 from ..search.settings import (CalibrationSettings, ExecutorSettings, SearchSettings,
                                SpaceSettings)
