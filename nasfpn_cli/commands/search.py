@@ -566,7 +566,7 @@ def seed_pyramids(seed_from: str | None, controller: str, space) -> tuple:
         names = tuple(name.strip() for name in seed_from.split(",") if name.strip())
         if not seeded:
             raise UsageError(f"--seed-from: --controller {controller} does not start from given "
-                             "pyramids", hint="--controller evolution or local do")
+                             "pyramids", hint="--controller evolution, local or ppo do")
     seeds = []
     for name in names:
         try:

@@ -76,6 +76,17 @@ class _Cursor:
     def done(self) -> bool:
         return self.num_cells is not None and self.cell == self.num_cells
 
+    @property
+    def slot(self) -> int:
+        """Where the next decision sits in a fixed layout that reserves ``max_inputs`` input
+        slots per cell, so a slot always means the same decision of the same cell (the head a
+        sequential controller uses for it)."""
+        if self.kind == CELLS:
+            return 0
+        room = self.space.max_inputs
+        offset = {ARITY: 0, INPUT: 1 + len(self.inputs), LEVEL: 1 + room, OP: 2 + room}
+        return 1 + self.cell * (room + 3) + offset[self.kind]
+
     def choices(self) -> list[int]:
         space = self.space
         if self.kind == CELLS:
@@ -171,6 +182,23 @@ class AnchoredSpace:
 
     def is_complete(self, prefix: Sequence[int]) -> bool:
         return self._cursor(prefix).done
+
+    def next_decision(self, prefix: Sequence[int]) -> tuple[int, list[int]] | None:
+        """The slot (:attr:`_Cursor.slot`) and the allowed tokens of the decision after
+        ``prefix``; None when the prefix is a whole point."""
+        cursor = self._cursor(prefix)
+        return None if cursor.done else (cursor.slot, cursor.choices())
+
+    @property
+    def num_slots(self) -> int:
+        """Slots of the fixed layout: the cell count, then per cell its arity, ``max_inputs``
+        inputs, level and op."""
+        return self.max_decisions
+
+    @property
+    def max_vocab(self) -> int:
+        """The most tokens any decision chooses among (a sequential controller's softmax)."""
+        return max(self.vocab_size(kind) for kind in DECISION_HELP)
 
     def vocab_size(self, kind: str) -> int:
         """How many tokens a decision of ``kind`` chooses among (before masking)."""

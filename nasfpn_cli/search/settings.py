@@ -118,9 +118,9 @@ class SearchSettings:
     macs_weight: float = setting(DEFAULT_WEIGHT, section="search", maximum=0.0,
                                  help="The exponent of --macs-target (MnasNet: -0.07).")
     seed_from: str | None = setting(None, section="search", metavar="NAMES|FILES|none",
-                                    help="evolution, local: the pyramids the search starts from "
-                                         "(bundled names or genotype files, comma-separated), "
-                                         "its first trials in that order.",
+                                    help="evolution, local, ppo: the pyramids the search "
+                                         "starts from (bundled names or genotype files, "
+                                         "comma-separated), its first trials in that order.",
                                     unset_help="[default: fpn,panet,bifpn,nasfpn in --space "
                                                "anchored, none in the paper's]")
 

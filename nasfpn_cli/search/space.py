@@ -89,6 +89,22 @@ class SearchSpace:
         """Inputs plus all cells but the last (the last cell's output is never an input)."""
         return self.num_inputs + self.num_cells - 1
 
+    @property
+    def num_slots(self) -> int:
+        """Decision positions a sequential controller keeps a head for: one per decision."""
+        return self.num_decisions
+
+    @property
+    def max_vocab(self) -> int:
+        """The most tokens any decision chooses among (a sequential controller's softmax)."""
+        return max(self.vocab_size(kind) for kind in DECISION_KINDS)
+
+    def next_decision(self, prefix: Sequence[int]) -> tuple[int, list[int]] | None:
+        """The slot and the allowed tokens of the decision after ``prefix``; None when the
+        prefix is a whole point."""
+        step = len(prefix)
+        return None if step >= self.num_decisions else (step, self.valid_choices(step, prefix))
+
     def step_info(self, step: int) -> tuple[int, str]:
         """Decision index -> (cell index, decision kind)."""
         return step // 4, DECISION_KINDS[step % 4]

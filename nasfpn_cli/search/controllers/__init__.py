@@ -26,6 +26,10 @@ class PPOOptions:
     epochs: int = setting(4, section="ppo", minimum=1, help="ppo: passes over each batch.")
     entropy_weight: float = setting(0.0005, section="ppo", flag="entropy", minimum=0.0,
                                     help="ppo: entropy bonus weight.")
+    imitation_steps: int = setting(0, section="ppo", minimum=0,
+                                   help="ppo with --seed-from: Adam steps on the seeds' "
+                                        "log-likelihood before the search, so the policy starts "
+                                        "near them (0: none).")
 
 
 @dataclass(frozen=True)
@@ -61,8 +65,7 @@ class ControllerEntry:
 
 # --controller NAME -> its entry; a new controller is a module and a line here
 CONTROLLERS: dict[str, ControllerEntry] = {
-    # the policy writes a fixed number of decisions: the paper's space only
-    "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-", spaces=("paper",)),
+    "ppo": ControllerEntry("ppo", "PPOController", PPOOptions, "ppo-", seeded=True),
     "random": ControllerEntry("random_search", "RandomController"),
     "evolution": ControllerEntry("evolution", "EvolutionController", EvolutionOptions,
                                  seeded=True),
@@ -85,7 +88,7 @@ def build_controller(name: str, space: SearchSpace, seed: int,
                                                  "--controller")
     if seeds and not entry.seeded:
         raise SearchError(f"--seed-from: --controller {name} does not start from given pyramids",
-                          hint="--controller evolution or local start from them")
+                          hint="--controller evolution, local or ppo start from them")
     module = importlib.import_module(f"{__name__}.{entry.module}")
     if entry.seeded:
         options = {**options, "seeds": tuple(seeds)}
