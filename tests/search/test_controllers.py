@@ -18,11 +18,13 @@ SPACE = SearchSpace()
 TARGET = SPACE.encode(load_genotype("nasfpn"))
 
 
-def similarity_run(controller, trials: int) -> list[float]:
+def similarity_run(controller, trials: int, target=TARGET) -> list[float]:
+    """Rewards of ``trials`` proposals under the similarity to ``target`` in the controller's
+    own space."""
     rewards = []
     for _ in range(trials):
         proposal = controller.ask()
-        rewards.append(SPACE.similarity(proposal.decisions, TARGET))
+        rewards.append(controller.space.similarity(proposal.decisions, target))
         controller.tell(proposal, rewards[-1])
     return rewards
 
@@ -68,15 +70,6 @@ ANCHORED = AnchoredSpace()
 ANCHOR_POINTS = tuple(ANCHORED.anchors())
 
 
-def anchored_run(controller, trials: int, target) -> list[float]:
-    rewards = []
-    for _ in range(trials):
-        proposal = controller.ask()
-        rewards.append(ANCHORED.similarity(proposal.decisions, target))
-        controller.tell(proposal, rewards[-1])
-    return rewards
-
-
 def test_slots_place_each_decision_of_an_anchored_point_once():
     for point in (*ANCHOR_POINTS, *(ANCHORED.sample(np.random.default_rng(s)) for s in range(20))):
         slots = [ANCHORED.next_decision(point[:step])[0] for step in range(len(point))]
@@ -91,7 +84,7 @@ def test_slots_place_each_decision_of_an_anchored_point_once():
 def test_ppo_learns_in_the_anchored_space():
     """Points of 5 to 10 cells with 2 or 3 inputs: the variable-length policy still climbs."""
     target = ANCHORED.encode(load_genotype("bifpn"))
-    rewards = anchored_run(build_controller("ppo", ANCHORED, seed=0), 400, target)
+    rewards = similarity_run(build_controller("ppo", ANCHORED, seed=0), 400, target)
     assert sum(rewards[-50:]) / 50 > sum(rewards[:50]) / 50 + 0.25
 
 
@@ -114,11 +107,11 @@ def test_seeded_ppo_proposes_the_seeds_first_and_imitation_starts_it_near_them()
 def test_a_restored_anchored_ppo_continues_identically():
     target = ANCHORED.encode(load_genotype("panet"))
     first = build_controller("ppo", ANCHORED, seed=3, seeds=ANCHOR_POINTS, imitation_steps=5)
-    anchored_run(first, 25, target)
+    similarity_run(first, 25, target)
     first.ask()
     buffer = io.BytesIO()
     torch.save(first.state_dict(), buffer)
     buffer.seek(0)
     second = build_controller("ppo", ANCHORED, seed=99, seeds=ANCHOR_POINTS, imitation_steps=5)
     second.load_state_dict(torch.load(buffer, weights_only=True))
-    assert anchored_run(first, 25, target) == anchored_run(second, 25, target)
+    assert similarity_run(first, 25, target) == similarity_run(second, 25, target)
