@@ -43,7 +43,7 @@ from nasfpn_cli.search.spaces import space_from_dict  # noqa: E402
 ARMS = {
     "evolution": ["--controller", "evolution", "--population-size", "20", "--sample-size", "5"],
     "ppo-cold": ["--controller", "ppo", "--seed-from", "none"],
-    "ppo-seeded": ["--controller", "ppo"],  # the anchors by default
+    "ppo-seeded": ["--controller", "ppo", "--ppo-imitation-steps", "0"],  # the anchors first
     "ppo-warm": ["--controller", "ppo"],  # + --ppo-imitation-steps N
 }
 

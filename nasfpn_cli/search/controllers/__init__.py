@@ -26,10 +26,11 @@ class PPOOptions:
     epochs: int = setting(4, section="ppo", minimum=1, help="ppo: passes over each batch.")
     entropy_weight: float = setting(0.0005, section="ppo", flag="entropy", minimum=0.0,
                                     help="ppo: entropy bonus weight.")
-    imitation_steps: int = setting(0, section="ppo", minimum=0,
+    imitation_steps: int = setting(100, section="ppo", minimum=0,
                                    help="ppo with --seed-from: Adam steps on the seeds' "
                                         "log-likelihood before the search, so the policy starts "
-                                        "near them (0: none).")
+                                        "near them (0: none; docs/lab/2026-12-06-ppo-warm-start"
+                                        ".md).")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ any order, are learned from with the PPO clipped objective: per-token probabilit
 those old log-probabilities, an advantage of ``reward - moving-average baseline``, an entropy
 bonus, and a few epochs per batch.
 
-Seeded (``--seed-from``), its first proposals are the seeds in order, and with
-``--ppo-imitation-steps N`` the policy first learns to write them: N Adam steps on their
-log-likelihood (a warm start by imitation, as a pretrained policy would give), so its samples
-start near the seeds rather than uniform.
+Seeded (``--seed-from``), its first proposals are the seeds in order, and the policy first
+learns to write them: ``--ppo-imitation-steps`` (100) Adam steps on their log-likelihood (a warm
+start by imitation), so its samples start near the seeds rather than uniform. On both datasets,
+with the supernet's reward, that is what makes seeding help: without it a seeded PPO searches
+like a cold one.
 """
 from __future__ import annotations
 
