@@ -31,13 +31,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from statistics import mean, stdev
+from statistics import mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nasfpn_cli.genotype import load_genotype  # noqa: E402
 from nasfpn_cli.search.anchored import ANCHORS  # noqa: E402
+from nasfpn_cli.search.anchoring import paired_difference  # noqa: E402
 from nasfpn_cli.search.edits import edit_distance  # noqa: E402
+from nasfpn_cli.search.results import load_trials  # noqa: E402
 from nasfpn_cli.search.spaces import space_from_dict  # noqa: E402
 
 ARMS = {
@@ -78,54 +79,53 @@ def run_search(folder: Path, kind: str, supernet: Path, macs: str, arm: str, see
     subprocess.run(command, check=True)
 
 
+def load_search(folder: Path):
+    """A search folder's space, its anchors as points of it, and its trial records."""
+    identity = json.loads((folder / "search.json").read_text())["identity"]
+    space = space_from_dict(identity["space"])
+    return space, dict(zip(ANCHORS, space.anchors())), load_trials(folder)
+
+
 def summarise(folder: Path, anchor_rewards: dict[str, float]) -> dict:
     """What one search found, the anchors themselves left out (see the module docstring)."""
-    config = json.loads((folder / "search.json").read_text())
-    space = space_from_dict(config["identity"]["space"])
-    rows = [json.loads(line) for line in (folder / "trials.jsonl").open()]
-    rows = [row for row in rows if row.get("reward") is not None]
-    rewards = [row["reward"] for row in rows]
+    space, anchors, records = load_search(folder)
+    rewards = [record.reward for record in records]
     bar = max(anchor_rewards.values())
-    anchors = _anchor_points(space)
     anchor_hashes = {space.hash(point) for point in anchors.values()}
     # the search's own finds: an anchor proposed as a seed is no find
-    found = [row for row in rows if row["hash"] not in anchor_hashes]
-    best = max(found, key=lambda row: row["reward"])
-    distances = {name: edit_distance(space, best["decisions"], point)
+    found = [record for record in records if record.hash not in anchor_hashes]
+    best = max(found, key=lambda record: record.reward)
+    distances = {name: edit_distance(space, best.decisions, point)
                  for name, point in anchors.items()}
     nearest = min(distances, key=distances.get)
-    first_beat = next((row["trial"] for row in found if row["reward"] > bar + 1e-12), None)
-    return {"best_reward": best["reward"], "best_score": best["score"], "best_macs": best["macs"],
+    first_beat = next((record.trial for record in found if record.reward > bar + 1e-12), None)
+    return {"best_reward": best.reward, "best_score": best.score, "best_macs": best.macs,
             "second_half_mean": mean(rewards[len(rewards) // 2:]),
             "first_trial_above_best_anchor": first_beat,
-            "distinct": len({row["hash"] for row in rows}), "trials": len(rows),
+            "distinct": len({record.hash for record in records}), "trials": len(records),
             "nearest_anchor": nearest, "edit_distance": distances[nearest],
-            "best_hash": best["hash"]}
-
-
-def _anchor_points(space) -> dict[str, tuple[int, ...]]:
-    return {name: space.encode(load_genotype(name)) for name in ANCHORS}
+            "best_hash": best.hash}
 
 
 def anchor_rewards(folders: list[Path]) -> dict[str, float]:
     """The anchors' rewards (the supernet is deterministic), from any search that scored them."""
     found: dict[str, float] = {}
     for folder in folders:
-        identity = json.loads((folder / "search.json").read_text())["identity"]
-        space = space_from_dict(identity["space"])
-        hashes = {space.hash(point): name for name, point in _anchor_points(space).items()}
-        for line in (folder / "trials.jsonl").open():
-            row = json.loads(line)
-            if row["hash"] in hashes and row.get("reward") is not None:
-                found[hashes[row["hash"]]] = row["reward"]
+        space, anchors, records = load_search(folder)
+        names = {space.hash(point): name for name, point in anchors.items()}
+        for record in records:
+            if record.hash in names:
+                found[names[record.hash]] = record.reward
     return found
 
 
 def paired(values: dict[int, float], other: dict[int, float]) -> str:
-    diffs = [values[s] - other[s] for s in values if s in other]
-    if len(diffs) < 2:
-        return f"{diffs[0]:+.4f}" if diffs else "-"
-    return f"{mean(diffs):+.4f} +- {stdev(diffs) / len(diffs) ** 0.5:.4f} (n={len(diffs)})"
+    """Mean ± SE of ``values - other`` over the seeds both have."""
+    seeds = sorted(set(values) & set(other))
+    diff, two_se, pairs = paired_difference([values[s] for s in seeds], [other[s] for s in seeds])
+    if pairs < 2:
+        return f"{diff:+.4f}" if pairs else "-"
+    return f"{diff:+.4f} +- {two_se / 2:.4f} (n={pairs})"
 
 
 def main() -> None:

@@ -24,8 +24,10 @@ def write_search(folder: Path, points: list[tuple[tuple[int, ...], float]]) -> N
     (folder / "search.json").write_text(json.dumps({"identity": {"space": SPACE.to_dict()}}))
     with (folder / "trials.jsonl").open("w") as rows:
         for trial, (point, reward) in enumerate(points):
-            rows.write(json.dumps({"trial": trial, "hash": SPACE.hash(point), "reward": reward,
-                                   "score": reward, "macs": 1, "decisions": list(point)}) + "\n")
+            rows.write(json.dumps({"step": trial, "trial": trial, "hash": SPACE.hash(point),
+                                   "genotype": "", "reward": reward, "seconds": 1.0,
+                                   "worker": "w0", "score": reward, "macs": 1,
+                                   "decisions": list(point)}) + "\n")
 
 
 def test_a_search_is_judged_against_the_best_anchor(tmp_path):
